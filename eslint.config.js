@@ -1,0 +1,44 @@
+// @ts-check
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'web/dist/**', 'coverage/**', '**/*.d.ts'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-explicit-any': 'warn',
+    },
+  },
+  {
+    // The platform boundary (DESIGN.md §3): core runs in browsers and React Native too.
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*'], message: 'core is platform-free: no node:* imports (put it in an adapter).' },
+            {
+              group: ['fs', 'path', 'net', 'os', 'crypto', 'child_process', 'dgram', 'http', 'https', 'stream', 'events', 'url', 'util', 'zlib', 'worker_threads', 'buffer'],
+              message: 'core is platform-free: no Node built-ins (put it in an adapter).',
+            },
+            { group: ['better-sqlite3', 'multicast-dns', 'werift', 'pngjs', 'qrcode', 'jsqr', 'pino', 'commander', '**/adapters/**', '**/apps/**'], message: 'core must not depend on adapters, apps or Node-only packages.' },
+          ],
+        },
+      ],
+      'no-restricted-globals': ['error', { name: 'Buffer', message: 'core is platform-free: use Uint8Array.' }, { name: 'process', message: 'core is platform-free.' }],
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly', setTimeout: 'readonly' } },
+  },
+)
