@@ -1,0 +1,1 @@
+export { saveIdentity, loadIdentity, identityPath, IDENTITY_FILE } from './identity-fs.js'
