@@ -1,0 +1,8 @@
+/**
+ * The embedded SQLite store: the automerge-repo StorageAdapter, the contact/org listing
+ * projection, and device configuration, all in one file opened by {@link openOrbitDatabase}.
+ */
+export { openOrbitDatabase, type OpenOrbitDatabaseOptions, type OrbitDatabase, type SyncMode } from './database.js'
+export { ORBIT_APPLICATION_ID, SCHEMA_VERSION } from './schema.js'
+export { SqliteStorageAdapter } from './storage-adapter.js'
+export { readDocGen } from './doc-gen.js'

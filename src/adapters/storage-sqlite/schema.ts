@@ -1,0 +1,70 @@
+/**
+ * The SQLite schema of an Orbit store, as numbered migrations.
+ *
+ * Byte-level description: docs/protocol/storage.md. Bump {@link SCHEMA_VERSION} and append a
+ * migration; never edit a released one (stores in the field already ran it).
+ */
+
+/**
+ * `PRAGMA application_id` of every Orbit store: the ASCII bytes `ORBT` as a big-endian i32.
+ * SQLite writes it at byte offset 68 of the file header, so `file(1)` and we can tell our stores
+ * from other applications' databases without reading any table.
+ */
+export const ORBIT_APPLICATION_ID = 0x4f524254
+
+/** `PRAGMA user_version` written by the newest migration below. */
+export const SCHEMA_VERSION = 1
+
+/** Tables a store at {@link SCHEMA_VERSION} must have; a store missing one is not ours. */
+export const REQUIRED_TABLES = ['chunks', 'doc_gen', 'config', 'entity_index', 'index_state'] as const
+
+/** Migration `i` takes a store from user_version `i` to `i + 1`. */
+export const MIGRATIONS: readonly string[] = [
+  `
+  -- automerge-repo StorageAdapter chunks. key: see docs/protocol/storage.md "Key encoding".
+  -- A rowid table (not WITHOUT ROWID): loadRange returns chunks in insertion order, and an
+  -- upsert keeps the row's rowid, so overwriting a key keeps its place.
+  CREATE TABLE chunks (
+    key  TEXT PRIMARY KEY NOT NULL,
+    data BLOB NOT NULL
+  );
+
+  -- Bumped in the same transaction as every snapshot/incremental save or remove of a document,
+  -- so a projection can tell whether it was built from the document's current storage.
+  CREATE TABLE doc_gen (
+    doc_id TEXT PRIMARY KEY NOT NULL,
+    gen    INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  -- Device configuration: key -> JSON text.
+  CREATE TABLE config (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  -- A projection of CRM entities (contacts, orgs) for listing without loading Automerge.
+  CREATE TABLE entity_index (
+    kind       TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    shard      INTEGER NOT NULL,
+    sort_name  TEXT NOT NULL,
+    deleted    INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    search     TEXT NOT NULL,
+    json       TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+  ) WITHOUT ROWID;
+  CREATE INDEX entity_index_all  ON entity_index (kind, sort_name, id);
+  CREATE INDEX entity_index_live ON entity_index (kind, sort_name, id) WHERE deleted = 0;
+  CREATE INDEX entity_index_shard ON entity_index (kind, shard);
+
+  -- Which document generation each projected shard was built from.
+  CREATE TABLE index_state (
+    kind   TEXT NOT NULL,
+    shard  INTEGER NOT NULL,
+    doc_id TEXT NOT NULL,
+    gen    INTEGER NOT NULL,
+    PRIMARY KEY (kind, shard)
+  ) WITHOUT ROWID;
+  `,
+]

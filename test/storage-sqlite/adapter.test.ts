@@ -1,0 +1,78 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { openOrbitDatabase, type OrbitDatabase } from '../../src/adapters/storage-sqlite/database.js'
+import { decodeKey, encodeKey } from '../../src/adapters/storage-sqlite/key-codec.js'
+import { SqliteStorageAdapter } from '../../src/adapters/storage-sqlite/storage-adapter.js'
+
+let dir: string
+let db: OrbitDatabase
+let adapter: SqliteStorageAdapter
+const bytes = (...b: number[]) => new Uint8Array(b)
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'orbit-sqlite-adapter-'))
+  db = openOrbitDatabase(join(dir, 'store.sqlite'), { create: true })
+  adapter = new SqliteStorageAdapter(db)
+})
+afterEach(() => {
+  db.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('SqliteStorageAdapter keys', () => {
+  it('matches prefixes on whole segments only', async () => {
+    await adapter.save(['doc', 'snapshot', 'a'], bytes(1))
+    await adapter.save(['docX', 'snapshot', 'b'], bytes(2))
+    await adapter.save(['doc'], bytes(3))
+    await adapter.save(['do', 'c'], bytes(4))
+    expect((await adapter.loadRange(['doc'])).map((c) => c.key)).toEqual([['doc', 'snapshot', 'a'], ['doc']])
+    await adapter.removeRange(['doc'])
+    expect((await adapter.loadRange([])).map((c) => c.key)).toEqual([['docX', 'snapshot', 'b'], ['do', 'c']])
+  })
+
+  it('round-trips any segment content and never confuses distinct keys', () => {
+    const segment = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('', ',', '"', '\\', '\u0000', '\ud800', '-', ']'))
+    fc.assert(
+      fc.property(fc.array(segment, { maxLength: 4 }), fc.array(segment, { maxLength: 4 }), (a, b) => {
+        expect(decodeKey(encodeKey(a))).toEqual(a)
+        const isPrefix = a.length <= b.length && a.every((s, i) => s === b[i])
+        expect(encodeKey(b).startsWith(encodeKey(a))).toBe(isPrefix)
+        const eb = encodeKey(b)
+        const ea = encodeKey(a)
+        // The range query [ea, ea with ','->'-') selects exactly the keys under the prefix.
+        const inRange = ea === '' || (eb >= ea && eb < ea.slice(0, -1) + '-')
+        expect(inRange).toBe(isPrefix)
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it('stores and ranges over awkward segments', async () => {
+    const keys = [['a"b', ',', ''], ['a"b', '\u0000'], ['\ud800x', 'snapshot'], ['a"b']]
+    for (const [i, k] of keys.entries()) await adapter.save(k, bytes(i))
+    for (const [i, k] of keys.entries()) expect(await adapter.load(k)).toStrictEqual(bytes(i))
+    expect((await adapter.loadRange(['a"b'])).map((c) => c.key)).toEqual([['a"b', ',', ''], ['a"b', '\u0000'], ['a"b']])
+    expect((await adapter.loadRange(['\ud800x'])).map((c) => c.key)).toEqual([['\ud800x', 'snapshot']])
+  })
+})
+
+describe('document generations', () => {
+  it('bump with each content save/remove of a document, not with sync states', async () => {
+    expect(adapter.docGeneration('d')).toBe(0)
+    await adapter.save(['d', 'incremental', 'h1'], bytes(1))
+    await adapter.save(['d', 'snapshot', 'h2'], bytes(2))
+    expect(adapter.docGeneration('d')).toBe(2)
+    await adapter.save(['d', 'sync-state', 'peer'], bytes(3))
+    await adapter.save(['storage-adapter-id'], bytes(4))
+    await adapter.remove(['d', 'incremental', 'missing'])
+    expect(adapter.docGeneration('d')).toBe(2)
+    await adapter.removeRange(['d', 'incremental'])
+    expect(adapter.docGeneration('d')).toBe(3)
+    await adapter.removeRange(['d'])
+    expect(adapter.docGeneration('d')).toBe(4)
+    expect(adapter.docGeneration('other')).toBe(0)
+  })
+})
