@@ -1,7 +1,7 @@
 /**
  * Opening an Orbit store: refuse anything that is not ours before writing a single byte.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readSync, rmSync, statSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { StoreError } from '../../core/errors.js'
 import { MIGRATIONS, ORBIT_APPLICATION_ID, REQUIRED_TABLES, SCHEMA_VERSION } from './schema.js'
@@ -131,8 +131,21 @@ function inspect(file: string, busyTimeoutMs: number): Inspection {
   }
   // A 0-byte file is what a crash between creating the file and the first commit leaves.
   if (size === 0) return { kind: 'empty' }
-  checkHeader(file, size)
+  const header = checkHeader(file, size)
+  const hadSiblings = siblingFiles(file)
+  try {
+    // With no WAL to replay, the main file's header is authoritative: refuse without SQLite.
+    if (walSize(file) === 0) classify(file, header.applicationId, header.userVersion, undefined)
+    return inspectWithSqlite(file, busyTimeoutMs)
+  } catch (cause) {
+    // A read-only connection to a WAL-mode file creates empty -wal/-shm files; take back the
+    // ones we made so that a refused file is left exactly as we found it.
+    removeNewEmptySiblings(file, hadSiblings)
+    throw cause
+  }
+}
 
+function inspectWithSqlite(file: string, busyTimeoutMs: number): Inspection {
   let ro: Database.Database
   try {
     ro = new Database(file, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs })
@@ -148,18 +161,7 @@ function inspect(file: string, busyTimeoutMs: number): Inspection {
     const objects = ro.prepare(`SELECT count(*) AS n FROM sqlite_schema`).get() as { n: number }
     // Our own creation crashed before its first migration committed: adopt it.
     if (appId === 0 && version === 0 && objects.n === 0) return { kind: 'empty' }
-    if (appId !== ORBIT_APPLICATION_ID) {
-      throw new StoreError(`${file} is an SQLite database of another application (application_id ${appId})`, { code: 'FOREIGN_STORE' })
-    }
-    if (version > SCHEMA_VERSION) {
-      throw new StoreError(`${file} was written by a newer Orbit (schema ${version}, this one knows ${SCHEMA_VERSION}): upgrade Orbit`, {
-        code: 'NEWER_STORE',
-      })
-    }
-    const missing = REQUIRED_TABLES.filter((t) => !names.has(t))
-    if (version === SCHEMA_VERSION && missing.length > 0) {
-      throw new StoreError(`${file} has Orbit's application id but lacks tables ${missing.join(', ')}`, { code: 'FOREIGN_STORE' })
-    }
+    classify(file, appId, version, names)
     return { kind: 'orbit', version }
   } catch (cause) {
     if (cause instanceof StoreError) throw cause
@@ -169,8 +171,40 @@ function inspect(file: string, busyTimeoutMs: number): Inspection {
   }
 }
 
+/**
+ * Throw unless (application_id, user_version, tables) describe an Orbit store we can open.
+ * `tables` undefined: only judge what the header alone can tell (id 0 may still be an empty,
+ * adoptable database).
+ */
+function classify(file: string, appId: number, version: number, tables: Set<string> | undefined): void {
+  if (appId !== ORBIT_APPLICATION_ID && (tables !== undefined || appId !== 0)) {
+    throw new StoreError(`${file} is an SQLite database of another application (application_id ${appId})`, { code: 'FOREIGN_STORE' })
+  }
+  if (appId === ORBIT_APPLICATION_ID && version > SCHEMA_VERSION) {
+    throw new StoreError(`${file} was written by a newer Orbit (schema ${version}, this one knows ${SCHEMA_VERSION}): upgrade Orbit`, {
+      code: 'NEWER_STORE',
+    })
+  }
+  if (tables === undefined) return
+  const missing = REQUIRED_TABLES.filter((t) => !tables.has(t))
+  if (version === SCHEMA_VERSION && missing.length > 0) {
+    throw new StoreError(`${file} has Orbit's application id but lacks tables ${missing.join(', ')}`, { code: 'FOREIGN_STORE' })
+  }
+}
+
+const SIBLINGS = ['-wal', '-shm'] as const
+
+function siblingFiles(file: string): Set<string> {
+  return new Set(SIBLINGS.filter((s) => existsSync(file + s)))
+}
+
+function removeNewEmptySiblings(file: string, before: Set<string>): void {
+  if (before.has('-wal') || walSize(file) !== 0) return
+  for (const s of SIBLINGS) if (!before.has(s)) rmSync(file + s, { force: true })
+}
+
 /** The 100-byte SQLite header: magic, and (with no WAL to replay) a file as long as it claims. */
-function checkHeader(file: string, size: number): void {
+function checkHeader(file: string, size: number): { applicationId: number; userVersion: number } {
   const header = readPrefix(file, 100)
   if (header.length < 100 || new TextDecoder('latin1').decode(header.subarray(0, 16)) !== SQLITE_MAGIC) {
     throw new StoreError(`${file} is not an SQLite database`, { code: 'CORRUPT_STORE' })
@@ -188,6 +222,7 @@ function checkHeader(file: string, size: number): void {
   if (changeCounter === validFor && pages > 0 && walSize(file) === 0 && size < pages * pageSize) {
     throw new StoreError(`${file} is truncated (${size} bytes, header says ${pages * pageSize})`, { code: 'CORRUPT_STORE' })
   }
+  return { applicationId: view.getInt32(68), userVersion: view.getUint32(60) }
 }
 
 function walSize(file: string): number {
