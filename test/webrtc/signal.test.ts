@@ -64,8 +64,9 @@ describe('signalling codes', () => {
     expect(errorOf(() => parseSignalCode(code, { now, resolveMember })).code).toBe('CODE_NOT_MEMBER')
   })
 
-  it('refuses a code whose signer claims a member id but signs with another key', () => {
-    const impostor = { ...testSigner(), deviceId: alice.deviceId }
+  it('refuses a code that carries a member key but is signed with another key', () => {
+    const other = testSigner()
+    const impostor = { publicKey: alice.publicKey, sign: (m: Uint8Array) => other.sign(m) }
     const code = encodeSignalCode({ type: 'offer', sdp: SAMPLE_OFFER_SDP, expiresAt: NOW + 1000 }, impostor)
     expect(errorOf(() => parseSignalCode(code, { now, resolveMember })).code).toBe('CODE_BAD_SIGNATURE')
   })
@@ -86,7 +87,7 @@ describe('signalling codes', () => {
     const nonces = createNonceLedger(now)
     const code = offerCode()
     const raw = decodeBase64Url(code.slice(SIGNAL_CODE_PREFIX.length))!
-    raw[raw.length - 1] ^= 1
+    raw[raw.length - 1] = raw[raw.length - 1]! ^ 1
     expect(errorOf(() => parseSignalCode(SIGNAL_CODE_PREFIX + encodeBase64Url(raw), { now, resolveMember, nonces })).code).toBe('CODE_BAD_SIGNATURE')
     expect(() => parseSignalCode(code, { now, resolveMember, nonces })).not.toThrow()
   })
@@ -106,7 +107,7 @@ describe('signalling codes', () => {
     const raw = decodeBase64Url(code.slice(SIGNAL_CODE_PREFIX.length))!
     for (let i = 0; i < raw.length; i++) {
       const copy = raw.slice()
-      copy[i] ^= 0x41
+      copy[i] = copy[i]! ^ 0x41
       const error = errorOf(() => parseSignalCode(SIGNAL_CODE_PREFIX + encodeBase64Url(copy), { now, resolveMember }))
       expect(error.code).toMatch(/^CODE_/)
     }

@@ -1,24 +1,14 @@
 /**
- * A throwaway Ed25519 signer for the WebRTC tests, shaped like the device identity's signing half.
+ * Device identities and member lists for the WebRTC tests.
  */
-import { ed25519 } from '@noble/curves/ed25519.js'
+import type { DeviceIdentity } from '../../src/core/crypto/identity.js'
+import { generateIdentity } from '../../src/core/crypto/identity.js'
 import type { DeviceId } from '../../src/core/ids.js'
-import { base32 } from '../../src/core/ids.js'
-import type { SignalSigner } from '../../src/core/webrtc/signal.js'
 
-export interface TestSigner extends SignalSigner {
-  readonly publicKey: Uint8Array
-}
+export const testSigner = (): DeviceIdentity => generateIdentity()
 
-export function testSigner(): TestSigner {
-  const secretKey = ed25519.utils.randomSecretKey()
-  const publicKey = ed25519.getPublicKey(secretKey)
-  const deviceId = `dev_${base32(publicKey).slice(0, 26)}` as DeviceId
-  return { deviceId, publicKey, sign: (message) => ed25519.sign(message, secretKey) }
-}
-
-export function membersOf(...signers: TestSigner[]): (id: DeviceId) => Uint8Array | undefined {
-  const map = new Map(signers.map((s) => [s.deviceId as string, s.publicKey]))
+export function membersOf(...identities: DeviceIdentity[]): (id: DeviceId) => Uint8Array | undefined {
+  const map = new Map(identities.map((s) => [s.deviceId as string, s.publicKey]))
   return (id) => map.get(id)
 }
 

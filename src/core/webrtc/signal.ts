@@ -9,8 +9,8 @@
  * const code = encodeSignalCode({ type: 'offer', sdp, expiresAt: now() + 600_000 }, identity)
  * const parsed = parseSignalCode(code, { now, resolveMember, nonces, expectType: 'offer' })
  */
-import { ed25519 } from '@noble/curves/ed25519.js'
 import { sha256 } from '@noble/hashes/sha2.js'
+import { deviceIdFromPublicKey, verifySignature } from '../crypto/identity.js'
 import { WebRtcError } from '../errors.js'
 import type { DeviceId } from '../ids.js'
 import { randomBytes } from '../ids.js'
@@ -28,15 +28,16 @@ export const DEFAULT_SIGNAL_TTL_MS = 10 * 60_000
 const SIGNING_CONTEXT = new TextEncoder().encode('orbit-webrtc-signal/1')
 const NONCE_BYTES = 16
 const HASH_BYTES = 16
+const KEY_BYTES = 32
 const SIGNATURE_BYTES = 64
 const MAX_CANDIDATES = 32
 const KIND = { offer: 1, answer: 2 } as const
 const SETUP = ['actpass', 'active', 'passive'] as const
 const CANDIDATE_TYPES = ['host', 'srflx', 'prflx', 'relay'] as const
 
-/** The part of a device identity a code needs: who signs, and the signing itself. */
+/** The part of a `DeviceIdentity` a code needs: the public key it carries, and signing. */
 export interface SignalSigner {
-  readonly deviceId: DeviceId
+  readonly publicKey: Uint8Array
   sign(message: Uint8Array): Uint8Array
 }
 
@@ -107,7 +108,8 @@ export function encodeSignalCode(input: SignalInput, signer: SignalSigner): stri
     if (input.answers?.length !== HASH_BYTES) throw new WebRtcError('an answer must name the offer it answers', { code: 'CODE_MALFORMED' })
     w.bytes(input.answers)
   }
-  w.ascii(signer.deviceId)
+  if (signer.publicKey.length !== KEY_BYTES) throw new WebRtcError('signer public key must be 32 bytes', { code: 'CODE_MALFORMED' })
+  w.bytes(signer.publicKey)
     .ascii(essentials.iceUfrag)
     .ascii(essentials.icePwd)
     .bytes(essentials.fingerprint)
@@ -157,7 +159,7 @@ export function parseSignalCode(text: string, options: ParseSignalOptions): Sign
   const expiresAt = r.u32() * 1000
   const nonce = r.take(NONCE_BYTES).slice()
   const answers = type === 'answer' ? r.take(HASH_BYTES).slice() : undefined
-  const deviceId = r.ascii() as DeviceId
+  const claimedKey = r.take(KEY_BYTES).slice()
   const iceUfrag = r.ascii()
   const icePwd = r.ascii()
   const fingerprint = r.take(32).slice()
@@ -180,11 +182,12 @@ export function parseSignalCode(text: string, options: ParseSignalOptions): Sign
   if (r.remaining !== 0) throw new WebRtcError('signalling code has trailing bytes', { code: 'CODE_MALFORMED' })
   if (sctpPort === 0) throw new WebRtcError('signalling code has sctp port 0', { code: 'CODE_MALFORMED' })
 
+  const deviceId = deviceIdFromPublicKey(claimedKey)
   const publicKey = options.resolveMember(deviceId)
-  if (publicKey === undefined) {
+  if (publicKey === undefined || !sameBytes(publicKey, claimedKey)) {
     throw new WebRtcError(`signalling code signed by ${deviceId}, which is not a member of this workspace`, { code: 'CODE_NOT_MEMBER' })
   }
-  if (!verify(signature, signedMessage(body), publicKey)) {
+  if (!verifySignature(publicKey, signedMessage(body), signature)) {
     throw new WebRtcError('signalling code signature does not verify (tampered or forged)', { code: 'CODE_BAD_SIGNATURE' })
   }
   if (options.now() >= expiresAt) throw new WebRtcError('signalling code has expired', { code: 'CODE_EXPIRED' })
@@ -207,13 +210,11 @@ function signedMessage(body: Uint8Array): Uint8Array {
   return out
 }
 
-function verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
-  try {
-    return ed25519.verify(signature, message, publicKey)
-  } catch {
-    // A malformed key or signature is a failed verification, not a crash.
-    return false
-  }
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  let diff = 0
+  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number)
+  return diff === 0
 }
 
 /**
