@@ -1,0 +1,1 @@
+export { createMdnsDiscovery, type MdnsDiscoveryOptions, type IntervalTimers } from './mdns-discovery.js'

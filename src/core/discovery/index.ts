@@ -1,0 +1,3 @@
+export * from './types.js'
+export * from './txt.js'
+export { Listeners } from './listeners.js'
