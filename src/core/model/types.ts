@@ -72,6 +72,12 @@ export interface RootDoc {
   shards: string[]
   orgs: Record<string, Organization>
   devices: Record<string, MemberDevice>
+  /**
+   * Device id -> when it was revoked. Kept apart from `devices` so that revocation survives a
+   * concurrent re-add of the same device (which replaces `devices[id]` as a whole): entries are
+   * only ever added, never deleted. Created with the workspace; absent in none but hand-made docs.
+   */
+  revocations?: Record<string, Timestamp>
 }
 
 export interface ContactShardDoc {
