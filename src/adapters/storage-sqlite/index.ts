@@ -6,3 +6,6 @@ export { openOrbitDatabase, type OpenOrbitDatabaseOptions, type OrbitDatabase, t
 export { ORBIT_APPLICATION_ID, SCHEMA_VERSION } from './schema.js'
 export { SqliteStorageAdapter } from './storage-adapter.js'
 export { readDocGen } from './doc-gen.js'
+export { EntityIndex, type CleanMark, type IndexableEntity, type PageOptions, type ShardSource } from './entity-index.js'
+export { ContactIndex, OrgIndex, ORG_SHARD } from './contact-index.js'
+export { ConfigStore } from './config-store.js'
