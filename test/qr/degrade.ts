@@ -148,7 +148,12 @@ export function contrastLoss(image: Image, low: number, high: number, flatten = 
     for (let bx = 0; bx < w; bx += 8) {
       let sum = 0
       let n = 0
-      for (let y = by; y < Math.min(h, by + 8); y++) for (let x = bx; x < Math.min(w, bx + 8); x++) (sum += g[y * w + x]!), n++
+      for (let y = by; y < Math.min(h, by + 8); y++) {
+        for (let x = bx; x < Math.min(w, bx + 8); x++) {
+          sum += g[y * w + x]!
+          n++
+        }
+      }
       const mean = sum / n
       for (let y = by; y < Math.min(h, by + 8); y++) {
         for (let x = bx; x < Math.min(w, bx + 8); x++) g[y * w + x] = g[y * w + x]! + (mean - g[y * w + x]!) * flatten
