@@ -1,0 +1,329 @@
+import { Option, type Command } from 'commander'
+import type { Contact, Organization } from '../../../core/model/types.js'
+import type { CommandModule } from '../command-module.js'
+import type { ActionOptions, CliContext } from '../context.js'
+import { fields, table, when } from '../format.js'
+import { collect, integer, oneOf } from '../options.js'
+import { readLogo, type LogoFile } from './logo.js'
+
+const NOTE_KINDS = ['note', 'call', 'email', 'meeting'] as const
+
+export const contactCommands: CommandModule = {
+  name: 'contact',
+  register(program, ctx) {
+    const contact = program.command('contact').description('contacts: add, list, show, edit, remove, restore, note')
+    contact.addHelpText('after', '\nRun `orbit contact <command> --help` for a command\'s options.')
+    registerAdd(contact, ctx)
+    registerList(contact, ctx)
+    registerShow(contact, ctx)
+    registerEdit(contact, ctx)
+    registerRemoveRestore(contact, ctx)
+    registerNote(contact, ctx)
+  },
+}
+
+function registerAdd(contact: Command, ctx: CliContext): void {
+  contact
+    .command('add')
+    .description('add a contact; prints its id')
+    .requiredOption('--name <name>', 'full name')
+    .option('--email <address>', 'an email address (repeat for more)', collect)
+    .option('--phone <number>', 'a phone number (repeat for more)', collect)
+    .option('--title <title>', 'job title')
+    .option('--org <id>', 'organization id (see `orbit org list`)')
+    .option('--tag <tag>', 'a tag (repeat for more)', collect)
+    .option('--logo <file>', 'a PNG, JPEG, GIF or WebP image (≤ 5 MiB)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ orbit contact add --name "Ada Lovelace" --email ada@example.com
+  $ orbit contact add --name "Grace Hopper" --email grace@navy.mil --phone "+1 555 0100" \\
+      --title "Rear Admiral" --org org_abcdefghijklmnop --tag vip --tag navy --logo ./grace.png
+  $ id=$(orbit contact add --name "Alan Turing" --json | jq -r .id)`,
+    )
+    .action(
+      ctx.action(async (opts, cmd) => {
+        const { dataDir } = ctx.globals(cmd)
+        const { parseContactInput } = await import('../../../core/model/validate.js')
+        const logo = await optionalLogo(opts.logo)
+        const input = parseContactInput(
+          compact({
+            name: opts.name,
+            emails: opts.email,
+            phones: opts.phone,
+            title: opts.title,
+            orgId: opts.org,
+            tags: opts.tag,
+            logo: logo?.hash,
+          }),
+        )
+        const { withDevice } = await import('../../node/device.js')
+        const created = await withDevice(dataDir, async (device) => {
+          if (input.orgId !== undefined) await device.requireOrg(input.orgId)
+          if (logo !== undefined) await device.blobs.put(logo.bytes)
+          return device.workspace.addContact(input)
+        })
+        ctx.emit(cmd, created, () => created.id)
+      }),
+    )
+}
+
+function registerList(contact: Command, ctx: CliContext): void {
+  contact
+    .command('list')
+    .description('list contacts, sorted by name')
+    .option('--limit <n>', 'how many to show', integer(1), 50)
+    .option('--offset <n>', 'how many to skip', integer(0), 0)
+    .option('--all', 'show all (no limit)')
+    .option('--query <text>', 'only contacts whose name or an email contains the text (case-insensitive)')
+    .option('--include-removed', 'also show removed contacts')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ orbit contact list
+  $ orbit contact list --limit 20 --offset 40
+  $ orbit contact list --query acme --json`,
+    )
+    .action(
+      ctx.action(async (opts, cmd) => {
+        const { dataDir } = ctx.globals(cmd)
+        const { openReadView } = await import('../../node/read-view.js')
+        const view = await openReadView(dataDir)
+        try {
+          const page = view.listContacts({
+            offset: opts.offset as number,
+            limit: opts.all === true ? Number.MAX_SAFE_INTEGER : (opts.limit as number),
+            includeDeleted: opts.includeRemoved === true,
+            ...(typeof opts.query === 'string' ? { query: opts.query } : {}),
+          })
+          const limit = opts.all === true ? null : (opts.limit as number)
+          ctx.emit(cmd, { total: page.total, offset: page.offset, limit, contacts: page.contacts }, () => renderPage(page, limit))
+        } finally {
+          view.close()
+        }
+      }),
+    )
+}
+
+function renderPage(page: { total: number; offset: number; contacts: Contact[] }, limit: number | null): string {
+  if (page.total === 0) return 'No contacts yet. Add one with `orbit contact add --name "Ada Lovelace"`.'
+  if (page.contacts.length === 0) return `No contacts at offset ${page.offset} (there are ${page.total}).`
+  const rows = page.contacts.map((c) => [
+    c.id,
+    c.name + (c.deletedAt === undefined ? '' : ' (removed)'),
+    c.emails[0] ?? '',
+    c.phones[0] ?? '',
+    Object.keys(c.tags).join(','),
+  ])
+  const last = page.offset + page.contacts.length
+  let footer = `Showing ${page.offset + 1}–${last} of ${page.total}.`
+  if (limit !== null && last < page.total) footer += ` Next page: --offset ${last}`
+  return table(['ID', 'NAME', 'EMAIL', 'PHONE', 'TAGS'], rows) + '\n' + footer
+}
+
+function registerShow(contact: Command, ctx: CliContext): void {
+  contact
+    .command('show')
+    .description('show one contact with its notes')
+    .argument('<id>', 'contact id (ct_...)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ orbit contact show ct_abcdefghijklmnop
+  $ orbit contact show ct_abcdefghijklmnop --json`,
+    )
+    .action(
+      ctx.action<[string]>(async (id, _opts, cmd) => {
+        const { dataDir } = ctx.globals(cmd)
+        const { parseContactId } = await import('../../../core/ids.js')
+        const { UnknownIdError } = await import('../../../core/errors.js')
+        const contactId = parseContactId(id, 'id')
+        const { openReadView } = await import('../../node/read-view.js')
+        const view = await openReadView(dataDir)
+        try {
+          const found = view.getContact(contactId)
+          if (found === undefined) throw new UnknownIdError('contact', contactId)
+          const org = found.orgId === undefined ? undefined : view.listOrgs().find((o) => o.id === found.orgId)
+          ctx.emit(cmd, found, () => renderContact(found, org))
+        } finally {
+          view.close()
+        }
+      }),
+    )
+}
+
+function renderContact(c: Contact, org: Organization | undefined): string {
+  const notes = Object.values(c.notes).sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1))
+  const lines = [
+    fields([
+      ['id', c.id],
+      ['name', c.name + (c.deletedAt === undefined ? '' : `  (removed ${when(c.deletedAt)}; \`orbit contact restore ${c.id}\` brings it back)`)],
+      ['emails', c.emails.length > 0 ? c.emails.join(', ') : undefined],
+      ['phones', c.phones.length > 0 ? c.phones.join(', ') : undefined],
+      ['title', c.title],
+      ['org', c.orgId === undefined ? undefined : org === undefined ? c.orgId : `${org.name} (${c.orgId})`],
+      ['tags', Object.keys(c.tags).length > 0 ? Object.keys(c.tags).join(', ') : undefined],
+      ['logo', c.logo],
+      ['created', when(c.createdAt)],
+      ['updated', when(c.updatedAt)],
+    ]),
+  ]
+  if (notes.length > 0) {
+    lines.push('', 'Notes:')
+    for (const n of notes) lines.push(`  ${when(n.at)}  [${n.kind}]  ${n.body}`)
+  }
+  return lines.join('\n')
+}
+
+function registerEdit(contact: Command, ctx: CliContext): void {
+  contact
+    .command('edit')
+    .description('change a contact; options not given are left alone')
+    .argument('<id>', 'contact id (ct_...)')
+    .option('--name <name>', 'new full name')
+    .addOption(new Option('--email <address>', 'replace the email addresses (repeat for more)').argParser(collect).conflicts('clearEmails'))
+    .addOption(new Option('--phone <number>', 'replace the phone numbers (repeat for more)').argParser(collect).conflicts('clearPhones'))
+    .addOption(new Option('--title <title>', 'new job title').conflicts('clearTitle'))
+    .addOption(new Option('--org <id>', 'new organization id').conflicts('clearOrg'))
+    .addOption(new Option('--tag <tag>', 'replace the tags (repeat for more)').argParser(collect).conflicts(['clearTags', 'addTag', 'removeTag']))
+    .option('--add-tag <tag>', 'add a tag (repeat for more)', collect)
+    .option('--remove-tag <tag>', 'remove a tag (repeat for more)', collect)
+    .addOption(new Option('--logo <file>', 'new logo image').conflicts('clearLogo'))
+    .option('--clear-emails', 'remove all email addresses')
+    .option('--clear-phones', 'remove all phone numbers')
+    .option('--clear-title', 'remove the job title')
+    .option('--clear-org', 'remove the organization')
+    .addOption(new Option('--clear-tags', 'remove all tags').conflicts(['addTag', 'removeTag']))
+    .option('--clear-logo', 'remove the logo')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ orbit contact edit ct_abcdefghijklmnop --title "CTO" --add-tag vip
+  $ orbit contact edit ct_abcdefghijklmnop --email new@example.com --email other@example.com
+  $ orbit contact edit ct_abcdefghijklmnop --clear-org --json`,
+    )
+    .action(
+      ctx.action<[string]>(async (id, opts, cmd) => {
+        const { dataDir } = ctx.globals(cmd)
+        const { parseContactId } = await import('../../../core/ids.js')
+        const { parseContactPatch } = await import('../../../core/model/validate.js')
+        const contactId = parseContactId(id, 'id')
+        const logo = await optionalLogo(opts.logo)
+        const raw = editPatch(opts, logo)
+        if (Object.keys(raw).length === 0) {
+          cmd.error('error: nothing to change: give at least one option (see --help)', { exitCode: 2, code: 'commander.nothingToChange' })
+        }
+        const patch = parseContactPatch(raw)
+        const { withDevice } = await import('../../node/device.js')
+        const updated = await withDevice(dataDir, async (device) => {
+          if (typeof patch.orgId === 'string') await device.requireOrg(patch.orgId)
+          if (logo !== undefined) await device.blobs.put(logo.bytes)
+          return device.workspace.editContact(contactId, patch)
+        })
+        ctx.emit(cmd, updated, () => `Updated ${updated.id} (${updated.name}).`)
+      }),
+    )
+}
+
+function editPatch(opts: ActionOptions, logo: LogoFile | undefined): Record<string, unknown> {
+  const patch: Record<string, unknown> = compact({
+    name: opts.name,
+    emails: opts.email,
+    phones: opts.phone,
+    title: opts.title,
+    orgId: opts.org,
+    tags: opts.tag,
+    addTags: opts.addTag,
+    removeTags: opts.removeTag,
+    logo: logo?.hash,
+  })
+  if (opts.clearEmails === true) patch.emails = null
+  if (opts.clearPhones === true) patch.phones = null
+  if (opts.clearTitle === true) patch.title = null
+  if (opts.clearOrg === true) patch.orgId = null
+  if (opts.clearTags === true) patch.tags = null
+  if (opts.clearLogo === true) patch.logo = null
+  return patch
+}
+
+function registerRemoveRestore(contact: Command, ctx: CliContext): void {
+  for (const verb of ['remove', 'restore'] as const) {
+    contact
+      .command(verb)
+      .description(
+        verb === 'remove'
+          ? 'remove a contact (kept as a tombstone: `orbit contact restore ID` brings it back)'
+          : 'bring back a removed contact',
+      )
+      .argument('<id>', 'contact id (ct_...)')
+      .addHelpText(
+        'after',
+        `
+Examples:
+  $ orbit contact ${verb} ct_abcdefghijklmnop
+  $ orbit contact ${verb} ct_abcdefghijklmnop --json`,
+      )
+      .action(
+        ctx.action<[string]>(async (id, _opts, cmd) => {
+          const { dataDir } = ctx.globals(cmd)
+          const { parseContactId } = await import('../../../core/ids.js')
+          const contactId = parseContactId(id, 'id')
+          const { withDevice } = await import('../../node/device.js')
+          const { UnknownIdError } = await import('../../../core/errors.js')
+          const result = await withDevice(dataDir, async (device) => {
+            if (verb === 'remove') await device.workspace.removeContact(contactId)
+            else await device.workspace.restoreContact(contactId)
+            const after = await device.workspace.getContact(contactId, { includeDeleted: true })
+            if (after === undefined) throw new UnknownIdError('contact', contactId)
+            return after
+          })
+          ctx.emit(cmd, result, () =>
+            verb === 'remove'
+              ? `Removed ${result.id} (${result.name}). Undo with \`orbit contact restore ${result.id}\`.`
+              : `Restored ${result.id} (${result.name}).`,
+          )
+        }),
+      )
+  }
+}
+
+function registerNote(contact: Command, ctx: CliContext): void {
+  contact
+    .command('note')
+    .description('add a note or log an interaction on a contact; prints the note id')
+    .argument('<id>', 'contact id (ct_...)')
+    .requiredOption('--body <text>', 'what happened')
+    .option('--kind <kind>', `one of ${NOTE_KINDS.join(', ')}`, oneOf(NOTE_KINDS), 'note')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ orbit contact note ct_abcdefghijklmnop --body "Met at the conference"
+  $ orbit contact note ct_abcdefghijklmnop --kind call --body "Discussed the renewal"`,
+    )
+    .action(
+      ctx.action<[string]>(async (id, opts, cmd) => {
+        const { dataDir } = ctx.globals(cmd)
+        const { parseContactId } = await import('../../../core/ids.js')
+        const { parseNoteInput } = await import('../../../core/model/validate.js')
+        const contactId = parseContactId(id, 'id')
+        const input = parseNoteInput({ body: opts.body, kind: opts.kind })
+        const { withDevice } = await import('../../node/device.js')
+        const note = await withDevice(dataDir, (device) => device.workspace.addNote(contactId, input))
+        ctx.emit(cmd, { contactId, ...note }, () => note.id)
+      }),
+    )
+}
+
+async function optionalLogo(file: unknown): Promise<LogoFile | undefined> {
+  return file === undefined ? undefined : readLogo(String(file))
+}
+
+/** Drops undefined values, so absent flags stay absent in the input (the validator is strict). */
+function compact(record: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined))
+}

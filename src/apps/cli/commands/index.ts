@@ -1,0 +1,11 @@
+/**
+ * Every command module of the CLI, in help order. To add commands, write a module exporting a
+ * {@link CommandModule} in this folder and list it here.
+ */
+import type { CommandModule } from '../command-module.js'
+import { initCommands } from './init.js'
+import { contactCommands } from './contact.js'
+import { orgCommands } from './org.js'
+import { statusCommands } from './status.js'
+
+export const COMMAND_MODULES: readonly CommandModule[] = [initCommands, contactCommands, orgCommands, statusCommands]

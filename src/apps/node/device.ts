@@ -1,0 +1,278 @@
+/**
+ * A device opened from its data dir: identity, SQLite store, automerge-repo `Repo`, the CRM
+ * workspace, the listing projection, config and blobs — wired together. This module loads
+ * Automerge; the CLI imports it lazily, only for commands that write or when the projection is
+ * stale.
+ */
+import { mkdirSync, existsSync } from 'node:fs'
+import { Repo, type AutomergeUrl } from '@automerge/automerge-repo'
+import { StoreError } from '../../core/errors.js'
+import { toBase64Url } from '../../core/crypto/bytes.js'
+import { generateIdentity, type DeviceIdentity } from '../../core/crypto/identity.js'
+import type { OrgId, WorkspaceId } from '../../core/ids.js'
+import { silentLogger, type Logger } from '../../core/log.js'
+import { CrmWorkspace } from '../../core/model/workspace.js'
+import type { MemberDevice } from '../../core/model/types.js'
+import { FsBlobStore } from '../../adapters/blobstore-fs/index.js'
+import { loadIdentity, saveIdentity } from '../../adapters/identity-fs/index.js'
+import {
+  ConfigStore,
+  ContactIndex,
+  OrgIndex,
+  SqliteStorageAdapter,
+  openOrbitDatabase,
+  type OrbitDatabase,
+} from '../../adapters/storage-sqlite/index.js'
+import { blobsPath, CONFIG_KEYS, storePath } from './data-dir.js'
+import { notInitialised, readDeviceConfig } from './device-config.js'
+import { docIdOf, IndexProjector } from './projection.js'
+
+export interface InitDeviceOptions {
+  /** This device's display name. */
+  name: string
+  /** The new workspace's display name. Default `My CRM`. */
+  workspaceName?: string
+  /** Contact shard documents for the new workspace (default: the model's default). */
+  shardCount?: number
+  now?: () => number
+  logger?: Logger
+}
+
+/** What `initDevice` created. */
+export interface InitResult {
+  dataDir: string
+  deviceId: string
+  deviceName: string
+  workspaceId: WorkspaceId
+  workspaceName: string
+  rootUrl: AutomergeUrl
+}
+
+/**
+ * Creates a device in `dataDir`: the directory (0700), a key pair (0600 key file), the SQLite store
+ * and a new workspace with this device as its founding member. The config row that marks the data
+ * dir as initialised is written last, so a crash half-way leaves a data dir that `init` completes.
+ *
+ * @throws StoreError `ALREADY_INITIALISED` if the data dir holds a device; the store's refusals
+ *   (`FOREIGN_STORE`, `CORRUPT_STORE`, ...) for a file that is not an Orbit store — both untouched.
+ */
+export async function initDevice(dataDir: string, options: InitDeviceOptions): Promise<InitResult> {
+  const now = options.now ?? Date.now
+  const file = storePath(dataDir)
+  if (existsSync(file)) {
+    // Refuse foreign/corrupt files and initialised stores without writing a byte.
+    const probe = openForProbe(file)
+    try {
+      const existing = probe && readDeviceConfig(new ConfigStore(probe), dataDir, { allowMissing: true })
+      if (existing !== undefined) {
+        throw new StoreError(
+          `Orbit is already initialised in ${dataDir} (device "${existing.deviceName}", ${existing.deviceId}). ` +
+            'Use `--data DIR` to create another device elsewhere.',
+          { code: 'ALREADY_INITIALISED' },
+        )
+      }
+    } finally {
+      probe?.close()
+    }
+  }
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const identity = loadIdentity(dataDir) ?? saveNew(dataDir)
+  const db = openOrbitDatabase(file, { create: true })
+  const repo = new Repo({ storage: new SqliteStorageAdapter(db), network: [] })
+  try {
+    const founder: MemberDevice = {
+      id: identity.deviceId,
+      publicKey: toBase64Url(identity.publicKey),
+      name: options.name,
+      addedAt: now(),
+      addedBy: identity.deviceId,
+    }
+    const workspace = await CrmWorkspace.create(repo, {
+      name: options.workspaceName ?? 'My CRM',
+      founder,
+      now,
+      ...(options.shardCount === undefined ? {} : { shardCount: options.shardCount }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    })
+    await repo.flush()
+    const config = new ConfigStore(db)
+    const projector = new IndexProjector(db, repo, workspace, new ContactIndex(db), new OrgIndex(db), config, options.logger ?? silentLogger)
+    await projector.rebuildDirty()
+    db.transaction(() => {
+      recordLayout(config, workspace)
+      config.set(CONFIG_KEYS.deviceId, identity.deviceId)
+      config.set(CONFIG_KEYS.deviceName, options.name)
+      config.set(CONFIG_KEYS.initialisedAt, now())
+      // Last: its presence is what "initialised" means.
+      config.set(CONFIG_KEYS.rootUrl, workspace.rootUrl)
+    })
+    workspace.close()
+    return {
+      dataDir,
+      deviceId: identity.deviceId,
+      deviceName: options.name,
+      workspaceId: workspace.workspaceId,
+      workspaceName: workspace.name,
+      rootUrl: workspace.rootUrl,
+    }
+  } finally {
+    await repo.shutdown()
+    db.close()
+  }
+}
+
+function openStore(file: string, dataDir: string): OrbitDatabase {
+  try {
+    return openOrbitDatabase(file, { create: false })
+  } catch (err) {
+    if (err instanceof StoreError && err.code === 'NOT_INITIALISED') throw notInitialised(dataDir)
+    throw err
+  }
+}
+
+/** Opens an existing file read-only to look at it; undefined for an empty (never initialised) store. */
+function openForProbe(file: string): OrbitDatabase | undefined {
+  try {
+    return openOrbitDatabase(file, { create: false, readonly: true })
+  } catch (err) {
+    if (err instanceof StoreError && (err.code === 'NOT_INITIALISED' || err.code === 'NEEDS_MIGRATION')) return undefined
+    throw err
+  }
+}
+
+/** The document ids the read-only fast path checks for staleness (fixed for a workspace's life). */
+function recordLayout(config: ConfigStore, workspace: CrmWorkspace): void {
+  config.set(CONFIG_KEYS.rootDocId, docIdOf(workspace.rootUrl))
+  config.set(CONFIG_KEYS.shardDocIds, workspace.shardUrls.map(docIdOf))
+}
+
+function saveNew(dataDir: string): DeviceIdentity {
+  const identity = generateIdentity()
+  saveIdentity(dataDir, identity)
+  return identity
+}
+
+export interface OpenDeviceOptions {
+  now?: () => number
+  logger?: Logger
+}
+
+/** An open device. Call {@link OrbitDevice.close} when done (idempotent). */
+export interface OrbitDevice {
+  readonly dataDir: string
+  readonly identity: DeviceIdentity
+  readonly deviceName: string
+  readonly db: OrbitDatabase
+  readonly repo: Repo
+  readonly workspace: CrmWorkspace
+  readonly index: ContactIndex
+  readonly orgIndex: OrgIndex
+  readonly config: ConfigStore
+  readonly blobs: FsBlobStore
+  /** @throws UnknownIdError('organization') unless `id` names a live organization. */
+  requireOrg(id: OrgId): Promise<void>
+  /** Resolves when every change so far is flushed to SQLite and projected into the listing tables. */
+  flush(): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * Opens the device in `dataDir`, re-projecting any shard whose listing projection is stale.
+ * @throws StoreError `NOT_INITIALISED` (with what to run), or the store's refusals.
+ */
+export async function openDevice(dataDir: string, options: OpenDeviceOptions = {}): Promise<OrbitDevice> {
+  const log = options.logger ?? silentLogger
+  const file = storePath(dataDir)
+  if (!existsSync(file)) throw notInitialised(dataDir)
+  const db = openStore(file, dataDir)
+  let repo: Repo | undefined
+  try {
+    const config = new ConfigStore(db)
+    const conf = readDeviceConfig(config, dataDir)
+    const identity = loadIdentity(dataDir)
+    if (identity === undefined) {
+      throw new StoreError(`the device key ${dataDir}/identity.key is missing; restore it from a backup`, { code: 'IDENTITY_MISSING' })
+    }
+    if (identity.deviceId !== conf.deviceId) {
+      throw new StoreError(`the device key in ${dataDir} does not belong to this store`, { code: 'IDENTITY_MISMATCH' })
+    }
+    repo = new Repo({ storage: new SqliteStorageAdapter(db), network: [] })
+    const workspace = await CrmWorkspace.open(repo, conf.rootUrl as AutomergeUrl, {
+      ...(options.now === undefined ? {} : { now: options.now }),
+      logger: log,
+    })
+    const index = new ContactIndex(db)
+    const orgIndex = new OrgIndex(db)
+    if (config.get(CONFIG_KEYS.shardDocIds) === undefined) db.transaction(() => recordLayout(config, workspace))
+    const projector = new IndexProjector(db, repo, workspace, index, orgIndex, config, log.forComponent('orbit:projection'))
+    projector.start()
+    await projector.rebuildDirty()
+    return new OpenDevice(dataDir, identity, conf.deviceName, db, repo, workspace, index, orgIndex, config, new FsBlobStore(blobsPath(dataDir)), projector)
+  } catch (err) {
+    await repo?.shutdown()
+    db.close()
+    throw err
+  }
+}
+
+/**
+ * Opens the device, runs `fn`, and closes it — flushing first, so that when this resolves the
+ * change is durable in SQLite and visible to the listing fast path.
+ */
+export async function withDevice<T>(dataDir: string, fn: (device: OrbitDevice) => Promise<T>, options: OpenDeviceOptions = {}): Promise<T> {
+  const device = await openDevice(dataDir, options)
+  try {
+    const result = await fn(device)
+    await device.flush()
+    return result
+  } finally {
+    await device.close()
+  }
+}
+
+class OpenDevice implements OrbitDevice {
+  #closing: Promise<void> | undefined
+
+  constructor(
+    readonly dataDir: string,
+    readonly identity: DeviceIdentity,
+    readonly deviceName: string,
+    readonly db: OrbitDatabase,
+    readonly repo: Repo,
+    readonly workspace: CrmWorkspace,
+    readonly index: ContactIndex,
+    readonly orgIndex: OrgIndex,
+    readonly config: ConfigStore,
+    readonly blobs: FsBlobStore,
+    private readonly projector: IndexProjector,
+  ) {}
+
+  async requireOrg(id: OrgId): Promise<void> {
+    const org = await this.workspace.getOrg(id)
+    if (org === undefined) {
+      const { UnknownIdError } = await import('../../core/errors.js')
+      throw new UnknownIdError('organization', id)
+    }
+  }
+
+  async flush(): Promise<void> {
+    await this.repo.flush()
+    await this.projector.settle()
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
+    try {
+      await this.flush()
+    } finally {
+      this.projector.stop()
+      this.workspace.close()
+      await this.repo.shutdown()
+      this.db.close()
+    }
+  }
+}
