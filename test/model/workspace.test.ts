@@ -173,6 +173,18 @@ describe('CrmWorkspace across devices', () => {
     expect(['From A', 'From B']).toContain(ca?.title)
   })
 
+  it('tags: add wins over a concurrent remove of the same tag', async () => {
+    const { repo, ws: a } = await setup()
+    const c = await a.addContact({ name: 'Ada', tags: ['x', 'y'] })
+    const { repo: repoB, ws: b } = await cloneWorkspace(repo, a)
+    repos.push(repoB)
+    await a.editContact(c.id, { removeTags: ['x', 'y'] })
+    await b.editContact(c.id, { addTags: ['x'] })
+    await syncBoth(a, b)
+    expect((await a.getContact(c.id))?.tags).toEqual({ x: true })
+    expect((await b.getContact(c.id))?.tags).toEqual({ x: true })
+  })
+
   it('restore vs concurrent remove: a removal the restorer had not seen wins', async () => {
     const { repo, ws: a } = await setup()
     const c = await a.addContact({ name: 'Ada' })

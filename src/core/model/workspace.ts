@@ -745,12 +745,19 @@ function applyContactPatch(c: Contact, patch: ContactPatch, now: number): void {
   if (patch.logo === null) delete c.logo
   else if (patch.logo !== undefined) c.logo = patch.logo
   // Tags change key by key (never by replacing the map) so concurrent tag edits merge as a set.
+  // An add writes a fresh op even when the tag is present (Automerge skips a put of an equal
+  // value, hence delete-then-put): the fresh op is concurrent with any remove made elsewhere, so
+  // add wins over a concurrent remove of the same tag (an observed-remove set).
+  const addTag = (tag: string) => {
+    if (c.tags[tag] !== undefined) delete c.tags[tag]
+    c.tags[tag] = true
+  }
   if (patch.tags !== undefined) {
     const wanted = new Set(patch.tags ?? [])
     for (const tag of Object.keys(c.tags)) if (!wanted.has(tag)) delete c.tags[tag]
-    for (const tag of wanted) if (c.tags[tag] === undefined) c.tags[tag] = true
+    for (const tag of wanted) addTag(tag)
   }
-  for (const tag of patch.addTags ?? []) if (c.tags[tag] === undefined) c.tags[tag] = true
-  for (const tag of patch.removeTags ?? []) delete c.tags[tag]
+  for (const tag of patch.addTags ?? []) addTag(tag)
+  for (const tag of patch.removeTags ?? []) if (c.tags[tag] !== undefined) delete c.tags[tag]
   c.updatedAt = now
 }
