@@ -1,0 +1,132 @@
+/**
+ * A `node:net` socket seen as a stream of frames (frames.ts), with the pull-style `receive()`
+ * the handshake wants and a push-style `onFrame` for the session afterwards.
+ */
+import type { Socket } from 'node:net'
+import { AbortedError, WireError } from '../../core/errors.js'
+import { FrameDecoder, encodeFrame } from './frames.js'
+import type { ChannelIo } from './channel-contract.js'
+
+const MAX_QUEUED_FRAMES = 16
+
+export class FramedSocket {
+  readonly socket: Socket
+  readonly #decoder: FrameDecoder
+  readonly #max: number
+  readonly #queue: Uint8Array[] = []
+  readonly #waiters = new Set<{ resolve: (f: Uint8Array) => void; reject: (e: Error) => void }>()
+  #onFrame: ((frame: Uint8Array) => void) | undefined
+  #closed: Error | undefined
+  readonly #closeListeners: Array<(error: Error | undefined) => void> = []
+  bytesSent = 0
+  bytesReceived = 0
+
+  constructor(socket: Socket, maxFrameBytes: number) {
+    this.socket = socket
+    this.#max = maxFrameBytes
+    this.#decoder = new FrameDecoder(maxFrameBytes)
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: Buffer) => {
+      this.bytesReceived += chunk.length
+      let frames: Uint8Array[]
+      try {
+        frames = this.#decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+      } catch (error) {
+        this.close(error as Error)
+        return
+      }
+      for (const frame of frames) {
+        if (this.#closed) return
+        this.#deliver(frame)
+      }
+    })
+    socket.on('end', () => {
+      try {
+        this.#decoder.end()
+        this.close(new WireError('connection closed by peer', { code: 'CLOSED' }))
+      } catch (error) {
+        this.close(error as Error)
+      }
+    })
+    socket.on('error', (error) => this.close(new WireError(`socket error: ${error.message}`, { code: 'SOCKET', cause: error })))
+    socket.on('close', () => this.close(new WireError('connection closed', { code: 'CLOSED' })))
+  }
+
+  /** The frame I/O for the handshake. */
+  get io(): ChannelIo {
+    return { send: (frame) => this.send(frame), receive: (signal) => this.receive(signal) }
+  }
+
+  get closedReason(): Error | undefined {
+    return this.#closed
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.#closed) return
+    const bytes = encodeFrame(frame, this.#max)
+    this.bytesSent += bytes.length
+    this.socket.write(bytes)
+  }
+
+  receive(signal?: AbortSignal): Promise<Uint8Array> {
+    const queued = this.#queue.shift()
+    if (queued) return Promise.resolve(queued)
+    if (this.#closed) return Promise.reject(this.#closed)
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: (f: Uint8Array) => {
+          signal?.removeEventListener('abort', onAbort)
+          resolve(f)
+        },
+        reject: (e: Error) => {
+          signal?.removeEventListener('abort', onAbort)
+          reject(e)
+        },
+      }
+      const onAbort = (): void => {
+        this.#waiters.delete(waiter)
+        reject(new AbortedError('receive aborted', { code: 'ABORTED', cause: signal?.reason }))
+      }
+      if (signal?.aborted) return onAbort()
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.#waiters.add(waiter)
+    })
+  }
+
+  /** From now on, frames go to `handler` (queued ones first) instead of `receive()`. */
+  set onFrame(handler: (frame: Uint8Array) => void) {
+    this.#onFrame = handler
+    while (this.#queue.length > 0 && !this.#closed) handler(this.#queue.shift()!)
+  }
+
+  onClose(listener: (error: Error | undefined) => void): void {
+    if (this.#closed) listener(this.#closed)
+    else this.#closeListeners.push(listener)
+  }
+
+  /** Destroys the socket; idempotent. Pending `receive()`s reject with `error`. */
+  close(error: Error = new WireError('connection closed', { code: 'CLOSED' })): void {
+    if (this.#closed) return
+    this.#closed = error
+    this.#queue.length = 0
+    for (const waiter of this.#waiters) waiter.reject(error)
+    this.#waiters.clear()
+    this.socket.destroy()
+    for (const listener of this.#closeListeners.splice(0)) listener(error)
+  }
+
+  #deliver(frame: Uint8Array): void {
+    if (this.#onFrame) return this.#onFrame(frame)
+    const waiter = this.#waiters.values().next().value
+    if (waiter) {
+      this.#waiters.delete(waiter)
+      waiter.resolve(frame)
+    } else if (this.#queue.length >= MAX_QUEUED_FRAMES) {
+      // Before the session takes over only the handshake reads, one frame at a time: a peer
+      // that floods us here is not speaking the protocol.
+      this.close(new WireError('too many unread frames', { code: 'FLOOD' }))
+    } else {
+      this.#queue.push(frame)
+    }
+  }
+}
