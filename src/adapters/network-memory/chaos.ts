@@ -14,7 +14,8 @@ const DEFAULT_WEIGHTS: ChaosWeights = { inOrder: 6, reorder: 2, duplicate: 1 }
 
 /**
  * One seeded step of a hostile network: picks a direction with queued messages among the
- * `manual` links of `hub` and delivers one message in order, out of order, or twice, by `weights`.
+ * `manual` links of `hub` and delivers one message in order, out of order, or twice, by `weights`
+ * (one set for all, or per direction, e.g. to give each link the behaviour of a different tier).
  * Returns what it did, or `undefined` when no manual link has anything queued.
  *
  * `random` returns floats in [0, 1) — pass a seeded generator so a failing run can be replayed.
@@ -22,20 +23,21 @@ const DEFAULT_WEIGHTS: ChaosWeights = { inOrder: 6, reorder: 2, duplicate: 1 }
 export function chaosStep(
   hub: MemoryHub,
   random: () => number,
-  weights: ChaosWeights = DEFAULT_WEIGHTS,
+  weights: ChaosWeights | ((channel: Channel) => ChaosWeights) = DEFAULT_WEIGHTS,
 ): { action: keyof ChaosWeights; channel: Channel; index: number } | undefined {
   const busy = hub.busyChannels().filter(ch => ch.link.mode === 'manual')
   if (busy.length === 0) return undefined
   const channel = busy[Math.floor(random() * busy.length)] as Channel
-  const total = weights.inOrder + weights.reorder + weights.duplicate
+  const w = typeof weights === 'function' ? weights(channel) : weights
+  const total = w.inOrder + w.reorder + w.duplicate
   let r = random() * total
   const n = channel.queue.length
-  if ((r -= weights.inOrder) < 0 || n === 1 && weights.duplicate === 0) {
+  if ((r -= w.inOrder) < 0 || (n === 1 && w.duplicate === 0)) {
     channel.deliver(0)
     return { action: 'inOrder', channel, index: 0 }
   }
   const index = Math.floor(random() * n)
-  if ((r -= weights.reorder) < 0) {
+  if ((r -= w.reorder) < 0) {
     channel.deliver(index)
     return { action: 'reorder', channel, index }
   }

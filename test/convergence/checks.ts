@@ -1,0 +1,118 @@
+/**
+ * What must hold once a world has healed: (a) every replica equal — same heads and same contents for
+ * every document, same contact list; (b) nothing acknowledged lost — every change a device was told
+ * succeeded is in every replica, and each register shows what causality says it must.
+ */
+import { isDeepStrictEqual } from 'node:util'
+import * as A from '@automerge/automerge'
+import type { ContactShardDoc } from '../../src/core/model/types.js'
+import type { OpLog, Register, Write } from './ops.js'
+import type { World } from './world.js'
+
+export class ConvergenceFailure extends Error {
+  override name = 'ConvergenceFailure'
+}
+
+function fail(message: string): never {
+  throw new ConvergenceFailure(message)
+}
+
+/** Checks (a) and (b); throws a {@link ConvergenceFailure} naming the first violation. */
+export async function checkWorld(world: World, log: OpLog): Promise<void> {
+  const [first, ...rest] = world.devices
+  if (first === undefined) return
+  const docsOf = async (i: number) => (await (world.devices[i]?.ws.allHandles() ?? [])).map(h => h.doc() as A.Doc<unknown>)
+  const reference = await docsOf(0)
+
+  // (a) equal replicas
+  for (const d of rest) {
+    const docs = await docsOf(d.index)
+    docs.forEach((doc, k) => {
+      const ref = reference[k] as A.Doc<unknown>
+      const h1 = [...A.getHeads(ref)].sort()
+      const h2 = [...A.getHeads(doc)].sort()
+      if (!isDeepStrictEqual(h1, h2)) fail(`document ${k}: d0 heads ${h1.join(',')} != d${d.index} heads ${h2.join(',')}`)
+      if (!isDeepStrictEqual(A.toJS(ref), A.toJS(doc))) fail(`document ${k}: same heads but different contents on d0 and d${d.index}`)
+    })
+    const l0 = await first.ws.listContacts({ includeDeleted: true })
+    const l1 = await d.ws.listContacts({ includeDeleted: true })
+    if (!isDeepStrictEqual(l0, l1)) fail(`listContacts differs between d0 and d${d.index}`)
+  }
+
+  // (b) every acknowledged change is everywhere
+  for (const d of world.devices) {
+    const docs = await docsOf(d.index)
+    for (const c of log.changes) {
+      const doc = docs[c.shard + 1] as A.Doc<unknown>
+      if (!A.hasHeads(doc, [c.hash])) fail(`acknowledged change of d${c.device} (${c.what}) is missing on d${d.index}`)
+    }
+  }
+
+  // (b') registers: the causally last write(s) decide the value
+  const shards = reference.slice(1) as A.Doc<ContactShardDoc>[]
+  const ancestry = shards.map(doc => new Ancestry(doc))
+  for (const reg of log.registers.values()) {
+    const shard = shards[reg.shard] as A.Doc<ContactShardDoc>
+    const contact = shard.contacts[reg.contactId]
+    if (contact === undefined) fail(`contact ${reg.contactId} vanished`)
+    const maximal = maximalWrites(reg, ancestry[reg.shard] as Ancestry)
+    const actual = reg.read(contact)
+    const puts = maximal.filter(w => w.present)
+    const where = `${reg.contactId}.${reg.field}`
+    if (puts.length === 0) {
+      if (actual.present) fail(`${where}: every last write removed it, but it is ${JSON.stringify(actual.value ?? true)}`)
+    } else {
+      // A put concurrent with a delete survives it (Automerge deletes only what it has seen).
+      if (!actual.present) fail(`${where}: last writes ${describe(maximal)} include a value, but it is absent`)
+      if (puts.some(w => 'value' in w) && !puts.some(w => isDeepStrictEqual(w.value, actual.value))) {
+        fail(`${where} is ${JSON.stringify(actual.value)}, not one of the last writes ${describe(maximal)}`)
+      }
+    }
+  }
+
+  for (const n of log.notes) {
+    const note = (shards[n.shard] as A.Doc<ContactShardDoc>).contacts[n.contactId]?.notes[n.noteId]
+    if (note?.body !== n.body) fail(`note ${n.noteId} on ${n.contactId} lost`)
+  }
+}
+
+function describe(writes: Write[]): string {
+  return writes.map(w => `d${w.device}:${w.present ? JSON.stringify(w.value ?? true) : 'delete'}`).join(' | ')
+}
+
+/** Writes of `reg` that no other write of `reg` causally follows. */
+function maximalWrites(reg: Register, ancestry: Ancestry): Write[] {
+  return reg.writes.filter(w => !reg.writes.some(o => o.hash !== w.hash && ancestry.isAncestor(w.hash, o.hash)))
+}
+
+/** Causal order of a document's changes, from its change graph. */
+class Ancestry {
+  readonly #deps = new Map<string, string[]>()
+  readonly #ancestors = new Map<string, Set<string>>()
+
+  constructor(doc: A.Doc<unknown>) {
+    for (const meta of A.getChangesMetaSince(doc, [])) this.#deps.set(meta.hash, [...meta.deps])
+  }
+
+  /** Whether `a` happened before `b` (is in `b`'s history). */
+  isAncestor(a: string, b: string): boolean {
+    return this.#of(b).has(a)
+  }
+
+  #of(hash: string): Set<string> {
+    const known = this.#ancestors.get(hash)
+    if (known !== undefined) return known
+    const out = new Set<string>()
+    const stack = [...(this.#deps.get(hash) ?? [])]
+    while (stack.length > 0) {
+      const h = stack.pop() as string
+      if (out.has(h)) continue
+      out.add(h)
+      const cached = this.#ancestors.get(h)
+      if (cached !== undefined) for (const x of cached) out.add(x)
+      else stack.push(...(this.#deps.get(h) ?? []))
+    }
+    this.#ancestors.set(hash, out)
+    return out
+  }
+}

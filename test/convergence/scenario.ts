@@ -1,0 +1,92 @@
+/**
+ * One seeded convergence scenario: 3–5 devices on links of random tiers, random conflicting CRM
+ * operations interleaved with partial, reordered and duplicated delivery, link cuts and device
+ * disconnects; then heal and check. Everything random comes from the seed.
+ */
+import { vi } from 'vitest'
+import { Prng } from '../helpers/prng.js'
+import { checkWorld } from './checks.js'
+import { OpLog, randomOp, recordInitial } from './ops.js'
+import { buildWorld, deliverSome, heal, shutdown, tick, type Tier } from './world.js'
+
+export interface ScenarioResult {
+  seed: number
+  devices: number
+  ops: number
+  healRounds: number
+  delivered: number
+  duplicated: number
+  reordered: number
+  dropped: number
+}
+
+/** Runs scenario `seed` under fake timers (the caller installs them). Throws on any violation. */
+export async function runScenario(seed: number): Promise<ScenarioResult> {
+  const rng = new Prng(seed)
+  const n = rng.int(3, 5)
+  const tiers: Tier[] = ['reliable', 'ordered', 'hostile', 'hostile']
+  const world = await buildWorld({
+    devices: n,
+    shardCount: rng.int(2, 3),
+    initialContacts: rng.int(2, 5),
+    tierOf: () => rng.pick(tiers),
+    upOf: () => rng.chance(0.85),
+  })
+  const log = new OpLog()
+  try {
+    await recordInitial(log, world.devices[0]!, world.template.creation)
+    const steps = rng.int(15, 45)
+    for (let step = 0; step < steps; step++) {
+      const r = rng.next()
+      if (r < 0.32) {
+        await randomOp(log, rng.pick(world.devices), rng)
+      } else if (r < 0.7) {
+        deliverSome(world, rng, rng.int(1, 8))
+      } else if (r < 0.82) {
+        // Lets automerge-repo's 100 ms sync throttle fire (or not yet).
+        await vi.advanceTimersByTimeAsync(rng.int(1, 150))
+      } else if (r < 0.89) {
+        const link = rng.pick(world.hub.links)
+        log.trace.push(`cut ${link.a.name}-${link.b.name}`)
+        link.cut()
+      } else if (r < 0.96) {
+        const link = rng.pick(world.hub.links)
+        log.trace.push(`restore ${link.a.name}-${link.b.name}`)
+        link.restore()
+      } else {
+        const d = rng.pick(world.devices)
+        if (d.adapter.online) {
+          log.trace.push(`d${d.index} offline`)
+          d.adapter.disconnect()
+        } else {
+          log.trace.push(`d${d.index} online`)
+          d.adapter.connect(d.peerId, d.adapter.peerMetadata)
+        }
+      }
+      await tick()
+    }
+    const healRounds = await heal(world)
+    await checkWorld(world, log)
+    const stats = world.hub.links.map(l => l.stats)
+    const sum = (k: 'delivered' | 'duplicated' | 'reordered' | 'dropped') => stats.reduce((s, x) => s + x[k], 0)
+    return {
+      seed,
+      devices: n,
+      ops: log.changes.length,
+      healRounds,
+      delivered: sum('delivered'),
+      duplicated: sum('duplicated'),
+      reordered: sum('reordered'),
+      dropped: sum('dropped'),
+    }
+  } catch (error) {
+    const e = error as Error
+    e.message =
+      `convergence scenario ${seed} failed: ${e.message}\n` +
+      `  re-run it: ORBIT_SEED=${seed} npx vitest run test/convergence\n` +
+      `  operations:\n    ${log.trace.slice(-60).join('\n    ')}`
+    throw e
+  } finally {
+    await shutdown(world)
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * A small world of devices for convergence tests: each device is an automerge-repo `Repo` on a
+ * {@link MemoryHub} port, holding the same {@link CrmWorkspace}; links between every pair of
+ * devices have a "tier" (how they deliver). Time is vitest's fake clock, so automerge-repo's
+ * throttles run instantly and deterministically.
+ */
+import { vi } from 'vitest'
+import * as A from '@automerge/automerge'
+import { Repo, parseAutomergeUrl, type AutomergeUrl, type PeerId } from '@automerge/automerge-repo'
+import {
+  MemoryHub,
+  chaosStep,
+  type Channel,
+  type ChaosWeights,
+  type MemoryLink,
+  type MemoryNetworkAdapter,
+} from '../../src/adapters/network-memory/index.js'
+import type { DeviceId } from '../../src/core/ids.js'
+import type { MemberDevice } from '../../src/core/model/types.js'
+import { CrmWorkspace } from '../../src/core/model/workspace.js'
+import type { Prng } from '../helpers/prng.js'
+
+/** How a link behaves while the scenario runs (healing makes every link reliable). */
+export type Tier = 'reliable' | 'ordered' | 'hostile'
+
+/** Weights of the manual tiers: `ordered` is a slow but in-order stream, `hostile` reorders and duplicates. */
+export const TIER_WEIGHTS: Record<Exclude<Tier, 'reliable'>, ChaosWeights> = {
+  ordered: { inOrder: 1, reorder: 0, duplicate: 0 },
+  hostile: { inOrder: 4, reorder: 3, duplicate: 2 },
+}
+
+export interface Device {
+  index: number
+  peerId: PeerId
+  adapter: MemoryNetworkAdapter
+  repo: Repo
+  ws: CrmWorkspace
+}
+
+export interface World {
+  hub: MemoryHub
+  devices: Device[]
+  tiers: Map<MemoryLink, Tier>
+}
+
+/** The fake timers the worlds run under (Date too: automerge-repo's throttles read `Date.now`). */
+export function useFakeTime(): void {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })
+}
+
+/** Lets every pending microtask (and the work they queue) run: setImmediate comes after them all. */
+export function tick(): Promise<void> {
+  return new Promise<void>(resolve => setImmediate(resolve))
+}
+
+export function member(id: string): MemberDevice {
+  return {
+    id: id as DeviceId,
+    publicKey: `${id}-public-key-base64url-0123456789`.slice(0, 43).padEnd(43, 'A'),
+    name: `Device ${id}`,
+    addedAt: 1_700_000_000_000,
+    addedBy: 'dev0' as DeviceId,
+  }
+}
+
+/** A deterministic clock per device (a millisecond per call, far apart per device). */
+export function deviceClock(index: number): () => number {
+  let t = 1_700_000_000_000 + index * 1_000_000_000
+  return () => t++
+}
+
+/** The documents every device of a world starts with (as if paired earlier), made once per shape. */
+export interface Template {
+  rootUrl: AutomergeUrl
+  docs: { url: AutomergeUrl; binary: Uint8Array }[]
+  /** Per shard, the hash that created its initial contacts (an ancestor of every later change). */
+  creation: (string | undefined)[]
+}
+
+const templates = new Map<string, Promise<Template>>()
+
+/** Workspace documents with `initialContacts` contacts over `shardCount` shards (cached per shape). */
+export function template(shardCount: number, initialContacts: number): Promise<Template> {
+  const key = `${shardCount}/${initialContacts}`
+  let t = templates.get(key)
+  if (t === undefined) templates.set(key, (t = makeTemplate(shardCount, initialContacts)))
+  return t
+}
+
+async function makeTemplate(shardCount: number, initialContacts: number): Promise<Template> {
+  const repo = new Repo({})
+  const ws = await CrmWorkspace.create(repo, { name: 'Convergence', founder: member('dev0'), shardCount, now: deviceClock(0) })
+  await ws.addContacts(
+    Array.from({ length: initialContacts }, (_, c) => ({ name: `Contact ${c}`, emails: [`c${c}@example.com`], tags: ['seed'] })),
+  )
+  const docs: Template['docs'] = []
+  for (const url of [ws.rootUrl, ...ws.shardUrls] as AutomergeUrl[]) {
+    const binary = await repo.export(url)
+    if (binary === undefined) throw new Error(`cannot export ${url}`)
+    docs.push({ url, binary })
+  }
+  const creation: Template['creation'] = []
+  for (let n = 0; n < shardCount; n++) {
+    const heads = A.getHeads((await ws.shardHandle(n)).doc())
+    if (heads.length !== 1) throw new Error('a template shard should have one head')
+    creation.push(heads[0])
+  }
+  const rootUrl = ws.rootUrl
+  ws.close()
+  await repo.shutdown()
+  return { rootUrl, docs, creation }
+}
+
+/**
+ * Builds a world: every device starts with a copy of the template's documents (as if paired
+ * earlier), opens the workspace, then the links between every pair are made.
+ */
+export async function buildWorld(options: {
+  devices: number
+  shardCount: number
+  initialContacts: number
+  tierOf: (a: number, b: number) => Tier
+  /** Whether a link starts up (default: all up). */
+  upOf?: (a: number, b: number) => boolean
+}): Promise<World & { template: Template }> {
+  const t = await template(options.shardCount, options.initialContacts)
+  const hub = new MemoryHub({ mode: 'manual', autoLink: false })
+  const devices: Device[] = []
+  for (let i = 0; i < options.devices; i++) {
+    const peerId = `d${i}` as PeerId
+    const adapter = hub.createAdapter(`d${i}`)
+    const repo = new Repo({ network: [adapter], peerId })
+    for (const { url, binary } of t.docs) repo.import(binary, { docId: parseAutomergeUrl(url).documentId })
+    const ws = await CrmWorkspace.open(repo, t.rootUrl, { now: deviceClock(i) })
+    await ws.loadAllShards()
+    devices.push({ index: i, peerId, adapter, repo, ws })
+  }
+  await tick()
+  const tiers = new Map<MemoryLink, Tier>()
+  for (let a = 0; a < options.devices; a++) {
+    for (let b = a + 1; b < options.devices; b++) {
+      const tier = options.tierOf(a, b)
+      const link = hub.link((devices[a] as Device).adapter, (devices[b] as Device).adapter, {
+        mode: tier === 'reliable' ? 'auto' : 'manual',
+        up: options.upOf?.(a, b) ?? true,
+      })
+      tiers.set(link, tier)
+    }
+  }
+  await tick()
+  return { hub, devices, tiers, template: t }
+}
+
+/** Delivers up to `count` messages on the manual links, each as its link's tier dictates. */
+export function deliverSome(world: World, rng: Prng, count: number): number {
+  let n = 0
+  const weightsOf = (ch: Channel): ChaosWeights => TIER_WEIGHTS[world.tiers.get(ch.link) as 'ordered' | 'hostile']
+  for (; n < count; n++) if (chaosStep(world.hub, rng.random, weightsOf) === undefined) break
+  return n
+}
+
+/**
+ * Heals the world: every device online, every link up and reliable (in order, on microtasks);
+ * then runs time until nothing is queued and no timer is pending. Returns the rounds it took, or
+ * throws when it does not become quiet.
+ */
+export async function heal(world: World, maxRounds = 200): Promise<number> {
+  for (const d of world.devices) if (!d.adapter.online) d.adapter.connect(d.peerId, d.adapter.peerMetadata)
+  for (const link of world.hub.links) {
+    link.restore()
+    link.setMode('auto')
+  }
+  for (let round = 1; round <= maxRounds; round++) {
+    await vi.advanceTimersByTimeAsync(250)
+    await tick()
+    if (world.hub.pending === 0 && vi.getTimerCount() === 0) return round
+  }
+  throw new Error(`the world did not become quiet in ${maxRounds} rounds (pending ${world.hub.pending}, timers ${vi.getTimerCount()})`)
+}
+
+export async function shutdown(world: World): Promise<void> {
+  for (const d of world.devices) d.ws.close()
+  for (const link of world.hub.links) link.cut()
+  await tick()
+  await Promise.all(world.devices.map(d => d.repo.shutdown()))
+}
