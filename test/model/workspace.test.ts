@@ -163,14 +163,16 @@ describe('CrmWorkspace across devices', () => {
     const c = await a.addContact({ name: 'Ada' })
     const { repo: repoB, ws: b } = await cloneWorkspace(repo, a)
     repos.push(repoB)
-    await a.editContact(c.id, { addTags: ['red'], title: 'From A' })
-    await b.editContact(c.id, { addTags: ['blue'], title: 'From B' })
+    await a.editContact(c.id, { addTags: ['red'], title: 'From A', name: 'Ada Lovelace' })
+    await b.editContact(c.id, { addTags: ['blue'], title: 'From B', name: 'Ada Byron' })
     await syncBoth(a, b)
     const ca = await a.getContact(c.id)
     const cb = await b.getContact(c.id)
     expect(ca?.tags).toEqual({ red: true, blue: true })
     expect(ca).toEqual(cb)
+    // Whole-value last-writer-wins, not a character merge of the two strings.
     expect(['From A', 'From B']).toContain(ca?.title)
+    expect(['Ada Lovelace', 'Ada Byron']).toContain(ca?.name)
   })
 
   it('tags: add wins over a concurrent remove of the same tag', async () => {
