@@ -1,0 +1,131 @@
+/**
+ * QR tier bench (issue 4's bars), ratios against baselines measured in the same run:
+ * - payload bytes per frame at the chosen QR version (≥ 1,000 at version ≤ 25);
+ * - frames needed at 0/10/20/40% random frame loss, vs the ideal (k) and vs @ngraveio/bc-ur with
+ *   the same payload and fragment size (seeded, averaged over many trials);
+ * - one edit exchanged both ways: frames each way;
+ * - render-PNG and decode-PNG time per full-size frame.
+ */
+import { performance } from 'node:perf_hooks'
+import { URDecoder, UREncoder, UR } from '@ngraveio/bc-ur'
+import { decodeQrPng, qrModules, renderQrPng } from '../src/adapters/qr-image/index.js'
+import { DEFAULT_PAYLOAD_SIZE, FrameDecoder, encodeFrames } from '../src/core/qr/frame.js'
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = Math.imul(a ^ (a >>> 15), a | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+function payload(n: number, seed: number): Uint8Array {
+  const next = prng(seed)
+  return Uint8Array.from({ length: n }, () => Math.floor(next() * 256))
+}
+
+interface LossStats {
+  /** Mean frames received (not lost) until decoded. */
+  received: number
+  /** Mean frames shown (received + lost) until decoded. */
+  shown: number
+}
+
+/** Plays a frame stream through `loss`, `trials` times, counting frames until the decoder completes. */
+function simulate(
+  trials: number,
+  loss: number,
+  seed: number,
+  frameAt: (i: number) => unknown,
+  newDecoder: () => (frame: unknown) => boolean,
+): LossStats {
+  const rnd = prng(seed)
+  let received = 0
+  let shown = 0
+  for (let t = 0; t < trials; t++) {
+    const push = newDecoder()
+    let i = 0
+    for (;;) {
+      const frame = frameAt(i++)
+      if (rnd() < loss) continue
+      received++
+      if (push(frame)) break
+      if (i > 100_000) throw new Error('decoder never completed')
+    }
+    shown += i
+  }
+  return { received: received / trials, shown: shown / trials }
+}
+
+function cached<T>(make: (i: number) => T): (i: number) => T {
+  const cache: T[] = []
+  return (i) => (cache[i] ??= make(i))
+}
+
+export async function runQrBench(): Promise<Record<string, number | string>> {
+  const out: Record<string, number | string> = {}
+  const fragment = DEFAULT_PAYLOAD_SIZE
+  const fullFrame = encodeFrames(payload(3 * fragment, 1))[0]!
+  out['qr.version'] = qrModules(fullFrame).version
+  out['qr.errorCorrection'] = 'L'
+  out['qr.payloadBytesPerFrame'] = fragment
+  out['qr.frameBytes'] = fullFrame.length
+
+  const trials = Number(process.env.ORBIT_QR_BENCH_TRIALS ?? 40)
+  for (const size of [12_000, 50_000]) {
+    const data = payload(size, size)
+    // Ours: enough frames pre-generated for the worst loss; the stream restarts its count per trial.
+    const frames = encodeFrames(data, { frameCount: Math.ceil((size / fragment) * 4) + 20 })
+    const k = Math.ceil(size / fragment)
+    const ours = (i: number): Uint8Array => frames[i % frames.length]!
+    // bc-ur: the same payload and fragment size; its part sequence is deterministic, so cache it.
+    const encoder = new UREncoder(UR.fromBuffer(Buffer.from(data)), fragment, 0, 10)
+    const bcur = cached(() => encoder.nextPart())
+    out[`qr.${size}B.k`] = k
+    out[`qr.${size}B.bcurFragments`] = encoder.fragmentsLength
+    for (const loss of [0, 0.1, 0.2, 0.4]) {
+      const tag = `qr.${size}B.loss${Math.round(loss * 100)}`
+      const mine = simulate(trials, loss, 7, ours, () => {
+        const dec = new FrameDecoder()
+        return (f) => dec.push(f as Uint8Array).status === 'complete'
+      })
+      const theirs = simulate(trials, loss, 7, bcur, () => {
+        const dec = new URDecoder()
+        return (p) => {
+          dec.receivePart(p as string)
+          return dec.isComplete()
+        }
+      })
+      out[`${tag}.ideal`] = k
+      out[`${tag}.ours`] = round(mine.received)
+      out[`${tag}.bcur`] = round(theirs.received)
+      out[`${tag}.oursVsIdeal`] = round(mine.received / k)
+      out[`${tag}.oursVsBcur`] = round(mine.received / theirs.received)
+      out[`${tag}.shownOurs`] = round(mine.shown)
+      out[`${tag}.shownIdeal`] = round(k / (1 - loss))
+    }
+  }
+
+  const timedFrames = encodeFrames(payload(10 * fragment, 2)).slice(0, 5)
+  let renderMs = 0
+  let decodeMs = 0
+  for (const frame of timedFrames) {
+    const t0 = performance.now()
+    const png = renderQrPng(frame)
+    const t1 = performance.now()
+    const back = decodeQrPng(png)
+    renderMs += t1 - t0
+    decodeMs += performance.now() - t1
+    if (back.length !== frame.length) throw new Error('frame did not read back')
+  }
+  out['qr.renderPngMsPerFrame'] = round(renderMs / timedFrames.length)
+  out['qr.decodePngMsPerFrame'] = round(decodeMs / timedFrames.length)
+
+  return out
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000
+}
