@@ -9,7 +9,7 @@ export const PROGRAM_NAME = 'orbit'
  * Builds the commander program. Errors are not printed nor turned into exits here: `runCli` does
  * that, so that `--json` can shape them.
  */
-export function createProgram(ctx: CliContext, modules: readonly CommandModule[]): Command {
+export function createProgram(ctx: CliContext, modules: readonly CommandModule[], options: { json?: boolean } = {}): Command {
   const program = new Command(PROGRAM_NAME)
   program
     .description('Orbit Sync: a local-first CRM on your own devices, synced with no server.')
@@ -19,7 +19,10 @@ export function createProgram(ctx: CliContext, modules: readonly CommandModule[]
     .exitOverride()
     .configureOutput({
       writeOut: (s) => ctx.io.stdout(s),
-      writeErr: (s) => ctx.io.stderr(s),
+      // With --json, stderr carries only the JSON error (no help text on a usage error).
+      writeErr: (s) => {
+        if (options.json !== true) ctx.io.stderr(s)
+      },
       // runCli prints errors itself (human or JSON).
       outputError: () => {},
     })

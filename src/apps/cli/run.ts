@@ -12,14 +12,15 @@ import type { CommandModule } from './command-module.js'
  */
 export async function runCli(argv: readonly string[], io: CliIo, modules: readonly CommandModule[] = COMMAND_MODULES): Promise<number> {
   const ctx = new CliContext(io)
-  const program = createProgram(ctx, modules)
+  const json = wantsJson(argv)
+  const program = createProgram(ctx, modules, { json })
   try {
     await program.parseAsync([...argv], { from: 'user' })
     return 0
   } catch (err) {
     const mapped = mapError(err, commandPathFor(program, argv))
     if (mapped.exitCode !== 0) {
-      if (wantsJson(argv)) io.stderr(JSON.stringify(mapped.json) + '\n')
+      if (json) io.stderr(JSON.stringify(mapped.json) + '\n')
       else io.stderr(mapped.human + '\n')
     }
     return mapped.exitCode
