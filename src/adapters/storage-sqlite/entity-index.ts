@@ -81,19 +81,15 @@ export class EntityIndex<T extends IndexableEntity> {
     const live = `kind = ? AND deleted = 0`
     const all = `kind = ?`
     const q = ` AND instr(search, ?) > 0`
-    const order = ` ORDER BY sort_name, id LIMIT ? OFFSET ?`
-    this.#pages = {
-      live: s.prepare(`SELECT json FROM entity_index WHERE ${live}${order}`),
-      all: s.prepare(`SELECT json FROM entity_index WHERE ${all}${order}`),
-      liveQuery: s.prepare(`SELECT json FROM entity_index WHERE ${live}${q}${order}`),
-      allQuery: s.prepare(`SELECT json FROM entity_index WHERE ${all}${q}${order}`),
-    }
-    this.#counts = {
-      live: s.prepare(`SELECT count(*) AS n FROM entity_index WHERE ${live}`),
-      all: s.prepare(`SELECT count(*) AS n FROM entity_index WHERE ${all}`),
-      liveQuery: s.prepare(`SELECT count(*) AS n FROM entity_index WHERE ${live}${q}`),
-      allQuery: s.prepare(`SELECT count(*) AS n FROM entity_index WHERE ${all}${q}`),
-    }
+    // Skip OFFSET rows inside the index (rowids only), then read the JSON of the page alone.
+    const paged = (where: string) =>
+      s.prepare<unknown[], Row>(
+        `SELECT e.json FROM (SELECT rid FROM entity_index WHERE ${where} ORDER BY sort_name, id LIMIT ? OFFSET ?) AS p
+         JOIN entity_index AS e ON e.rid = p.rid ORDER BY e.sort_name, e.id`,
+      )
+    this.#pages = { live: paged(live), all: paged(all), liveQuery: paged(live + q), allQuery: paged(all + q) }
+    const counted = (where: string) => s.prepare<unknown[], { n: number }>(`SELECT count(*) AS n FROM entity_index WHERE ${where}`)
+    this.#counts = { live: counted(live), all: counted(all), liveQuery: counted(live + q), allQuery: counted(all + q) }
     this.#mark = s.prepare(
       `INSERT INTO index_state (kind, shard, doc_id, gen) VALUES (?, ?, ?, ?)
        ON CONFLICT (kind, shard) DO UPDATE SET doc_id = excluded.doc_id, gen = excluded.gen`,

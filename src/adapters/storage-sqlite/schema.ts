@@ -43,7 +43,10 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
 
   -- A projection of CRM entities (contacts, orgs) for listing without loading Automerge.
+  -- A rowid table: the JSON makes rows large, and the listing indexes below then reach a row
+  -- by its integer rowid rather than through a second (kind, id) b-tree.
   CREATE TABLE entity_index (
+    rid        INTEGER PRIMARY KEY,
     kind       TEXT NOT NULL,
     id         TEXT NOT NULL,
     shard      INTEGER NOT NULL,
@@ -52,10 +55,10 @@ export const MIGRATIONS: readonly string[] = [
     updated_at INTEGER NOT NULL,
     search     TEXT NOT NULL,
     json       TEXT NOT NULL,
-    PRIMARY KEY (kind, id)
-  ) WITHOUT ROWID;
-  CREATE INDEX entity_index_all  ON entity_index (kind, sort_name, id);
-  CREATE INDEX entity_index_live ON entity_index (kind, sort_name, id) WHERE deleted = 0;
+    UNIQUE (kind, id)
+  );
+  CREATE INDEX entity_index_all   ON entity_index (kind, sort_name, id);
+  CREATE INDEX entity_index_live  ON entity_index (kind, sort_name, id) WHERE deleted = 0;
   CREATE INDEX entity_index_shard ON entity_index (kind, shard);
 
   -- Which document generation each projected shard was built from.

@@ -8,6 +8,7 @@ import { bumpDocGen, readDocGen } from './doc-gen.js'
 import { decodeKey, encodeKey, prefixRange } from './key-codec.js'
 
 type Row = { key: string; data: Uint8Array }
+type KeyRow = { rid: number; key: string }
 
 /**
  * Stores automerge-repo chunks in the `chunks` table of an Orbit store.
@@ -29,10 +30,9 @@ export class SqliteStorageAdapter implements StorageAdapterInterface {
   readonly #load: Database.Statement<[string], Row>
   readonly #save: Database.Statement<[string, Uint8Array]>
   readonly #remove: Database.Statement<[string]>
-  readonly #loadRange: Database.Statement<[string, string], Row>
-  readonly #loadAll: Database.Statement<[], Row>
-  readonly #keysInRange: Database.Statement<[string, string], { key: string }>
-  readonly #allKeys: Database.Statement<[], { key: string }>
+  readonly #loadData: Database.Statement<[number], { data: Uint8Array }>
+  readonly #keysInRange: Database.Statement<[string, string], KeyRow>
+  readonly #allKeys: Database.Statement<[], KeyRow>
   readonly #removeRange: Database.Statement<[string, string]>
   readonly #removeAll: Database.Statement<[]>
 
@@ -42,11 +42,12 @@ export class SqliteStorageAdapter implements StorageAdapterInterface {
     this.#load = s.prepare(`SELECT key, data FROM chunks WHERE key = ?`)
     this.#save = s.prepare(`INSERT INTO chunks (key, data) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET data = excluded.data`)
     this.#remove = s.prepare(`DELETE FROM chunks WHERE key = ?`)
-    // Insertion order (rowid), as automerge-repo's acceptance suite and nodefs return them.
-    this.#loadRange = s.prepare(`SELECT key, data FROM chunks WHERE key >= ? AND key < ? ORDER BY rowid`)
-    this.#loadAll = s.prepare(`SELECT key, data FROM chunks ORDER BY rowid`)
-    this.#keysInRange = s.prepare(`SELECT key FROM chunks WHERE key >= ? AND key < ?`)
-    this.#allKeys = s.prepare(`SELECT key FROM chunks`)
+    // Keys come from the key index alone and are ordered by rowid (insertion order, as the
+    // acceptance suite expects); the data is then read row by row. Ordering rows that carry
+    // the data would copy every blob through a temporary sorter.
+    this.#keysInRange = s.prepare(`SELECT rowid AS rid, key FROM chunks WHERE key >= ? AND key < ? ORDER BY rowid`)
+    this.#allKeys = s.prepare(`SELECT rowid AS rid, key FROM chunks ORDER BY rowid`)
+    this.#loadData = s.prepare(`SELECT data FROM chunks WHERE rowid = ?`)
     this.#removeRange = s.prepare(`DELETE FROM chunks WHERE key >= ? AND key < ?`)
     this.#removeAll = s.prepare(`DELETE FROM chunks`)
   }
@@ -77,8 +78,16 @@ export class SqliteStorageAdapter implements StorageAdapterInterface {
   async loadRange(keyPrefix: StorageKey): Promise<Chunk[]> {
     const { lower, upper } = prefixRange(keyPrefix)
     // A read transaction: one consistent snapshot even if another process writes meanwhile.
-    const rows = this.#db.sqlite.transaction(() => (upper === undefined ? this.#loadAll.all() : this.#loadRange.all(lower, upper)))()
-    return rows.map((r) => ({ key: decodeKey(r.key), data: plainBytes(r.data) }))
+    const read = () => {
+      const keys = upper === undefined ? this.#allKeys.all() : this.#keysInRange.all(lower, upper)
+      const chunks: Chunk[] = []
+      for (const { rid, key } of keys) {
+        const row = this.#loadData.get(rid)
+        if (row !== undefined) chunks.push({ key: decodeKey(key), data: plainBytes(row.data) })
+      }
+      return chunks
+    }
+    return this.#db.sqlite.transaction(read)()
   }
 
   async removeRange(keyPrefix: StorageKey): Promise<void> {
