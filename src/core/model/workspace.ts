@@ -39,8 +39,8 @@ import {
   parseNoteInput,
   parseOrgInput,
   parseOrgPatch,
-  type ContactPatch,
 } from './validate.js'
+import { applyContactPatch, contactIdsTouched, prefixed, rootTouched } from './patch.js'
 
 /** Whether a change was made through this workspace object or arrived from elsewhere (sync, merge). */
 export type ChangeSource = 'local' | 'remote'
@@ -674,40 +674,20 @@ export class CrmWorkspace {
     patches: readonly { path: readonly unknown[] }[],
   ): void {
     if (this.#contactListeners.size === 0) return
-    const ids = new Set<string>()
-    for (const { path } of patches) {
-      if (path[0] !== 'contacts') continue
-      if (typeof path[1] === 'string') ids.add(path[1])
-      // The whole map replaced (e.g. a first load by sync): everything in it is touched.
-      else if (path.length === 1) for (const id of Object.keys(handle.doc().contacts ?? {})) ids.add(id)
-    }
-    if (ids.size === 0) return
-    const event: ContactsChangedEvent = {
-      shard,
-      ids: [...ids].sort() as ContactId[],
-      source: this.#localDepth > 0 ? 'local' : 'remote',
-    }
-    this.#dispatch(this.#contactListeners, event)
+    const ids = contactIdsTouched(patches, () => Object.keys(handle.doc().contacts ?? {}))
+    if (ids.length === 0) return
+    this.#dispatch(this.#contactListeners, { shard, ids, source: this.#source() })
   }
 
   #emitRoot(patches: readonly { path: readonly unknown[] }[]): void {
     if (this.#rootListeners.size === 0) return
-    const orgs = new Set<string>()
-    const devices = new Set<string>()
-    let workspace = false
-    for (const { path } of patches) {
-      const [top, key] = path
-      if (top === 'orgs' && typeof key === 'string') orgs.add(key)
-      else if ((top === 'devices' || top === 'revocations') && typeof key === 'string') devices.add(key)
-      else if (top === 'name' || top === 'shards' || top === 'workspaceId') workspace = true
-    }
-    if (orgs.size === 0 && devices.size === 0 && !workspace) return
-    this.#dispatch(this.#rootListeners, {
-      orgs: [...orgs].sort() as OrgId[],
-      devices: [...devices].sort() as DeviceId[],
-      workspace,
-      source: this.#localDepth > 0 ? 'local' : 'remote',
-    })
+    const touched = rootTouched(patches)
+    if (touched.orgs.length === 0 && touched.devices.length === 0 && !touched.workspace) return
+    this.#dispatch(this.#rootListeners, { ...touched, source: this.#source() })
+  }
+
+  #source(): ChangeSource {
+    return this.#localDepth > 0 ? 'local' : 'remote'
   }
 
   // A throwing listener must not break the change that triggered it (events fire inside change()).
@@ -720,44 +700,4 @@ export class CrmWorkspace {
       }
     }
   }
-}
-
-function prefixed<T>(index: number, fn: () => T): T {
-  try {
-    return fn()
-  } catch (error) {
-    if (error instanceof ValidationError) {
-      const field = error.field === undefined ? `[${index}]` : `[${index}].${error.field}`.replace('.[', '[')
-      throw new ValidationError(`[${index}] ${error.message}`, { field, cause: error })
-    }
-    throw error
-  }
-}
-
-function applyContactPatch(c: Contact, patch: ContactPatch, now: number): void {
-  if (patch.name !== undefined) c.name = patch.name
-  if (patch.emails !== undefined) c.emails = [...(patch.emails ?? [])]
-  if (patch.phones !== undefined) c.phones = [...(patch.phones ?? [])]
-  if (patch.title === null) delete c.title
-  else if (patch.title !== undefined) c.title = patch.title
-  if (patch.orgId === null) delete c.orgId
-  else if (patch.orgId !== undefined) c.orgId = patch.orgId
-  if (patch.logo === null) delete c.logo
-  else if (patch.logo !== undefined) c.logo = patch.logo
-  // Tags change key by key (never by replacing the map) so concurrent tag edits merge as a set.
-  // An add writes a fresh op even when the tag is present (Automerge skips a put of an equal
-  // value, hence delete-then-put): the fresh op is concurrent with any remove made elsewhere, so
-  // add wins over a concurrent remove of the same tag (an observed-remove set).
-  const addTag = (tag: string) => {
-    if (c.tags[tag] !== undefined) delete c.tags[tag]
-    c.tags[tag] = true
-  }
-  if (patch.tags !== undefined) {
-    const wanted = new Set(patch.tags ?? [])
-    for (const tag of Object.keys(c.tags)) if (!wanted.has(tag)) delete c.tags[tag]
-    for (const tag of wanted) addTag(tag)
-  }
-  for (const tag of patch.addTags ?? []) addTag(tag)
-  for (const tag of patch.removeTags ?? []) if (c.tags[tag] !== undefined) delete c.tags[tag]
-  c.updatedAt = now
 }
