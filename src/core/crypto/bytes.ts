@@ -109,3 +109,94 @@ export function decodeUtf8(bytes: Uint8Array): string | undefined {
     return undefined
   }
 }
+
+const B32 = 'abcdefghijklmnopqrstuvwxyz234567'
+
+/** Strict lower-case RFC 4648 base32 decoding without padding (the inverse of ids.ts `base32`). */
+export function fromBase32(text: string, field = 'value'): Uint8Array {
+  const out = new Uint8Array(Math.floor((text.length * 5) / 8))
+  let bits = 0
+  let value = 0
+  let o = 0
+  for (let i = 0; i < text.length; i++) {
+    const digit = B32.indexOf(text[i] as string)
+    if (digit < 0) throw new ValidationError(`${field}: not base32 (bad character at ${i})`, { field })
+    value = ((value << 5) | digit) & 0xffff
+    bits += 5
+    if (bits >= 8) {
+      bits -= 8
+      out[o++] = (value >>> bits) & 0xff
+    }
+  }
+  if (bits >= 5 || (value & ((1 << bits) - 1)) !== 0) throw new ValidationError(`${field}: not canonical base32`, { field })
+  return out
+}
+
+/** Lower-case hex. */
+export function toHex(bytes: Uint8Array): string {
+  let out = ''
+  for (const b of bytes) out += b.toString(16).padStart(2, '0')
+  return out
+}
+
+/** Bounds-checked sequential reader for binary formats; `fail(what)` builds the caller's typed error. */
+export class ByteReader {
+  #offset = 0
+  constructor(
+    readonly data: Uint8Array,
+    readonly fail: (what: string) => Error,
+  ) {}
+  get offset(): number {
+    return this.#offset
+  }
+  get remaining(): number {
+    return this.data.length - this.#offset
+  }
+  bytes(length: number, what = 'field'): Uint8Array {
+    if (length < 0 || this.#offset + length > this.data.length) throw this.fail(`${what} truncated`)
+    const out = this.data.subarray(this.#offset, this.#offset + length)
+    this.#offset += length
+    return out
+  }
+  u8(what = 'field'): number {
+    return this.bytes(1, what)[0] as number
+  }
+  u16(what = 'field'): number {
+    return readU16(this.bytes(2, what), 0)
+  }
+  u32(what = 'field'): number {
+    return readU32(this.bytes(4, what), 0)
+  }
+  /** u8 length-prefixed strict UTF-8. */
+  string8(what = 'string'): string {
+    const text = decodeUtf8(this.bytes(this.u8(what), what))
+    if (text === undefined) throw this.fail(`${what} is not UTF-8`)
+    return text
+  }
+  /** u16 length-prefixed strict UTF-8. */
+  string16(what = 'string'): string {
+    const text = decodeUtf8(this.bytes(this.u16(what), what))
+    if (text === undefined) throw this.fail(`${what} is not UTF-8`)
+    return text
+  }
+  end(what = 'message'): void {
+    if (this.#offset !== this.data.length) throw this.fail(`${what} has trailing bytes`)
+  }
+}
+
+/** u8 length-prefixed UTF-8; throws ValidationError naming `field` above 255 bytes. */
+export function string8(text: string, field = 'string'): Uint8Array {
+  const bytes = utf8(text)
+  if (bytes.length > 255) throw new ValidationError(`${field}: at most 255 UTF-8 bytes`, { field })
+  return concatBytes(Uint8Array.of(bytes.length), bytes)
+}
+
+/** u16 length-prefixed UTF-8; throws ValidationError naming `field` above 65535 bytes. */
+export function string16(text: string, field = 'string'): Uint8Array {
+  const bytes = utf8(text)
+  if (bytes.length > 0xffff) throw new ValidationError(`${field}: at most 65535 UTF-8 bytes`, { field })
+  const out = new Uint8Array(2 + bytes.length)
+  writeU16(out, 0, bytes.length)
+  out.set(bytes, 2)
+  return out
+}
