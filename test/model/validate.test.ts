@@ -69,11 +69,8 @@ describe('parseContactInput', () => {
   })
 
   it('messages say what is expected', () => {
-    try {
-      parseContactInput({ name: 'A', emails: ['nope'] })
-    } catch (error) {
-      expect((error as Error).message).toMatch(/^emails\[0\]: expected a valid email/)
-    }
+    expect(() => parseContactInput({ name: 'A', emails: ['nope'] })).toThrow(/^emails\[0\]: expected a valid email/)
+    expect(() => parseContactInput({ name: 'A', phones: ['x'] })).toThrow(/^phones\[0\]: expected a phone number/)
   })
 
   it('property: any input either parses to a valid contact or throws ValidationError', () => {

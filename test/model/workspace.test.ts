@@ -201,6 +201,33 @@ describe('CrmWorkspace across devices', () => {
     expect(await b.getContact(c.id)).toBeUndefined()
   })
 
+  it('two concurrent removes end removed, and one restore undoes both', async () => {
+    const { repo, ws: a } = await setup()
+    const c = await a.addContact({ name: 'Ada' })
+    const { repo: repoB, ws: b } = await cloneWorkspace(repo, a)
+    repos.push(repoB)
+    await a.removeContact(c.id)
+    await b.removeContact(c.id)
+    await syncBoth(a, b)
+    expect(await a.getContact(c.id)).toBeUndefined()
+    expect(await b.getContact(c.id)).toBeUndefined()
+    await a.restoreContact(c.id)
+    await syncBoth(a, b)
+    expect((await b.getContact(c.id))?.name).toBe('Ada')
+  })
+
+  it('concurrent notes on one contact all survive', async () => {
+    const { repo, ws: a } = await setup()
+    const c = await a.addContact({ name: 'Ada' })
+    const { repo: repoB, ws: b } = await cloneWorkspace(repo, a)
+    repos.push(repoB)
+    const na = await a.addNote(c.id, { body: 'from A' })
+    const nb = await b.addNote(c.id, { kind: 'meeting', body: 'from B' })
+    await syncBoth(a, b)
+    expect(Object.keys((await a.getContact(c.id))!.notes).sort()).toEqual([na.id, nb.id].sort())
+    expect(await a.getContact(c.id)).toEqual(await b.getContact(c.id))
+  })
+
   it('concurrent restores end restored', async () => {
     const { repo, ws: a } = await setup()
     const c = await a.addContact({ name: 'Ada' })
