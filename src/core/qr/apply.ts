@@ -3,8 +3,10 @@
  * Generic over documents: it knows Automerge, not the CRM model.
  */
 import * as Automerge from '@automerge/automerge'
+import { sha256 } from '@noble/hashes/sha2.js'
 import { QrError } from '../errors.js'
 import type { BundleDoc } from './bundle-codec.js'
+import { ByteWriter } from './bytes.js'
 
 /** Automerge heads: change hashes, 64 hex characters each. */
 export type Heads = string[]
@@ -16,24 +18,50 @@ export interface SourceDoc {
 }
 
 /**
+ * 8 bytes identifying a set of (document, heads) pairs: SHA-256 over, for each document in
+ * documentId order, `str documentId • u8 headCount • heads in sorted order as 32 raw bytes`.
+ */
+export function unchangedDigest(entries: Array<{ documentId: string; heads: Heads }>): Uint8Array {
+  const w = new ByteWriter()
+  for (const { documentId, heads } of [...entries].sort((a, b) => (a.documentId < b.documentId ? -1 : a.documentId > b.documentId ? 1 : 0))) {
+    w.str(documentId).u8(Math.min(255, heads.length))
+    for (const h of [...heads].sort()) {
+      for (let i = 0; i < 32; i++) w.u8(parseInt(h.slice(2 * i, 2 * i + 2), 16))
+    }
+  }
+  return sha256(w.finish()).slice(0, 8)
+}
+
+/** What {@link collectChanges} found. */
+export interface CollectedChanges {
+  docs: BundleDoc[]
+  /** The documents left out because the receiver has them in full: their count and digest. */
+  unchanged: { count: number; digest: Uint8Array }
+}
+
+/**
  * What the receiver lacks, per document: `saveSince(doc, knownHeads[id])` — every change since
  * what the receiver is known to have (all of them when `knownHeads` is absent or has no entry for
  * the document), never just the first one. Documents the receiver already has in full are left
- * out. Heads the sender does not itself have (the receiver moved on elsewhere) are ignored, which
- * only makes the bundle larger, never incomplete.
+ * out, summarised by a digest of their heads. Heads the sender does not itself have (the receiver
+ * moved on elsewhere) are ignored, which only makes the bundle larger, never incomplete.
  */
-export function collectChanges(docs: SourceDoc[], knownHeads?: Record<string, Heads>): BundleDoc[] {
+export function collectChanges(docs: SourceDoc[], knownHeads?: Record<string, Heads>): CollectedChanges {
   const out: BundleDoc[] = []
+  const same: Array<{ documentId: string; heads: Heads }> = []
   const seen = new Set<string>()
   for (const { documentId, doc } of docs) {
     if (seen.has(documentId)) throw new QrError(`document ${documentId} offered twice`, { code: 'QR_BUNDLE' })
     seen.add(documentId)
     const heads = Automerge.getHeads(doc)
     const known = (knownHeads?.[documentId] ?? []).filter((h) => Automerge.hasHeads(doc, [h]))
-    if (known.length === heads.length && heads.every((h) => known.includes(h))) continue
+    if (known.length === heads.length && heads.every((h) => known.includes(h))) {
+      same.push({ documentId, heads })
+      continue
+    }
     out.push({ documentId, heads, changes: Automerge.saveSince(doc, known) })
   }
-  return out
+  return { docs: out, unchanged: { count: same.length, digest: unchangedDigest(same) } }
 }
 
 /** The outcome of one document in {@link applyChanges}. */
@@ -51,7 +79,10 @@ export interface ApplyResult<T = unknown> {
   /** `nothing-new`: every change was already here (e.g. a bundle replayed after newer ones). */
   status: 'applied' | 'nothing-new'
   docs: AppliedDoc<T>[]
-  /** The sender's heads per document: pass as `knownHeads` when building the reply. */
+  /**
+   * The sender's heads per document — those in the bundle, plus those it left out as unchanged
+   * when their digest matched: pass as `knownHeads` when building the reply.
+   */
   senderHeads: Record<string, Heads>
 }
 
@@ -66,8 +97,23 @@ export interface ApplyResult<T = unknown> {
 export function applyChanges<T = unknown>(
   docs: BundleDoc[],
   current: (documentId: string) => Automerge.Doc<T> | undefined,
+  unchanged?: { count: number; digest: Uint8Array; documentIds: string[] },
 ): ApplyResult<T> {
   const senderHeads: Record<string, Heads> = {}
+  if (unchanged !== undefined && unchanged.count > 0) {
+    // The sender left out documents whose heads equal what it believed we have. If our current
+    // heads of every document not in the bundle hash to its digest, we now know its heads for them.
+    const inBundle = new Set(docs.map((d) => d.documentId))
+    const mine: Array<{ documentId: string; heads: Heads }> = []
+    for (const documentId of unchanged.documentIds) {
+      const doc = current(documentId)
+      if (!inBundle.has(documentId) && doc !== undefined) mine.push({ documentId, heads: Automerge.getHeads(doc) })
+    }
+    const digest = unchangedDigest(mine)
+    if (mine.length === unchanged.count && digest.every((b, i) => b === unchanged.digest[i])) {
+      for (const { documentId, heads } of mine) senderHeads[documentId] = heads
+    }
+  }
   const out: AppliedDoc<T>[] = []
   for (const item of docs) {
     senderHeads[item.documentId] = item.heads

@@ -5,9 +5,13 @@
  * ```
  * payload  := u32 innerLength • deflateRaw(inner)
  * inner    := u8 version 0x01 • str workspaceId • u16 docCount • doc* • u16 blobCount • str*
+ *             • u16 unchangedCount • unchangedDigest[8]
  * doc      := str documentId • u8 headCount • head[32]* • u32 changesLength • changes
  * str      := u16 byteLength • utf8
  * ```
+ * `unchanged*` summarise the documents left out because the receiver already has exactly the
+ * sender's heads for them (see `unchangedDigest` in apply.ts): the receiver checks the digest
+ * against its own heads and, when it matches, learns the sender's heads without 32 bytes per head.
  * `changes` is `Automerge.saveSince(doc, knownHeads)` (Automerge's incremental format), `head` an
  * Automerge change hash (the 64-hex-character strings of `getHeads`) as 32 raw bytes.
  */
@@ -34,6 +38,8 @@ export interface BundlePayload {
   docs: BundleDoc[]
   /** Blob hashes the documents refer to that the bundle does not carry. */
   pendingBlobs: string[]
+  /** Documents left out as already known to the receiver: how many, and their digest. */
+  unchanged?: { count: number; digest: Uint8Array }
 }
 
 function headToBytes(head: string): Uint8Array {
@@ -60,6 +66,9 @@ export function encodePayload(payload: BundlePayload): Uint8Array {
   }
   w.u16(payload.pendingBlobs.length)
   for (const b of payload.pendingBlobs) w.str(b)
+  const unchanged = payload.unchanged ?? { count: 0, digest: new Uint8Array(8) }
+  if (unchanged.digest.length !== 8) throw new QrError('unchanged digest must be 8 bytes', { code: 'QR_BUNDLE' })
+  w.u16(unchanged.count).bytes(unchanged.digest)
   const inner = w.finish()
   return new ByteWriter().u32(inner.length).bytes(deflateSync(inner, { level: 9 })).finish()
 }
@@ -94,6 +103,7 @@ export function decodePayload(bytes: Uint8Array): BundlePayload {
   }
   const pendingBlobs: string[] = []
   for (let n = r.u16(); n > 0; n--) pendingBlobs.push(r.str())
+  const unchanged = { count: r.u16(), digest: r.take(8).slice() }
   r.end()
-  return { workspaceId, docs, pendingBlobs }
+  return { workspaceId, docs, pendingBlobs, unchanged }
 }
