@@ -1,0 +1,220 @@
+/**
+ * Issue 2's bars, measured against baselines in the same run:
+ * - cold open: process start → first page of 50 contacts printed, `orbit contact list` vs a child
+ *   that does a plain `Automerge.load` of the same contacts saved as ONE document and sorts out
+ *   the first page; 10k (bar: ≤ 0.5×) and 100k (bar: ≤ 2 s, ≤ 600 MB peak RSS) contacts;
+ * - cold open with a stale projection (the full Automerge open + re-projection), for scale;
+ * - one committed edit: `editContact` + flush to SQLite (and the projection) vs a plain
+ *   `Automerge.change` + `saveIncremental` + one SQLite insert with the same durability settings.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import Database from 'better-sqlite3'
+import * as Automerge from '@automerge/automerge'
+import { initDevice, openDevice } from '../src/apps/node/device.js'
+import type { Contact } from '../src/core/model/types.js'
+import { fakeContact } from './fake-contacts.js'
+import type { BarCheck, BenchModule, BenchOutcome } from './types.js'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+const REPO = resolve(HERE, '../..')
+const ORBIT_BIN = join(REPO, 'bin/orbit.js')
+const RSS_REPORTER = pathToFileURL(join(HERE, 'children/report-rss.js')).href
+const AUTOMERGE_LIST = join(HERE, 'children/automerge-list.js')
+const PAGE = 50
+
+interface BaselineDoc {
+  contacts: Record<string, Contact>
+}
+
+interface ChildRun {
+  ms: number
+  rssMB: number
+  stdout: string
+}
+
+let runCounter = 0
+
+/** Spawns `node ...args`, timing from spawn to exit, and reads its peak RSS. */
+async function timedChild(tmp: string, args: string[]): Promise<ChildRun> {
+  const rssFile = join(tmp, `rss-${runCounter++}.txt`)
+  const env = { ...process.env, ORBIT_BENCH_RSS_FILE: rssFile, ORBIT_LOG_LEVEL: 'silent' }
+  const t0 = performance.now()
+  const child = spawn(process.execPath, ['--import', RSS_REPORTER, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s))
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s))
+  const code = await new Promise<number | null>((done) => child.on('close', done))
+  const ms = performance.now() - t0
+  if (code !== 0) throw new Error(`child ${args.join(' ')} exited ${code}: ${stderr}`)
+  return { ms, rssMB: Number(readFileSync(rssFile, 'utf8')) / 1024, stdout }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+const r1 = (x: number) => Math.round(x * 10) / 10
+const r3 = (x: number) => Math.round(x * 1000) / 1000
+
+interface Dataset {
+  n: number
+  dataDir: string
+  baselineFile: string
+  ids: string[]
+}
+
+/** Fills a fresh data dir with `n` contacts through `addContacts`, and the same contacts in one plain Automerge document. */
+async function buildDataset(tmp: string, n: number, progress: (m: string) => void): Promise<Dataset> {
+  const dataDir = join(tmp, `orbit-${n}`)
+  await initDevice(dataDir, { name: `bench ${n}` })
+  const device = await openDevice(dataDir)
+  let baseline = Automerge.change(Automerge.init<BaselineDoc>(), (d) => {
+    d.contacts = {}
+  })
+  const ids: string[] = []
+  const batch = 10_000
+  const t0 = performance.now()
+  try {
+    for (let start = 0; start < n; start += batch) {
+      const inputs = Array.from({ length: Math.min(batch, n - start) }, (_, k) => fakeContact(start + k))
+      const added = await device.workspace.addContacts(inputs)
+      await device.flush()
+      baseline = Automerge.change(baseline, (d) => {
+        for (const c of added) d.contacts[c.id] = c
+      })
+      for (const c of added) ids.push(c.id)
+      progress(`  ${n}: ${start + inputs.length} contacts written (${Math.round((performance.now() - t0) / 1000)} s)`)
+    }
+  } finally {
+    await device.close()
+  }
+  const baselineFile = join(tmp, `automerge-${n}.bin`)
+  writeFileSync(baselineFile, Automerge.save(baseline))
+  return { n, dataDir, baselineFile, ids }
+}
+
+async function coldOpen(tmp: string, ds: Dataset, runs: number, baselineRuns: number, progress: (m: string) => void) {
+  const ours: ChildRun[] = []
+  const theirs: ChildRun[] = []
+  const oursArgs = [ORBIT_BIN, '--data', ds.dataDir, 'contact', 'list', '--limit', String(PAGE)]
+  const theirArgs = [AUTOMERGE_LIST, ds.baselineFile, String(PAGE)]
+  // One warm-up each (page cache, compiled code cache), then alternate so noise hits both.
+  await timedChild(tmp, oursArgs)
+  if (baselineRuns > 0) await timedChild(tmp, theirArgs)
+  for (let i = 0; i < Math.max(runs, baselineRuns); i++) {
+    if (i < runs) ours.push(await timedChild(tmp, oursArgs))
+    if (i < baselineRuns) theirs.push(await timedChild(tmp, theirArgs))
+    progress(`  ${ds.n}: cold open run ${i + 1}: orbit ${r1(ours.at(-1)?.ms ?? NaN)} ms, Automerge.load ${r1(theirs.at(-1)?.ms ?? NaN)} ms`)
+  }
+  const firstLine = (s: string) => s.split('\n')[1]?.split(/\s+/)[0]
+  const theirFirst = theirs[0]?.stdout.split('\n')[0]?.split(/\s+/)[0]
+  // Both must list the same first contact (same order: lower-cased name, then id).
+  if (theirFirst !== undefined && firstLine(ours[0]!.stdout) !== theirFirst) {
+    throw new Error(`first page differs: orbit ${firstLine(ours[0]!.stdout)} vs baseline ${theirFirst}`)
+  }
+  return {
+    oursMs: median(ours.map((r) => r.ms)),
+    oursRssMB: Math.max(...ours.map((r) => r.rssMB)),
+    theirMs: theirs.length > 0 ? median(theirs.map((r) => r.ms)) : NaN,
+    theirRssMB: theirs.length > 0 ? Math.max(...theirs.map((r) => r.rssMB)) : NaN,
+  }
+}
+
+/** Cold open once with every shard's projection stale: the full Automerge open and re-projection. */
+async function staleOpen(tmp: string, ds: Dataset): Promise<number> {
+  const db = new Database(join(ds.dataDir, 'orbit.sqlite'))
+  db.exec(`UPDATE doc_gen SET gen = gen + 1`)
+  db.close()
+  const run = await timedChild(tmp, [ORBIT_BIN, '--data', ds.dataDir, 'contact', 'list', '--limit', String(PAGE)])
+  return run.ms
+}
+
+async function editLatency(tmp: string, ds: Dataset, edits: number): Promise<{ oursMs: number; theirMs: number }> {
+  const device = await openDevice(ds.dataDir)
+  await device.workspace.loadAllShards()
+  let doc = Automerge.load<BaselineDoc>(new Uint8Array(readFileSync(ds.baselineFile)))
+  const db = new Database(join(tmp, 'baseline-edits.sqlite'))
+  // The same durability as our store: WAL, fsync at every commit.
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = FULL')
+  db.exec(`CREATE TABLE chunks (key TEXT PRIMARY KEY, data BLOB NOT NULL)`)
+  const insert = db.prepare(`INSERT INTO chunks (key, data) VALUES (?, ?)`)
+  const ours: number[] = []
+  const theirs: number[] = []
+  try {
+    for (let i = 0; i < edits + 2; i++) {
+      const id = ds.ids[(i * 7919) % ds.ids.length]!
+      const t0 = performance.now()
+      await device.workspace.editContact(id, { title: `Title ${i}` })
+      await device.flush()
+      const t1 = performance.now()
+      doc = Automerge.change(doc, (d) => {
+        d.contacts[id]!.title = `Title ${i}`
+      })
+      insert.run(`incremental-${i}`, Automerge.saveIncremental(doc))
+      const t2 = performance.now()
+      // The first two edits warm up both paths.
+      if (i >= 2) {
+        ours.push(t1 - t0)
+        theirs.push(t2 - t1)
+      }
+    }
+  } finally {
+    await device.close()
+    db.close()
+  }
+  return { oursMs: median(ours), theirMs: median(theirs) }
+}
+
+export const foundationBench: BenchModule = {
+  name: 'foundation (issue 2): cold open, memory, committed edit',
+  async run(progress): Promise<BenchOutcome> {
+    const sizes = (process.env.ORBIT_BENCH_SIZES ?? '10000,100000').split(',').map(Number).filter((n) => n > 0)
+    const tmp = mkdtempSync(join(tmpdir(), 'orbit-bench-'))
+    const values: Record<string, number | string> = {}
+    const bars: BarCheck[] = []
+    try {
+      for (const n of sizes) {
+        progress(`building ${n} contacts (addContacts in batches of 10,000) ...`)
+        const ds = await buildDataset(tmp, n, progress)
+        const big = n >= 100_000
+        const res = await coldOpen(tmp, ds, big ? 3 : 5, big ? Number(process.env.ORBIT_BENCH_BASELINE_RUNS_100K ?? 1) : 5, progress)
+        const key = `coldOpen.${n}`
+        values[`${key}.orbitMs`] = r1(res.oursMs)
+        values[`${key}.automergeLoadMs`] = r1(res.theirMs)
+        values[`${key}.ratio`] = r3(res.oursMs / res.theirMs)
+        values[`${key}.orbitPeakRssMB`] = r1(res.oursRssMB)
+        values[`${key}.automergeLoadPeakRssMB`] = r1(res.theirRssMB)
+        values[`${key}.rssRatio`] = r3(res.oursRssMB / res.theirRssMB)
+        if (n === 10_000) {
+          bars.push({ metric: 'cold open 10k vs Automerge.load', value: r3(res.oursMs / res.theirMs), unit: '×', bar: '≤ 0.5', pass: res.oursMs / res.theirMs <= 0.5 })
+        }
+        if (n === 100_000) {
+          bars.push({ metric: 'cold open 100k', value: Math.round(res.oursMs), unit: 'ms', bar: '≤ 2000', pass: res.oursMs <= 2000 })
+          bars.push({ metric: 'cold open 100k peak RSS', value: r1(res.oursRssMB), unit: 'MB', bar: '≤ 600', pass: res.oursRssMB <= 600 })
+        }
+        progress(`  ${n}: cold open with a stale projection (full open + re-projection) ...`)
+        values[`${key}.staleProjectionMs`] = r1(await staleOpen(tmp, ds))
+        if (n === sizes[0]) {
+          progress(`  ${n}: committed edit latency ...`)
+          const edit = await editLatency(tmp, ds, 30)
+          values[`edit.${n}.orbitMs`] = r3(edit.oursMs)
+          values[`edit.${n}.automergeSqliteMs`] = r3(edit.theirMs)
+          values[`edit.${n}.ratio`] = r3(edit.oursMs / edit.theirMs)
+        }
+        rmSync(ds.dataDir, { recursive: true, force: true })
+        rmSync(ds.baselineFile, { force: true })
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true })
+    }
+    return { values, bars }
+  },
+}
