@@ -163,3 +163,36 @@ describe('convergence property (two replicas)', () => {
     )
   })
 })
+
+describe('remote changes over a live network', () => {
+  it('onContactsChanged reports synced changes even for shards this object never loaded', async () => {
+    const { MemoryHub } = await import('../../src/adapters/network-memory/index.js')
+    const { repo: seed, ws: origin } = await newWorkspace({ shardCount: 4 })
+    repos.push(seed)
+    const hub = new MemoryHub()
+    const makeRepo = async () => {
+      const { repo } = await cloneWorkspace(seed, origin)
+      repos.push(repo)
+      return repo
+    }
+    // Two devices holding the workspace, joined by an in-order in-memory link.
+    const repoA = await makeRepo()
+    const repoB = await makeRepo()
+    repoA.networkSubsystem.addNetworkAdapter(hub.createAdapter('a'))
+    repoB.networkSubsystem.addNetworkAdapter(hub.createAdapter('b'))
+    const a = await CrmWorkspace.open(repoA, origin.rootUrl)
+    const b = await CrmWorkspace.open(repoB, origin.rootUrl)
+    const seen: { ids: string[]; source: string }[] = []
+    const arrived = new Promise<void>((resolve) => {
+      b.onContactsChanged((e) => {
+        seen.push({ ids: e.ids, source: e.source })
+        resolve()
+      })
+    })
+    expect([0, 1, 2, 3].some((n) => b.isShardLoaded(n))).toBe(false)
+    const c = await a.addContact({ name: 'Over the wire' })
+    await arrived
+    expect(seen).toContainEqual({ ids: [c.id], source: 'remote' })
+    expect((await b.getContact(c.id))?.name).toBe('Over the wire')
+  })
+})

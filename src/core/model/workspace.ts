@@ -2,7 +2,15 @@
  * The CRM workspace: a typed change API over one root document and N contact shard documents in an
  * automerge-repo `Repo`.
  */
-import { isValidAutomergeUrl, type AutomergeUrl, type DocHandle, type Repo } from '@automerge/automerge-repo'
+import {
+  isValidAutomergeUrl,
+  parseAutomergeUrl,
+  type AutomergeUrl,
+  type DocHandle,
+  type DocMetrics,
+  type DocumentId,
+  type Repo,
+} from '@automerge/automerge-repo'
 import { StoreError, UnknownIdError, ValidationError } from '../errors.js'
 import {
   newContactId,
@@ -138,6 +146,9 @@ export class CrmWorkspace {
   readonly #contactListeners = new Set<(e: ContactsChangedEvent) => void>()
   readonly #rootListeners = new Set<(e: RootChangedEvent) => void>()
   readonly #detach: Array<() => void> = []
+  /** Shard numbers whose handle this workspace listens to, and document id -> shard number. */
+  readonly #adopted = new Set<number>()
+  readonly #shardOfDoc = new Map<DocumentId, number>()
   // Handle 'change' events fire synchronously inside handle.change(), so a counter tells our own
   // changes apart from ones that arrive by sync or merge.
   #localDepth = 0
@@ -152,6 +163,19 @@ export class CrmWorkspace {
     this.#shardUrls = [...doc.shards] as AutomergeUrl[]
     this.#shards = this.#shardUrls.map(() => undefined)
     this.#listen(root, (patches) => this.#emitRoot(patches))
+    this.#shardUrls.forEach((url, n) => this.#shardOfDoc.set(parseAutomergeUrl(url).documentId, n))
+    // A peer can sync a shard this object never asked for (the repo loads it to answer). The repo
+    // reports each received sync message before it applies the result, so listening from here
+    // on still sees that change: remote changes are reported for every shard, loaded or not.
+    const onMetrics = (metrics: DocMetrics) => {
+      if (metrics.type !== 'receive-sync-message') return
+      const n = this.#shardOfDoc.get(metrics.documentId)
+      if (n === undefined || this.#adopted.has(n)) return
+      const handle = this.#repo.handles[metrics.documentId] as DocHandle<ContactShardDoc> | undefined
+      if (handle !== undefined) this.#adoptShard(handle, n)
+    }
+    repo.on('doc-metrics', onMetrics)
+    this.#detach.push(() => repo.off('doc-metrics', onMetrics))
   }
 
   /**
@@ -590,8 +614,11 @@ export class CrmWorkspace {
   // ---------------------------------------------------------------- events
 
   /**
-   * Listen to contact changes, local and remote (sync, merge), on every shard loaded in this
-   * workspace object. Call {@link loadAllShards} first to observe every shard. Returns `unsubscribe`.
+   * Listen to contact changes: local ones (made through this object) and remote ones. Changes
+   * that arrive by the sync protocol are reported for every shard, even one this object has not
+   * loaded; changes applied by other means (`handle.merge`, another object on the same repo) are
+   * reported for the shards this object has loaded ({@link loadAllShards} loads them all).
+   * Returns `unsubscribe`.
    */
   onContactsChanged(listener: (event: ContactsChangedEvent) => void): () => void {
     this.#contactListeners.add(listener)
@@ -658,6 +685,8 @@ export class CrmWorkspace {
   }
 
   #adoptShard(handle: DocHandle<ContactShardDoc>, n: number): DocHandle<ContactShardDoc> {
+    if (this.#adopted.has(n)) return handle
+    this.#adopted.add(n)
     this.#listen(handle, (patches) => this.#emitContacts(handle, n, patches))
     return handle
   }
