@@ -33,6 +33,7 @@ describe('seeded random convergence', () => {
 
   const results: ScenarioResult[] = []
   const started = performance.now()
+  const cpuStarted = process.cpuUsage()
   for (let from = 0; from < total; from += BATCH) {
     const to = Math.min(total, from + BATCH)
     it(`scenarios ${from}..${to - 1} (base seed ${baseSeed})`, async () => {
@@ -44,9 +45,12 @@ describe('seeded random convergence', () => {
   afterAll(() => {
     if (results.length === 0) return
     const seconds = (performance.now() - started) / 1000
+    const cpu = process.cpuUsage(cpuStarted)
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6
     const sum = (k: keyof ScenarioResult) => results.reduce((s, r) => s + r[k], 0)
     console.log(
-      `convergence: ${results.length} scenarios in ${seconds.toFixed(1)} s (${(results.length / seconds).toFixed(1)}/s); ` +
+      `convergence: ${results.length} scenarios in ${seconds.toFixed(1)} s (${(results.length / seconds).toFixed(1)}/s), ` +
+        `${cpuSeconds.toFixed(1)} s CPU (${((cpuSeconds * 1000) / results.length).toFixed(0)} ms/scenario); ` +
         `${sum('ops')} acknowledged changes, ${sum('delivered')} messages delivered, ${sum('reordered')} reordered, ` +
         `${sum('duplicated')} duplicated, ${sum('dropped')} dropped by cuts; heal rounds max ${Math.max(...results.map(r => r.healRounds))}`,
     )
