@@ -80,6 +80,16 @@ function runChild(file: string, url: string | undefined, plan: Plan): Promise<Ru
   })
 }
 
+/** What a read-only reader (the CLI beside a running daemon) sees of the crashed store. */
+async function readOnlyChunkCount(file: string, url: string): Promise<number> {
+  const db = openOrbitDatabase(file, { create: false, readonly: true })
+  try {
+    return (await new SqliteStorageAdapter(db).loadRange([url.replace(/^automerge:/, '')])).length
+  } finally {
+    db.close()
+  }
+}
+
 async function readDoc(file: string, url: string): Promise<Doc> {
   const db = openOrbitDatabase(file, { create: false })
   const repo = new Repo({ storage: new SqliteStorageAdapter(db), network: [] })
@@ -120,6 +130,8 @@ describe('crash safety', () => {
       if (r.acks.length > 0) acked = Math.max(acked, ...r.acks)
       // Usually verify at once; sometimes let the next writer be the first to open the crashed store.
       if (url !== undefined && (rng() < 0.7 || run === RUNS - 1)) {
+        // A read-only open (no WAL recovery write) must see the crashed store's chunks too.
+        expect(await readOnlyChunkCount(file, url), `run ${run}: ${context()}`).toBeGreaterThan(0)
         const doc = await readDoc(file, url)
         expect(doc.count, `run ${run}: ${context()}`).toBeGreaterThanOrEqual(acked)
         expect(doc.items, `run ${run}: ${context()}`).toEqual(Array.from({ length: doc.count }, (_, i) => i + 1))

@@ -251,6 +251,9 @@ function readPrefix(file: string, n: number): Uint8Array {
 
 /** Bring a store to {@link SCHEMA_VERSION} in one transaction, re-checking under the write lock. */
 function migrate(sqlite: Database.Database, file: string): void {
+  // The common case, an up-to-date store, must not wait for the write lock (the daemon may hold it).
+  const current = sqlite.pragma('user_version', { simple: true }) === SCHEMA_VERSION
+  if (current && sqlite.pragma('application_id', { simple: true }) === ORBIT_APPLICATION_ID) return
   sqlite
     .transaction(() => {
       const appId = sqlite.pragma('application_id', { simple: true }) as number
