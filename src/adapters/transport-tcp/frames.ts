@@ -104,6 +104,7 @@ export class FrameDecoder {
 
   /** Removes and returns the first `n` buffered bytes (n ≤ buffered). */
   #take(n: number): Uint8Array {
+    if (n === 0) return new Uint8Array(0)
     const first = this.#chunks[0]!
     if (first.length === n) {
       this.#chunks.shift()

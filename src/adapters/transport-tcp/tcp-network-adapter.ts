@@ -111,6 +111,8 @@ interface DialTarget {
   attempt: number
   timer: unknown
   conn: Conn | undefined
+  /** A TCP connect or handshake is under way. */
+  pending: boolean
   stopped: boolean
   /** The device last reached here: redial when its link (ours or its own) drops. */
   lastDeviceId: DeviceId | undefined
@@ -191,7 +193,7 @@ export class TcpNetworkAdapter extends NetworkAdapter {
     this.#halted = false
     for (const conn of this.#conns) this.#sendJoin(conn)
     for (const target of this.#targets.values()) {
-      if (!target.stopped && target.conn === undefined && target.timer === undefined) this.#attempt(target)
+      if (!target.stopped && !target.pending && target.conn === undefined && target.timer === undefined) this.#attempt(target)
     }
     this.#startListening()
       .catch((error: unknown) => this.#log.error('listen failed', { error: String(error) }))
@@ -264,7 +266,7 @@ export class TcpNetworkAdapter extends NetworkAdapter {
     if (target !== undefined && !target.stopped) {
       if (target.conn?.established) return Promise.resolve(target.conn.session.remoteDeviceId)
     } else {
-      target = { key, host, port, options, attempt: 0, timer: undefined, conn: undefined, stopped: false, lastDeviceId: undefined, waiters: new Set() }
+      target = { key, host, port, options, attempt: 0, timer: undefined, conn: undefined, pending: false, stopped: false, lastDeviceId: undefined, waiters: new Set() }
       this.#targets.set(key, target)
     }
     const t = target
@@ -287,7 +289,7 @@ export class TcpNetworkAdapter extends NetworkAdapter {
       if (options.signal?.aborted) return onAbort()
       options.signal?.addEventListener('abort', onAbort, { once: true })
       t.waiters.add(waiter)
-      if (t.conn === undefined && t.timer === undefined) this.#attempt(t)
+      if (!t.pending && t.conn === undefined && t.timer === undefined) this.#attempt(t)
     })
   }
 
@@ -354,7 +356,8 @@ export class TcpNetworkAdapter extends NetworkAdapter {
 
   #attempt(target: DialTarget): void {
     target.timer = undefined
-    if (target.stopped || this.#halted) return
+    if (target.stopped || this.#halted || target.pending) return
+    target.pending = true
     const socket = netConnect({ host: target.host, port: target.port })
     void this.#runConnection(socket, 'initiator', target)
   }
@@ -369,6 +372,7 @@ export class TcpNetworkAdapter extends NetworkAdapter {
   }
 
   #scheduleRedial(target: DialTarget): void {
+    target.pending = false
     if (target.stopped || this.#halted || target.options.reconnect === false || target.timer !== undefined) return
     const delay = this.#backoff[Math.min(target.attempt, this.#backoff.length - 1)]!
     target.attempt++
@@ -422,6 +426,7 @@ export class TcpNetworkAdapter extends NetworkAdapter {
       }
       return
     }
+    if (target !== undefined) target.pending = false
     if (this.#halted) return framed.close()
     this.#events.emit('session', [{ deviceId: session.remoteDeviceId, authorization: session.authorization, role }])
 
@@ -582,7 +587,7 @@ export class TcpNetworkAdapter extends NetworkAdapter {
       }
       // A target retired as a duplicate of this link must take over now that it is gone.
       for (const t of this.#targets.values()) {
-        if (t !== target && t.lastDeviceId === conn.session.remoteDeviceId && t.conn === undefined) this.#scheduleRedial(t)
+        if (t !== target && t.lastDeviceId === conn.session.remoteDeviceId && t.conn === undefined && !t.pending) this.#scheduleRedial(t)
       }
     }
     if (target !== undefined && !conn.retired) this.#scheduleRedial(target)
