@@ -10,6 +10,7 @@ import {
 } from '../../src/core/crypto/channel.js'
 import { createMemoryPipe, type MemoryPipeEnd } from '../../src/core/crypto/memory-pipe.js'
 import { generateIdentity, type DeviceIdentity } from '../../src/core/crypto/identity.js'
+import { nodeChaChaPoly } from './node-aead.js'
 
 const alice = generateIdentity()
 const bob = generateIdentity()
@@ -59,6 +60,13 @@ describe('secure channel handshake', () => {
     expect(sa.authorization).toBe('member')
     expect(Buffer.from(sa.handshakeHash).equals(Buffer.from(sb.handshakeHash))).toBe(true)
     expect(JSON.stringify(sa)).not.toContain('handshakeHash')
+  })
+
+  it('interoperates when one side injects a native AEAD', async () => {
+    const { a, b } = await connect({ identity: alice, aead: nodeChaChaPoly }, { identity: bob })
+    const big = new Uint8Array(200_000).map((_, i) => i)
+    expect(Buffer.from(deliver(ok(a), ok(b), big)!).equals(Buffer.from(big))).toBe(true)
+    expect(Buffer.from(deliver(ok(b), ok(a), big)!).equals(Buffer.from(big))).toBe(true)
   })
 
   it('passes authorize the authenticated peer and reports its decision', async () => {

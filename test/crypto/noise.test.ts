@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest'
 import vector from './fixtures/noise-xx-25519-chachapoly-sha256.json' with { type: 'json' }
-import { XXHandshake, x25519StaticKey, CipherState } from '../../src/core/crypto/noise.js'
+import { XXHandshake, x25519StaticKey, CipherState, nobleChaChaPoly, type ChaChaPolyAead } from '../../src/core/crypto/noise.js'
+import { nodeChaChaPoly } from './node-aead.js'
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'))
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 
-describe('Noise_XX_25519_ChaChaPoly_SHA256', () => {
+describe.each([
+  ['noble', nobleChaChaPoly],
+  ['node native', nodeChaChaPoly],
+] as Array<[string, ChaChaPolyAead]>)('Noise_XX_25519_ChaChaPoly_SHA256 (%s AEAD)', (_name, aead) => {
   it('reproduces the cacophony test vector byte for byte', () => {
     expect(vector.protocol_name).toBe('Noise_XX_25519_ChaChaPoly_SHA256')
     const init = new XXHandshake({
@@ -13,12 +17,14 @@ describe('Noise_XX_25519_ChaChaPoly_SHA256', () => {
       prologue: hex(vector.init_prologue),
       staticKey: x25519StaticKey(hex(vector.init_static)),
       ephemeralSecret: hex(vector.init_ephemeral),
+      aead,
     })
     const resp = new XXHandshake({
       initiator: false,
       prologue: hex(vector.resp_prologue),
       staticKey: x25519StaticKey(hex(vector.resp_static)),
       ephemeralSecret: hex(vector.resp_ephemeral),
+      aead,
     })
     const [m0, m1, m2, ...transport] = vector.messages
     // Handshake messages: 0 and 2 from the initiator, 1 from the responder.
@@ -61,8 +67,8 @@ describe('Noise_XX_25519_ChaChaPoly_SHA256', () => {
     bad[40] = (bad[40] as number) ^ 0x80
     expect(() => a.readMessage(bad)).toThrow(expect.objectContaining({ name: 'HandshakeError' }))
 
-    const c = new CipherState(new Uint8Array(32))
-    const d = new CipherState(new Uint8Array(32))
+    const c = new CipherState(new Uint8Array(32), aead)
+    const d = new CipherState(new Uint8Array(32), aead)
     const ct = c.encryptWithAd(new Uint8Array(0), new Uint8Array([9]))
     const tampered = ct.slice()
     tampered[0] = (tampered[0] as number) ^ 1

@@ -10,7 +10,7 @@ import { AbortedError, HandshakeError, OrbitError, ValidationError, WireError } 
 import type { DeviceId } from '../ids.js'
 import { concatBytes, decodeUtf8, equalBytes, utf8 } from './bytes.js'
 import { deviceIdFromPublicKey, KEY_BYTES, SIGNATURE_BYTES, verifySignature, type DeviceIdentity } from './identity.js'
-import { CipherState, TAG_BYTES, XXHandshake, type NoiseStaticKey } from './noise.js'
+import { CipherState, TAG_BYTES, XXHandshake, type ChaChaPolyAead, type NoiseStaticKey } from './noise.js'
 
 /** Largest frame on the wire (the Noise message limit). */
 export const MAX_FRAME_BYTES = 65535
@@ -65,6 +65,8 @@ export interface HandshakeOptions {
   supportedVersions?: readonly number[]
   /** Largest message `decrypt` will reassemble; defaults to {@link MAX_MESSAGE_BYTES}. */
   maxMessageBytes?: number
+  /** ChaCha20-Poly1305 implementation (a platform adapter may pass a native one); defaults to @noble/ciphers. */
+  aead?: ChaChaPolyAead
 }
 
 /** An established, mutually authenticated, encrypted session. */
@@ -119,7 +121,7 @@ export async function performHandshake(io: HandshakeIO, opts: HandshakeOptions):
 }
 
 async function runInitiator(ch: FrameChannel, opts: HandshakeOptions, versions: number[], name: Uint8Array): Promise<SecureSession> {
-  const noise = new XXHandshake({ initiator: true, prologue: PROLOGUE, staticKey: staticKeyOf(opts.identity) })
+  const noise = new XXHandshake({ initiator: true, prologue: PROLOGUE, staticKey: staticKeyOf(opts.identity), aead: opts.aead })
   ch.send(FrameType.Hello, noise.writeMessage(encodeHello(versions)))
 
   const reply = noise.readMessage(await ch.expect(FrameType.Reply))
@@ -146,7 +148,7 @@ async function runInitiator(ch: FrameChannel, opts: HandshakeOptions, versions: 
 }
 
 async function runResponder(ch: FrameChannel, opts: HandshakeOptions, versions: number[], name: Uint8Array): Promise<SecureSession> {
-  const noise = new XXHandshake({ initiator: false, prologue: PROLOGUE, staticKey: staticKeyOf(opts.identity) })
+  const noise = new XXHandshake({ initiator: false, prologue: PROLOGUE, staticKey: staticKeyOf(opts.identity), aead: opts.aead })
   const hello = new Reader(noise.readMessage(await ch.expect(FrameType.Hello)), 'hello')
   hello.u8() // the peer's preferred version; the list below is what counts
   const count = hello.u8()
