@@ -6,13 +6,18 @@
  * Writes store only JSON-compatible values and omit absent optionals (Automerge rejects
  * `undefined`).
  */
+import { isImmutableString } from '@automerge/automerge'
 import type { BlobHash, ContactId, NoteId, OrgId } from '../ids.js'
 import type { Contact, MemberDevice, Note, NoteKind, Organization } from './types.js'
 import type { ContactInput, NoteInput, OrgInput } from './validate.js'
 
 type Raw = Record<string, unknown>
 
-const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v))
+// Strings are stored as Automerge text (read back as JS strings); a scalar string written by
+// another client reads back as an ImmutableString object, whose toString() is its value.
+const optStr = (v: unknown): string | undefined =>
+  typeof v === 'string' ? v : isImmutableString(v) ? v.toString() : undefined
+const str = (v: unknown): string => optStr(v) ?? (v === undefined || v === null ? '' : String(v))
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
 const strList = (v: unknown): string[] => (Array.isArray(v) ? v.map(str) : [])
 const isRecord = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -55,9 +60,12 @@ export function readContact(raw: unknown, options: { includeDeletedNotes?: boole
     createdAt: num(r.createdAt),
     updatedAt: num(r.updatedAt),
   }
-  if (typeof r.title === 'string') contact.title = r.title
-  if (typeof r.orgId === 'string') contact.orgId = r.orgId as OrgId
-  if (typeof r.logo === 'string') contact.logo = r.logo as BlobHash
+  const title = optStr(r.title)
+  const orgId = optStr(r.orgId)
+  const logo = optStr(r.logo)
+  if (title !== undefined) contact.title = title
+  if (orgId !== undefined) contact.orgId = orgId as OrgId
+  if (logo !== undefined) contact.logo = logo as BlobHash
   if (typeof r.deletedAt === 'number') contact.deletedAt = r.deletedAt
   return contact
 }
@@ -71,7 +79,8 @@ export function readOrg(raw: unknown): Organization {
     createdAt: num(r.createdAt),
     updatedAt: num(r.updatedAt),
   }
-  if (typeof r.logo === 'string') org.logo = r.logo as BlobHash
+  const logo = optStr(r.logo)
+  if (logo !== undefined) org.logo = logo as BlobHash
   if (typeof r.deletedAt === 'number') org.deletedAt = r.deletedAt
   return org
 }

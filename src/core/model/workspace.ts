@@ -7,10 +7,12 @@ import {
   parseAutomergeUrl,
   type AutomergeUrl,
   type DocHandle,
-  type DocMetrics,
   type DocumentId,
   type Repo,
+  type RepoEvents,
 } from '@automerge/automerge-repo'
+
+type DocMetrics = Parameters<RepoEvents['doc-metrics']>[0]
 import { StoreError, UnknownIdError, ValidationError } from '../errors.js'
 import {
   newContactId,
