@@ -17,6 +17,8 @@ import {
   parsePairMessage,
   readPairResponse,
   verifyAcceptance,
+  joinWithInvite,
+  answerPairing,
   assertInviteUsable,
   type Invite,
   type PairWorkspace,
@@ -288,5 +290,59 @@ describe('QR-only pairing (acceptance code)', () => {
         }
       }),
     )
+  })
+})
+
+describe('one-call pairing over a pipe', () => {
+  it('joinWithInvite + answerPairing: the joiner gets the workspace, the invite is consumed', async () => {
+    const { store, code } = issue()
+    const invite = parseInviteCode(code)
+    const [joinerEnd, inviterEnd] = createMemoryPipe()
+    const inviterSide = (async () => {
+      const session = await performHandshake(inviterEnd, { role: 'responder', identity: inviter, deviceName: 'Inviter laptop', authorize: () => 'pairing' })
+      return answerPairing(inviterEnd, session, { store, now: () => NOW + 10, admit })
+    })()
+    const [joined, decision] = await Promise.all([joinWithInvite(joinerEnd, { invite, identity: joiner, deviceName: 'Joiner phone', now: NOW + 5 }), inviterSide])
+    expect(joined.accept.workspaceId).toBe(workspaceId)
+    expect(joined.session.remoteName).toBe('Inviter laptop')
+    expect(decision.accepted).toBe(true)
+    expect(store.size).toBe(0)
+  })
+
+  it('a joiner with a wrong secret is refused with PairingError REFUSED', async () => {
+    const { store, invite } = issue()
+    const [joinerEnd, inviterEnd] = createMemoryPipe()
+    const inviterSide = (async () => {
+      const session = await performHandshake(inviterEnd, { role: 'responder', identity: inviter, authorize: () => 'pairing' })
+      return answerPairing(inviterEnd, session, { store, now: () => NOW, admit })
+    })()
+    const [joined, decision] = await Promise.allSettled([
+      joinWithInvite(joinerEnd, { invite: { ...invite, secret: new Uint8Array(16).fill(1) }, identity: joiner, deviceName: 'x', now: NOW }),
+      inviterSide,
+    ])
+    expect(joined.status === 'rejected' && joined.reason).toMatchObject({ name: 'PairingError', code: 'REFUSED' })
+    expect(decision.status === 'fulfilled' && decision.value.accepted).toBe(false)
+    expect(store.size).toBe(1)
+  })
+
+  it('a joiner that reaches another device refuses it before revealing itself', async () => {
+    const { invite } = issue()
+    const [joinerEnd, otherEnd] = createMemoryPipe()
+    const [joined] = await Promise.allSettled([
+      joinWithInvite(joinerEnd, { invite, identity: joiner, deviceName: 'x', now: NOW }),
+      performHandshake(otherEnd, { role: 'responder', identity: mallory, authorize: () => 'pairing' }),
+    ])
+    expect(joined.status === 'rejected' && joined.reason).toMatchObject({ name: 'HandshakeError', code: 'UNEXPECTED_PEER' })
+    expect(joinerEnd.sent.some((f) => Buffer.from(f).includes(Buffer.from(joiner.publicKey)))).toBe(false)
+  })
+
+  it('times out when the inviter never answers', async () => {
+    const { invite } = issue()
+    const [joinerEnd, inviterEnd] = createMemoryPipe()
+    const [joined] = await Promise.allSettled([
+      joinWithInvite(joinerEnd, { invite, identity: joiner, deviceName: 'x', now: NOW, timeoutMs: 100 }),
+      performHandshake(inviterEnd, { role: 'responder', identity: inviter, authorize: () => 'pairing' }),
+    ])
+    expect(joined.status === 'rejected' && joined.reason).toMatchObject({ name: 'AbortedError', code: 'TIMEOUT' })
   })
 })
