@@ -50,6 +50,11 @@ describe('SqliteStorageAdapter keys', () => {
     )
   })
 
+  it('refuses a key segment that is not a string, writing nothing', async () => {
+    await expect(adapter.save(['doc', undefined as unknown as string], bytes(1))).rejects.toThrow(TypeError)
+    expect(await adapter.loadRange([])).toEqual([])
+  })
+
   it('stores and ranges over awkward segments', async () => {
     const keys = [['a"b', ',', ''], ['a"b', '\u0000'], ['\ud800x', 'snapshot'], ['a"b']]
     for (const [i, k] of keys.entries()) await adapter.save(k, bytes(i))

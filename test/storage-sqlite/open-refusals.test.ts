@@ -152,3 +152,26 @@ describe('openOrbitDatabase', () => {
     expect(() => openOrbitDatabase(dir, { create: true })).toThrow(expect.objectContaining({ name: 'StoreError', code: 'OPEN_FAILED' }))
   })
 })
+
+describe('openOrbitDatabase after a crash', () => {
+  // Copying the files of a store whose connection is still open is what a SIGKILL leaves behind:
+  // the migration committed in the WAL, not yet checkpointed into the main file.
+  for (const withShm of [true, false]) {
+    it(`opens a store whose creation is only in the WAL${withShm ? '' : ' (no -shm)'}, read-only and read-write`, async () => {
+      const live = join(dir, 'live.sqlite')
+      const crashed = join(dir, 'crashed.sqlite')
+      const db = openOrbitDatabase(live, { create: true })
+      await new SqliteStorageAdapter(db).save(['doc', 'snapshot', 'h'], new Uint8Array([7]))
+      writeFileSync(crashed, readFileSync(live))
+      writeFileSync(`${crashed}-wal`, readFileSync(`${live}-wal`))
+      if (withShm) writeFileSync(`${crashed}-shm`, readFileSync(`${live}-shm`))
+      db.close()
+      const ro = openOrbitDatabase(crashed, { create: false, readonly: true })
+      expect(await new SqliteStorageAdapter(ro).load(['doc', 'snapshot', 'h'])).toStrictEqual(new Uint8Array([7]))
+      ro.close()
+      const rw = openOrbitDatabase(crashed, { create: false })
+      expect(await new SqliteStorageAdapter(rw).load(['doc', 'snapshot', 'h'])).toStrictEqual(new Uint8Array([7]))
+      rw.close()
+    })
+  }
+})

@@ -129,13 +129,17 @@ function inspect(file: string, busyTimeoutMs: number): Inspection {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' }
     throw openFailed(file, cause)
   }
-  // A 0-byte file is what a crash between creating the file and the first commit leaves.
-  if (size === 0) return { kind: 'empty' }
-  const header = checkHeader(file, size)
+  const wal = walSize(file)
+  // A 0-byte file is what a crash between creating the file and the first commit leaves
+  // (unless that commit sits in the WAL, not yet checkpointed: then SQLite must judge).
+  if (size === 0 && wal === 0) return { kind: 'empty' }
   const hadSiblings = siblingFiles(file)
   try {
-    // With no WAL to replay, the main file's header is authoritative: refuse without SQLite.
-    if (walSize(file) === 0) classify(file, header.applicationId, header.userVersion, undefined)
+    if (size > 0) {
+      const header = checkHeader(file, size)
+      // With no WAL to replay, the main file's header is authoritative: refuse without SQLite.
+      if (wal === 0) classify(file, header.applicationId, header.userVersion, undefined)
+    }
     return inspectWithSqlite(file, busyTimeoutMs)
   } catch (cause) {
     // A read-only connection to a WAL-mode file creates empty -wal/-shm files; take back the

@@ -14,7 +14,11 @@ import type { StorageKey } from '@automerge/automerge-repo'
 /** Encode a key (or a prefix) as stored in `chunks.key`. */
 export function encodeKey(key: StorageKey): string {
   let out = ''
-  for (const segment of key) out += JSON.stringify(segment) + ','
+  for (const segment of key) {
+    // JSON.stringify(undefined) is not a string literal: it would corrupt the encoding.
+    if (typeof segment !== 'string') throw new TypeError(`storage key segments must be strings, got ${typeof segment}`)
+    out += JSON.stringify(segment) + ','
+  }
   return out
 }
 
