@@ -75,7 +75,7 @@ async function run(cmd) {
           d.items[`${cmd.prefix}-${i}`] = { n: i, text: `${config.name} item ${i}` }
         })
         // Let the network breathe between changes so a cut lands mid-stream.
-        if (i % 50 === 49) await new Promise((r) => setImmediate(r))
+        if (i % 50 === 49) await new Promise((r) => setTimeout(r, 0))
       }
       return { event: 'changed', count: Object.keys(h.doc().items).length }
     }
