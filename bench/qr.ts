@@ -7,8 +7,11 @@
  * - render-PNG and decode-PNG time per full-size frame.
  */
 import { performance } from 'node:perf_hooks'
+import * as Automerge from '@automerge/automerge'
 import { URDecoder, UREncoder, UR } from '@ngraveio/bc-ur'
 import { decodeQrPng, qrModules, renderQrPng } from '../src/adapters/qr-image/index.js'
+import { generateIdentity } from '../src/core/crypto/identity.js'
+import { applyBundle, createBundle, openBundle } from '../src/core/qr/bundle.js'
 import { DEFAULT_PAYLOAD_SIZE, FrameDecoder, encodeFrames } from '../src/core/qr/frame.js'
 
 function prng(seed: number): () => number {
@@ -123,7 +126,57 @@ export async function runQrBench(): Promise<Record<string, number | string>> {
   out['qr.renderPngMsPerFrame'] = round(renderMs / timedFrames.length)
   out['qr.decodePngMsPerFrame'] = round(decodeMs / timedFrames.length)
 
+  Object.assign(out, editRoundTrip())
+
   return out
+}
+
+type Crm = { contacts: Record<string, { name: string; email: string; tags: string[] }> }
+
+/**
+ * Two devices sharing a 1,000-contact document (17 documents, like the CRM's root + 16 shards,
+ * is modelled by one big one plus 16 small ones); one edit on each side, exchanged by QR both ways
+ * with heads-based bundles. Reports the frames and bundle bytes per direction.
+ */
+function editRoundTrip(): Record<string, number> {
+  const a = generateIdentity()
+  const b = generateIdentity()
+  const keys = new Map<string, Uint8Array>([[a.deviceId, a.publicKey], [b.deviceId, b.publicKey]])
+  const ws = 'ws_benchbenchbenchbenchbench'
+  const ids = Array.from({ length: 17 }, (_, i) => `doc${String(i).padStart(2, '0')}`)
+  let docsA = new Map<string, Automerge.Doc<Crm>>()
+  for (const [n, id] of ids.entries()) {
+    docsA.set(id, Automerge.change(Automerge.init<Crm>(), (d) => {
+      d.contacts = {}
+      for (let i = 0; i < (n === 0 ? 1000 : 20); i++) d.contacts[`ct_${n}_${i}`] = { name: `Contact ${i}`, email: `c${i}@example.com`, tags: ['lead'] }
+    }))
+  }
+  const docsB = new Map([...docsA].map(([id, d]) => [id, Automerge.clone(d)]))
+  const knownByA = Object.fromEntries([...docsB].map(([id, d]) => [id, Automerge.getHeads(d)]))
+  const list = (m: Map<string, Automerge.Doc<Crm>>) => [...m].map(([documentId, doc]) => ({ documentId, doc }))
+
+  docsA.set('doc00', Automerge.change(docsA.get('doc00')!, (d) => {
+    d.contacts['ct_0_5']!.email = 'new@example.com'
+  }))
+  const toB = createBundle({ workspaceId: ws, sender: a, recipients: [{ deviceId: b.deviceId, publicKey: b.publicKey }], docs: list(docsA), knownHeads: knownByA })
+  const atB = applyBundle<Crm>(openBundle(toB, { me: b, resolveSender: (id) => keys.get(id), workspaceId: ws }), (id) => docsB.get(id), ids)
+  for (const d of atB.docs) if (d.changed) docsB.set(d.documentId, d.doc)
+  docsB.set('doc03', Automerge.change(docsB.get('doc03')!, (d) => {
+    d.contacts['ct_3_1']!.tags.push('customer')
+  }))
+  const toA = createBundle({ workspaceId: ws, sender: b, recipients: [{ deviceId: a.deviceId, publicKey: a.publicKey }], docs: list(docsB), knownHeads: atB.senderHeads })
+  const atA = applyBundle<Crm>(openBundle(toA, { me: a, resolveSender: (id) => keys.get(id), workspaceId: ws }), (id) => docsA.get(id), ids)
+  docsA = new Map(docsA)
+  for (const d of atA.docs) if (d.changed) docsA.set(d.documentId, d.doc)
+  const converged = ids.every((id) => Automerge.getHeads(docsA.get(id)!).sort().join() === Automerge.getHeads(docsB.get(id)!).sort().join())
+  if (!converged) throw new Error('edit round trip did not converge')
+  return {
+    'qr.editAtoB.frames': encodeFrames(toB).length,
+    'qr.editAtoB.bundleBytes': toB.length,
+    'qr.editBtoA.frames': encodeFrames(toA).length,
+    'qr.editBtoA.bundleBytes': toA.length,
+    'qr.editReplyLearnedHeadsForDocs': Object.keys(atA.senderHeads).length,
+  }
 }
 
 function round(x: number): number {
