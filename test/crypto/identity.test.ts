@@ -13,6 +13,8 @@ import {
   identityFromSecret,
   noiseKeyFromPublicKey,
   parseDeviceId,
+  parseDeviceIdInput,
+  formatDeviceId,
   verifySignature,
 } from '../../src/core/crypto/identity.js'
 import { toBase64Url } from '../../src/core/crypto/bytes.js'
@@ -88,6 +90,9 @@ describe('device identity', () => {
     for (const bad of [undefined, 42, '', id.deviceId.toUpperCase(), id.deviceId.slice(1), id.deviceId + 'a', id.deviceId.replace(/.$/, '1')]) {
       expect(() => parseDeviceId(bad, 'peer')).toThrow(expect.objectContaining({ name: 'ValidationError', field: 'peer' }))
     }
+    expect(formatDeviceId(id.deviceId)).toMatch(/^([a-z2-7]{4}-){7}[a-z2-7]{4}$/)
+    expect(parseDeviceIdInput(` ${formatDeviceId(id.deviceId).toUpperCase()} `)).toBe(id.deviceId)
+    expect(() => parseDeviceIdInput('abcd-efgh')).toThrow(expect.objectContaining({ name: 'ValidationError' }))
     expect(Buffer.from(decodePublicKey(encodePublicKey(id.publicKey))).equals(Buffer.from(id.publicKey))).toBe(true)
     expect(() => decodePublicKey('x'.repeat(43))).toThrow(expect.objectContaining({ name: 'ValidationError' }))
     expect(() => decodePublicKey(42)).toThrow(expect.objectContaining({ name: 'ValidationError' }))

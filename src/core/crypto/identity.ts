@@ -131,6 +131,19 @@ export function parseDeviceId(value: unknown, field = 'deviceId'): DeviceId {
   return value as DeviceId
 }
 
+/** Groups of four for people to read aloud and compare: `abcd-efgh-…` (8 groups). */
+export function formatDeviceId(id: DeviceId): string {
+  return id.match(/.{1,4}/g)?.join('-') ?? id
+}
+
+/**
+ * Lenient parse for ids typed or pasted by people: ignores case, spaces and dashes (so the
+ * {@link formatDeviceId} form is accepted), then validates strictly.
+ */
+export function parseDeviceIdInput(value: unknown, field = 'deviceId'): DeviceId {
+  return parseDeviceId(typeof value === 'string' ? value.replace(/[\s-]/g, '').toLowerCase() : value, field)
+}
+
 /** True when `value` is a syntactically valid device id. */
 export const isDeviceId = (value: unknown): value is DeviceId => typeof value === 'string' && DEVICE_ID.test(value)
 
