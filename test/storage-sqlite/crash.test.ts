@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -34,6 +34,19 @@ function mulberry32(seed: number): () => number {
   }
 }
 
+const children = new Set<ChildProcess>()
+
+/** The child runs the built adapter: refuse to test a dist/ older than the sources. */
+function assertBuildIsFresh(): void {
+  const src = join(root, 'src', 'adapters', 'storage-sqlite')
+  const hint = 'run `npx tsc -p tsconfig.build.json` (npm test does) first'
+  if (!existsSync(built)) throw new Error(`${built} is missing: ${hint}`)
+  for (const name of readdirSync(src)) {
+    const js = join(dirname(built), name.replace(/\.ts$/, '.js'))
+    if (!existsSync(js) || statSync(js).mtimeMs < statSync(join(src, name)).mtimeMs) throw new Error(`${js} is older than its source: ${hint}`)
+  }
+}
+
 type Plan = { kind: 'after-ack'; ack: number; delayMs: number } | { kind: 'after-spawn'; delayMs: number }
 type RunResult = { start: number | undefined; url: string | undefined; acks: number[]; killed: boolean; stderr: string }
 
@@ -41,6 +54,7 @@ type RunResult = { start: number | undefined; url: string | undefined; acks: num
 function runChild(file: string, url: string | undefined, plan: Plan): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [writer, file, url ?? 'new', '100000'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    children.add(child)
     const result: RunResult = { start: undefined, url: undefined, acks: [], killed: false, stderr: '' }
     let timer: NodeJS.Timeout | undefined
     const kill = (delayMs: number) => {
@@ -73,6 +87,7 @@ function runChild(file: string, url: string | undefined, plan: Plan): Promise<Ru
     child.stderr.on('data', (chunk: string) => (result.stderr += chunk))
     child.on('error', reject)
     child.on('close', () => {
+      children.delete(child)
       clearTimeout(guard)
       if (timer !== undefined) clearTimeout(timer)
       resolve(result)
@@ -108,11 +123,13 @@ describe('crash safety', () => {
     dir = mkdtempSync(join(tmpdir(), 'orbit-sqlite-crash-'))
   })
   afterEach(() => {
+    // Only the writers this file spawned, by their ChildProcess handle (i.e. pid).
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
   })
 
-  it(`keeps every acknowledged change across ${RUNS} SIGKILLs (seed ${SEED})`, { timeout: 60_000 + RUNS * 5_000 }, async () => {
-    if (!existsSync(built)) throw new Error(`${built} is missing: run \`npx tsc -p tsconfig.build.json\` (npm test does) first`)
+  it(`keeps every acknowledged change across ${RUNS} SIGKILLs (seed ${SEED})`, { timeout: 60_000 + RUNS * 10_000 }, async () => {
+    assertBuildIsFresh()
     const rng = mulberry32(SEED)
     const file = join(dir, 'store.sqlite')
     let url: string | undefined
