@@ -59,6 +59,12 @@ export interface TcpNetworkAdapterOptions {
   now?: () => number
   maxFrameBytes?: number
   handshakeTimeoutMs?: number
+  /** Give up a TCP connect after this long (a cut link drops SYNs silently). Default 5000. */
+  connectTimeoutMs?: number
+  /** Send an empty keep-alive message when we sent nothing for this long. Default 5000. */
+  heartbeatMs?: number
+  /** Drop a joined connection that sent nothing (not even keep-alives) for this long. Default 20 000. */
+  idleTimeoutMs?: number
   /** See the module comment. Default 'device-id'. */
   peerIdPolicy?: 'device-id' | 'bound'
 }
@@ -101,6 +107,9 @@ interface Conn {
   /** Closed on purpose (duplicate, our disconnect): no peer-disconnected, no redial. */
   retired: boolean
   target: DialTarget | undefined
+  lastReceivedAt: number
+  lastSentAt: number
+  heartbeat: unknown
 }
 
 interface DialTarget {
@@ -390,7 +399,12 @@ export class TcpNetworkAdapter extends NetworkAdapter {
     const remoteAddress = (): string | undefined => socket.remoteAddress ?? target?.host
     if (role === 'initiator') {
       const connected = await new Promise<Error | undefined>((resolve) => {
-        socket.once('connect', () => resolve(undefined))
+        const limit = this.#o.connectTimeoutMs ?? 5000
+        const timer = this.#timers.setTimeout(() => resolve(new WireError(`no TCP connection within ${limit} ms`, { code: 'CONNECT_TIMEOUT' })), limit)
+        socket.once('connect', () => {
+          this.#timers.clearTimeout(timer)
+          resolve(undefined)
+        })
         framed.onClose((error) => resolve(error ?? new WireError('closed', { code: 'CLOSED' })))
       })
       if (connected !== undefined) {
@@ -456,6 +470,9 @@ export class TcpNetworkAdapter extends NetworkAdapter {
       established: false,
       retired: false,
       target,
+      lastReceivedAt: this.#now(),
+      lastSentAt: this.#now(),
+      heartbeat: undefined,
     }
     if (target !== undefined) target.conn = conn
     this.#conns.add(conn)
@@ -473,6 +490,7 @@ export class TcpNetworkAdapter extends NetworkAdapter {
       this.#onConnClosed(conn, error)
     })
     framed.onFrame = (frame) => {
+      conn.lastReceivedAt = this.#now()
       tally()
       try {
         const plain = session.decrypt(frame)
@@ -482,10 +500,43 @@ export class TcpNetworkAdapter extends NetworkAdapter {
         this.#dropConn(conn, error instanceof Error ? error : undefined, { emit: true, retire: false })
       }
     }
+    this.#armHeartbeat(conn)
     this.#sendJoin(conn)
   }
 
+  #now(): number {
+    return (this.#o.now ?? Date.now)()
+  }
+
+  /**
+   * Keep-alive: TCP alone notices a silently dead link (Wi-Fi gone, iptables DROP) only after
+   * minutes of retransmissions. An empty message every `heartbeatMs` lets the other side drop us
+   * after `idleTimeoutMs` of silence, and our redial takes over.
+   */
+  #armHeartbeat(conn: Conn): void {
+    const every = this.#o.heartbeatMs ?? 5000
+    const idle = this.#o.idleTimeoutMs ?? 20_000
+    const armedAt = this.#now()
+    conn.heartbeat = this.#timers.setTimeout(() => {
+      conn.heartbeat = undefined
+      if (conn.framed.closedReason) return
+      const t = this.#now()
+      // A late timer means our event loop was busy (a big merge): unread data may be waiting, so
+      // silence measured now proves nothing. Check again next round.
+      const late = t - armedAt > every * 1.5
+      if (!late && t - conn.lastReceivedAt >= idle) {
+        const error = new WireError(`nothing received for ${idle} ms`, { code: 'IDLE_TIMEOUT' })
+        this.#reportError(error, conn.framed.socket.remoteAddress, conn.session.remoteDeviceId)
+        this.#dropConn(conn, error, { emit: true, retire: false })
+        return
+      }
+      if (t - conn.lastSentAt >= every) this.#sendPlain(conn, new Uint8Array(0))
+      this.#armHeartbeat(conn)
+    }, every)
+  }
+
   #sendPlain(conn: Conn, plain: Uint8Array): void {
+    conn.lastSentAt = this.#now()
     for (const frame of conn.session.encrypt(plain)) conn.framed.send(frame)
   }
 
@@ -505,6 +556,7 @@ export class TcpNetworkAdapter extends NetworkAdapter {
   }
 
   #onPlaintext(conn: Conn, plain: Uint8Array): void {
+    if (plain.length === 0) return // keep-alive (CBOR is never empty)
     if (conn.remotePeerId === undefined) {
       const join = decodeJoin(plain)
       if (!join.supportedProtocolVersions.includes(REPO_PROTOCOL_VERSION)) {
@@ -574,6 +626,8 @@ export class TcpNetworkAdapter extends NetworkAdapter {
   }
 
   #onConnClosed(conn: Conn, error: Error | undefined): void {
+    if (conn.heartbeat !== undefined) this.#timers.clearTimeout(conn.heartbeat)
+    conn.heartbeat = undefined
     this.#conns.delete(conn)
     const target = conn.target
     if (target !== undefined && target.conn === conn) target.conn = undefined

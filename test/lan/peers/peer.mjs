@@ -20,6 +20,9 @@ const adapter = new TcpNetworkAdapter({
   listen: { host: config.ip, port: config.port },
   authorize: (remote) => (members.has(remote.deviceId) ? 'member' : 'refuse'),
   backoff: [100, 200, 400, 800],
+  heartbeatMs: config.heartbeatMs,
+  idleTimeoutMs: config.idleTimeoutMs,
+  connectTimeoutMs: config.connectTimeoutMs,
   deviceName: config.name,
   logger,
 })
