@@ -10,7 +10,7 @@ import {
 } from '../../src/core/crypto/channel.js'
 import { createMemoryPipe, type MemoryPipeEnd } from '../../src/core/crypto/memory-pipe.js'
 import { generateIdentity, type DeviceIdentity } from '../../src/core/crypto/identity.js'
-import { nodeChaChaPoly } from './node-aead.js'
+import { nodeChaChaPoly } from '../../src/adapters/crypto-node/index.js'
 
 const alice = generateIdentity()
 const bob = generateIdentity()

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import vector from './fixtures/noise-xx-25519-chachapoly-sha256.json' with { type: 'json' }
 import { XXHandshake, x25519StaticKey, CipherState, nobleChaChaPoly, type ChaChaPolyAead } from '../../src/core/crypto/noise.js'
-import { nodeChaChaPoly } from './node-aead.js'
+import { nodeChaChaPoly } from '../../src/adapters/crypto-node/index.js'
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'))
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
