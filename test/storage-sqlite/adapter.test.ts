@@ -46,7 +46,7 @@ describe('SqliteStorageAdapter keys', () => {
         const inRange = ea === '' || (eb >= ea && eb < ea.slice(0, -1) + '-')
         expect(inRange).toBe(isPrefix)
       }),
-      { numRuns: 2000 },
+      { numRuns: 1000 },
     )
   })
 
@@ -61,6 +61,44 @@ describe('SqliteStorageAdapter keys', () => {
     for (const [i, k] of keys.entries()) expect(await adapter.load(k)).toStrictEqual(bytes(i))
     expect((await adapter.loadRange(['a"b'])).map((c) => c.key)).toEqual([['a"b', ',', ''], ['a"b', '\u0000'], ['a"b']])
     expect((await adapter.loadRange(['\ud800x'])).map((c) => c.key)).toEqual([['\ud800x', 'snapshot']])
+  })
+})
+
+describe('SqliteStorageAdapter against a model', () => {
+  it('agrees with an in-memory map on random operations over awkward keys', async () => {
+    const segment = fc.constantFrom('d', 'dX', 'd"', 'd,', '', '\u0000', '\ud800', 'snapshot', 'incremental', 'é', '𝄞')
+    const key = fc.array(segment, { maxLength: 3 })
+    const op = fc.oneof(
+      fc.record({ t: fc.constant('save' as const), key, v: fc.nat(255) }),
+      fc.record({ t: fc.constant('remove' as const), key }),
+      fc.record({ t: fc.constant('removeRange' as const), key }),
+    )
+    const isPrefix = (p: string[], k: string[]) => p.length <= k.length && p.every((s, i) => s === k[i])
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 30 }), key, async (ops, probe) => {
+        await adapter.removeRange([])
+        const model = new Map<string, { key: string[]; v: number }>()
+        for (const o of ops) {
+          const id = JSON.stringify(o.key)
+          if (o.t === 'save') {
+            await adapter.save(o.key, bytes(o.v))
+            model.set(id, { key: o.key, v: o.v })
+          } else if (o.t === 'remove') {
+            await adapter.remove(o.key)
+            model.delete(id)
+          } else {
+            await adapter.removeRange(o.key)
+            for (const [k, e] of model) if (isPrefix(o.key, e.key)) model.delete(k)
+          }
+        }
+        const expected = [...model.values()].filter((e) => isPrefix(probe, e.key))
+        const actual = await adapter.loadRange(probe)
+        const sortById = <T extends { key: string[] }>(xs: T[]) => xs.map((x) => JSON.stringify(x.key)).sort()
+        expect(sortById(actual)).toEqual(sortById(expected))
+        for (const e of expected) expect(await adapter.load(e.key)).toStrictEqual(bytes(e.v))
+      }),
+      { numRuns: 150 },
+    )
   })
 })
 
