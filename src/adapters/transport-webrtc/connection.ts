@@ -27,8 +27,17 @@ export interface WebRtcConnection {
   readonly closed: boolean
   /** Plaintext bytes sent/received, for `SyncSession` statistics. */
   readonly stats: { readonly bytesSent: number; readonly bytesReceived: number }
+  /** The ICE candidate pair in use (`host`, `srflx`, `prflx`, `relay`), when known. */
+  selectedPair(): { local: CandidateInfo; remote: CandidateInfo } | undefined
   /** Closes the channel and the peer connection. Idempotent. */
   close(error?: Error): Promise<void>
+}
+
+/** Where one end of the selected ICE pair is. */
+export interface CandidateInfo {
+  readonly type: string
+  readonly address: string
+  readonly port: number
 }
 
 /** How the secure handshake inside the channel is run. */
@@ -80,6 +89,11 @@ export async function secureConnection(pc: RTCPeerConnection, dc: RTCDataChannel
   return new Connection(pc, frames, session, log)
 }
 
+function candidateInfo(line: string): CandidateInfo | undefined {
+  const m = / (\S+) (\d+) typ (\w+)/.exec(line)
+  return m === null ? undefined : { address: m[1] as string, port: Number(m[2]), type: m[3] as string }
+}
+
 async function closePeer(pc: RTCPeerConnection): Promise<void> {
   try {
     await pc.close()
@@ -111,8 +125,9 @@ class Connection implements WebRtcConnection {
     this.authorization = session.authorization
     frames.onClose((error) => void this.close(error))
     pc.connectionStateChange.subscribe((state) => {
-      if (state === 'failed' || state === 'closed' || state === 'disconnected') {
-        void this.close(state === 'closed' ? undefined : new WebRtcError(`peer connection ${state}`, { code: 'CONNECTION_LOST' }))
+      // 'disconnected' is transient (consent checks may recover); only 'failed' and 'closed' are final.
+      if (state === 'failed' || state === 'closed') {
+        void this.close(state === 'closed' ? undefined : new WebRtcError('peer connection failed', { code: 'CONNECTION_LOST' }))
       }
     })
     void this.#readLoop()
@@ -131,6 +146,14 @@ class Connection implements WebRtcConnection {
     const encrypted = this.session.encrypt(message)
     await Promise.all(encrypted.map((frame) => this.frames.send(frame)))
     this.bytesSent += message.length
+  }
+
+  selectedPair(): { local: CandidateInfo; remote: CandidateInfo } | undefined {
+    const pair = this.pc.iceTransports[0]?.getSelectedCandidatePair()
+    if (pair == null) return undefined
+    const local = candidateInfo(pair.local.candidate)
+    const remote = candidateInfo(pair.remote.candidate)
+    return local && remote ? { local, remote } : undefined
   }
 
   onMessage(handler: (message: Uint8Array) => void): () => void {

@@ -4,7 +4,7 @@
  */
 export { createOffer, answerOffer, memberAuthorizer } from './signalling.js'
 export type { PendingOffer, PendingAnswer, WebRtcPeerOptions } from './signalling.js'
-export type { WebRtcConnection } from './connection.js'
+export type { WebRtcConnection, CandidateInfo } from './connection.js'
 export { WebRtcNetworkAdapter } from './network-adapter.js'
 export type { WebRtcNetworkAdapterOptions } from './network-adapter.js'
 export type { PeerNetworkOptions } from './peer.js'
