@@ -13,6 +13,7 @@ import { decodeQrPng, qrModules, renderQrPng } from '../src/adapters/qr-image/in
 import { generateIdentity } from '../src/core/crypto/identity.js'
 import { applyBundle, createBundle, openBundle } from '../src/core/qr/bundle.js'
 import { DEFAULT_PAYLOAD_SIZE, FrameDecoder, encodeFrames } from '../src/core/qr/frame.js'
+import type { BarCheck, BenchOutcome } from './types.js'
 
 function prng(seed: number): () => number {
   let a = seed >>> 0
@@ -181,4 +182,30 @@ function editRoundTrip(): Record<string, number> {
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000
+}
+
+/**
+ * The QR bench with its bar checks (DESIGN.md §6), for `BENCH_MODULES`:
+ * `{ name: 'qr ...', run: () => runQrBenchWithBars() }`.
+ */
+export async function runQrBenchWithBars(): Promise<BenchOutcome> {
+  const values = await runQrBench()
+  const num = (key: string): number => Number(values[key])
+  const bars: BarCheck[] = [
+    { metric: 'qr payload bytes per frame', value: num('qr.payloadBytesPerFrame'), unit: 'B', bar: '≥ 1000', pass: num('qr.payloadBytesPerFrame') >= 1000 },
+    { metric: 'qr version', value: num('qr.version'), unit: '', bar: '≤ 25', pass: num('qr.version') <= 25 },
+  ]
+  for (const size of [12_000, 50_000]) {
+    const ideal = num(`qr.${size}B.loss20.oursVsIdeal`)
+    bars.push({ metric: `qr ${size} B, 20% loss: frames vs ideal`, value: ideal, unit: '×', bar: '≤ 1.15', pass: ideal <= 1.15 })
+    for (const loss of [0, 10, 20, 40]) {
+      const vs = num(`qr.${size}B.loss${loss}.oursVsBcur`)
+      bars.push({ metric: `qr ${size} B, ${loss}% loss: frames vs bc-ur`, value: vs, unit: '×', bar: '≤ 1', pass: vs <= 1 })
+    }
+  }
+  for (const dir of ['AtoB', 'BtoA']) {
+    const frames = num(`qr.edit${dir}.frames`)
+    bars.push({ metric: `qr one edit ${dir}: frames`, value: frames, unit: 'frames', bar: '= 1', pass: frames === 1 })
+  }
+  return { values, bars }
 }
