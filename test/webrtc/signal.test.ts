@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { deflateSync } from 'fflate'
 import { describe, expect, it } from 'vitest'
 import { WebRtcError } from '../../src/core/errors.js'
@@ -128,6 +129,32 @@ describe('signalling codes', () => {
     expect(errorOf(() => encodeSignalCode({ type: 'offer', sdp: 'v=0\r\n', expiresAt: NOW }, alice)).code).toBe('SDP_MALFORMED')
     const noCandidates = SAMPLE_OFFER_SDP.split('\r\n').filter((l) => !l.startsWith('a=candidate')).join('\r\n')
     expect(errorOf(() => encodeSignalCode({ type: 'offer', sdp: noCandidates, expiresAt: NOW }, alice)).code).toBe('CODE_NO_CANDIDATES')
+  })
+})
+
+describe('signalling code fuzzing', () => {
+  it('any text or byte string yields a WebRtcError, never a crash or a partial result', () => {
+    const valid = decodeBase64Url(offerCode().slice(SIGNAL_CODE_PREFIX.length))!
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.uint8Array({ maxLength: 600 }).map((b) => SIGNAL_CODE_PREFIX + encodeBase64Url(b)),
+          // Structured mutations of a valid code: splice random bytes in at a random place.
+          fc.tuple(fc.nat(valid.length), fc.uint8Array({ minLength: 1, maxLength: 8 })).map(([at, junk]) => {
+            const out = new Uint8Array(valid.length + junk.length)
+            out.set(valid.subarray(0, at))
+            out.set(junk, at)
+            out.set(valid.subarray(at), at + junk.length)
+            return SIGNAL_CODE_PREFIX + encodeBase64Url(out)
+          }),
+        ),
+        (text) => {
+          expect(errorOf(() => parseSignalCode(text, { now, resolveMember })).name).toBe('WebRtcError')
+        },
+      ),
+      { numRuns: 500 },
+    )
   })
 })
 

@@ -10,7 +10,6 @@
  * const parsed = parseSignalCode(code, { now, resolveMember, nonces, expectType: 'offer' })
  */
 import { sha256 } from '@noble/hashes/sha2.js'
-// eslint-disable-next-line no-restricted-imports -- core's own crypto module; the lint pattern 'crypto' is meant for Node's
 import { deviceIdFromPublicKey, verifySignature } from '../crypto/identity.js'
 import { WebRtcError } from '../errors.js'
 import type { DeviceId } from '../ids.js'
