@@ -7,6 +7,8 @@ import type { RTCDataChannel, RTCPeerConnection } from 'werift'
 import type { HandshakeOptions, PeerAuthorization, SecureSession } from '../../core/crypto/channel.js'
 import { performHandshake } from '../../core/crypto/channel.js'
 import type { DeviceIdentity } from '../../core/crypto/identity.js'
+import type { ChaChaPolyAead } from '../../core/crypto/noise.js'
+import { nodeChaChaPoly } from '../crypto-node/index.js'
 import { HandshakeError, WebRtcError } from '../../core/errors.js'
 import type { DeviceId } from '../../core/ids.js'
 import type { Logger } from '../../core/log.js'
@@ -51,6 +53,8 @@ export interface SecureChannelOptions {
   readonly handshakeTimeoutMs?: number
   readonly framing?: FrameChannelOptions
   readonly logger?: Logger
+  /** The session's ChaCha20-Poly1305. Default: Node's native one (werift runs only on Node anyway). */
+  readonly aead?: ChaChaPolyAead
 }
 
 /**
@@ -72,6 +76,7 @@ export async function secureConnection(pc: RTCPeerConnection, dc: RTCDataChannel
     identity: options.identity,
     role: options.role,
     authorize: options.authorize,
+    aead: options.aead ?? nodeChaChaPoly,
     ...(options.expectedRemote === undefined ? {} : { expectedRemote: options.expectedRemote }),
     ...(options.deviceName === undefined ? {} : { deviceName: options.deviceName }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),

@@ -15,13 +15,14 @@
 import type { RTCDataChannel, RTCPeerConnection } from 'werift'
 import type { PeerAuthorization } from '../../core/crypto/channel.js'
 import type { DeviceIdentity } from '../../core/crypto/identity.js'
+import type { ChaChaPolyAead } from '../../core/crypto/noise.js'
 import { HandshakeError, WebRtcError } from '../../core/errors.js'
 import type { DeviceId } from '../../core/ids.js'
 import type { Logger } from '../../core/log.js'
 import type { EssentialCandidate } from '../../core/webrtc/sdp-essentials.js'
 import type { NonceLedger, SignalCode } from '../../core/webrtc/signal.js'
 import { DEFAULT_SIGNAL_TTL_MS, encodeSignalCode, parseSignalCode } from '../../core/webrtc/signal.js'
-import { secureConnection, type WebRtcConnection } from './connection.js'
+import { secureConnection, type SecureChannelOptions, type WebRtcConnection } from './connection.js'
 import type { FrameChannelOptions } from './frame-channel.js'
 import { CHANNEL_LABEL, channelOpen, createPeerConnection, gatheringComplete, localSdp, remoteChannel, type PeerNetworkOptions } from './peer.js'
 
@@ -42,6 +43,8 @@ export interface WebRtcPeerOptions extends PeerNetworkOptions {
   readonly connectTimeoutMs?: number
   readonly handshakeTimeoutMs?: number
   readonly framing?: FrameChannelOptions
+  /** See {@link SecureChannelOptions.aead}. */
+  readonly aead?: ChaChaPolyAead
   readonly signal?: AbortSignal
   readonly logger?: Logger
 }
@@ -149,6 +152,7 @@ async function secure(pc: RTCPeerConnection, dc: RTCDataChannel, role: 'initiato
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
     ...(options.framing === undefined ? {} : { framing: options.framing }),
+    ...(options.aead === undefined ? {} : { aead: options.aead }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   })
   if (connection.remoteDeviceId !== remote.deviceId) {
