@@ -156,11 +156,13 @@ export interface PushResult {
  * const bundle = dec.result()
  */
 export class FrameDecoder {
+  readonly #fixedId: string | undefined
   #bundleId: string | undefined
   #decoder: FountainDecoder | undefined
   #result: Uint8Array | undefined
 
   constructor(options: { bundleId?: string } = {}) {
+    this.#fixedId = options.bundleId
     this.#bundleId = options.bundleId
   }
 
@@ -192,7 +194,7 @@ export class FrameDecoder {
     if (bundleIdOf(bundle) !== this.#bundleId) {
       // Only a CRC collision or a forged frame gets here; start over rather than return garbage.
       this.#decoder = undefined
-      this.#bundleId = undefined
+      this.#bundleId = this.#fixedId
       return this.#report('corrupt', new QrError('reassembled bundle does not match its id', { code: 'QR_CHECKSUM' }))
     }
     this.#result = bundle
