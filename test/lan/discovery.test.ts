@@ -44,6 +44,22 @@ describe.skipIf(skip !== undefined)('mDNS discovery on a namespace LAN', () => {
     console.info(`discovery latency after the last start (ms): ${seenAt.filter((t) => t !== undefined).map((t) => Math.max(0, t! - startedAt)).join(', ')}`)
   })
 
+  it('expires a device that went silent (link cut) after its TTL, and finds it again when it is back', async () => {
+    lan = await createLan({ devices: 2 })
+    const [d0, d1] = lan.devices
+    // Short TTL and query interval (injected) so expiry happens within the test.
+    const fast = { ttlSeconds: 2, queryIntervalMs: 400 }
+    const watch = new PeerProcess(lan, d0!.ns, 'discover.mjs', { ...fast, interfaceAddress: d0!.ip, deviceId: ids[0], name: 'watch', port: 7400 })
+    const other = new PeerProcess(lan, d1!.ns, 'discover.mjs', { ...fast, interfaceAddress: d1!.ip, deviceId: ids[1], name: 'other', port: 7401 })
+    await other.waitFor((e) => e.event === 'started')
+    await watch.waitFor(isPeer(ids[1]!))
+    await lan.cutLink(1)
+    await watch.waitFor((e) => e.event === 'peer-lost' && e.deviceId === ids[1], 'expiry')
+    const lostAt = watch.events.length
+    await lan.restoreLink(1)
+    await watch.waitFor((e) => watch.events.indexOf(e) >= lostAt && isPeer(ids[1]!)(e), 'rediscovery')
+  })
+
   it('drops a malformed TXT record with a typed error and lists nothing for it', async () => {
     lan = await createLan({ devices: 2 })
     const [observer, forger] = lan.devices
