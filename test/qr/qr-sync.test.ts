@@ -159,4 +159,33 @@ describe('orbit qr export / import between two devices', () => {
     expect(done.status).toBe('applied')
     expect((await names(phone)).length).toBe(before.length + 25)
   })
+
+  it('logos are not carried by QR: the receiver reports them as pending; --terminal prints the codes', async () => {
+    const logo = new PNG({ width: 8, height: 8 })
+    logo.data.fill(200)
+    const logoFile = join(root, 'acme.png')
+    writeFileSync(logoFile, PNG.sync.write(logo))
+    await orbitJson(laptop, ['org', 'add', '--name', 'Acme', '--logo', logoFile])
+    const out = join(root, 'logo-to-phone')
+    const printed = await orbit(['--data', laptop, 'qr', 'export', '--out', out, '--for', phoneId, '--terminal'])
+    expect(printed.code).toBe(0)
+    expect(printed.stdout).toMatch(/frame 1 of \d+\n[█▀▄ ]+\n/)
+    const imported = await orbitJson<Imported>(phone, ['qr', 'import', out])
+    expect(imported.status).toBe('applied')
+    expect(imported.pendingBlobs).toHaveLength(1)
+    expect(imported.pendingBlobs[0]).toMatch(/^[0-9a-f]{64}$/)
+    const orgs = await orbitJson<{ orgs: Array<{ name: string; logo?: string }> }>(phone, ['org', 'list'])
+    expect(orgs.orgs.find((o) => o.name === 'Acme')?.logo).toBe(imported.pendingBlobs[0])
+  })
+
+  it('export --frames N writes N frames; a bundle for another device cannot be opened here', async () => {
+    const out = join(root, 'twelve')
+    const r = await orbitJson<{ frames: number }>(laptop, ['qr', 'export', '--out', out, '--frames', '12'])
+    expect(r.frames).toBe(12)
+    expect(readdirSync(out).filter((n) => n.endsWith('.png'))).toHaveLength(12)
+    // The laptop cannot read its own bundle: it was sealed for the other members only.
+    const self = await orbit(['--data', laptop, '--json', 'qr', 'import', out])
+    expect(self.code).toBe(1)
+    expect(JSON.parse(self.stderr)).toMatchObject({ error: { name: 'QrError', code: 'QR_SEAL' } })
+  })
 })
