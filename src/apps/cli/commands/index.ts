@@ -7,5 +7,12 @@ import { initCommands } from './init.js'
 import { contactCommands } from './contact.js'
 import { orgCommands } from './org.js'
 import { statusCommands } from './status.js'
+import { qrCommands } from './qr.js'
 
-export const COMMAND_MODULES: readonly CommandModule[] = [initCommands, contactCommands, orgCommands, statusCommands]
+export const COMMAND_MODULES: readonly CommandModule[] = [
+  initCommands,
+  contactCommands,
+  orgCommands,
+  statusCommands,
+  qrCommands,
+]
