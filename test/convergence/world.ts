@@ -165,6 +165,8 @@ export function deliverSome(world: World, rng: Prng, count: number): number {
  * throws when it does not become quiet.
  */
 export async function heal(world: World, maxRounds = 200): Promise<number> {
+  // Enough for any honest heal of these small worlds; a livelock fails instead of hanging.
+  world.hub.autoBudget = 10_000
   for (const d of world.devices) if (!d.adapter.online) d.adapter.connect(d.peerId, d.adapter.peerMetadata)
   for (const link of world.hub.links) {
     link.restore()
@@ -174,6 +176,7 @@ export async function heal(world: World, maxRounds = 200): Promise<number> {
     await vi.advanceTimersByTimeAsync(250)
     await tick()
     if (world.hub.pending === 0 && vi.getTimerCount() === 0) return round
+    if (world.hub.autoBudget <= 0) throw new Error(`sync livelock: 10000 messages delivered while healing and still going (pending ${world.hub.pending})`)
   }
   throw new Error(`the world did not become quiet in ${maxRounds} rounds (pending ${world.hub.pending}, timers ${vi.getTimerCount()})`)
 }

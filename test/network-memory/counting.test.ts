@@ -43,7 +43,7 @@ describe('counting changes in Automerge chunks', () => {
           expect(changesInChunk(saved)).toBe(A.stats(A.load(saved)).numChanges)
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 30 },
     )
   })
 

@@ -72,7 +72,7 @@ export class Channel {
     // (automerge-repo's DummyNetworkAdapter notes the same), and it would fight fake timers.
     queueMicrotask(() => {
       this.#flushScheduled = false
-      if (this.link.mode === 'auto') this.drain()
+      while (this.link.mode === 'auto' && this.queue.length > 0 && this.link._spendAuto()) this.deliver(0)
     })
   }
 
@@ -98,12 +98,15 @@ export class MemoryLink {
   #session: Session | undefined
   #sessions = 0
 
+  readonly #spend: () => boolean
+
   /** @internal use {@link MemoryHub.link}. */
   constructor(
     readonly a: MemoryNetworkAdapter,
     readonly b: MemoryNetworkAdapter,
-    options: { up?: boolean; mode?: DeliveryMode } = {},
+    options: { up?: boolean; mode?: DeliveryMode; spend?: () => boolean } = {},
   ) {
+    this.#spend = options.spend ?? (() => true)
     this.#ab = new Channel(this, a, b)
     this.#ba = new Channel(this, b, a)
     this.#up = options.up ?? true
@@ -208,6 +211,11 @@ export class MemoryLink {
     }
   }
 
+  /** @internal takes one automatic delivery from the hub's budget; false when it is spent. */
+  _spendAuto(): boolean {
+    return this.#spend()
+  }
+
   /** @internal whether `from` may send now: the link is live and `from` has been told of its peer. */
   _canSend(from: MemoryNetworkAdapter): boolean {
     const s = this.#session
@@ -229,6 +237,11 @@ export interface MemoryHubOptions {
   mode?: DeliveryMode
   /** Link every new adapter to every existing one (a switch), default true. */
   autoLink?: boolean
+  /**
+   * How many messages `auto` links may deliver in total before they stop (leaving the rest queued);
+   * see {@link MemoryHub.autoBudget}. Default: unlimited.
+   */
+  autoBudget?: number
 }
 
 /**
@@ -251,10 +264,18 @@ export class MemoryHub {
   readonly #links: MemoryLink[] = []
   readonly #mode: DeliveryMode
   readonly #autoLink: boolean
+  /**
+   * Automatic deliveries left. Auto delivery runs on microtasks, so two peers that answer each
+   * other forever (a sync livelock) would starve the event loop and hang the test instead of
+   * failing it: with a budget, delivery stops and the messages stay queued for the test to see.
+   * Assign to refill it.
+   */
+  autoBudget: number
 
   constructor(options: MemoryHubOptions = {}) {
     this.#mode = options.mode ?? 'auto'
     this.#autoLink = options.autoLink ?? true
+    this.autoBudget = options.autoBudget ?? Number.POSITIVE_INFINITY
   }
 
   get adapters(): readonly MemoryNetworkAdapter[] {
@@ -278,7 +299,12 @@ export class MemoryHub {
     if (a === b) throw new RangeError('cannot link an adapter to itself')
     const existing = this.linkBetween(a, b)
     if (existing !== undefined) return existing
-    const link = new MemoryLink(a, b, { mode: this.#mode, ...options })
+    const spend = () => {
+      if (this.autoBudget <= 0) return false
+      this.autoBudget--
+      return true
+    }
+    const link = new MemoryLink(a, b, { mode: this.#mode, ...options, spend })
     this.#links.push(link)
     link._evaluate()
     return link
