@@ -1,0 +1,108 @@
+import { Option } from 'commander'
+import type { CommandModule } from '../command-module.js'
+import { fields, when } from '../format.js'
+import { hostPort, ipv4 } from '../../daemon/cli-options.js'
+
+export const serveCommands: CommandModule = {
+  name: 'serve',
+  register(program, ctx) {
+    program
+      .command('serve')
+      .description('start this device: keep it online on the LAN and sync with paired devices (initialises the data dir on first run)')
+      .option('--listen <host:port>', 'accept connections here', hostPort)
+      .option('--interface <ip>', 'IPv4 address of the network interface for mDNS discovery and invites', ipv4)
+      .option('--no-mdns', 'do not advertise or browse with mDNS (reach peers by address: `orbit sync HOST:PORT`)')
+      .addOption(new Option('--http <host:port>', 'serve the web UI here (not part of this build yet)').argParser(hostPort))
+      .option('--name <name>', 'on first run: a name for this device (default: the host name)')
+      .option('--no-invite', 'on first run: do not print an invite code')
+      .addHelpText(
+        'after',
+        `
+Listens on 0.0.0.0:7878 unless --listen says otherwise. While it runs, the other commands on the
+same data dir go through it. Stop it with Ctrl-C (SIGINT) or SIGTERM.
+
+Examples:
+  $ orbit serve --name "My laptop"
+  $ orbit serve --interface 192.168.1.20
+  $ orbit --data /tmp/b serve --listen 127.0.0.1:7879 --no-mdns --json`,
+      )
+      .action(
+        ctx.action(async (opts, cmd) => {
+          const { dataDir } = ctx.globals(cmd)
+          const { hostname } = await import('node:os')
+          const { StoreError } = await import('../../../core/errors.js')
+          const { parseName } = await import('../../../core/model/validate.js')
+          const { initDevice } = await import('../../node/device.js')
+          const name = parseName(typeof opts.name === 'string' ? opts.name : hostname().split('.')[0] || 'My device', 'name')
+          let created = false
+          try {
+            await initDevice(dataDir, { name })
+            created = true
+          } catch (error) {
+            if (!(error instanceof StoreError && error.code === 'ALREADY_INITIALISED')) throw error
+          }
+          if (opts.http !== undefined) ctx.hint(cmd, 'note: the web UI is not part of this build; --http is ignored')
+          const { createLogger } = await import('../../../adapters/log/pino.js')
+          const { startDaemon } = await import('../../daemon/daemon.js')
+          const listen = opts.listen as { host: string; port: number } | undefined
+          const daemon = await startDaemon({
+            dataDir,
+            ...(listen === undefined ? {} : { listen }),
+            ...(typeof opts.interface === 'string' ? { interfaceAddress: opts.interface } : {}),
+            mdns: opts.mdns !== false,
+            logger: createLogger({ level: ctx.io.env.ORBIT_LOG_LEVEL ?? 'warn' }),
+          })
+          const stopped = new Promise<string>((resolve) => {
+            process.once('SIGINT', () => resolve('SIGINT'))
+            process.once('SIGTERM', () => resolve('SIGTERM'))
+          })
+          try {
+            const ws = daemon.device.workspace
+            const alone = ws.listDevices().filter((d) => ws.memberStatus(d.id) === 'member').length <= 1
+            const invite = opts.invite !== false && alone ? await daemon.createInvite() : undefined
+            const listenText = `${daemon.listenAddress.host}:${daemon.listenAddress.port}`
+            const status = daemon.status()
+            ctx.emit(
+              cmd,
+              {
+                event: 'ready',
+                initialised: created,
+                dataDir,
+                deviceId: daemon.device.identity.deviceId,
+                deviceName: daemon.device.deviceName,
+                workspace: { id: ws.workspaceId, name: ws.name },
+                listen: listenText,
+                control: daemon.controlPath,
+                mdns: status.mdns,
+                ...(invite === undefined ? {} : { invite }),
+              },
+              () =>
+                [
+                  created ? `Initialised Orbit in ${dataDir}` : '',
+                  `Orbit is running.`,
+                  fields([
+                    ['device', `${daemon.device.deviceName} (${daemon.device.identity.deviceId})`],
+                    ['workspace', `${ws.name} (${ws.workspaceId})`],
+                    ['listening', listenText],
+                    ['discovery', status.mdns === true ? `mDNS on ${String(opts.interface ?? daemon.listenAddress.host)}` : 'off (reach peers with `orbit sync HOST:PORT`)'],
+                    ['data dir', dataDir],
+                  ]),
+                  '',
+                  ...(invite === undefined
+                    ? ['To add a device: run `orbit pair invite` here, then `orbit pair join CODE` on the other device.']
+                    : [`On your other device:  orbit pair join ${invite.code}`, `(the code works once, until ${when(invite.expiresAt)}; a new one: orbit pair invite --qr invite.png)`]),
+                  'Stop with Ctrl-C.',
+                ]
+                  .filter((l, i) => l !== '' || i > 0)
+                  .join('\n'),
+            )
+            const signal = await stopped
+            ctx.hint(cmd, `${signal}: stopping...`)
+          } finally {
+            await daemon.stop()
+          }
+          ctx.emit(cmd, { event: 'stopped' }, () => 'Stopped.')
+        }),
+      )
+  },
+}

@@ -1,0 +1,85 @@
+import type { CommandModule } from '../command-module.js'
+import { bytes } from '../format.js'
+import { oneOf } from '../options.js'
+import { duration } from '../../daemon/cli-options.js'
+
+interface Report {
+  method: string
+  status: 'completed' | 'error'
+  peer: { deviceId: string; address?: string }
+  changesSent: number
+  changesReceived: number
+  bytesSent: number
+  bytesReceived: number
+  durationMs: number
+  error?: { name: string; code?: string; message: string }
+}
+
+export const syncCommands: CommandModule = {
+  name: 'sync',
+  register(program, ctx) {
+    program
+      .command('sync')
+      .description('sync now with one device (or every reachable paired device) and report the session')
+      .argument('[target]', 'a paired device id (or unique prefix), or HOST:PORT')
+      .option('--via <method>', 'how to reach it: lan', oneOf(['lan'] as const), 'lan')
+      .option('--timeout <duration>', 'give up when not in sync after this long', duration, 30_000)
+      .addHelpText(
+        'after',
+        `
+Connects, syncs until both sides hold the same changes for every document (or the timeout), and
+prints { method, status, peer, changesSent, changesReceived, bytesSent, bytesReceived, durationMs }.
+Works with or without \`orbit serve\` running on this data dir; without it, give a target.
+Exit code 1 when the session did not complete.
+
+Examples:
+  $ orbit sync 192.168.1.20:7878
+  $ orbit sync k3f9x2ab --json
+  $ orbit sync            # with orbit serve running: every connected or known paired device`,
+      )
+      .action(
+        ctx.action<[string | undefined]>(async (target, opts, cmd) => {
+          const { dataDir } = ctx.globals(cmd)
+          const timeoutMs = opts.timeout as number
+          const { findDaemon, callDaemon } = await import('../../node/daemon-client.js')
+          const endpoint = findDaemon(dataDir)
+          let reports: Report[]
+          let single = true
+          if (endpoint !== undefined) {
+            const result = (await callDaemon(endpoint, 'sync', { ...(target === undefined ? {} : { target }), timeoutMs }, { timeoutMs: timeoutMs + 30_000 })) as
+              | Report
+              | { sessions: Report[] }
+            if ('sessions' in result) {
+              reports = result.sessions
+              single = false
+            } else reports = [result]
+          } else {
+            if (target === undefined) {
+              cmd.error('error: give a device or HOST:PORT to sync with (or start `orbit serve`, which knows its peers)', {
+                exitCode: 2,
+                code: 'commander.missingArgument',
+              })
+            }
+            const { syncDirect } = await import('../../daemon/direct-sync.js')
+            reports = [await syncDirect(dataDir, { target: target!, timeoutMs })]
+          }
+          ctx.emit(cmd, single ? reports[0] : { sessions: reports }, () => reports.map(render).join('\n'))
+          const failed = reports.find((r) => r.status !== 'completed')
+          if (failed !== undefined) {
+            const { WireError } = await import('../../../core/errors.js')
+            throw new WireError(`sync with ${failed.peer.deviceId} did not complete: ${failed.error?.message ?? 'unknown error'}`, {
+              code: failed.error?.code ?? 'SYNC',
+            })
+          }
+        }),
+      )
+  },
+}
+
+function render(r: Report): string {
+  const head = `${r.status === 'completed' ? 'Synced' : 'Sync failed'} with ${r.peer.deviceId}${r.peer.address ? ` at ${r.peer.address}` : ''} over ${r.method} in ${r.durationMs} ms`
+  return [
+    head + (r.error ? `: ${r.error.message}` : ''),
+    `  sent ${r.changesSent} changes (${bytes(r.bytesSent)}), received ${r.changesReceived} changes (${bytes(r.bytesReceived)})`,
+  ].join('\n')
+}

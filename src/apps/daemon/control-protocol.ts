@@ -1,0 +1,101 @@
+/**
+ * The control protocol between the CLI and a running `orbit serve` (docs/protocol/control.md).
+ *
+ * Transport: a Unix socket (mode 0600, in the data dir). Each line is one UTF-8 JSON object;
+ * the client sends one request line and reads one response line, per connection.
+ *
+ *   request  := { v: 1, id: string, op: Op, params: object }
+ *   response := { v: 1, id, ok: true, result } | { v: 1, id, ok: false, error: { name, code, message, field? } }
+ *
+ * Every request is validated here (zod) before anything runs; a bad one gets a typed error
+ * response (`ValidationError`) and changes nothing.
+ */
+import { z } from 'zod'
+
+/** Version of the control protocol. */
+export const CONTROL_VERSION = 1
+/** Largest request or response line, bytes (a logo travels base64 in `blobs.put`). */
+export const MAX_CONTROL_LINE = 8 * 1024 * 1024
+
+/** Workspace methods a client may call through `workspace.call` (they validate their own input). */
+export const WORKSPACE_METHODS = [
+  'addContact',
+  'editContact',
+  'removeContact',
+  'restoreContact',
+  'getContact',
+  'listContacts',
+  'addNote',
+  'removeNote',
+  'addOrg',
+  'editOrg',
+  'removeOrg',
+  'restoreOrg',
+  'getOrg',
+  'listOrgs',
+  'listDevices',
+  'getDevice',
+  'memberStatus',
+] as const
+export type WorkspaceMethod = (typeof WORKSPACE_METHODS)[number]
+
+/** Methods among {@link WORKSPACE_METHODS} that only read. */
+export const READ_METHODS: ReadonlySet<WorkspaceMethod> = new Set([
+  'getContact',
+  'listContacts',
+  'getOrg',
+  'listOrgs',
+  'listDevices',
+  'getDevice',
+  'memberStatus',
+])
+
+const Empty = z.object({}).strict()
+
+/** Params of each op. */
+export const OP_PARAMS = {
+  ping: Empty,
+  status: Empty,
+  'workspace.call': z.object({ method: z.enum(WORKSPACE_METHODS), args: z.array(z.unknown()).max(4) }).strict(),
+  'device.requireOrg': z.object({ id: z.string().max(200) }).strict(),
+  'blobs.put': z.object({ base64: z.string().max(MAX_CONTROL_LINE) }).strict(),
+  'pair.invite': z.object({ ttlMs: z.number().int().positive().max(7 * 24 * 3600 * 1000).optional() }).strict(),
+  'device.list': Empty,
+  'device.revoke': z.object({ id: z.string().max(200) }).strict(),
+  peers: Empty,
+  sync: z
+    .object({
+      /** A device id (or a unique prefix) or `host:port`; omitted = every connected or known member. */
+      target: z.string().min(1).max(300).optional(),
+      timeoutMs: z.number().int().positive().max(3_600_000).optional(),
+    })
+    .strict(),
+} as const
+
+export type ControlOp = keyof typeof OP_PARAMS
+export const CONTROL_OPS = Object.keys(OP_PARAMS) as ControlOp[]
+export type OpParams<O extends ControlOp> = z.infer<(typeof OP_PARAMS)[O]>
+
+export const RequestSchema = z
+  .object({
+    v: z.literal(CONTROL_VERSION),
+    id: z.string().min(1).max(64),
+    op: z.enum(CONTROL_OPS as [ControlOp, ...ControlOp[]]),
+    params: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict()
+export type ControlRequest = z.infer<typeof RequestSchema>
+
+export const ErrorBodySchema = z.object({
+  name: z.string(),
+  code: z.string(),
+  message: z.string(),
+  field: z.string().optional(),
+})
+export type ControlErrorBody = z.infer<typeof ErrorBodySchema>
+
+export const ResponseSchema = z.discriminatedUnion('ok', [
+  z.object({ v: z.literal(CONTROL_VERSION), id: z.string(), ok: z.literal(true), result: z.unknown() }),
+  z.object({ v: z.literal(CONTROL_VERSION), id: z.string(), ok: z.literal(false), error: ErrorBodySchema }),
+])
+export type ControlResponse = z.infer<typeof ResponseSchema>

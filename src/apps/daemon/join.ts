@@ -1,0 +1,179 @@
+/**
+ * `orbit pair join CODE`: the joining device's side of pairing, end to end.
+ *
+ * 1. Parse the invite (code text, or the text of its QR code) and check it has not expired.
+ * 2. The local workspace must be empty (only this device, no contacts, no organizations): joining
+ *    replaces which workspace this data dir shows, so data would be hidden — refused, with a
+ *    clear message, rather than lost.
+ * 3. Pair over the secure channel with the device that issued the invite (its key is in the
+ *    invite: nobody else can answer), proving the one-time secret.
+ * 4. Connect again as a member and sync the inviter's workspace until both sides' heads match.
+ * 5. Adopt it: the config's root URL becomes the inviter's, the listing layout is re-recorded and
+ *    re-projected on the next open, and the inviter's address is remembered for the daemon.
+ *
+ * Runs without a daemon on this data dir (a running one holds the store: stop it first).
+ */
+import { connect } from 'node:net'
+import type { AutomergeUrl } from '@automerge/automerge-repo'
+import { OrbitError, PairingError, StoreError, WireError } from '../../core/errors.js'
+import type { DeviceId } from '../../core/ids.js'
+import type { Logger } from '../../core/log.js'
+import { CrmWorkspace } from '../../core/model/workspace.js'
+import { assertInviteUsable, joinWithInvite, parseInviteCode, type Invite, type PairAccept } from '../../core/pairing/index.js'
+import type { DeviceIdentity } from '../../core/crypto/identity.js'
+import { FramedSocket } from '../../adapters/transport-tcp/framed-socket.js'
+import { DEFAULT_MAX_FRAME_BYTES } from '../../adapters/transport-tcp/index.js'
+import { CONFIG_KEYS } from '../node/data-dir.js'
+import { openDevice } from '../node/device.js'
+import { readDaemonLock } from './lock.js'
+import { linkDevice } from './direct-sync.js'
+import { parseHostPort, rememberPeerAddress } from './known-peers.js'
+import { DEFAULT_SYNC_TIMEOUT_MS } from './daemon.js'
+
+export interface JoinOptions {
+  /** Try this `host:port` instead of the invite's addresses. */
+  address?: string
+  timeoutMs?: number
+  logger?: Logger
+  now?: () => number
+}
+
+/** What `orbit pair join` prints. */
+export interface JoinResult {
+  workspace: { id: string; name: string }
+  inviter: { deviceId: string; name: string; address: string }
+  members: Array<{ deviceId: string; name: string }>
+  contacts: number
+  organizations: number
+  durationMs: number
+}
+
+/**
+ * @throws PairingError (`MALFORMED`, `CHECKSUM`, `EXPIRED`, `REFUSED`, `WORKSPACE_NOT_EMPTY`,
+ *   `ALREADY_MEMBER`, ...), StoreError (`DAEMON_RUNNING`, `NOT_INITIALISED`), WireError/HandshakeError
+ *   when the inviter cannot be reached.
+ */
+export async function joinWorkspace(dataDir: string, codeText: string, options: JoinOptions = {}): Promise<JoinResult> {
+  const now = options.now ?? Date.now
+  const started = now()
+  const invite = parseInviteCode(codeText)
+  assertInviteUsable(invite, now())
+  const daemon = readDaemonLock(dataDir)
+  if (daemon !== undefined) {
+    throw new StoreError(
+      `orbit serve is running on ${dataDir} (pid ${daemon.pid}); joining replaces this device's workspace, so stop it first, run \`orbit pair join\`, then start \`orbit serve\` again`,
+      { code: 'DAEMON_RUNNING' },
+    )
+  }
+  const device = await openDevice(dataDir, { ...(options.logger === undefined ? {} : { logger: options.logger }), now })
+  let accept: PairAccept | undefined
+  let address = ''
+  try {
+    const ws = device.workspace
+    const me = device.identity.deviceId
+    if (invite.inviterDeviceId === me) throw new PairingError('this invite was issued by this very device; use it on another one', { code: 'SELF' })
+    if (ws.workspaceId === invite.workspaceId) {
+      throw new PairingError(`this device is already a member of workspace ${ws.name}; run \`orbit sync\` to sync it`, { code: 'ALREADY_MEMBER' })
+    }
+    await ws.loadAllShards()
+    const contacts = (await ws.listContacts({ includeDeleted: true })).length
+    const orgs = (await ws.listOrgs({ includeDeleted: true })).length
+    const others = ws.listDevices().filter((d) => d.id !== me).length
+    if (contacts + orgs + others > 0) {
+      throw new PairingError(
+        `this device already has its own data (${contacts} contacts, ${orgs} organizations, ${others} other devices); ` +
+          'joining another workspace would hide it. Join from a fresh data dir instead: `orbit --data DIR init --name NAME`, then `orbit --data DIR pair join CODE`',
+        { code: 'WORKSPACE_NOT_EMPTY' },
+      )
+    }
+
+    // Pair with the first address that answers; a refusal is final (the secret is single-use).
+    const addresses = options.address === undefined ? invite.addresses : [options.address]
+    let lastError: unknown = new WireError('the invite carries no address; give one with --address HOST:PORT', { code: 'NO_ADDRESS' })
+    for (const candidate of addresses) {
+      try {
+        accept = await pairAt(candidate, invite, device.identity, device.deviceName, now)
+        address = candidate
+        break
+      } catch (error) {
+        if (error instanceof PairingError) throw error
+        lastError = error
+      }
+    }
+    if (accept === undefined) {
+      throw lastError instanceof OrbitError ? lastError : new WireError(`cannot reach the inviting device: ${String(lastError)}`, { code: 'UNREACHABLE' })
+    }
+
+    // First sync, as a member now, into the inviter's workspace (only its members are accepted).
+    const members = new Set<string>(accept.members.map((m) => m.deviceId))
+    const link = linkDevice(device, {
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      authorize: (id: DeviceId) => (members.has(id) ? 'member' : 'refuse'),
+    })
+    try {
+      const { host, port } = parseHostPort(address)
+      const { peerId } = await link.connect(host, port, invite.inviterDeviceId)
+      const joined = await CrmWorkspace.open(device.repo, accept.rootUrl as AutomergeUrl, { now })
+      try {
+        await joined.loadAllShards()
+        await link.watcher.until(() => joined.allHandles(), peerId, { timeoutMs: options.timeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS })
+        await device.repo.flush()
+      } finally {
+        joined.close()
+      }
+    } finally {
+      link.close()
+    }
+
+    const config = device.config
+    const rootUrl = accept.rootUrl
+    device.db.transaction(() => {
+      config.set(CONFIG_KEYS.rootUrl, rootUrl)
+      // The next open records the new workspace's layout and re-projects its shards.
+      config.delete(CONFIG_KEYS.rootDocId)
+      config.delete(CONFIG_KEYS.shardDocIds)
+      rememberPeerAddress(config, invite.inviterDeviceId, address)
+    })
+  } finally {
+    await device.close()
+  }
+
+  const fresh = await openDevice(dataDir, { ...(options.logger === undefined ? {} : { logger: options.logger }), now })
+  try {
+    const ws = fresh.workspace
+    return {
+      workspace: { id: ws.workspaceId, name: ws.name },
+      inviter: { deviceId: invite.inviterDeviceId, name: invite.inviterName, address },
+      members: ws.listDevices().filter((d) => ws.memberStatus(d.id) === 'member').map((d) => ({ deviceId: d.id, name: d.name })),
+      contacts: (await ws.listContacts()).length,
+      organizations: (await ws.listOrgs()).length,
+      durationMs: now() - started,
+    }
+  } finally {
+    await fresh.close()
+  }
+}
+
+async function pairAt(address: string, invite: Invite, identity: DeviceIdentity, name: string, now: () => number): Promise<PairAccept> {
+  const { host, port } = parseHostPort(address)
+  const socket = connect({ host, port })
+  const framed = new FramedSocket(socket, DEFAULT_MAX_FRAME_BYTES)
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new WireError(`no answer from ${address}`, { code: 'TIMEOUT' })), 5000)
+      socket.once('connect', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+      framed.onClose((error) => {
+        clearTimeout(timer)
+        reject(error ?? new WireError('closed', { code: 'CLOSED' }))
+      })
+    })
+    const { accept } = await joinWithInvite(framed.io, { invite, identity, deviceName: name, now: now() })
+    return accept
+  } finally {
+    framed.close()
+  }
+}
+

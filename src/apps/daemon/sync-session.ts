@@ -1,0 +1,129 @@
+/**
+ * One sync session with one connected peer: wait until, for every document of the workspace, the
+ * peer's heads (from the Automerge sync protocol) equal ours — both replicas hold the same
+ * changes — or the deadline passes. Counts what crossed the wire meanwhile.
+ *
+ * Used by `orbit sync` with and without a daemon, and by `orbit pair join` for the first sync.
+ */
+import type { DocHandle, PeerId, Repo } from '@automerge/automerge-repo'
+import { getHeads } from '@automerge/automerge'
+import { AbortedError } from '../../core/errors.js'
+import type { DeviceId } from '../../core/ids.js'
+import type { CountingNetworkAdapter } from '../../core/sync/counting.js'
+import type { TcpNetworkAdapter } from '../../adapters/transport-tcp/index.js'
+
+/** What `orbit sync` prints. */
+export interface SyncReport {
+  method: 'local-network'
+  status: 'completed' | 'error'
+  peer: { deviceId: string; address?: string }
+  changesSent: number
+  changesReceived: number
+  bytesSent: number
+  bytesReceived: number
+  durationMs: number
+  /** Documents compared. */
+  documents: number
+  error?: { name: string; code?: string; message: string }
+}
+
+/** Counters of one peer at one moment, to diff a session's traffic out of lifetime totals. */
+export interface TrafficSnapshot {
+  changesSent: number
+  changesReceived: number
+  bytesSent: number
+  bytesReceived: number
+}
+
+export function snapshotTraffic(tcp: TcpNetworkAdapter, counting: CountingNetworkAdapter, deviceId: DeviceId, peerId: PeerId | undefined): TrafficSnapshot {
+  const wire = tcp.traffic(deviceId)
+  const repo = peerId === undefined ? undefined : counting.traffic(peerId)
+  return {
+    changesSent: repo?.sent.changes ?? 0,
+    changesReceived: repo?.received.changes ?? 0,
+    bytesSent: wire.bytesSent,
+    bytesReceived: wire.bytesReceived,
+  }
+}
+
+export function diffTraffic(after: TrafficSnapshot, before: TrafficSnapshot): TrafficSnapshot {
+  return {
+    changesSent: after.changesSent - before.changesSent,
+    changesReceived: after.changesReceived - before.changesReceived,
+    bytesSent: after.bytesSent - before.bytesSent,
+    bytesReceived: after.bytesReceived - before.bytesReceived,
+  }
+}
+
+interface SyncStateEvent {
+  documentId: string
+  peerId: PeerId
+  syncState: { theirHeads: string[] | null }
+}
+
+const sameHeads = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && [...a].sort().join() === [...b].sort().join()
+
+/**
+ * Watches the peer's heads as the sync protocol reports them (`sync-state` events of the Repo's
+ * synchronizer). Start it *before* the connection comes up so no report is missed.
+ */
+export class PeerHeadsWatcher {
+  readonly #heads = new Map<string, Map<PeerId, string[]>>()
+  readonly #repo: Repo
+  readonly #onEvent: (event: SyncStateEvent) => void
+  #wake: (() => void) | undefined
+
+  constructor(repo: Repo) {
+    this.#repo = repo
+    this.#onEvent = (event) => {
+      if (event.syncState.theirHeads === null) return
+      let byPeer = this.#heads.get(event.documentId)
+      if (byPeer === undefined) this.#heads.set(event.documentId, (byPeer = new Map()))
+      byPeer.set(event.peerId, [...event.syncState.theirHeads])
+      this.#wake?.()
+    }
+    ;(repo.synchronizer as unknown as { on(e: 'sync-state', l: (e: SyncStateEvent) => void): void }).on('sync-state', this.#onEvent)
+  }
+
+  /** Forget what `peerId` reported (a fresh connection must report again). */
+  forget(peerId: PeerId): void {
+    for (const byPeer of this.#heads.values()) byPeer.delete(peerId)
+  }
+
+  /** Documents among `handles` whose heads the peer has not matched yet. */
+  behind(handles: readonly DocHandle<unknown>[], peerId: PeerId): DocHandle<unknown>[] {
+    return handles.filter((h) => {
+      const theirs = this.#heads.get(h.documentId)?.get(peerId)
+      return theirs === undefined || !sameHeads(theirs, getHeads(h.doc() as object))
+    })
+  }
+
+  /**
+   * Resolves when the peer matches every handle's heads; rejects with AbortedError (`TIMEOUT`)
+   * at the deadline or when `signal` aborts.
+   */
+  async until(handles: () => Promise<readonly DocHandle<unknown>[]>, peerId: PeerId, options: { timeoutMs: number; signal?: AbortSignal }): Promise<number> {
+    const deadline = Date.now() + options.timeoutMs
+    for (;;) {
+      options.signal?.throwIfAborted()
+      const list = await handles()
+      if (this.behind(list, peerId).length === 0) return list.length
+      const left = deadline - Date.now()
+      if (left <= 0) throw new AbortedError(`not in sync after ${options.timeoutMs} ms`, { code: 'TIMEOUT' })
+      // Re-check on the next sync report, on local changes, or every 250 ms at the latest.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.min(left, 250))
+        function done(): void {
+          clearTimeout(timer)
+          resolve()
+        }
+        this.#wake = done
+      })
+      this.#wake = undefined
+    }
+  }
+
+  close(): void {
+    ;(this.#repo.synchronizer as unknown as { off(e: 'sync-state', l: (e: SyncStateEvent) => void): void }).off('sync-state', this.#onEvent)
+  }
+}
