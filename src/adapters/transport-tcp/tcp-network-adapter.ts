@@ -65,6 +65,10 @@ export interface TcpNetworkAdapterOptions {
   heartbeatMs?: number
   /** Drop a joined connection that sent nothing (not even keep-alives) for this long. Default 20 000. */
   idleTimeoutMs?: number
+  /** How long a duplicate link is still read before it is closed. Default 2000. */
+  duplicateDrainMs?: number
+  /** Inbound connections still in their handshake beyond this are refused at once. Default 64. */
+  maxPendingHandshakes?: number
   /** See the module comment. Default 'device-id'. */
   peerIdPolicy?: 'device-id' | 'bound'
 }
@@ -161,6 +165,7 @@ export class TcpNetworkAdapter extends NetworkAdapter {
   readonly #targets = new Map<string, DialTarget>()
   readonly #traffic = new Map<DeviceId, DeviceTraffic>()
   #server: Server | undefined
+  #pendingInbound = 0
   #listening: Promise<void> | undefined
   #boundPort: number | undefined
   /** The Repo called `connect` (we know our peer id) and not `disconnect` since. */
@@ -317,6 +322,11 @@ export class TcpNetworkAdapter extends NetworkAdapter {
     return [...this.#active.entries()].map(([peerId, c]) => ({ deviceId: c.session.remoteDeviceId, peerId }))
   }
 
+  /** Open member connections (joined or not), duplicates still draining included. */
+  openConnections(): number {
+    return this.#conns.size
+  }
+
   /** Traffic counters per remote device (bytes are on the wire: frames, headers, ciphertext). */
   traffic(deviceId: DeviceId): DeviceTraffic {
     return { ...this.#count(deviceId) }
@@ -346,7 +356,19 @@ export class TcpNetworkAdapter extends NetworkAdapter {
     this.#listening ??= new Promise<void>((resolve, reject) => {
       const server = createServer((socket) => {
         if (this.#halted) return socket.destroy()
-        void this.#runConnection(socket, 'responder', undefined)
+        // Handshakes cost CPU (X25519, Ed25519): cap how many strangers can make us do them at once.
+        if (this.#pendingInbound >= (this.#o.maxPendingHandshakes ?? 64)) {
+          this.#reportError(new WireError('too many pending handshakes', { code: 'BUSY' }), socket.remoteAddress)
+          return socket.destroy()
+        }
+        this.#pendingInbound++
+        let counted = true
+        const release = (): void => {
+          if (counted) this.#pendingInbound--
+          counted = false
+        }
+        socket.once('close', release)
+        void this.#runConnection(socket, 'responder', undefined, release)
       })
       this.#server = server
       server.once('error', reject)
@@ -394,7 +416,12 @@ export class TcpNetworkAdapter extends NetworkAdapter {
     this.#events.emit('connection-error', [{ error: e, remoteAddress, ...(deviceId ? { deviceId } : {}) }])
   }
 
-  async #runConnection(socket: Socket, role: 'initiator' | 'responder', target: DialTarget | undefined): Promise<void> {
+  async #runConnection(
+    socket: Socket,
+    role: 'initiator' | 'responder',
+    target: DialTarget | undefined,
+    handshakeDone?: () => void,
+  ): Promise<void> {
     const framed = new FramedSocket(socket, this.#maxFrame)
     const remoteAddress = (): string | undefined => socket.remoteAddress ?? target?.host
     if (role === 'initiator') {
@@ -428,6 +455,7 @@ export class TcpNetworkAdapter extends NetworkAdapter {
         timeoutMs: this.#o.handshakeTimeoutMs ?? 10_000,
       })
     } catch (error) {
+      handshakeDone?.()
       framed.close(error instanceof Error ? error : undefined)
       this.#reportError(error, remoteAddress())
       if (target !== undefined) {
@@ -440,6 +468,7 @@ export class TcpNetworkAdapter extends NetworkAdapter {
       }
       return
     }
+    handshakeDone?.()
     if (target !== undefined) target.pending = false
     if (this.#halted) return framed.close()
     this.#events.emit('session', [{ deviceId: session.remoteDeviceId, authorization: session.authorization, role }])
@@ -578,7 +607,7 @@ export class TcpNetworkAdapter extends NetworkAdapter {
     }
     if (!conn.established || this.peerId === undefined) throw new WireError('message before join', { code: 'BAD_MESSAGE' })
     const message = decodeRepoMessage(plain, { senderId: conn.remotePeerId, targetId: this.peerId })
-    if (this.#active.get(conn.remotePeerId) !== conn) return // a retired duplicate's late message
+    // A retired duplicate still delivers what was in flight on it: same authenticated peer.
     this.#count(conn.session.remoteDeviceId).messagesReceived++
     this.emit('message', message)
   }
@@ -606,10 +635,16 @@ export class TcpNetworkAdapter extends NetworkAdapter {
     if (existing !== undefined && existing !== conn) {
       const keep = this.#preferred(existing, conn)
       const drop = keep === conn ? existing : conn
-      this.#dropConn(drop, new WireError('duplicate connection', { code: 'DUPLICATE' }), { emit: false, retire: true })
+      // Both sides pick the same link, but may have announced the other one first and sent on
+      // it: stop sending on the loser now, keep reading it for a moment so nothing in flight is
+      // lost, then close it. The Repo sees one uninterrupted peer.
+      drop.retired = true
+      const drainMs = this.#o.duplicateDrainMs ?? 2000
+      this.#timers.setTimeout(() => this.#dropConn(drop, new WireError('duplicate connection', { code: 'DUPLICATE' }), { emit: false, retire: true }), drainMs)
       if (keep === existing) return
-      // Messages in flight on the old link are lost: restart the repo's sync with this peer.
-      this.emit('peer-disconnected', { peerId })
+      this.#active.set(peerId, conn)
+      this.#log.info('peer link replaced by the preferred duplicate', { peerId })
+      return
     }
     this.#active.set(peerId, conn)
     this.#log.info('peer joined', { peerId, deviceId: conn.session.remoteDeviceId })
