@@ -15,7 +15,7 @@
  */
 import { connect } from 'node:net'
 import type { AutomergeUrl } from '@automerge/automerge-repo'
-import { OrbitError, PairingError, StoreError, WireError } from '../../core/errors.js'
+import { HandshakeError, OrbitError, PairingError, StoreError, WireError } from '../../core/errors.js'
 import type { DeviceId } from '../../core/ids.js'
 import type { Logger } from '../../core/log.js'
 import { CrmWorkspace } from '../../core/model/workspace.js'
@@ -170,8 +170,17 @@ async function pairAt(address: string, invite: Invite, identity: DeviceIdentity,
         reject(error ?? new WireError('closed', { code: 'CLOSED' }))
       })
     })
-    const { accept } = await joinWithInvite(framed.io, { invite, identity, deviceName: name, now: now() })
-    return accept
+    try {
+      const { accept } = await joinWithInvite(framed.io, { invite, identity, deviceName: name, now: now() })
+      return accept
+    } catch (error) {
+      // The inviter refuses unknown devices at the handshake when it has no pending invite: to the
+      // user that is the same answer as a wrong secret, and must not say more.
+      if (error instanceof HandshakeError && error.code === 'REFUSED') {
+        throw new PairingError('pairing was refused: the invite is wrong, expired or already used; ask for a new one', { code: 'REFUSED', cause: error })
+      }
+      throw error
+    }
   } finally {
     framed.close()
   }
