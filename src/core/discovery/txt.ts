@@ -10,6 +10,7 @@
  */
 import { WireError } from '../errors.js'
 import type { DeviceId } from '../ids.js'
+import { isDeviceId } from '../crypto/identity.js'
 
 /** What a TXT record claims. */
 export interface TxtRecord {
@@ -23,11 +24,6 @@ const MAX_ENTRY_BYTES = 255
 const MAX_ENTRIES = 32
 const MAX_NAME_BYTES = 63
 const MAX_PROTOCOL_VERSION = 65535
-
-// Same shape as crypto/identity.ts `isDeviceId` (32 base32 chars). Repeated here because the lint
-// fence's `crypto` pattern also matches our own `../crypto/` folder (reported to the lead).
-const DEVICE_ID = /^[a-z2-7]{32}$/
-const isDeviceId = (value: string): value is DeviceId => DEVICE_ID.test(value)
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
