@@ -11,7 +11,7 @@ import { networkInterfaces } from 'node:os'
 import makeMdns from 'multicast-dns'
 import type { Answer, Question } from 'dns-packet'
 import type { RemoteInfo } from 'node:dgram'
-import { OrbitError, WireError } from '../../core/errors.js'
+import { OrbitError, ValidationError, WireError } from '../../core/errors.js'
 import type { DeviceId } from '../../core/ids.js'
 import type { Logger } from '../../core/log.js'
 import { silentLogger } from '../../core/log.js'
@@ -64,7 +64,10 @@ const defaultTimers: IntervalTimers = {
   clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
 }
 
-/** Subnet membership test for `address` against the interface's address/netmask. */
+/**
+ * Subnet membership test for `address` against the interface's address/netmask. Throws
+ * ValidationError when `interfaceAddress` is not an IPv4 address of this machine.
+ */
 function subnetFilter(interfaceAddress: string): (address: string) => boolean {
   const toInt = (ip: string): number => ip.split('.').reduce((acc, part) => ((acc << 8) | Number(part)) >>> 0, 0)
   for (const list of Object.values(networkInterfaces())) {
@@ -76,7 +79,7 @@ function subnetFilter(interfaceAddress: string): (address: string) => boolean {
       }
     }
   }
-  return () => false
+  throw new ValidationError(`--interface ${interfaceAddress}: not an IPv4 address of this machine`, { field: 'interface' })
 }
 
 /**
@@ -324,16 +327,23 @@ export function createMdnsDiscovery(options: MdnsDiscoveryOptions): Discovery {
         m.on('warning', (error: Error) => log.debug('mdns warning', { error: error.message }))
         m.on('query', onQuery)
         m.on('response', onResponse)
-        await new Promise<void>((resolve, reject) => {
-          m.once('ready', () => resolve())
-          m.once('error', (error: Error) => reject(new WireError('mDNS socket failed', { code: 'MDNS_SOCKET', cause: error })))
-        })
+        try {
+          await new Promise<void>((resolve, reject) => {
+            m.once('ready', () => resolve())
+            m.once('error', (error: Error) => reject(new WireError('mDNS socket failed', { code: 'MDNS_SOCKET', cause: error })))
+          })
+        } catch (error) {
+          m.destroy()
+          throw error
+        }
         m.on('error', (error: Error) => report(new WireError('mDNS socket failed', { code: 'MDNS_SOCKET', cause: error })))
         mdns = m
         interval = timers.setInterval(tick, queryIntervalMs)
         await Promise.all([query(), announce(ttl)])
         log.info('mDNS started', { interface: options.interfaceAddress, advertising: ad?.deviceId })
       })()
+      // A failed start can be retried (e.g. once the interface is up).
+      starting.catch(() => (starting = undefined))
       return starting
     },
     async stop() {
