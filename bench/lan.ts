@@ -1,0 +1,426 @@
+/**
+ * LAN tier bench (issue 3's bars), ratios against baselines measured in the same run:
+ * 1. initial sync of a 10,000-contact CRM over the secure TCP channel between two Repos on
+ *    127.0.0.1, each with its own SQLite store in a temp dir — from the dial until the receiver
+ *    holds every document (root + shards) at the sender's heads — vs Automerge's own in-memory
+ *    sync loop (`generateSyncMessage`/`receiveSyncMessage` ping-pong) on the same documents;
+ * 2. one edit between connected peers: bytes on the wire both ways (frames + encryption, as the
+ *    transport counts them) until the link is quiet again, and network legs/round trips until the
+ *    other side sees it;
+ * 3. discovery on a namespace LAN (root only): two devices start mDNS at the same instant, time
+ *    until each sees the other (bench/lan-discovery.ts).
+ *
+ *   node dist/bench/lan.js          # standalone: prints the values
+ *   ORBIT_BENCH_LAN_CONTACTS=2000 ORBIT_BENCH_LAN_RUNS=3 node dist/bench/lan.js   # quicker
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import { writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
+import * as Automerge from '@automerge/automerge'
+import { Repo, type AutomergeUrl, type DocHandle, type PeerId } from '@automerge/automerge-repo'
+import { nodeChaChaPoly } from '../src/adapters/crypto-node/index.js'
+import { SqliteStorageAdapter, openOrbitDatabase, type OrbitDatabase } from '../src/adapters/storage-sqlite/index.js'
+import { TcpNetworkAdapter } from '../src/adapters/transport-tcp/index.js'
+import { performHandshake } from '../src/core/crypto/channel.js'
+import { encodePublicKey, generateIdentity, type DeviceIdentity } from '../src/core/crypto/identity.js'
+import { CrmWorkspace } from '../src/core/model/workspace.js'
+import type { ContactShardDoc } from '../src/core/model/types.js'
+import { CountingNetworkAdapter, type TrafficEvent } from '../src/core/sync/counting.js'
+import { fakeContact } from './fake-contacts.js'
+import { runDiscoveryBench } from './lan-discovery.js'
+
+export interface LanBenchOptions {
+  signal?: AbortSignal
+  log?: (line: string) => void
+}
+
+type Values = Record<string, number | string>
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+const r1 = (x: number): number => Math.round(x * 10) / 10
+const r3 = (x: number): number => Math.round(x * 1000) / 1000
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+const sameHeads = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && [...a].sort().join() === [...b].sort().join()
+
+/** Which AEAD the secure channel uses: the native one unless ORBIT_BENCH_LAN_AEAD=noble (for comparison). */
+function handshakeWithAead(aead: 'node' | 'noble'): typeof performHandshake {
+  return aead === 'node' ? (io, options) => performHandshake(io, { ...options, aead: nodeChaChaPoly }) : performHandshake
+}
+
+interface Sender {
+  identity: DeviceIdentity
+  file: string
+  rootUrl: AutomergeUrl
+  docUrls: AutomergeUrl[]
+  /** Every document saved whole, for the baseline. */
+  saved: Uint8Array[]
+  contactIds: string[]
+}
+
+/** The sender's store: `n` contacts written through the workspace API, as a device would. */
+async function buildSender(tmp: string, n: number, log: (line: string) => void): Promise<Sender> {
+  const identity = generateIdentity()
+  const file = join(tmp, 'sender.sqlite')
+  const db = openOrbitDatabase(file, { create: true, synchronous: 'normal' })
+  const repo = new Repo({ storage: new SqliteStorageAdapter(db), network: [], peerId: identity.deviceId as string as PeerId })
+  try {
+    const workspace = await CrmWorkspace.create(repo, {
+      name: 'LAN bench',
+      founder: { id: identity.deviceId, publicKey: encodePublicKey(identity.publicKey), name: 'sender', addedAt: Date.now(), addedBy: identity.deviceId },
+    })
+    const contactIds: string[] = []
+    for (let start = 0; start < n; start += 2500) {
+      const added = await workspace.addContacts(Array.from({ length: Math.min(2500, n - start) }, (_, k) => fakeContact(start + k)))
+      for (const c of added) contactIds.push(c.id)
+      log(`  sender: ${contactIds.length} contacts`)
+    }
+    const handles = await workspace.allHandles()
+    await repo.flush()
+    workspace.close()
+    return {
+      identity,
+      file,
+      rootUrl: workspace.rootUrl,
+      docUrls: handles.map((h) => h.url),
+      saved: handles.map((h) => Automerge.save(h.doc() as Automerge.Doc<unknown>)),
+      contactIds,
+    }
+  } finally {
+    await repo.shutdown()
+    db.close()
+  }
+}
+
+/** Automerge's own sync loop between two in-memory documents, for every document; total ms. */
+function baselineSync(saved: readonly Uint8Array[]): { ms: number; cpuMs: number } {
+  const senders = saved.map((bytes) => Automerge.load<unknown>(bytes))
+  let total = 0
+  let cpu = 0
+  for (const source of senders) {
+    const c0 = process.cpuUsage()
+    const t0 = performance.now()
+    let a = source
+    let b = Automerge.init<unknown>()
+    let sa = Automerge.initSyncState()
+    let sb = Automerge.initSyncState()
+    for (let round = 0; ; round++) {
+      let m1: Uint8Array | null
+      let m2: Uint8Array | null
+      ;[sa, m1] = Automerge.generateSyncMessage(a, sa)
+      if (m1 !== null) [b, sb] = Automerge.receiveSyncMessage(b, sb, m1)
+      ;[sb, m2] = Automerge.generateSyncMessage(b, sb)
+      if (m2 !== null) [a, sa] = Automerge.receiveSyncMessage(a, sa, m2)
+      if (m1 === null && m2 === null) break
+      if (round > 100) throw new Error('baseline sync did not settle')
+    }
+    total += performance.now() - t0
+    const c = process.cpuUsage(c0)
+    cpu += (c.user + c.system) / 1000
+    if (!sameHeads(Automerge.getHeads(a), Automerge.getHeads(b))) throw new Error('baseline sync did not converge')
+  }
+  return { ms: total, cpuMs: cpu }
+}
+
+/** Runs `fn` under the V8 CPU profiler and writes the profile to `file` (ORBIT_BENCH_LAN_PROFILE). */
+async function profiled<T>(file: string, fn: () => T): Promise<T> {
+  const inspector = new Session()
+  inspector.connect()
+  try {
+    await inspector.post('Profiler.enable')
+    await inspector.post('Profiler.start')
+    const result = fn()
+    const { profile } = await inspector.post('Profiler.stop')
+    writeFileSync(file, JSON.stringify(profile))
+    return result
+  } finally {
+    inspector.disconnect()
+  }
+}
+
+interface Peer {
+  repo: Repo
+  db: OrbitDatabase
+  tcp: TcpNetworkAdapter
+  counted: CountingNetworkAdapter
+  identity: DeviceIdentity
+  traffic: Array<TrafficEvent & { side: 'A' | 'B'; t: number }>
+}
+
+function makePeer(side: 'A' | 'B', identity: DeviceIdentity, file: string, create: boolean, aead: 'node' | 'noble', other: () => string, listen: boolean): Peer {
+  const db = openOrbitDatabase(file, { create })
+  const traffic: Peer['traffic'] = []
+  const tcp = new TcpNetworkAdapter({
+    identity,
+    ...(listen ? { listen: { host: '127.0.0.1', port: 0 } } : {}),
+    authorize: (remote) => (remote.deviceId === other() ? 'member' : 'refuse'),
+    handshake: handshakeWithAead(aead),
+    // No keep-alives inside the measured windows (they would count as edit bytes).
+    heartbeatMs: 600_000,
+    idleTimeoutMs: 3_600_000,
+    backoff: [100],
+  })
+  const counted = new CountingNetworkAdapter(tcp, { onTraffic: (e) => traffic.push({ ...e, side, t: performance.now() }) })
+  const repo = new Repo({ storage: new SqliteStorageAdapter(db), network: [counted], peerId: identity.deviceId as string as PeerId })
+  return { repo, db, tcp, counted, identity, traffic }
+}
+
+async function closePeer(peer: Peer | undefined): Promise<void> {
+  if (peer === undefined) return
+  await peer.repo.shutdown().catch(() => undefined)
+  peer.db.close()
+}
+
+/** Resolves once `check()` holds, checking on every event-loop turn that had I/O (≤ 2 ms apart). */
+async function until(check: () => boolean, timeoutMs: number, what: string, signal?: AbortSignal): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (!check()) {
+    signal?.throwIfAborted()
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(2)
+  }
+}
+
+interface SyncRun {
+  ms: number
+  /** Process CPU time (both Repos, user + system) over `ms`. */
+  cpuMs: number
+  /** Until the receiver's store has it all (repo.flush). */
+  msToDisk: number
+  bytesAtoB: number
+  bytesBtoA: number
+  messages: number
+}
+
+/**
+ * One initial sync into an empty receiver. The sender is a running device: its store is open and
+ * every document loaded before the clock starts. Leaves both peers connected (returned) for the edit bench.
+ */
+async function initialSync(tmp: string, run: number, sender: Sender, aead: 'node' | 'noble', signal?: AbortSignal): Promise<{ run: SyncRun; a: Peer; b: Peer }> {
+  const receiverIdentity = generateIdentity()
+  const a = makePeer('A', sender.identity, sender.file, false, aead, () => receiverIdentity.deviceId, true)
+  let b: Peer | undefined
+  try {
+    const handlesA = await Promise.all(sender.docUrls.map((url) => a.repo.find<unknown>(url)))
+    const addr = await a.tcp.listen()
+    if (addr === undefined) throw new Error('sender is not listening')
+    b = makePeer('B', receiverIdentity, join(tmp, `receiver-${run}.sqlite`), true, aead, () => sender.identity.deviceId, false)
+    const repoB = b.repo
+    const synced = (): boolean =>
+      handlesA.every((h) => {
+        const hb = repoB.handles[h.documentId] as DocHandle<unknown> | undefined
+        return hb !== undefined && hb.isReady() && sameHeads(hb.heads(), h.heads())
+      })
+    const profile = run === 0 ? process.env.ORBIT_BENCH_LAN_PROFILE : undefined
+    const inspector = profile ? new Session() : undefined
+    if (inspector) {
+      inspector.connect()
+      await inspector.post('Profiler.enable')
+      await inspector.post('Profiler.start')
+    }
+    const c0 = process.cpuUsage()
+    const t0 = performance.now()
+    await b.tcp.dial(addr.host, addr.port, { expectedDeviceId: sender.identity.deviceId, reconnect: false })
+    // The receiver asks for what it knows of (a device that just paired knows the root URL, and
+    // the shard URLs from the root); the sender also announces its documents on its own.
+    for (const url of sender.docUrls) void repoB.find<unknown>(url).catch(() => undefined)
+    await until(synced, 600_000, 'the receiver to hold every document', signal)
+    const t1 = performance.now()
+    const cpu = process.cpuUsage(c0)
+    if (inspector) {
+      const { profile: data } = await inspector.post('Profiler.stop')
+      writeFileSync(profile!, JSON.stringify(data))
+      inspector.disconnect()
+    }
+    await repoB.flush()
+    const t2 = performance.now()
+    const wire = b.tcp.traffic(sender.identity.deviceId)
+    return {
+      run: { ms: t1 - t0, cpuMs: (cpu.user + cpu.system) / 1000, msToDisk: t2 - t0, bytesAtoB: wire.bytesReceived, bytesBtoA: wire.bytesSent, messages: a.traffic.length + b.traffic.length },
+      a,
+      b,
+    }
+  } catch (error) {
+    await closePeer(b)
+    await closePeer(a)
+    throw error
+  }
+}
+
+/** Waits until no message crossed either adapter for `quietMs`. */
+async function quiet(a: Peer, b: Peer, quietMs: number): Promise<void> {
+  let seen = -1
+  let since = performance.now()
+  for (;;) {
+    const n = a.traffic.length + b.traffic.length + a.tcp.traffic(b.identity.deviceId).bytesSent + b.tcp.traffic(a.identity.deviceId).bytesSent
+    if (n !== seen) {
+      seen = n
+      since = performance.now()
+    } else if (performance.now() - since >= quietMs) return
+    await sleep(5)
+  }
+}
+
+interface EditRun {
+  bytesAtoB: number
+  bytesBtoA: number
+  legsUntilVisible: number
+  legsTotal: number
+  messagesTotal: number
+  ms: number
+  /** The messages in order of sending: `A>sync:473` ... */
+  pattern: string
+}
+
+/** Network legs: maximal runs of consecutive messages in one direction, in order of sending. */
+function legs(events: Array<{ side: 'A' | 'B'; direction: string }>): number {
+  let n = 0
+  let last: string | undefined
+  for (const e of events) {
+    if (e.direction !== 'sent') continue
+    if (e.side !== last) n++
+    last = e.side
+  }
+  return n
+}
+
+/** Edits one contact's title on A (a connected, synced peer) and watches it arrive at B. */
+async function oneEdit(a: Peer, b: Peer, sender: Sender, i: number): Promise<EditRun> {
+  const workspaceA = await CrmWorkspace.open(a.repo, sender.rootUrl)
+  const workspaceB = await CrmWorkspace.open(b.repo, sender.rootUrl)
+  try {
+    const id = sender.contactIds[(i * 7919 + 13) % sender.contactIds.length]!
+    const shard = workspaceB.shardOfContact(id as never)
+    const handleB = await workspaceB.shardHandle(shard)
+    await workspaceA.shardHandle(shard)
+    await quiet(a, b, 300)
+    const title = `Bench title ${i} ${Date.now()}`
+    const before = { ab: a.tcp.traffic(b.identity.deviceId).bytesSent, ba: b.tcp.traffic(a.identity.deviceId).bytesSent }
+    const from = a.traffic.length
+    const fromB = b.traffic.length
+    let visibleAt: number | undefined
+    let visibleMark: { a: number; b: number } | undefined
+    const onChange = ({ doc }: { doc: ContactShardDoc }): void => {
+      if (visibleAt === undefined && doc.contacts[id]?.title === title) {
+        visibleAt = performance.now()
+        visibleMark = { a: a.traffic.length, b: b.traffic.length }
+      }
+    }
+    handleB.on('change', onChange)
+    const t0 = performance.now()
+    await workspaceA.editContact(id, { title })
+    await until(() => visibleAt !== undefined, 30_000, 'the edit to arrive')
+    await quiet(a, b, 300)
+    handleB.off('change', onChange)
+    const all = [...a.traffic.slice(from), ...b.traffic.slice(fromB)].sort((x, y) => x.t - y.t)
+    // B may answer a sync message before its handle emits 'change': what made the edit visible is
+    // the last message B had received by then, so count the legs up to that message's arrival.
+    const arrived = b.traffic.slice(fromB, visibleMark!.b).filter((e) => e.direction === 'received').at(-1)
+    if (arrived === undefined) throw new Error('the edit became visible without a message')
+    const untilVisible = all.filter((e) => e.t <= arrived.t)
+    return {
+      bytesAtoB: a.tcp.traffic(b.identity.deviceId).bytesSent - before.ab,
+      bytesBtoA: b.tcp.traffic(a.identity.deviceId).bytesSent - before.ba,
+      legsUntilVisible: legs(untilVisible),
+      legsTotal: legs(all),
+      messagesTotal: all.filter((e) => e.direction === 'sent').length,
+      ms: visibleAt! - t0,
+      pattern: all.filter((e) => e.direction === 'sent').map((e) => `${e.side}>${e.type}:${e.bytes}`).join(' '),
+    }
+  } finally {
+    workspaceA.close()
+    workspaceB.close()
+  }
+}
+
+/**
+ * Runs the LAN bench and returns flat values (times in ms, bytes, ratios). Sizes and repeats:
+ * ORBIT_BENCH_LAN_CONTACTS (default 10000), ORBIT_BENCH_LAN_RUNS (default 5), ORBIT_BENCH_LAN_AEAD
+ * (`node` default, `noble` to compare), ORBIT_BENCH_LAN_DISCOVERY_RUNS (default 7).
+ */
+export async function runLanBench(opts: LanBenchOptions = {}): Promise<Values> {
+  const log = opts.log ?? (() => undefined)
+  const n = Number(process.env.ORBIT_BENCH_LAN_CONTACTS ?? 10_000)
+  const runs = Math.max(1, Number(process.env.ORBIT_BENCH_LAN_RUNS ?? 5))
+  const aead = process.env.ORBIT_BENCH_LAN_AEAD === 'noble' ? 'noble' : 'node'
+  const values: Values = {}
+  const tmp = mkdtempSync(join(tmpdir(), 'orbit-bench-lan-'))
+  try {
+    log(`lan: building a ${n}-contact sender store ...`)
+    const sender = await buildSender(tmp, n, log)
+    values['initialSync.contacts'] = n
+    values['initialSync.documents'] = sender.docUrls.length
+    values['initialSync.aead'] = aead
+    values['initialSync.documentBytes'] = sender.saved.reduce((s, b) => s + b.length, 0)
+
+    const ours: SyncRun[] = []
+    const theirs: Array<{ ms: number; cpuMs: number }> = []
+    const edits: EditRun[] = []
+    baselineSync(sender.saved) // warm-up
+    for (let run = 0; run < runs; run++) {
+      opts.signal?.throwIfAborted()
+      const profile = run === 0 ? process.env.ORBIT_BENCH_LAN_PROFILE : undefined
+      theirs.push(profile ? await profiled(`${profile}.baseline.cpuprofile`, () => baselineSync(sender.saved)) : baselineSync(sender.saved))
+      const { run: r, a, b } = await initialSync(tmp, run, sender, aead, opts.signal)
+      ours.push(r)
+      try {
+        // Edits on the link the last sync left up (the first run's link is warm enough too).
+        for (let e = 0; e < (run === runs - 1 ? 5 : 1); e++) edits.push(await oneEdit(a, b, sender, run * 10 + e))
+      } finally {
+        await closePeer(b)
+        await closePeer(a)
+        rmSync(join(tmp, `receiver-${run}.sqlite`), { force: true })
+        rmSync(join(tmp, `receiver-${run}.sqlite-wal`), { force: true })
+        rmSync(join(tmp, `receiver-${run}.sqlite-shm`), { force: true })
+      }
+      log(`  run ${run + 1}/${runs}: TCP sync ${r1(r.ms)} ms (to disk ${r1(r.msToDisk)} ms), Automerge loop ${r1(theirs.at(-1)!.ms)} ms (CPU ${r1(r.cpuMs)} vs ${r1(theirs.at(-1)!.cpuMs)} ms); edit ${edits.at(-1)!.bytesAtoB}+${edits.at(-1)!.bytesBtoA} B`)
+    }
+    const oursMs = median(ours.map((r) => r.ms))
+    const theirMs = median(theirs.map((t) => t.ms))
+    values['initialSync.tcpMs'] = r1(oursMs)
+    values['initialSync.tcpToDiskMs'] = r1(median(ours.map((r) => r.msToDisk)))
+    values['initialSync.automergeLoopMs'] = r1(theirMs)
+    values['initialSync.ratio'] = r3(oursMs / theirMs)
+    values['initialSync.tcpCpuMs'] = r1(median(ours.map((r) => r.cpuMs)))
+    values['initialSync.automergeLoopCpuMs'] = r1(median(theirs.map((t) => t.cpuMs)))
+    values['initialSync.cpuRatio'] = r3(median(ours.map((r) => r.cpuMs)) / median(theirs.map((t) => t.cpuMs)))
+    values['initialSync.ratioToDisk'] = r3(median(ours.map((r) => r.msToDisk)) / theirMs)
+    values['initialSync.wireBytesAtoB'] = median(ours.map((r) => r.bytesAtoB))
+    values['initialSync.wireBytesBtoA'] = median(ours.map((r) => r.bytesBtoA))
+    values['initialSync.repoMessages'] = median(ours.map((r) => r.messages))
+
+    values['edit.runs'] = edits.length
+    values['edit.wireBytesAtoB'] = median(edits.map((e) => e.bytesAtoB))
+    values['edit.wireBytesBtoA'] = median(edits.map((e) => e.bytesBtoA))
+    values['edit.wireBytesTotal'] = median(edits.map((e) => e.bytesAtoB + e.bytesBtoA))
+    values['edit.wireBytesTotalMax'] = Math.max(...edits.map((e) => e.bytesAtoB + e.bytesBtoA))
+    values['edit.legsUntilVisible'] = Math.max(...edits.map((e) => e.legsUntilVisible))
+    values['edit.roundTripsUntilVisible'] = Math.max(...edits.map((e) => e.legsUntilVisible)) / 2
+    values['edit.legsUntilQuiet'] = Math.max(...edits.map((e) => e.legsTotal))
+    values['edit.messagesUntilQuiet'] = median(edits.map((e) => e.messagesTotal))
+    values['edit.visibleMs'] = r1(median(edits.map((e) => e.ms)))
+    values['edit.messages'] = edits.at(-1)!.pattern
+
+    opts.signal?.throwIfAborted()
+    if (process.env.ORBIT_BENCH_LAN_DISCOVERY === '0') values['discovery.skipped'] = 'ORBIT_BENCH_LAN_DISCOVERY=0'
+    else Object.assign(values, await runDiscoveryBench({ log, ...(opts.signal ? { signal: opts.signal } : {}) }))
+    return values
+  } finally {
+    rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const started = performance.now()
+  const values = await runLanBench({ log: (line) => process.stderr.write(`[lan ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`) })
+  const width = Math.max(...Object.keys(values).map((k) => k.length))
+  for (const [k, v] of Object.entries(values)) process.stdout.write(`${k.padEnd(width)}  ${v}\n`)
+  process.exit(0)
+}
