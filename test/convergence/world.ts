@@ -18,7 +18,7 @@ import {
 import type { DeviceId } from '../../src/core/ids.js'
 import type { MemberDevice } from '../../src/core/model/types.js'
 import { CrmWorkspace } from '../../src/core/model/workspace.js'
-import type { Prng } from '../helpers/prng.js'
+import { Prng } from '../helpers/prng.js'
 
 /** How a link behaves while the scenario runs (healing makes every link reliable). */
 export type Tier = 'reliable' | 'ordered' | 'hostile'
@@ -88,6 +88,16 @@ export function template(shardCount: number, initialContacts: number): Promise<T
 }
 
 async function makeTemplate(shardCount: number, initialContacts: number): Promise<Template> {
+  // Its own randomness, whichever scenario happens to build it first.
+  const restore = seedRandomness(new Prng(shardCount * 1000 + initialContacts))
+  try {
+    return await makeTemplateSeeded(shardCount, initialContacts)
+  } finally {
+    restore()
+  }
+}
+
+async function makeTemplateSeeded(shardCount: number, initialContacts: number): Promise<Template> {
   const repo = new Repo({})
   const ws = await CrmWorkspace.create(repo, { name: 'Convergence', founder: member('dev0'), shardCount, now: deviceClock(0) })
   await ws.addContacts(
@@ -124,7 +134,8 @@ export async function buildWorld(options: {
   upOf?: (a: number, b: number) => boolean
 }): Promise<World & { template: Template }> {
   const t = await template(options.shardCount, options.initialContacts)
-  const hub = new MemoryHub({ mode: 'manual', autoLink: false })
+  // A finite budget: a livelock on a reliable link fails the scenario instead of hanging it.
+  const hub = new MemoryHub({ mode: 'manual', autoLink: false, autoBudget: 50_000 })
   const devices: Device[] = []
   for (let i = 0; i < options.devices; i++) {
     const peerId = `d${i}` as PeerId
@@ -187,3 +198,37 @@ export async function shutdown(world: World): Promise<void> {
   await tick()
   await Promise.all(world.devices.map(d => d.repo.shutdown()))
 }
+
+/**
+ * Makes the randomness a world's behaviour depends on — Web Crypto (Automerge actor ids, contact
+ * and workspace ids) and `Math.random` (automerge-repo session ids) — draw from `source`, so that a
+ * scenario replays exactly from its seed (conflict winners depend on actor ids). Returns `restore`.
+ * Document ids stay random (automerge-repo's uuid draws from node:crypto's pool): they change the
+ * root's shard URLs, not who wins what.
+ */
+export function seedRandomness(source: Prng): () => void {
+  const previous = randomSource
+  randomSource = source
+  if (!installed) {
+    installed = true
+    vi.spyOn(globalThis.crypto, 'getRandomValues').mockImplementation(<T extends ArrayBufferView | null>(array: T): T => {
+      if (array === null) return array
+      const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength)
+      if (randomSource === undefined) {
+        realGetRandomValues(bytes)
+        return array
+      }
+      for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(randomSource.next() * 256)
+      return array
+    })
+    vi.spyOn(Math, 'random').mockImplementation(() => (randomSource === undefined ? realRandom() : randomSource.next()))
+  }
+  return () => {
+    randomSource = previous
+  }
+}
+
+let randomSource: Prng | undefined
+let installed = false
+const realGetRandomValues = globalThis.crypto.getRandomValues.bind(globalThis.crypto)
+const realRandom = Math.random
