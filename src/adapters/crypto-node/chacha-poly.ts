@@ -1,10 +1,13 @@
 /**
- * Node's native ChaCha20-Poly1305 as a ChaChaPolyAead — the reference for a platform adapter
- * (e.g. src/adapters/crypto-node/) that the TCP transport can inject for ~15× throughput.
+ * Node's native (OpenSSL) ChaCha20-Poly1305 as a `ChaChaPolyAead`. Core defaults to
+ * @noble/ciphers so it runs anywhere; on Node the transports inject this one, which is about 15×
+ * faster (≈ 580 vs 40 MB/s here), because the secure channel sits on the initial-sync hot path.
+ * It reproduces the Noise test vectors (test/crypto/noise.test.ts).
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto'
-import type { ChaChaPolyAead } from '../../src/core/crypto/noise.js'
+import type { ChaChaPolyAead } from '../../core/crypto/noise.js'
 
+/** The AEAD to pass as `aead` to `performHandshake` on Node. */
 export const nodeChaChaPoly: ChaChaPolyAead = {
   seal(key, nonce, ad, plaintext) {
     const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })

@@ -1,0 +1,1 @@
+export { nodeChaChaPoly } from './chacha-poly.js'
