@@ -56,12 +56,12 @@ describe('seeded random convergence', () => {
     const seconds = (performance.now() - started) / 1000
     const cpu = process.cpuUsage(cpuStarted)
     const cpuSeconds = (cpu.user + cpu.system) / 1e6
-    const sum = (k: 'ops' | 'delivered' | 'reordered' | 'duplicated' | 'dropped') => results.reduce((s, r) => s + r[k], 0)
+    const sum = (k: 'ops' | 'delivered' | 'reordered' | 'duplicated' | 'dropped' | 'restarts') => results.reduce((s, r) => s + r[k], 0)
     console.log(
       `convergence: ${results.length} scenarios in ${seconds.toFixed(1)} s (${(results.length / seconds).toFixed(1)}/s), ` +
         `${cpuSeconds.toFixed(1)} s CPU (${((cpuSeconds * 1000) / results.length).toFixed(0)} ms/scenario); ` +
         `${sum('ops')} acknowledged changes, ${sum('delivered')} messages delivered, ${sum('reordered')} reordered, ` +
-        `${sum('duplicated')} duplicated, ${sum('dropped')} dropped by cuts; heal rounds max ${Math.max(...results.map(r => r.healRounds))}`,
+        `${sum('duplicated')} duplicated, ${sum('dropped')} dropped by cuts, ${sum('restarts')} device restarts; heal rounds max ${Math.max(...results.map(r => r.healRounds))}`,
     )
   })
 })

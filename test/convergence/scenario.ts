@@ -8,7 +8,7 @@ import { vi } from 'vitest'
 import { Prng } from '../helpers/prng.js'
 import { checkWorld } from './checks.js'
 import { OpLog, randomOp, recordInitial } from './ops.js'
-import { buildWorld, deliverSome, heal, seedRandomness, shutdown, tick, type Tier } from './world.js'
+import { buildWorld, deliverSome, heal, restart, seedRandomness, shutdown, tick, type Tier } from './world.js'
 
 export interface ScenarioResult {
   seed: number
@@ -19,6 +19,7 @@ export interface ScenarioResult {
   duplicated: number
   reordered: number
   dropped: number
+  restarts: number
   /** The final heads of every shard, joined: equal for two runs of one seed when replay is exact. */
   fingerprint: string
 }
@@ -38,6 +39,7 @@ export async function runScenario(seed: number): Promise<ScenarioResult> {
     initialContacts: rng.int(2, 5),
     tierOf: () => rng.pick(tiers),
     upOf: () => rng.chance(0.85),
+    storage: rng.chance(0.3),
   })
   const log = new OpLog()
   try {
@@ -60,6 +62,10 @@ export async function runScenario(seed: number): Promise<ScenarioResult> {
         const link = rng.pick(world.hub.links)
         log.trace.push(`restore ${link.a.name}-${link.b.name}`)
         link.restore()
+      } else if (r < 0.98 && world.devices[0]?.storage !== undefined) {
+        const d = rng.pick(world.devices)
+        log.trace.push(`d${d.index} restart`)
+        await restart(world, d)
       } else {
         const d = rng.pick(world.devices)
         if (d.adapter.online) {
@@ -88,6 +94,7 @@ export async function runScenario(seed: number): Promise<ScenarioResult> {
       duplicated: sum('duplicated'),
       reordered: sum('reordered'),
       dropped: sum('dropped'),
+      restarts: world.devices.reduce((x, d) => x + (d.restarts ?? 0), 0),
       fingerprint,
     }
   } catch (error) {

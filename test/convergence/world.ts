@@ -19,6 +19,7 @@ import type { DeviceId } from '../../src/core/ids.js'
 import type { MemberDevice } from '../../src/core/model/types.js'
 import { CrmWorkspace } from '../../src/core/model/workspace.js'
 import { Prng } from '../helpers/prng.js'
+import { MemoryStorage } from './memory-storage.js'
 
 /** How a link behaves while the scenario runs (healing makes every link reliable). */
 export type Tier = 'reliable' | 'ordered' | 'hostile'
@@ -35,6 +36,9 @@ export interface Device {
   adapter: MemoryNetworkAdapter
   repo: Repo
   ws: CrmWorkspace
+  /** Present when the device persists (documents and peers' sync states) and can restart. */
+  storage?: MemoryStorage
+  restarts?: number
 }
 
 export interface World {
@@ -132,6 +136,8 @@ export async function buildWorld(options: {
   tierOf: (a: number, b: number) => Tier
   /** Whether a link starts up (default: all up). */
   upOf?: (a: number, b: number) => boolean
+  /** Give every device an in-memory storage (so it persists sync states and can restart). */
+  storage?: boolean
 }): Promise<World & { template: Template }> {
   const t = await template(options.shardCount, options.initialContacts)
   // A finite budget: a livelock on a reliable link fails the scenario instead of hanging it.
@@ -140,11 +146,12 @@ export async function buildWorld(options: {
   for (let i = 0; i < options.devices; i++) {
     const peerId = `d${i}` as PeerId
     const adapter = hub.createAdapter(`d${i}`)
-    const repo = new Repo({ network: [adapter], peerId })
+    const storage = options.storage === true ? new MemoryStorage() : undefined
+    const repo = new Repo({ network: [adapter], peerId, ...(storage === undefined ? {} : { storage }) })
     for (const { url, binary } of t.docs) repo.import(binary, { docId: parseAutomergeUrl(url).documentId })
     const ws = await CrmWorkspace.open(repo, t.rootUrl, { now: deviceClock(i) })
     await ws.loadAllShards()
-    devices.push({ index: i, peerId, adapter, repo, ws })
+    devices.push({ index: i, peerId, adapter, repo, ws, ...(storage === undefined ? {} : { storage }) })
   }
   await tick()
   const tiers = new Map<MemoryLink, Tier>()
@@ -160,6 +167,38 @@ export async function buildWorld(options: {
   }
   await tick()
   return { hub, devices, tiers, template: t }
+}
+
+/**
+ * Restarts a device that has storage, as a process restart would: its repo shuts down (flushing
+ * what it holds), a new repo opens the same storage on a new port, and new links (same tiers)
+ * connect it to every other device. Sync states saved for peers are loaded again.
+ */
+export async function restart(world: World, device: Device): Promise<void> {
+  if (device.storage === undefined) throw new Error('only a device with storage can restart')
+  device.ws.close()
+  const oldLinks = world.hub.links.filter(l => l.a === device.adapter || l.b === device.adapter)
+  await device.repo.shutdown()
+  // Let the old repo's throttled writes land before the new one reads the storage.
+  await vi.advanceTimersByTimeAsync(1_000)
+  await tick()
+  device.restarts = (device.restarts ?? 0) + 1
+  const adapter = world.hub.createAdapter(`d${device.index}r${device.restarts}`)
+  const repo = new Repo({ network: [adapter], peerId: device.peerId, storage: device.storage })
+  const ws = await CrmWorkspace.open(repo, device.ws.rootUrl, { now: deviceClock(device.index + 100 * device.restarts) })
+  await ws.loadAllShards()
+  for (const old of oldLinks) {
+    const other = old.other(device.adapter)
+    const tier = world.tiers.get(old) ?? 'reliable'
+    const peer = world.devices.find(d => d.adapter === other)
+    if (peer === undefined) continue // a link of an earlier incarnation of that peer
+    const link = world.hub.link(adapter, other, { mode: tier === 'reliable' ? 'auto' : 'manual' })
+    world.tiers.set(link, tier)
+  }
+  device.adapter = adapter
+  device.repo = repo
+  device.ws = ws
+  await tick()
 }
 
 /** Delivers up to `count` messages on the manual links, each as its link's tier dictates. */
