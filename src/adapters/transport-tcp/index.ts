@@ -1,12 +1,12 @@
-export {
-  TcpNetworkAdapter,
-  type TcpNetworkAdapterOptions,
-  type DialOptions,
-  type TcpAdapterEvents,
-  type DeviceTraffic,
-  type PairingConnection,
-  type TimeoutTimers,
-} from './tcp-network-adapter.js'
+export { TcpNetworkAdapter } from './tcp-network-adapter.js'
+export type {
+  TcpNetworkAdapterOptions,
+  DialOptions,
+  TcpAdapterEvents,
+  DeviceTraffic,
+  PairingConnection,
+  TimeoutTimers,
+} from './types.js'
 export type { Authorization, ChannelIo, HandshakeOptions, PerformHandshake, RemoteDevice, SecureSession } from './channel-contract.js'
 export { FrameDecoder, encodeFrame, FRAME_VERSION, FRAME_HEADER_BYTES, DEFAULT_MAX_FRAME_BYTES } from './frames.js'
 export { REPO_PROTOCOL_VERSION, type JoinMessage } from './messages.js'

@@ -17,88 +17,19 @@ import { AbortedError, HandshakeError, OrbitError, ValidationError, WireError } 
 import type { DeviceId } from '../../core/ids.js'
 import type { Logger } from '../../core/log.js'
 import { silentLogger } from '../../core/log.js'
-import type { DeviceIdentity } from '../../core/crypto/identity.js'
 import { Listeners } from '../../core/discovery/listeners.js'
-import type { Authorization, ChannelIo, PerformHandshake, RemoteDevice, SecureSession } from './channel-contract.js'
+import type { SecureSession } from './channel-contract.js'
+import type {
+  DeviceTraffic,
+  DialOptions,
+  TcpAdapterEvents,
+  TcpNetworkAdapterOptions,
+  TimeoutTimers,
+} from './types.js'
 import { performHandshake } from '../../core/crypto/channel.js'
 import { FramedSocket } from './framed-socket.js'
 import { DEFAULT_MAX_FRAME_BYTES } from './frames.js'
 import { REPO_PROTOCOL_VERSION, decodeJoin, decodeRepoMessage, encodeMessage } from './messages.js'
-
-/** Timers, injectable so reconnect logic runs on the test's schedule. */
-export interface TimeoutTimers {
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-}
-
-/** A session the handshake authorized for pairing only: H4's pairing exchange runs over it. */
-export interface PairingConnection {
-  session: SecureSession
-  /** Raw frame I/O (encrypt/decrypt with `session`). */
-  io: ChannelIo
-  remoteAddress: string | undefined
-  close(): void
-}
-
-export interface TcpNetworkAdapterOptions {
-  identity: DeviceIdentity
-  /** Accept connections here (port 0 picks one; see `address()`). Omit for dial-only. */
-  listen?: { host: string; port: number }
-  /** Decides what an authenticated remote device may do. Called during every handshake. */
-  authorize(remote: RemoteDevice): Authorization | Promise<Authorization>
-  /** The secure channel's handshake; default core/crypto/channel.ts `performHandshake`. Tests may wrap it. */
-  handshake?: PerformHandshake
-  /** Receives sessions authorized as 'pairing'. Without it they are closed. */
-  onPairingSession?(connection: PairingConnection): void
-  /** Name sent in the handshake (shown to the other side when pairing). */
-  deviceName?: string
-  logger?: Logger
-  /** Reconnect delays in ms; the last repeats. Default [250, 500, 1000, 2000, 5000, 10000, 30000]. */
-  backoff?: number[]
-  timers?: TimeoutTimers
-  now?: () => number
-  maxFrameBytes?: number
-  handshakeTimeoutMs?: number
-  /** Give up a TCP connect after this long (a cut link drops SYNs silently). Default 5000. */
-  connectTimeoutMs?: number
-  /** Send an empty keep-alive message when we sent nothing for this long. Default 5000. */
-  heartbeatMs?: number
-  /** Drop a joined connection that sent nothing (not even keep-alives) for this long. Default 20 000. */
-  idleTimeoutMs?: number
-  /** How long a duplicate link is still read before it is closed. Default 2000. */
-  duplicateDrainMs?: number
-  /** Inbound connections still in their handshake beyond this are refused at once. Default 64. */
-  maxPendingHandshakes?: number
-  /** See the module comment. Default 'device-id'. */
-  peerIdPolicy?: 'device-id' | 'bound'
-}
-
-export interface DialOptions {
-  /** The device we mean to reach; the handshake fails (HandshakeError) if another answers. */
-  expectedDeviceId?: DeviceId
-  /** Keep the link up: redial with backoff after drops and network errors. Default true. */
-  reconnect?: boolean
-  signal?: AbortSignal
-}
-
-/** Transport-level events beyond automerge-repo's, for the daemon and `orbit sync`. */
-export interface TcpAdapterEvents {
-  /** A handshake succeeded (before `join`; pairing sessions too). */
-  session: (info: { deviceId: DeviceId; authorization: 'member' | 'pairing'; role: 'initiator' | 'responder' }) => void
-  /** A member session joined (its repo peer id is `peerId`). */
-  'device-connected': (info: { deviceId: DeviceId; peerId: PeerId; remoteAddress: string | undefined }) => void
-  'device-disconnected': (info: { deviceId: DeviceId; peerId: PeerId }) => void
-  /** A connection failed or was dropped for bad input, a refused handshake, a network error. */
-  'connection-error': (info: { error: OrbitError; remoteAddress: string | undefined; deviceId?: DeviceId }) => void
-}
-
-/** Byte counters for one remote device (all connections, this adapter's lifetime). */
-export interface DeviceTraffic {
-  bytesSent: number
-  bytesReceived: number
-  messagesSent: number
-  messagesReceived: number
-}
 
 interface Conn {
   framed: FramedSocket
