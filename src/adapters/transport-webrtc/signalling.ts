@@ -22,7 +22,7 @@ import type { Logger } from '../../core/log.js'
 import type { EssentialCandidate } from '../../core/webrtc/sdp-essentials.js'
 import type { NonceLedger, SignalCode } from '../../core/webrtc/signal.js'
 import { DEFAULT_SIGNAL_TTL_MS, encodeSignalCode, parseSignalCode } from '../../core/webrtc/signal.js'
-import { secureConnection, type SecureChannelOptions, type WebRtcConnection } from './connection.js'
+import { secureConnection, type WebRtcConnection } from './connection.js'
 import type { FrameChannelOptions } from './frame-channel.js'
 import { CHANNEL_LABEL, channelOpen, createPeerConnection, gatheringComplete, localSdp, remoteChannel, type PeerNetworkOptions } from './peer.js'
 
@@ -43,7 +43,7 @@ export interface WebRtcPeerOptions extends PeerNetworkOptions {
   readonly connectTimeoutMs?: number
   readonly handshakeTimeoutMs?: number
   readonly framing?: FrameChannelOptions
-  /** See {@link SecureChannelOptions.aead}. */
+  /** The secure channel's ChaCha20-Poly1305; default Node's native one. */
   readonly aead?: ChaChaPolyAead
   readonly signal?: AbortSignal
   readonly logger?: Logger
