@@ -17,6 +17,8 @@ describe('orbit CLI: bad input changes nothing', () => {
     adaId = orbitJson<{ id: string }>(data, ['contact', 'add', '--name', 'Ada', '--email', 'ada@example.com']).id
     writeFileSync(join(root, 'notes.txt'), 'this is not an image')
     writeFileSync(join(root, 'tiny.png'), TINY_PNG)
+    // A PNG header followed by 6 MiB: over the 5 MiB cap.
+    writeFileSync(join(root, 'huge.png'), Buffer.concat([TINY_PNG, Buffer.alloc(6 * 1024 * 1024)]))
     digest = await storeDigest(data)
   })
   afterAll(() => rmSync(root, { recursive: true, force: true }))
@@ -55,6 +57,7 @@ describe('orbit CLI: bad input changes nothing', () => {
     ['an empty name', ['contact', 'add', '--name', '   '], 'name'],
     ['a malformed org id', ['contact', 'add', '--name', 'Bob', '--org', 'acme'], 'orgId'],
     ['a logo that is not an image', ['contact', 'add', '--name', 'Bob', '--logo', 'NOTES'], 'logo'],
+    ['an oversized logo', ['contact', 'add', '--name', 'Bob', '--logo', 'HUGE'], 'logo'],
     ['a logo file that does not exist', ['contact', 'add', '--name', 'Bob', '--logo', 'MISSING'], 'logo'],
     ['an org logo that is not an image', ['org', 'add', '--name', 'Acme', '--logo', 'NOTES'], 'logo'],
     ['a malformed contact id', ['contact', 'show', 'bob'], 'id'],
@@ -64,7 +67,7 @@ describe('orbit CLI: bad input changes nothing', () => {
     ['an empty device name', ['init', '--name', ''], 'name'],
   ]
   it.each(validationErrors)('%s: exit 1, the field is named, nothing written', async (_label, rawArgs, field) => {
-    const args = rawArgs.map((a) => (a === 'NOTES' ? join(root, 'notes.txt') : a === 'MISSING' ? join(root, 'missing.png') : a === 'ADA' ? adaId : a))
+    const args = rawArgs.map((a) => (a === 'NOTES' ? join(root, 'notes.txt') : a === 'MISSING' ? join(root, 'missing.png') : a === 'HUGE' ? join(root, 'huge.png') : a === 'ADA' ? adaId : a))
     const human = orbit(['--data', data, ...args])
     expect(human.code).toBe(1)
     expect(human.stderr).toContain(field)
