@@ -10,6 +10,7 @@ import {
   changesInMessage,
   changesInSyncMessage,
   documentChangeCount,
+  sessionCounters,
   type TrafficEvent,
 } from '../../src/core/sync/counting.js'
 import { deviceClock, member, template, tick, useFakeTime } from '../convergence/world.js'
@@ -147,6 +148,9 @@ describe('CountingNetworkAdapter over the memory network', () => {
     expect(aToB.sent.bytes).toBeGreaterThan(0)
     expect(aToB.sent.bytes).toBeLessThan(1024)
     expect(events.filter(e => e.direction === 'sent').reduce((s, e) => s + e.changes, 0)).toBe(1)
+    expect(sessionCounters(aToB)).toEqual({ changesSent: 1, changesReceived: 0, bytesSent: aToB.sent.bytes, bytesReceived: aToB.received.bytes })
+    expect(sessionCounters(cb.traffic('a' as PeerId))).toMatchObject({ changesSent: 0, changesReceived: 1 })
+    expect(sessionCounters(undefined)).toEqual({ changesSent: 0, changesReceived: 0, bytesSent: 0, bytesReceived: 0 })
     for (const w of wss) w.close()
     await Promise.all(repos.map(r => r.shutdown()))
   })

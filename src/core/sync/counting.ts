@@ -14,6 +14,7 @@ import type {
   PeerMetadata,
 } from '@automerge/automerge-repo'
 import { inflateSync } from 'fflate'
+import type { SyncSession } from './types.js'
 
 /** Totals in one direction. */
 export interface TrafficCounts {
@@ -190,6 +191,21 @@ class Reader {
   skip(n: number): void {
     if (this.pos + n > this.bytes.length) throw new RangeError('truncated')
     this.pos += n
+  }
+}
+
+/**
+ * The counters of a {@link SyncSession} from one peer's traffic (take it when the session ends;
+ * `reset(peerId)` when it starts, so the totals are the session's own).
+ */
+export function sessionCounters(
+  traffic: PeerTraffic | undefined,
+): Pick<SyncSession, 'changesSent' | 'changesReceived' | 'bytesSent' | 'bytesReceived'> {
+  return {
+    changesSent: traffic?.sent.changes ?? 0,
+    changesReceived: traffic?.received.changes ?? 0,
+    bytesSent: traffic?.sent.bytes ?? 0,
+    bytesReceived: traffic?.received.bytes ?? 0,
   }
 }
 
