@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Repo, type PeerId } from '@automerge/automerge-repo'
 import { DummyStorageAdapter } from '@automerge/automerge-repo/helpers/DummyStorageAdapter.js'
 import type { TcpNetworkAdapter } from '../../src/adapters/transport-tcp/index.js'
+import { nodeChaChaPoly } from '../../src/adapters/crypto-node/index.js'
 import { makeDevices, type TestDevice } from './setup.js'
 
 type Book = { contacts: Record<string, { name: string; email: string }> }
@@ -79,5 +80,20 @@ describe('TCP transport reconnects', () => {
     })
     await changed
     expect(handle.doc().contacts.ct_1!.name).toBe('Ana María')
+  })
+
+  it('interoperates with the Node AEAD on one side and @noble on the other', async () => {
+    const [a, b] = await makeDevices(2, { perDevice: (i) => (i === 0 ? { aead: nodeChaChaPoly } : {}) })
+    const ra = repoOn(a!)
+    const rb = repoOn(b!)
+    const handle = ra.create<Book>({ contacts: {} })
+    handle.change((d) => {
+      // Big enough that the sync message spans several channel frames.
+      for (let i = 0; i < 3000; i++) d.contacts[`ct_${i}`] = { name: `Contact ${i}`, email: `c${i}@example.com` }
+    })
+    await b!.adapter.dial('127.0.0.1', a!.port)
+    const hb = await rb.find<Book>(handle.url)
+    expect(Object.keys(hb.doc().contacts)).toHaveLength(3000)
+    expect(b!.adapter.traffic(a!.identity.deviceId).bytesReceived).toBeGreaterThan(65_536)
   })
 })

@@ -18,19 +18,25 @@ export interface TestDevice {
  */
 export async function makeDevices(
   n: number,
-  options: Partial<TcpNetworkAdapterOptions> & { members?: Set<DeviceId> } = {},
+  options: Partial<TcpNetworkAdapterOptions> & {
+    members?: Set<DeviceId>
+    /** Extra options for device `index` (e.g. a different AEAD on one side). */
+    perDevice?: (index: number) => Partial<TcpNetworkAdapterOptions>
+  } = {},
 ): Promise<TestDevice[]> {
   const identities = Array.from({ length: n }, () => generateIdentity())
   const members = options.members ?? new Set(identities.map((i) => i.deviceId))
   const devices: TestDevice[] = []
-  for (const identity of identities) {
+  const { perDevice, members: _members, ...common } = options
+  for (const [index, identity] of identities.entries()) {
     const adapter = new TcpNetworkAdapter({
       identity,
       listen: { host: '127.0.0.1', port: 0 },
       authorize: (remote) => (members.has(remote.deviceId) ? 'member' : 'refuse'),
       backoff: TEST_BACKOFF,
       handshakeTimeoutMs: 5000,
-      ...options,
+      ...common,
+      ...perDevice?.(index),
     })
     const address = await adapter.listen()
     devices.push({ identity, adapter, port: address!.port })

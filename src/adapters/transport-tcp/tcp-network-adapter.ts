@@ -383,6 +383,7 @@ export class TcpNetworkAdapter extends NetworkAdapter {
         authorize: (remote) => this.#o.authorize(remote),
         ...(target?.options.expectedDeviceId ? { expectedRemote: target.options.expectedDeviceId } : {}),
         ...(this.#o.deviceName ? { deviceName: this.#o.deviceName } : {}),
+        ...(this.#o.aead ? { aead: this.#o.aead } : {}),
         timeoutMs: this.#o.handshakeTimeoutMs ?? 10_000,
       })
     } catch (error) {

@@ -6,6 +6,7 @@ import type { OrbitError } from '../../core/errors.js'
 import type { DeviceId } from '../../core/ids.js'
 import type { Logger } from '../../core/log.js'
 import type { DeviceIdentity } from '../../core/crypto/identity.js'
+import type { ChaChaPolyAead } from '../../core/crypto/noise.js'
 import type { Authorization, ChannelIo, PerformHandshake, RemoteDevice, SecureSession } from './channel-contract.js'
 
 /** Timers, injectable so reconnect logic runs on the test's schedule. */
@@ -33,6 +34,11 @@ export interface TcpNetworkAdapterOptions {
   handshake?: PerformHandshake
   /** Receives sessions authorized as 'pairing'. Without it they are closed. */
   onPairingSession?(connection: PairingConnection): void
+  /**
+   * ChaCha20-Poly1305 for the channel; default @noble/ciphers. In Node pass
+   * `nodeChaChaPoly` (adapters/crypto-node): the initial sync's bulk encryption is its hot path.
+   */
+  aead?: ChaChaPolyAead
   /** Name sent in the handshake (shown to the other side when pairing). */
   deviceName?: string
   logger?: Logger
