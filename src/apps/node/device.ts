@@ -14,6 +14,7 @@ import { silentLogger, type Logger } from '../../core/log.js'
 import { CrmWorkspace } from '../../core/model/workspace.js'
 import type { MemberDevice } from '../../core/model/types.js'
 import { FsBlobStore } from '../../adapters/blobstore-fs/index.js'
+import { createLogger } from '../../adapters/log/pino.js'
 import { loadIdentity, saveIdentity } from '../../adapters/identity-fs/index.js'
 import {
   ConfigStore,
@@ -217,10 +218,11 @@ export async function openDevice(dataDir: string, options: OpenDeviceOptions = {
 
 /**
  * Opens the device, runs `fn`, and closes it — flushing first, so that when this resolves the
- * change is durable in SQLite and visible to the listing fast path.
+ * change is durable in SQLite and visible to the listing fast path. Logs to stderr through pino
+ * (level `$ORBIT_LOG_LEVEL`, default `warn`) unless a logger is given.
  */
 export async function withDevice<T>(dataDir: string, fn: (device: OrbitDevice) => Promise<T>, options: OpenDeviceOptions = {}): Promise<T> {
-  const device = await openDevice(dataDir, options)
+  const device = await openDevice(dataDir, { ...options, logger: options.logger ?? createLogger() })
   try {
     const result = await fn(device)
     await device.flush()

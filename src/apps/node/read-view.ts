@@ -65,7 +65,8 @@ export async function openReadView(dataDir: string): Promise<ReadView> {
   const first = tryOpen(file, dataDir, false)
   if (first !== 'stale') return first
   const { openDevice } = await import('./device.js')
-  const device = await openDevice(dataDir)
+  const { createLogger } = await import('../../adapters/log/pino.js')
+  const device = await openDevice(dataDir, { logger: createLogger() })
   await device.close()
   const second = tryOpen(file, dataDir, true)
   // Another writer may have made it stale again in between; its rows are still a valid answer.
