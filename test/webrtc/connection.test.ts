@@ -73,4 +73,14 @@ describe('WebRTC connection over loopback host candidates', () => {
     open.push(connection, await answer2.connection)
     await expect(offer2.accept(answer2.code)).rejects.toMatchObject({ name: 'WebRtcError', code: 'OFFER_USED' })
   })
+
+  it('tells the other side when one side closes', async () => {
+    const [ca, cb] = await connectPair(generateIdentity(), generateIdentity())
+    open.push(ca, cb)
+    const closed = new Promise<Error | undefined>((resolve) => cb.onClose(resolve))
+    await ca.close()
+    expect(await closed).toBeUndefined()
+    expect(cb.closed).toBe(true)
+    await expect(cb.send(new Uint8Array([1]))).rejects.toMatchObject({ name: 'WebRtcError' })
+  })
 })

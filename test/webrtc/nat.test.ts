@@ -89,13 +89,15 @@ describe.skipIf(reason !== undefined)('WebRTC across NATs (network namespaces, c
     topology = undefined
   })
 
-  async function syncAcross(ice: string[]): Promise<{ a: PeerEvent; b: PeerEvent }> {
+  async function syncAcross(ice: string[], answerDelayMs = 0): Promise<{ a: PeerEvent; b: PeerEvent }> {
     const t = topology!
     const a = startPeer(t, t.a, 'offer', alice, members, ice, 20_000)
     const b = startPeer(t, t.b, 'answer', bob, members, ice, 20_000)
     const offer = await a.next('code')
     b.send({ offer: offer.code })
     const answer = await b.next('code')
+    // A person carrying the answer back takes a while; the answerer's checks start meanwhile.
+    if (answerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, answerDelayMs))
     a.send({ answer: answer.code })
     await a.next('connected')
     await b.next('connected')
@@ -121,6 +123,12 @@ describe.skipIf(reason !== undefined)('WebRTC across NATs (network namespaces, c
     expect(['srflx', 'prflx']).toContain(pair.remote.type)
     expect(pair.remote.address).toBe(topology.b.publicIp)
   })
+
+  it('syncs through srflx candidates when the answer arrives 10 s late (a person pasting it)', async () => {
+    topology = await createNatTopology()
+    const { a } = await syncAcross([topology.stunSpec], Number(process.env.ORBIT_SLOW_PASTE_MS ?? 10_000))
+    expect(a.notes).toEqual(['hello from A', 'reply from B'])
+  }, 180_000)
 
   it('syncs through the TURN relay when direct UDP between the NATs is blocked', async () => {
     topology = await createNatTopology()

@@ -177,9 +177,9 @@ class Connection implements WebRtcConnection {
     this.#closed = true
     this.#closeError = error
     if (error !== undefined) this.log.warn('connection closed', { remote: this.remoteDeviceId, error: error.name, code: (error as { code?: string }).code })
-    this.frames.close(error)
     for (const handler of this.#closeHandlers) handler(error)
     this.#closeHandlers.clear()
+    await this.frames.goodbye(error)
     await closePeer(this.pc)
   }
 

@@ -4,10 +4,14 @@
  * channel's send buffer is above a high-water mark (backpressure through `bufferedamountlow`).
  *
  * Channel framing (docs/protocol/webrtc.md): `message := u8 flags • bytes`, flags bit 0 = "more
- * fragments of this frame follow". A frame is the concatenation of its fragments.
+ * fragments of this frame follow". A frame is the concatenation of its fragments. A message that is
+ * exactly `0x02` says goodbye: the sender is closing (werift would otherwise only notice through ICE
+ * consent expiry, ~30 s later).
  */
 import type { RTCDataChannel } from 'werift'
 import { AbortedError, WebRtcError } from '../../core/errors.js'
+
+const GOODBYE = 0x02
 
 /** Largest frame the reader reassembles; above it the peer is misbehaving. */
 export const MAX_FRAME_BYTES = 1 << 20
@@ -120,6 +124,23 @@ export class FrameChannel {
     })
   }
 
+  /**
+   * Tells the peer we are closing (best effort: waits up to `maxWaitMs` for the goodbye to leave
+   * the send buffer), then closes. Use before closing the peer connection.
+   */
+  async goodbye(error?: Error, maxWaitMs = 250): Promise<void> {
+    if (this.#closed === null && this.#dc.readyState === 'open') {
+      try {
+        this.#dc.send(Buffer.from([GOODBYE]))
+        const deadline = Date.now() + maxWaitMs
+        while (this.#dc.bufferedAmount > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+      } catch {
+        // The channel is already going away; closing is all that is left.
+      }
+    }
+    this.close(error)
+  }
+
   /** Closes the channel; pending receivers get `error` (or `CHANNEL_CLOSED`). Idempotent. */
   close(error?: Error): void {
     this.#finish(error)
@@ -137,6 +158,10 @@ export class FrameChannel {
       return
     }
     const flags = data[0] as number
+    if (flags === GOODBYE && data.length === 1 && this.#partialBytes === 0) {
+      this.close()
+      return
+    }
     if (flags > 1) {
       this.close(new WebRtcError('peer sent a data-channel message with unknown flags', { code: 'CHANNEL_PROTOCOL' }))
       return
