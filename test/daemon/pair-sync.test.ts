@@ -69,7 +69,7 @@ describe('orbit serve + pair + sync on loopback', () => {
     const titleB = (await orbitJson<{ title?: string }>(b, ['contact', 'show', ada.id])).title
     expect(titleA).toBe(titleB)
     expect(['Analyst', 'Countess']).toContain(titleA)
-  })
+  }, 180_000)
 
   it('refuses a reused, a wrong and an expired invite without revealing anything or writing anything', async () => {
     const a = await startDevice('Alpha')
@@ -114,7 +114,7 @@ describe('orbit serve + pair + sync on loopback', () => {
     expect(sync.code).toBe(1)
     expect(jsonError(sync).name).toBe('HandshakeError')
     expect(await contactNames(c)).toEqual([])
-  })
+  }, 180_000)
 
   it('a revoked device is refused from then on and gets none of the later changes', async () => {
     const a = await startDevice('Alpha')
@@ -134,5 +134,5 @@ describe('orbit serve + pair + sync on loopback', () => {
     // Sticky: still revoked in the list.
     const list = await orbitJson<{ devices: { id: string; status: string }[] }>(a.dir, ['device', 'list'])
     expect(list.devices.find((d) => d.id === beta)?.status).toBe('revoked')
-  })
+  }, 180_000)
 })

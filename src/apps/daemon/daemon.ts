@@ -22,7 +22,7 @@ import { openDevice, type OrbitDevice } from '../node/device.js'
 import { SqliteInviteStore } from '../node/invite-store-sqlite.js'
 import { acquireDaemonLock, controlSocketPath, type DaemonLock } from './lock.js'
 import { advertisedAddresses, formatHostPort, parseHostPort, readKnownPeers, rememberPeerAddress } from './known-peers.js'
-import { PeerHeadsWatcher, diffTraffic, snapshotTraffic, type SyncReport } from './sync-session.js'
+import { PeerHeadsWatcher, diffTraffic, restrictSharing, settleSyncStateSaves, snapshotTraffic, workspaceDocIds, type SyncReport } from './sync-session.js'
 import { handleControlLine } from './control-server.js'
 
 /** Default TCP port of `orbit serve` (`--listen 0.0.0.0:7878`). */
@@ -210,6 +210,7 @@ class DaemonImpl implements Daemon {
       // A revocation (here or replicated from another member) drops that device at once.
       device.workspace.onRootChanged(() => this.enforceMembership()),
     )
+    restrictSharing(device.repo, workspaceDocIds(device.workspace.rootUrl, device.workspace.shardUrls))
     device.repo.networkSubsystem.addNetworkAdapter(this.counting)
     let bound: { host: string; port: number } | undefined
     try {
@@ -620,6 +621,7 @@ class DaemonImpl implements Daemon {
     this.store.getState().setDiscovering(false)
     this.watcher.close()
     this.tcp.disconnect()
+    await settleSyncStateSaves()
     try {
       await this.device.close()
     } finally {

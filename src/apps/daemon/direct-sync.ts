@@ -11,7 +11,7 @@ import { CountingNetworkAdapter } from '../../core/sync/counting.js'
 import { TcpNetworkAdapter } from '../../adapters/transport-tcp/index.js'
 import { openDevice, type OrbitDevice } from '../node/device.js'
 import { formatHostPort, parseHostPort, readKnownPeers, rememberPeerAddress } from './known-peers.js'
-import { PeerHeadsWatcher, diffTraffic, snapshotTraffic, type SyncReport } from './sync-session.js'
+import { PeerHeadsWatcher, diffTraffic, restrictSharing, settleSyncStateSaves, snapshotTraffic, workspaceDocIds, type SyncReport } from './sync-session.js'
 import { DEFAULT_SYNC_TIMEOUT_MS, resolveMember } from './daemon.js'
 
 export interface DirectSyncOptions {
@@ -34,12 +34,13 @@ export interface DeviceLink {
 
 /**
  * Attaches a dial-only TCP transport to `device`'s Repo. `authorize` defaults to the workspace's
- * membership.
+ * membership, `share` (the documents exchanged) to the workspace's documents.
  */
 export function linkDevice(
   device: Pick<OrbitDevice, 'identity' | 'deviceName' | 'repo' | 'workspace'>,
-  options: { logger?: Logger; authorize?: (deviceId: DeviceId) => 'member' | 'refuse' } = {},
+  options: { logger?: Logger; authorize?: (deviceId: DeviceId) => 'member' | 'refuse'; share?: ReadonlySet<string> } = {},
 ): DeviceLink {
+  restrictSharing(device.repo, options.share ?? workspaceDocIds(device.workspace.rootUrl, device.workspace.shardUrls))
   const authorize = options.authorize ?? ((id: DeviceId) => (device.workspace.memberStatus(id) === 'member' ? 'member' : 'refuse'))
   const tcp = new TcpNetworkAdapter({
     identity: device.identity,
@@ -111,7 +112,10 @@ export async function syncDirect(dataDir: string, options: DirectSyncOptions): P
       }
     }
   } finally {
-    link?.close()
+    if (link !== undefined) {
+      link.close()
+      await settleSyncStateSaves()
+    }
     await device.close()
   }
 }

@@ -14,11 +14,10 @@
  * Runs without a daemon on this data dir (a running one holds the store: stop it first).
  */
 import { connect } from 'node:net'
-import type { AutomergeUrl } from '@automerge/automerge-repo'
+import { isValidAutomergeUrl, type AutomergeUrl, type DocHandle, type Repo } from '@automerge/automerge-repo'
 import { HandshakeError, OrbitError, PairingError, StoreError, WireError } from '../../core/errors.js'
 import type { DeviceId } from '../../core/ids.js'
 import type { Logger } from '../../core/log.js'
-import { CrmWorkspace } from '../../core/model/workspace.js'
 import { assertInviteUsable, joinWithInvite, parseInviteCode, type Invite, type PairAccept } from '../../core/pairing/index.js'
 import type { DeviceIdentity } from '../../core/crypto/identity.js'
 import { FramedSocket } from '../../adapters/transport-tcp/framed-socket.js'
@@ -27,6 +26,7 @@ import { CONFIG_KEYS } from '../node/data-dir.js'
 import { openDevice } from '../node/device.js'
 import { readDaemonLock } from './lock.js'
 import { linkDevice } from './direct-sync.js'
+import { settleSyncStateSaves, workspaceDocIds } from './sync-session.js'
 import { parseHostPort, rememberPeerAddress } from './known-peers.js'
 import { DEFAULT_SYNC_TIMEOUT_MS } from './daemon.js'
 
@@ -106,23 +106,23 @@ export async function joinWorkspace(dataDir: string, codeText: string, options: 
 
     // First sync, as a member now, into the inviter's workspace (only its members are accepted).
     const members = new Set<string>(accept.members.map((m) => m.deviceId))
+    // Only the inviter's workspace travels: its root now, its shards once the root names them.
+    const share = workspaceDocIds(accept.rootUrl, [])
     const link = linkDevice(device, {
       ...(options.logger === undefined ? {} : { logger: options.logger }),
       authorize: (id: DeviceId) => (members.has(id) ? 'member' : 'refuse'),
+      share,
     })
     try {
       const { host, port } = parseHostPort(address)
       const { peerId } = await link.connect(host, port, invite.inviterDeviceId)
-      const joined = await CrmWorkspace.open(device.repo, accept.rootUrl as AutomergeUrl, { now })
-      try {
-        await joined.loadAllShards()
-        await link.watcher.until(() => joined.allHandles(), peerId, { timeoutMs: options.timeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS })
-        await device.repo.flush()
-      } finally {
-        joined.close()
-      }
+      // Plain handles, not a CrmWorkspace: its shard adoption on first arrival is not needed here.
+      const handles = await fetchWorkspaceDocs(device.repo, accept.rootUrl, share)
+      await link.watcher.until(async () => handles, peerId, { timeoutMs: options.timeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS })
+      await device.repo.flush()
     } finally {
       link.close()
+      await settleSyncStateSaves()
     }
 
     const config = device.config
@@ -186,3 +186,20 @@ async function pairAt(address: string, invite: Invite, identity: DeviceIdentity,
   }
 }
 
+/** The inviter's root document and every shard it lists, fetched over the connected peer. */
+async function fetchWorkspaceDocs(repo: Repo, rootUrl: string, share: Set<string>): Promise<DocHandle<unknown>[]> {
+  let root: DocHandle<unknown>
+  try {
+    root = await repo.find(rootUrl as AutomergeUrl)
+  } catch (cause) {
+    throw new PairingError('the inviting device did not send its workspace', { code: 'UNAVAILABLE', cause })
+  }
+  const doc = root.doc() as { type?: unknown; shards?: unknown }
+  const shards = doc.shards
+  if (doc.type !== 'orbit-root' || !Array.isArray(shards) || shards.length === 0 || !shards.every((u) => typeof u === 'string' && isValidAutomergeUrl(u))) {
+    throw new PairingError('the inviting device sent something that is not an Orbit workspace', { code: 'MALFORMED' })
+  }
+  for (const id of workspaceDocIds(rootUrl, shards as string[])) share.add(id)
+  const loaded = await Promise.all((shards as AutomergeUrl[]).map((u) => repo.find(u)))
+  return [root, ...loaded]
+}

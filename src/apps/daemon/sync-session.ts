@@ -5,7 +5,7 @@
  *
  * Used by `orbit sync` with and without a daemon, and by `orbit pair join` for the first sync.
  */
-import type { DocHandle, PeerId, Repo } from '@automerge/automerge-repo'
+import { parseAutomergeUrl, type AutomergeUrl, type DocHandle, type PeerId, type Repo } from '@automerge/automerge-repo'
 import { getHeads } from '@automerge/automerge'
 import { AbortedError } from '../../core/errors.js'
 import type { DeviceId } from '../../core/ids.js'
@@ -126,4 +126,29 @@ export class PeerHeadsWatcher {
   close(): void {
     ;(this.#repo.synchronizer as unknown as { off(e: 'sync-state', l: (e: SyncStateEvent) => void): void }).off('sync-state', this.#onEvent)
   }
+}
+
+/**
+ * automerge-repo saves each peer's sync state through a 100 ms throttle that outlives the
+ * connection; a save landing after the store closed throws (an unhandled rejection). Call this
+ * after the network is down and before closing the device.
+ */
+export function settleSyncStateSaves(ms = 300): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/**
+ * Shares only the workspace's documents: announced to members and served on request, nothing
+ * else either way. Without it automerge-repo offers every document it holds (a joiner's old
+ * workspace would spread to every member) and accepts any document a peer pushes. `allowed`
+ * may grow (a joiner learns the shard ids from the root). Set it before the network is added.
+ */
+export function restrictSharing(repo: Repo, allowed: ReadonlySet<string>): void {
+  const policy = async (_peer: PeerId, documentId?: string): Promise<boolean> => documentId !== undefined && allowed.has(documentId)
+  repo.shareConfig = { announce: policy, access: policy }
+}
+
+/** The document ids of a workspace's root and shards. */
+export function workspaceDocIds(rootUrl: string, shardUrls: readonly string[]): Set<string> {
+  return new Set([rootUrl, ...shardUrls].map((u) => parseAutomergeUrl(u as AutomergeUrl).documentId as string))
 }
