@@ -60,6 +60,18 @@ export function execIn(ns: string, cmd: string, args: string[] = []): Promise<st
   return run('ip', ['netns', 'exec', ns, cmd, ...args])
 }
 
+let pdeathsig: boolean | undefined
+function hasPdeathsig(): boolean {
+  if (pdeathsig === undefined) {
+    try {
+      pdeathsig = execFileSync('setpriv', ['--help'], { encoding: 'utf8' }).includes('--pdeathsig')
+    } catch {
+      pdeathsig = false
+    }
+  }
+  return pdeathsig
+}
+
 /** A fresh, unique name prefix: `o<pid base36><4 hex>` (short: interface names are ≤ 15 chars). */
 export function uniqueTag(): string {
   return `o${process.pid.toString(36)}${randomBytes(2).toString('hex')}`
@@ -233,7 +245,10 @@ export async function createLan(options: { devices: number }): Promise<Lan> {
     subnet,
     exec: (ns, cmd, args = []) => execIn(ns, cmd, args),
     spawnIn(ns, cmd, args = [], spawnOptions = {}) {
-      const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: 'pipe', ...spawnOptions })
+      // `setpriv --pdeathsig KILL` makes the child die with its parent: if the test runner is
+      // killed before `destroy()`, no daemon lingers in a namespace (util-linux, in Debian base).
+      const wrapped = hasPdeathsig() ? ['setpriv', '--pdeathsig', 'KILL', '--', cmd, ...args] : [cmd, ...args]
+      const child = spawn('ip', ['netns', 'exec', ns, ...wrapped], { stdio: 'pipe', ...spawnOptions })
       res.children.add(child)
       child.once('exit', () => res.children.delete(child))
       return child
