@@ -36,7 +36,10 @@ export async function checkWorld(world: World, log: OpLog): Promise<void> {
     })
     const l0 = await first.ws.listContacts({ includeDeleted: true })
     const l1 = await d.ws.listContacts({ includeDeleted: true })
-    if (!isDeepStrictEqual(l0, l1)) fail(`listContacts differs between d0 and d${d.index}`)
+    if (!isDeepStrictEqual(l0, l1)) {
+      const i = l0.findIndex((c, k) => !isDeepStrictEqual(c, l1[k]))
+      fail(`listContacts differs between d0 and d${d.index} at ${i}: ${JSON.stringify(l0[i])} vs ${JSON.stringify(l1[i])}`)
+    }
   }
 
   // (b) every acknowledged change is everywhere
