@@ -218,10 +218,15 @@ export async function openDevice(dataDir: string, options: OpenDeviceOptions = {
 
 /**
  * Opens the device, runs `fn`, and closes it — flushing first, so that when this resolves the
- * change is durable in SQLite and visible to the listing fast path. Logs to stderr through pino
+ * change is durable in SQLite and visible to the listing fast path. While `orbit serve` runs on
+ * `dataDir`, `fn` gets a stand-in whose calls the daemon carries out (it flushes before it answers). Logs to stderr through pino
  * (level `$ORBIT_LOG_LEVEL`, default `warn`) unless a logger is given.
  */
 export async function withDevice<T>(dataDir: string, fn: (device: OrbitDevice) => Promise<T>, options: OpenDeviceOptions = {}): Promise<T> {
+  // While `orbit serve` runs on the data dir, it is the only writer: the change goes through it.
+  const { remoteDevice } = await import('./daemon-client.js')
+  const remote = await remoteDevice(dataDir)
+  if (remote !== undefined) return fn(remote)
   const device = await openDevice(dataDir, { ...options, logger: options.logger ?? createLogger() })
   try {
     const result = await fn(device)

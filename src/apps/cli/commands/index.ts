@@ -7,6 +7,11 @@ import { initCommands } from './init.js'
 import { contactCommands } from './contact.js'
 import { orgCommands } from './org.js'
 import { statusCommands } from './status.js'
+import { serveCommands } from './serve.js'
+import { pairCommands } from './pair.js'
+import { peersCommands } from './peers.js'
+import { deviceCommands } from './device.js'
+import { syncCommands } from './sync.js'
 import { qrCommands } from './qr.js'
 
 export const COMMAND_MODULES: readonly CommandModule[] = [
@@ -14,5 +19,10 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   contactCommands,
   orgCommands,
   statusCommands,
+  serveCommands,
+  pairCommands,
+  peersCommands,
+  deviceCommands,
+  syncCommands,
   qrCommands,
 ]
