@@ -72,9 +72,47 @@ function hasPdeathsig(): boolean {
   return pdeathsig
 }
 
-/** A fresh, unique name prefix: `o<pid base36><4 hex>` (short: interface names are ≤ 15 chars). */
+/**
+ * A fresh, unique name prefix: `o<pid base36>-<4 hex>` (short: interface names are ≤ 15 chars).
+ * The pid lets {@link sweepStaleNamespaces} recognise leftovers of runs that were killed.
+ */
 export function uniqueTag(): string {
-  return `o${process.pid.toString(36)}${randomBytes(2).toString('hex')}`
+  return `o${process.pid.toString(36)}-${randomBytes(2).toString('hex')}`
+}
+
+const TAGGED = /^o([0-9a-z]+)-[0-9a-f]{4}-/
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Deletes namespaces named by {@link uniqueTag} whose creating process is gone and that hold no
+ * process: what a SIGKILLed test run (no `finally`, no exit hook) leaves behind. Never touches a
+ * namespace with a live creator or with anything running inside it.
+ */
+export async function sweepStaleNamespaces(): Promise<string[]> {
+  const swept: string[] = []
+  const list = await run('ip', ['netns', 'list']).catch(() => '')
+  for (const line of list.split('\n')) {
+    const name = line.split(' ')[0] ?? ''
+    const match = TAGGED.exec(name)
+    if (!match) continue
+    const pid = parseInt(match[1]!, 36)
+    if (pid === process.pid || alive(pid)) continue
+    const pids = await run('ip', ['netns', 'pids', name]).catch(() => 'unknown')
+    if (pids.trim() !== '') continue
+    await run('ip', ['netns', 'delete', name]).then(
+      () => swept.push(name),
+      () => undefined,
+    )
+  }
+  return swept
 }
 
 /** Resources one topology created; `cleanup()` removes them (processes first, then namespaces). */
@@ -201,6 +239,7 @@ export interface Lan {
 
 /** Builds a bridged LAN of `devices` namespaces. On failure, removes what it created and throws. */
 export async function createLan(options: { devices: number }): Promise<Lan> {
+  await sweepStaleNamespaces()
   const tag = uniqueTag()
   const third = 1 + (randomBytes(1)[0]! % 254)
   const subnet = `10.77.${third}`
