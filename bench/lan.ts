@@ -32,6 +32,7 @@ import type { ContactShardDoc } from '../src/core/model/types.js'
 import { CountingNetworkAdapter, type TrafficEvent } from '../src/core/sync/counting.js'
 import { fakeContact } from './fake-contacts.js'
 import { runDiscoveryBench } from './lan-discovery.js'
+import type { BarCheck, BenchModule, BenchOutcome } from './types.js'
 
 export interface LanBenchOptions {
   signal?: AbortSignal
@@ -145,6 +146,32 @@ async function profiled<T>(file: string, fn: () => T): Promise<T> {
   }
 }
 
+/**
+ * Two costs the Repo path pays and the baseline does not, measured on the same documents so the
+ * report can say what dominates: automerge-repo's DocHandle diffs every update to emit 'change'
+ * (for a document that arrives whole: a diff from nothing, i.e. a patch per op), and the
+ * receiver's store saves each new document compressed (`Automerge.save`).
+ */
+function breakdown(saved: readonly Uint8Array[], baselineMs: number): Values {
+  const docs = saved.map((bytes) => Automerge.load<unknown>(bytes))
+  let diffMs = 0
+  let saveMs = 0
+  for (const doc of docs) {
+    const t0 = performance.now()
+    Automerge.diff(doc, [], Automerge.getHeads(doc))
+    const t1 = performance.now()
+    Automerge.save(doc)
+    saveMs += performance.now() - t1
+    diffMs += t1 - t0
+  }
+  return {
+    'initialSync.breakdown.repoDiffFromEmptyMs': r1(diffMs),
+    'initialSync.breakdown.repoDiffShareOfBaseline': r3(diffMs / baselineMs),
+    'initialSync.breakdown.receiverSaveMs': r1(saveMs),
+    'initialSync.breakdown.receiverSaveShareOfBaseline': r3(saveMs / baselineMs),
+  }
+}
+
 interface Peer {
   repo: Repo
   db: OrbitDatabase
@@ -197,6 +224,9 @@ interface SyncRun {
   bytesAtoB: number
   bytesBtoA: number
   messages: number
+  /** Bytes (both ways) and messages after the receiver was complete, until 1 s of quiet. */
+  bytesAfter: number
+  messagesAfter: number
 }
 
 /**
@@ -241,9 +271,22 @@ async function initialSync(tmp: string, run: number, sender: Sender, aead: 'node
     }
     await repoB.flush()
     const t2 = performance.now()
-    const wire = b.tcp.traffic(sender.identity.deviceId)
+    const wire = wireBytes(a, b)
+    const messages = a.traffic.length + b.traffic.length
+    // What still crosses after the receiver is complete (late answers, duplicates).
+    await quiet(a, b, 1000)
+    const after = wireBytes(a, b)
     return {
-      run: { ms: t1 - t0, cpuMs: (cpu.user + cpu.system) / 1000, msToDisk: t2 - t0, bytesAtoB: wire.bytesReceived, bytesBtoA: wire.bytesSent, messages: a.traffic.length + b.traffic.length },
+      run: {
+        ms: t1 - t0,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        msToDisk: t2 - t0,
+        bytesAtoB: wire.aToB,
+        bytesBtoA: wire.bToA,
+        messages,
+        bytesAfter: after.aToB + after.bToA - wire.aToB - wire.bToA,
+        messagesAfter: a.traffic.length + b.traffic.length - messages,
+      },
       a,
       b,
     }
@@ -254,12 +297,22 @@ async function initialSync(tmp: string, run: number, sender: Sender, aead: 'node
   }
 }
 
+/**
+ * Bytes on the wire each way (frames: header, ciphertext, tag), read on the receiving side: the
+ * transport tallies a connection's counters when a frame arrives, so a side's `bytesSent` lags
+ * until it next receives something, while `bytesReceived` is current at every frame.
+ */
+function wireBytes(a: Peer, b: Peer): { aToB: number; bToA: number } {
+  return { aToB: b.tcp.traffic(a.identity.deviceId).bytesReceived, bToA: a.tcp.traffic(b.identity.deviceId).bytesReceived }
+}
+
 /** Waits until no message crossed either adapter for `quietMs`. */
 async function quiet(a: Peer, b: Peer, quietMs: number): Promise<void> {
   let seen = -1
   let since = performance.now()
   for (;;) {
-    const n = a.traffic.length + b.traffic.length + a.tcp.traffic(b.identity.deviceId).bytesSent + b.tcp.traffic(a.identity.deviceId).bytesSent
+    const w = wireBytes(a, b)
+    const n = a.traffic.length + b.traffic.length + w.aToB + w.bToA
     if (n !== seen) {
       seen = n
       since = performance.now()
@@ -300,9 +353,9 @@ async function oneEdit(a: Peer, b: Peer, sender: Sender, i: number): Promise<Edi
     const shard = workspaceB.shardOfContact(id as never)
     const handleB = await workspaceB.shardHandle(shard)
     await workspaceA.shardHandle(shard)
-    await quiet(a, b, 300)
+    await quiet(a, b, 1000)
     const title = `Bench title ${i} ${Date.now()}`
-    const before = { ab: a.tcp.traffic(b.identity.deviceId).bytesSent, ba: b.tcp.traffic(a.identity.deviceId).bytesSent }
+    const before = wireBytes(a, b)
     const from = a.traffic.length
     const fromB = b.traffic.length
     let visibleAt: number | undefined
@@ -326,8 +379,8 @@ async function oneEdit(a: Peer, b: Peer, sender: Sender, i: number): Promise<Edi
     if (arrived === undefined) throw new Error('the edit became visible without a message')
     const untilVisible = all.filter((e) => e.t <= arrived.t)
     return {
-      bytesAtoB: a.tcp.traffic(b.identity.deviceId).bytesSent - before.ab,
-      bytesBtoA: b.tcp.traffic(a.identity.deviceId).bytesSent - before.ba,
+      bytesAtoB: wireBytes(a, b).aToB - before.aToB,
+      bytesBtoA: wireBytes(a, b).bToA - before.bToA,
       legsUntilVisible: legs(untilVisible),
       legsTotal: legs(all),
       messagesTotal: all.filter((e) => e.direction === 'sent').length,
@@ -342,13 +395,15 @@ async function oneEdit(a: Peer, b: Peer, sender: Sender, i: number): Promise<Edi
 
 /**
  * Runs the LAN bench and returns flat values (times in ms, bytes, ratios). Sizes and repeats:
- * ORBIT_BENCH_LAN_CONTACTS (default 10000), ORBIT_BENCH_LAN_RUNS (default 5), ORBIT_BENCH_LAN_AEAD
- * (`node` default, `noble` to compare), ORBIT_BENCH_LAN_DISCOVERY_RUNS (default 7).
+ * ORBIT_BENCH_LAN_CONTACTS (default 10000), ORBIT_BENCH_LAN_RUNS (default 6, the first a warm-up), ORBIT_BENCH_LAN_AEAD
+ * (`node` default, `noble` to compare), ORBIT_BENCH_LAN_DISCOVERY_RUNS (default 7, at least 5),
+ * ORBIT_BENCH_LAN_DISCOVERY=0 (skip discovery), ORBIT_BENCH_LAN_PROFILE=FILE (V8 CPU profiles of
+ * the first run's TCP sync → FILE and its baseline → FILE.baseline.cpuprofile).
  */
 export async function runLanBench(opts: LanBenchOptions = {}): Promise<Values> {
   const log = opts.log ?? (() => undefined)
   const n = Number(process.env.ORBIT_BENCH_LAN_CONTACTS ?? 10_000)
-  const runs = Math.max(1, Number(process.env.ORBIT_BENCH_LAN_RUNS ?? 5))
+  const runs = Math.max(1, Number(process.env.ORBIT_BENCH_LAN_RUNS ?? 6))
   const aead = process.env.ORBIT_BENCH_LAN_AEAD === 'noble' ? 'noble' : 'node'
   const values: Values = {}
   const tmp = mkdtempSync(join(tmpdir(), 'orbit-bench-lan-'))
@@ -364,15 +419,27 @@ export async function runLanBench(opts: LanBenchOptions = {}): Promise<Values> {
     const theirs: Array<{ ms: number; cpuMs: number }> = []
     const edits: EditRun[] = []
     baselineSync(sender.saved) // warm-up
+    const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined)
     for (let run = 0; run < runs; run++) {
       opts.signal?.throwIfAborted()
       const profile = run === 0 ? process.env.ORBIT_BENCH_LAN_PROFILE : undefined
-      theirs.push(profile ? await profiled(`${profile}.baseline.cpuprofile`, () => baselineSync(sender.saved)) : baselineSync(sender.saved))
+      const baseline = async (): Promise<void> => {
+        gc()
+        theirs.push(profile ? await profiled(`${profile}.baseline.cpuprofile`, () => baselineSync(sender.saved)) : baselineSync(sender.saved))
+      }
+      // Alternate which goes first, so drift in the machine's load hits both alike.
+      if (run % 2 === 0) await baseline()
+      gc()
       const { run: r, a, b } = await initialSync(tmp, run, sender, aead, opts.signal)
       ours.push(r)
+      if (run % 2 === 1) await baseline()
       try {
         // Edits on the link the last sync left up (the first run's link is warm enough too).
-        for (let e = 0; e < (run === runs - 1 ? 5 : 1); e++) edits.push(await oneEdit(a, b, sender, run * 10 + e))
+        for (let e = 0; e < (run === runs - 1 ? 5 : 1); e++) {
+          const edit = await oneEdit(a, b, sender, run * 10 + e)
+          edits.push(edit)
+          log(`  edit: ${edit.bytesAtoB}+${edit.bytesBtoA} B on the wire, ${edit.legsUntilVisible} leg(s) until visible; messages: ${edit.pattern}`)
+        }
       } finally {
         await closePeer(b)
         await closePeer(a)
@@ -380,8 +447,15 @@ export async function runLanBench(opts: LanBenchOptions = {}): Promise<Values> {
         rmSync(join(tmp, `receiver-${run}.sqlite-wal`), { force: true })
         rmSync(join(tmp, `receiver-${run}.sqlite-shm`), { force: true })
       }
-      log(`  run ${run + 1}/${runs}: TCP sync ${r1(r.ms)} ms (to disk ${r1(r.msToDisk)} ms), Automerge loop ${r1(theirs.at(-1)!.ms)} ms (CPU ${r1(r.cpuMs)} vs ${r1(theirs.at(-1)!.cpuMs)} ms); edit ${edits.at(-1)!.bytesAtoB}+${edits.at(-1)!.bytesBtoA} B`)
+      log(`  run ${run + 1}/${runs}: TCP sync ${r1(r.ms)} ms (to disk ${r1(r.msToDisk)} ms; then ${r.bytesAfter} B in ${r.messagesAfter} messages), Automerge loop ${r1(theirs.at(-1)!.ms)} ms (CPU ${r1(r.cpuMs)} vs ${r1(theirs.at(-1)!.cpuMs)} ms); edit ${edits.at(-1)!.bytesAtoB}+${edits.at(-1)!.bytesBtoA} B`)
     }
+    // The first run of each is a warm-up: right after building the store both paths run slower
+    // (the baseline up to 2× here), which would flatter whichever side it hurt more.
+    if (runs > 1) {
+      ours.shift()
+      theirs.shift()
+    }
+    values['initialSync.runsCounted'] = ours.length
     const oursMs = median(ours.map((r) => r.ms))
     const theirMs = median(theirs.map((t) => t.ms))
     values['initialSync.tcpMs'] = r1(oursMs)
@@ -395,6 +469,10 @@ export async function runLanBench(opts: LanBenchOptions = {}): Promise<Values> {
     values['initialSync.wireBytesAtoB'] = median(ours.map((r) => r.bytesAtoB))
     values['initialSync.wireBytesBtoA'] = median(ours.map((r) => r.bytesBtoA))
     values['initialSync.repoMessages'] = median(ours.map((r) => r.messages))
+    values['initialSync.wireBytesAfterCompleteMax'] = Math.max(...ours.map((r) => r.bytesAfter))
+    values['initialSync.repoMessagesAfterCompleteMax'] = Math.max(...ours.map((r) => r.messagesAfter))
+
+    Object.assign(values, breakdown(sender.saved, theirMs))
 
     values['edit.runs'] = edits.length
     values['edit.wireBytesAtoB'] = median(edits.map((e) => e.bytesAtoB))
@@ -417,10 +495,35 @@ export async function runLanBench(opts: LanBenchOptions = {}): Promise<Values> {
   }
 }
 
+/** Issue 3's bars (DESIGN.md §6) checked against the values of {@link runLanBench}. */
+export function lanBars(values: Values): BarCheck[] {
+  const bars: BarCheck[] = []
+  const num = (k: string): number | undefined => (typeof values[k] === 'number' ? (values[k] as number) : undefined)
+  const ratio = num('initialSync.ratio')
+  if (ratio !== undefined) bars.push({ metric: 'LAN initial sync 10k vs Automerge sync loop', value: ratio, unit: '×', bar: '≤ 1.3', pass: ratio <= 1.3 })
+  const bytes = num('edit.wireBytesTotalMax')
+  if (bytes !== undefined) bars.push({ metric: 'LAN one edit on the wire (both ways)', value: bytes, unit: 'B', bar: '≤ 1024', pass: bytes <= 1024 })
+  const trips = num('edit.roundTripsUntilVisible')
+  if (trips !== undefined) bars.push({ metric: 'LAN one edit visible after', value: trips, unit: 'round trips', bar: '≤ 2', pass: trips <= 2 })
+  const discovery = num('discovery.medianMs')
+  if (discovery !== undefined) bars.push({ metric: 'mDNS discovery on a namespace LAN (median)', value: discovery, unit: 'ms', bar: '≤ 1000', pass: discovery <= 1000 })
+  return bars
+}
+
+/** For bench/main.ts's BENCH_MODULES. */
+export const lanBench: BenchModule = {
+  name: 'lan (issue 3): initial sync, one edit, discovery',
+  async run(progress): Promise<BenchOutcome> {
+    const values = await runLanBench({ log: progress })
+    return { values, bars: lanBars(values) }
+  },
+}
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const started = performance.now()
   const values = await runLanBench({ log: (line) => process.stderr.write(`[lan ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`) })
   const width = Math.max(...Object.keys(values).map((k) => k.length))
   for (const [k, v] of Object.entries(values)) process.stdout.write(`${k.padEnd(width)}  ${v}\n`)
+  for (const b of lanBars(values)) process.stdout.write(`bar: ${b.metric}: ${b.value} ${b.unit} (${b.bar}) ${b.pass ? 'PASS' : 'FAIL'}\n`)
   process.exit(0)
 }
