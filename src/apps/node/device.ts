@@ -76,7 +76,14 @@ export async function initDevice(dataDir: string, options: InitDeviceOptions): P
       probe?.close()
     }
   }
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  } catch (cause) {
+    throw new StoreError(`cannot create the data dir ${dataDir}: ${(cause as Error).message}. Choose another with \`--data DIR\`.`, {
+      code: 'OPEN_FAILED',
+      cause,
+    })
+  }
   const identity = loadIdentity(dataDir) ?? saveNew(dataDir)
   const db = openOrbitDatabase(file, { create: true })
   const repo = new Repo({ storage: new SqliteStorageAdapter(db), network: [] })
