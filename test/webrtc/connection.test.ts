@@ -83,4 +83,17 @@ describe('WebRTC connection over loopback host candidates', () => {
     expect(cb.closed).toBe(true)
     await expect(cb.send(new Uint8Array([1]))).rejects.toMatchObject({ name: 'WebRtcError' })
   })
+
+  it('stops waiting for the other side when its AbortSignal fires', async () => {
+    const a = generateIdentity()
+    const b = generateIdentity()
+    const offer = await createOffer(loopback(a, [a, b]))
+    open.push(offer)
+    const controller = new AbortController()
+    const answer = await answerOffer(offer.code, loopback(b, [a, b], { signal: controller.signal, connectTimeoutMs: 60_000 }))
+    open.push(answer)
+    // The offerer never applies the answer; the answering side gives up when told to.
+    controller.abort()
+    await expect(answer.connection).rejects.toMatchObject({ name: 'AbortedError' })
+  })
 })

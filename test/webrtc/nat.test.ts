@@ -25,9 +25,10 @@ interface Peer {
   stderr(): string
 }
 
-function startPeer(topology: NatTopology, home: NatHome, role: 'offer' | 'answer', self: DeviceIdentity, members: DeviceIdentity[], ice: string[], connectTimeoutMs: number): Peer {
+function startPeer(topology: NatTopology, home: NatHome, role: 'offer' | 'answer', self: DeviceIdentity, members: DeviceIdentity[], ice: string[], connectTimeoutMs: number, answerTimeoutMs?: number): Peer {
   const config = {
     role,
+    answerTimeoutMs,
     secret: Buffer.from(exportIdentitySecret(self)).toString('hex'),
     members: members.map((m) => [m.deviceId, Buffer.from(m.publicKey).toString('hex')]),
     ice,
@@ -92,7 +93,8 @@ describe.skipIf(reason !== undefined)('WebRTC across NATs (network namespaces, c
   async function syncAcross(ice: string[], answerDelayMs = 0): Promise<{ a: PeerEvent; b: PeerEvent }> {
     const t = topology!
     const a = startPeer(t, t.a, 'offer', alice, members, ice, 20_000)
-    const b = startPeer(t, t.b, 'answer', bob, members, ice, 20_000)
+    // The answering side waits for the person carrying its code back, at least as long as the delay.
+    const b = startPeer(t, t.b, 'answer', bob, members, ice, 20_000, answerDelayMs + 20_000)
     const offer = await a.next('code')
     b.send({ offer: offer.code })
     const answer = await b.next('code')

@@ -39,7 +39,11 @@ export interface WebRtcPeerOptions extends PeerNetworkOptions {
   readonly now?: () => number
   /** Lifetime of the codes this side produces. Default 10 min. */
   readonly ttlMs?: number
-  /** From applying the remote description to an open channel. Default 30 s; expiry → `NO_ROUTE`. */
+  /**
+   * From applying the remote description to an open channel; expiry → `NO_ROUTE`. Default: 30 s
+   * for the offerer (after `accept`); for the answerer, the answer code's lifetime, since it must
+   * wait for a person to carry the code back.
+   */
   readonly connectTimeoutMs?: number
   readonly handshakeTimeoutMs?: number
   readonly framing?: FrameChannelOptions
@@ -127,7 +131,7 @@ export async function answerOffer(offerCode: string, options: WebRtcPeerOptions)
     )
     const connection = (async () => {
       try {
-        const open = await channelOpen(pc, dc, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, options.signal)
+        const open = await channelOpen(pc, dc, options.connectTimeoutMs ?? options.ttlMs ?? DEFAULT_SIGNAL_TTL_MS, options.signal)
         return await secure(pc, open, 'responder', offer, options)
       } catch (error) {
         await closePeer(pc)
