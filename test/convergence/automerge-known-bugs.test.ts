@@ -15,7 +15,7 @@ import * as A from '@automerge/automerge'
 import { expect, it } from 'vitest'
 
 it.fails('a put and a delete of the current winner in one batch update the materialized document', () => {
-  const base = A.from({ c: { name: 'x' } }, { actor: '00'.repeat(16) })
+  const base = A.from<{ c: { name: string; deletedAt?: number } }>({ c: { name: 'x' } }, { actor: '00'.repeat(16) })
   let a = A.clone(base, { actor: 'bb'.repeat(16) })
   let b = A.clone(base, { actor: 'aa'.repeat(16) })
   a = A.change(a, d => void (d.c.deletedAt = 1700))
