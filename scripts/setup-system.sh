@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages the network tests need: iptables (NAT namespaces, link cuts), coturn (STUN/TURN
+# Debian packages the network tests need: iptables (NAT namespaces, link cuts), util-linux
+# (setpriv: namespace children die with the runner), coturn (STUN/TURN
 # inside a test namespace), iproute2 (ip netns). Installed only when missing and when we are root;
 # without root the tests that need them skip with a printed reason.
 set -euo pipefail
@@ -11,6 +12,7 @@ need=()
 command -v ip >/dev/null || need+=(iproute2)
 command -v iptables >/dev/null || need+=(iptables)
 command -v turnserver >/dev/null || need+=(coturn)
+command -v setpriv >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup-system: installing ${need[*]}" >&2
   apt-get update -q
