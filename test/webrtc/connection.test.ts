@@ -3,6 +3,7 @@ import type { DeviceIdentity } from '../../src/core/crypto/identity.js'
 import { generateIdentity } from '../../src/core/crypto/identity.js'
 import type { WebRtcConnection } from '../../src/adapters/transport-webrtc/connection.js'
 import { answerOffer, createOffer, type WebRtcPeerOptions } from '../../src/adapters/transport-webrtc/signalling.js'
+import { createNonceLedger } from '../../src/core/webrtc/signal.js'
 import { membersOf } from './test-identity.js'
 
 const open: { close(): Promise<void> }[] = []
@@ -95,5 +96,16 @@ describe('WebRTC connection over loopback host candidates', () => {
     // The offerer never applies the answer; the answering side gives up when told to.
     controller.abort()
     await expect(answer.connection).rejects.toMatchObject({ name: 'AbortedError' })
+  })
+
+  it('answers an offer code once: the same code again is refused as replayed', async () => {
+    const a = generateIdentity()
+    const b = generateIdentity()
+    const offer = await createOffer(loopback(a, [a, b]))
+    open.push(offer)
+    const nonces = createNonceLedger(Date.now)
+    const first = await answerOffer(offer.code, loopback(b, [a, b], { nonces }))
+    open.push(first)
+    await expect(answerOffer(offer.code, loopback(b, [a, b], { nonces }))).rejects.toMatchObject({ name: 'WebRtcError', code: 'CODE_REPLAYED' })
   })
 })
