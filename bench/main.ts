@@ -8,38 +8,19 @@
  *
  * To add a bench, export a {@link BenchModule} and list it in BENCH_MODULES.
  */
-import { existsSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { foundationBench } from './foundation.js'
+import { lanBench } from './lan.js'
 import { runQrBenchWithBars } from './qr.js'
-import type { BarCheck, BenchModule, BenchOutcome, BenchValues } from './types.js'
+import { runWebRtcBench } from './webrtc.js'
+import type { BarCheck, BenchModule, BenchOutcome } from './types.js'
 
 export const BENCH_MODULES: readonly BenchModule[] = [
   foundationBench,
+  lanBench,
+  { name: 'webrtc (issue 5): set-up, blobs, 10k sync', run: (progress) => runWebRtcBench(progress) },
   { name: 'qr (issue 4): frames, loss, bc-ur', run: async () => runQrBenchWithBars() },
 ]
-
-type Loose = Record<string, (...args: unknown[]) => Promise<BenchValues | BenchOutcome>>
-
-/**
- * Bench modules still being written in parallel: run when their compiled file exists, so that
- * `npm run bench` works at every commit. Move an entry to BENCH_MODULES (a static import) once
- * its file has landed.
- */
-const OPTIONAL_BENCHES: readonly { name: string; file: string; run: (mod: Loose, progress: (m: string) => void) => Promise<BenchValues | BenchOutcome> }[] = [
-  { name: 'lan (issue 3): discovery, initial sync, one edit, blobs', file: './lan.js', run: (m, progress) => m.runLanBench!({ log: progress }) },
-  { name: 'webrtc (issue 5): set-up, 10k sync', file: './webrtc.js', run: (m, progress) => m.runWebRtcBench!(progress) },
-]
-
-async function optionalModules(): Promise<BenchModule[]> {
-  const found: BenchModule[] = []
-  for (const entry of OPTIONAL_BENCHES) {
-    const url = new URL(entry.file, import.meta.url)
-    if (!existsSync(url)) continue
-    found.push({ name: entry.name, run: async (progress) => entry.run((await import(url.href)) as Loose, progress) })
-  }
-  return found
-}
 
 const started = performance.now()
 const progress = (message: string) => {
@@ -52,7 +33,7 @@ function table(rows: string[][]): string {
 }
 
 const filters = process.argv.slice(2).map((s) => s.toLowerCase())
-const chosen = [...BENCH_MODULES, ...(await optionalModules())].filter((m) => filters.length === 0 || filters.some((f) => m.name.toLowerCase().startsWith(f)))
+const chosen = BENCH_MODULES.filter((m) => filters.length === 0 || filters.some((f) => m.name.toLowerCase().startsWith(f)))
 const allBars: BarCheck[] = []
 let failed = false
 for (const mod of chosen) {
