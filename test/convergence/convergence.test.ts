@@ -6,9 +6,15 @@
  *   ORBIT_FUZZ_SCENARIOS=N   how many scenarios (default 500; `npm run test:fuzz` runs 20000)
  *   ORBIT_FUZZ_BASE_SEED=S   the base seed the scenario seeds derive from (default fixed, so CI is reproducible)
  *   ORBIT_SEED=S             run only scenario S (as printed by a failure)
+ *   ORBIT_FUZZ_STRICT=1      fail on the known Automerge stale-materialization bug too
+ *                            (automerge-known-bugs.test.ts). By default a scenario that hits it — the
+ *                            documents converged, one replica's document object shows stale values —
+ *                            is counted and printed, not failed, so that the run goes on looking for
+ *                            bugs of ours; every other check of that scenario has passed by then.
  */
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { scenarioSeed } from '../helpers/prng.js'
+import { ConvergenceFailure } from './checks.js'
 import { runScenario, type ScenarioResult } from './scenario.js'
 import { useFakeTime } from './world.js'
 
@@ -16,6 +22,7 @@ const single = process.env.ORBIT_SEED
 const total = Number(process.env.ORBIT_FUZZ_SCENARIOS ?? 500)
 const baseSeed = Number(process.env.ORBIT_FUZZ_BASE_SEED ?? 0x0b17)
 const BATCH = 50
+const tolerateKnown = process.env.ORBIT_FUZZ_STRICT !== '1'
 
 describe('seeded random convergence', () => {
   beforeEach(() => useFakeTime())
@@ -41,18 +48,27 @@ describe('seeded random convergence', () => {
   })
 
   const results: ScenarioResult[] = []
+  const known: string[] = []
   const started = performance.now()
   const cpuStarted = process.cpuUsage()
   for (let from = 0; from < total; from += BATCH) {
     const to = Math.min(total, from + BATCH)
     it(`scenarios ${from}..${to - 1} (base seed ${baseSeed})`, async () => {
       let ran = 0
-      for (let i = from; i < to; i++, ran++) results.push(await runScenario(scenarioSeed(baseSeed, i)))
+      for (let i = from; i < to; i++, ran++) {
+        try {
+          results.push(await runScenario(scenarioSeed(baseSeed, i)))
+        } catch (error) {
+          if (!(tolerateKnown && error instanceof ConvergenceFailure && error.kind === 'stale-materialization')) throw error
+          known.push(error.message.split('\n')[1]?.trim() ?? String(scenarioSeed(baseSeed, i)))
+        }
+      }
       expect(ran).toBe(to - from)
     }, 600_000)
   }
 
   afterAll(() => {
+    if (known.length > 0) console.log(`known Automerge stale-materialization bug hit ${known.length} times:\n  ${known.join('\n  ')}`)
     if (results.length === 0) return
     const seconds = (performance.now() - started) / 1000
     const cpu = process.cpuUsage(cpuStarted)
