@@ -76,7 +76,9 @@ export async function createNatTopology(): Promise<NatTopology> {
   const res = new NetnsResources()
   const scratch = mkdtempSync(join(tmpdir(), 'orbit-nat-'))
   const spawnIn = (ns: string, cmd: string, args: string[] = [], options: SpawnOptions = {}): ChildProcess => {
-    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'], ...options })
+    // `setpriv --pdeathsig KILL`: if the runner dies before destroy(), coturn and the peers die too.
+    const wrapped = hasPdeathsig() ? ['setpriv', '--pdeathsig', 'KILL', '--', cmd, ...args] : [cmd, ...args]
+    const child = spawn('ip', ['netns', 'exec', ns, ...wrapped], { stdio: ['pipe', 'pipe', 'pipe'], ...options })
     res.children.add(child)
     child.once('exit', () => res.children.delete(child))
     return child
@@ -177,6 +179,18 @@ export async function createNatTopology(): Promise<NatTopology> {
     rmSync(scratch, { recursive: true, force: true })
     throw error
   }
+}
+
+let pdeathsig: boolean | undefined
+function hasPdeathsig(): boolean {
+  if (pdeathsig === undefined) {
+    try {
+      pdeathsig = execFileSync('setpriv', ['--help'], { encoding: 'utf8' }).includes('--pdeathsig')
+    } catch {
+      pdeathsig = false
+    }
+  }
+  return pdeathsig
 }
 
 async function waitForUdpListener(ns: string, ip: string, port: number, child: ChildProcess): Promise<void> {
