@@ -119,3 +119,16 @@ describe('document generations', () => {
     expect(adapter.docGeneration('other')).toBe(0)
   })
 })
+
+describe('SqliteStorageAdapter after close', () => {
+  it('drops a late sync-state save (repo.shutdown does not wait for them) but refuses document chunks', async () => {
+    await adapter.save(['doc', 'sync-state', 'storage-a'], bytes(1))
+    db.close()
+    await expect(adapter.save(['doc', 'sync-state', 'storage-a'], bytes(2))).resolves.toBeUndefined()
+    await expect(adapter.save(['doc', 'incremental', 'h'], bytes(3))).rejects.toThrow()
+    db = openOrbitDatabase(join(dir, 'store.sqlite'), { create: false })
+    const reopened = new SqliteStorageAdapter(db)
+    expect(await reopened.load(['doc', 'sync-state', 'storage-a'])).toEqual(bytes(1))
+    expect(await reopened.load(['doc', 'incremental', 'h'])).toBeUndefined()
+  })
+})

@@ -4,21 +4,33 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { Repo, type PeerId } from '@automerge/automerge-repo'
-import { DummyStorageAdapter } from '@automerge/automerge-repo/helpers/DummyStorageAdapter.js'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openOrbitDatabase, SqliteStorageAdapter } from '../../src/adapters/storage-sqlite/index.js'
 import type { TcpNetworkAdapter } from '../../src/adapters/transport-tcp/index.js'
 import { nodeChaChaPoly } from '../../src/adapters/crypto-node/index.js'
 import { makeDevices, type TestDevice } from './setup.js'
 
 type Book = { contacts: Record<string, { name: string; email: string }> }
 
-const cleanups: Array<() => void> = []
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c()
+const cleanups: Array<() => void | Promise<void>> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c()
 })
 
+/** A Repo on a real SQLite store (the persisted sync state is what makes a redial cheap). */
 function repoOn(d: TestDevice): Repo {
-  cleanups.push(() => d.adapter.disconnect())
-  return new Repo({ network: [d.adapter], storage: new DummyStorageAdapter(), peerId: d.identity.deviceId as unknown as PeerId })
+  const dir = mkdtempSync(join(tmpdir(), 'orbit-tcp-reconnect-'))
+  const db = openOrbitDatabase(join(dir, 'orbit.sqlite'), { create: true, synchronous: 'normal' })
+  const repo = new Repo({ network: [d.adapter], storage: new SqliteStorageAdapter(db), peerId: d.identity.deviceId as unknown as PeerId })
+  cleanups.push(async () => {
+    // The repo saves sync states on a throttle: let it finish before the store closes.
+    await repo.shutdown()
+    db.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return repo
 }
 
 function connected(adapter: TcpNetworkAdapter): Promise<void> {

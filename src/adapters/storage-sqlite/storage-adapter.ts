@@ -58,6 +58,10 @@ export class SqliteStorageAdapter implements StorageAdapterInterface {
   }
 
   async save(key: StorageKey, data: Uint8Array): Promise<void> {
+    // automerge-repo saves sync states on a throttle that `repo.shutdown()` does not wait for, so
+    // one can arrive after the store was closed. A sync state only saves round trips on the next
+    // connection, so dropping it is safe; anything else after close still fails loudly.
+    if (!this.#db.sqlite.open && key[1] === 'sync-state') return
     const encoded = encodeKey(key)
     this.#db.transaction(() => {
       this.#save.run(encoded, asBindable(data))
