@@ -26,6 +26,16 @@ interface PeerRow {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+/** JSON with object keys sorted (a map's key order is not part of its value). */
+const canonical = (value: unknown): string =>
+  JSON.stringify(value, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as object).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+  )
+const t0 = Date.now()
+/** Progress on stderr with ORBIT_TEST_TRACE=1 (where a slow run spends its time). */
+const step = (what: string): void => {
+  if (process.env.ORBIT_TEST_TRACE) console.error(`[lan-cli ${((Date.now() - t0) / 1000).toFixed(1)}s] ${what}`)
+}
 
 /** Polls `check` until it returns a value (the test's timeout bounds it: no timed assertion). */
 async function until<T>(check: () => Promise<T | undefined>, pause = 500): Promise<T> {
@@ -66,6 +76,7 @@ describe.skipIf(skip !== undefined)('orbit CLI on a namespace LAN', () => {
     const daemons = [d0, ...[1, 2, 3].map((i) => scratch.serve(dirs[i]!, serveArgs(i), inNs(i)))]
     for (const i of [1, 2, 3]) ids.push(((await daemons[i]!.ready) as unknown as Ready).deviceId)
 
+    step('Discovery: every paired device')
     // Discovery: every paired device sees and connects to the other two; the intruder is seen, not paired.
     for (const i of [0, 1, 2]) {
       const peers = await until(async () => {
@@ -79,6 +90,7 @@ describe.skipIf(skip !== undefined)('orbit CLI on a namespace LAN', () => {
     expect(intruderView.filter((r) => r.discovered).length).toBeGreaterThanOrEqual(3)
     expect(intruderView.every((r) => !r.paired && !r.connected)).toBe(true)
 
+    step('A shared contact, synced')
     // A shared contact, synced to everyone while online.
     await orbitJson(dirs[0]!, ['contact', 'add', '--name', 'Shared'])
     // (written through D0's daemon if the CLI routes, else straight: stop and restart to be sure it is in the store the daemon serves)
@@ -91,6 +103,7 @@ describe.skipIf(skip !== undefined)('orbit CLI on a namespace LAN', () => {
       return lists.every((l) => l.contacts.some((c) => c.name === 'Shared')) ? lists[0]!.contacts.find((c) => c.name === 'Shared')! : undefined
     })
 
+    step('Offline: every paired daemon stops')
     // Offline: every paired daemon stops; each device edits on its own, conflicting on one contact.
     for (const i of [0, 1, 2]) expect(await daemons[i]!.stop()).toBe(0)
     for (const i of [0, 1, 2]) {
@@ -99,6 +112,7 @@ describe.skipIf(skip !== undefined)('orbit CLI on a namespace LAN', () => {
     }
     await orbitJson(dirs[3]!, ['contact', 'add', '--name', 'Planted'])
 
+    step('Back online:')
     // Back online: they find each other again and converge.
     for (const i of [0, 1, 2]) daemons[i] = scratch.serve(dirs[i]!, serveArgs(i), inNs(i))
     await Promise.all([0, 1, 2].map((i) => daemons[i]!.ready))
@@ -106,12 +120,14 @@ describe.skipIf(skip !== undefined)('orbit CLI on a namespace LAN', () => {
     const finalViews = await until(async () => {
       const views = await Promise.all([0, 1, 2].map((i) => orbitJson<{ title?: string; tags: Record<string, true> }>(dirs[i]!, ['contact', 'show', shared.id])))
       const names = await Promise.all([0, 1, 2].map((i) => contactNames(dirs[i]!)))
-      const same = views.every((v) => JSON.stringify(v) === JSON.stringify(views[0]))
+      const same = views.every((v) => canonical(v) === canonical(views[0]))
+      step(`converging: ${JSON.stringify(names)} ${JSON.stringify(views.map((v) => [v.title, Object.keys(v.tags)]))}`)
       return same && names.every((n) => JSON.stringify(n) === JSON.stringify(expected)) && Object.keys(views[0]!.tags).length === 3 ? views : undefined
     })
     expect(['title-from-D0', 'title-from-D1', 'title-from-D2']).toContain(finalViews[0]!.title)
     expect(Object.keys(finalViews[0]!.tags).sort()).toEqual(['t0', 't1', 't2'])
 
+    step('The unpaired device got nothing')
     // The unpaired device got nothing and wrote nothing anywhere.
     expect(await contactNames(dirs[3]!)).toEqual(['Planted'])
     const refused = await orbit(['--data', dirs[3]!, '--json', 'sync', `${lan.devices[0]!.ip}:${PORT}`], { spawner: inNs(3) })

@@ -208,7 +208,11 @@ class DaemonImpl implements Daemon {
       tcp.on2('device-disconnected', (e) => this.onDisconnected(e.deviceId)),
       tcp.on2('connection-error', (e) => this.log.info('connection refused or failed', { name: e.error.name, code: e.error.code, remote: e.remoteAddress })),
       // A revocation (here or replicated from another member) drops that device at once.
-      device.workspace.onRootChanged(() => this.enforceMembership()),
+      // and a device that became a member (paired through another member) is dialled now.
+      device.workspace.onRootChanged(() => {
+        this.enforceMembership()
+        this.dialDiscoveredMembers()
+      }),
     )
     restrictSharing(device.repo, workspaceDocIds(device.workspace.rootUrl, device.workspace.shardUrls))
     device.repo.networkSubsystem.addNetworkAdapter(this.counting)
@@ -388,7 +392,18 @@ class DaemonImpl implements Daemon {
     }
   }
 
+  /** Discovered devices that are members but not connected (e.g. refused before their membership synced here). */
+  dialDiscoveredMembers(): void {
+    const me = this.device.identity.deviceId
+    for (const peer of this.discovery?.peers() ?? []) {
+      if (peer.deviceId === me || this.live.has(peer.deviceId)) continue
+      if (this.device.workspace.memberStatus(peer.deviceId) !== 'member') continue
+      for (const address of peer.addresses) void this.dial(address, peer.port, peer.deviceId)
+    }
+  }
+
   tick(): void {
+    this.dialDiscoveredMembers()
     const state = this.store.getState()
     for (const deviceId of this.live.keys()) {
       const peer = state.discoveredPeers[deviceId]
