@@ -52,7 +52,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     let current = ''
     try {
       current = readFileSync(target, 'utf8')
-    } catch {}
+    } catch {
+      // No PROTOCOL.md yet: it is stale by definition.
+    }
     if (current !== text) {
       console.error('PROTOCOL.md is stale: run `node scripts/build-protocol.mjs`')
       process.exit(1)
