@@ -13,6 +13,7 @@ import { peersCommands } from './peers.js'
 import { deviceCommands } from './device.js'
 import { syncCommands } from './sync.js'
 import { qrCommands } from './qr.js'
+import { webrtcCommands } from './webrtc.js'
 
 export const COMMAND_MODULES: readonly CommandModule[] = [
   initCommands,
@@ -25,4 +26,5 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   deviceCommands,
   syncCommands,
   qrCommands,
+  webrtcCommands,
 ]

@@ -1,0 +1,358 @@
+/**
+ * `orbit webrtc offer | answer | accept | ice`: sync with a device on another network over WebRTC,
+ * with no signalling server — the offer and the answer travel as short codes (or one QR PNG each).
+ * Register with `webrtcCommands` in commands/index.ts.
+ */
+import type { Command } from 'commander'
+import type { CommandModule } from '../command-module.js'
+import type { ActionOptions, CliContext } from '../context.js'
+import { bytes } from '../format.js'
+import { collect } from '../options.js'
+import { duration } from '../../daemon/cli-options.js'
+import type { WebRtcSyncReport } from '../../node/webrtc-sync.js'
+
+const NETWORK_HELP = `
+ICE servers: none by default (host candidates only, enough on one network or with a public IP).
+Give --ice per run, or store them in the data dir with \`orbit webrtc ice add URL\`.
+--host restricts host candidates to given local addresses (config key webrtc.hostAddresses).`
+
+/** Options shared by offer, answer and `orbit sync --via webrtc`. */
+function networkOptions(cmd: Command): Command {
+  return cmd
+    .option('--ice <url>', 'STUN/TURN server: stun:HOST:PORT or turn:USER:PASS@HOST:PORT (repeatable)', collect)
+    .option('--host <address>', 'use only this local address for host candidates (repeatable)', collect)
+    .option('--qr <file.png>', 'also write the code as one QR code PNG')
+    .option('--timeout <duration>', 'give up when not connected and in sync this long after the answer (default 60s)', duration)
+}
+
+interface RunOptions {
+  ice?: string[]
+  hostAddresses?: string[]
+  timeoutMs?: number
+}
+
+function runOptions(opts: ActionOptions): RunOptions {
+  return {
+    ...(Array.isArray(opts.ice) ? { ice: opts.ice as string[] } : {}),
+    ...(Array.isArray(opts.host) ? { hostAddresses: opts.host as string[] } : {}),
+    ...(typeof opts.timeout === 'number' ? { timeoutMs: opts.timeout } : {}),
+  }
+}
+
+/** Validates --ice and --host before anything opens (a bad value is a ValidationError, exit 1). */
+async function checkNetworkOptions(o: RunOptions): Promise<void> {
+  const { parseIceServer } = await import('../../../core/webrtc/ice-server.js')
+  const { parseHostAddress } = await import('../../node/webrtc-config.js')
+  for (const spec of o.ice ?? []) parseIceServer(spec)
+  for (const host of o.hostAddresses ?? []) parseHostAddress(host)
+}
+
+/** A code given on the command line or stdin: the code itself, or a PNG file holding it as a QR code. */
+async function readCode(ctx: CliContext, input: string): Promise<string> {
+  const text = input.trim()
+  if (text.startsWith('orbit-')) return text
+  const { resolve } = await import('node:path')
+  const { existsSync } = await import('node:fs')
+  const path = resolve(ctx.io.cwd, text)
+  if (text !== '' && existsSync(path)) {
+    const { readFile } = await import('node:fs/promises')
+    const { decodeQrPng } = await import('../../../adapters/qr-image/index.js')
+    return new TextDecoder().decode(decodeQrPng(await readFile(path))).trim()
+  }
+  return text
+}
+
+async function writeQr(ctx: CliContext, file: string | undefined, code: string): Promise<string | undefined> {
+  if (file === undefined) return undefined
+  const { resolve } = await import('node:path')
+  const { writeFile } = await import('node:fs/promises')
+  const { renderQrPng } = await import('../../../adapters/qr-image/index.js')
+  const path = resolve(ctx.io.cwd, file)
+  await writeFile(path, renderQrPng(new TextEncoder().encode(code)))
+  return path
+}
+
+/** One line from standard input (the answer code, or a PNG path); WebRtcError `NO_ANSWER` at end of input. */
+async function readStdinLine(): Promise<string> {
+  const { createInterface } = await import('node:readline')
+  const rl = createInterface({ input: process.stdin, terminal: false })
+  try {
+    for await (const line of rl) {
+      if (line.trim() !== '') return line
+    }
+  } finally {
+    rl.close()
+    process.stdin.pause()
+  }
+  const { WebRtcError } = await import('../../../core/errors.js')
+  throw new WebRtcError('no answer code on standard input (it ended first)', { code: 'NO_ANSWER' })
+}
+
+/** Prints the code: `{ "code": ... }` as the first JSON line, or the code and what to do next. */
+function printCode(ctx: CliContext, cmd: Command, data: Record<string, unknown> & { code: string }, next: string): void {
+  if (ctx.globals(cmd).json) ctx.io.stdout(JSON.stringify(data) + '\n')
+  else {
+    ctx.io.stdout(data.code + '\n')
+    ctx.io.stderr(next + '\n')
+  }
+}
+
+/** The session report for people. */
+export function renderWebRtcReport(r: WebRtcSyncReport): string {
+  const via = r.peer.address === undefined ? '' : ` via ${r.peer.candidateType ?? 'ICE'} ${r.peer.address}`
+  return [
+    `${r.status === 'completed' ? 'Synced' : 'Sync failed'} with ${r.peer.deviceId} over webrtc${via} in ${r.durationMs} ms${r.error ? `: ${r.error.message}` : ''}`,
+    `  sent ${r.changesSent} changes (${bytes(r.bytesSent)}), received ${r.changesReceived} changes (${bytes(r.bytesReceived)}), ${r.documents} documents in sync`,
+  ].join('\n')
+}
+
+async function failIfIncomplete(report: WebRtcSyncReport): Promise<void> {
+  if (report.status === 'completed') return
+  const { WebRtcError } = await import('../../../core/errors.js')
+  throw new WebRtcError(`sync with ${report.peer.deviceId} did not complete: ${report.error?.message ?? 'unknown error'}`, {
+    code: report.error?.code ?? 'SYNC',
+  })
+}
+
+/**
+ * The offering side end to end, without a daemon: print the code, read the answer from stdin,
+ * connect, sync, report. Also what `orbit sync --via webrtc` runs.
+ */
+export async function runWebRtcOffer(ctx: CliContext, cmd: Command, opts: ActionOptions): Promise<void> {
+  const { dataDir } = ctx.globals(cmd)
+  const o = runOptions(opts)
+  await checkNetworkOptions(o)
+  const { findDaemon, callDaemon } = await import('../../node/daemon-client.js')
+  const endpoint = findDaemon(dataDir)
+  if (endpoint !== undefined) {
+    // The daemon holds the offer; `orbit webrtc accept` hands it the answer later.
+    const held = (await callDaemon(endpoint, 'webrtc.offer' as never, { ...o } as never)) as { code: string; expiresAt: number }
+    const qr = await writeQr(ctx, opts.qr as string | undefined, held.code)
+    printCode(ctx, cmd, { code: held.code, expiresAt: held.expiresAt, ...(qr === undefined ? {} : { qr }), heldBy: 'daemon' }, [
+      qr === undefined ? '' : `Wrote the code as a QR code to ${qr}.`,
+      'The running `orbit serve` holds this offer. On the other device run `orbit webrtc answer CODE`,',
+      'then give its answer here: `orbit webrtc accept ANSWER` (the daemon connects and syncs).',
+    ].filter((l) => l !== '').join('\n'))
+    return
+  }
+  const { openDevice } = await import('../../node/device.js')
+  const { createLogger } = await import('../../../adapters/log/pino.js')
+  const { offerFrom } = await import('../../node/webrtc-sync.js')
+  const logger = createLogger()
+  const device = await openDevice(dataDir, { logger })
+  try {
+    await device.workspace.loadAllShards()
+    const offer = await offerFrom(device, { ...o, logger, share: true })
+    try {
+      const qr = await writeQr(ctx, opts.qr as string | undefined, offer.code)
+      printCode(ctx, cmd, { code: offer.code, ...(qr === undefined ? {} : { qr }) }, [
+        qr === undefined ? '' : `Wrote the code as a QR code to ${qr}.`,
+        'On the other device run:  orbit webrtc answer CODE   (or give it the QR PNG)',
+        'then paste its answer code (or the path of its QR PNG) here and press Enter:',
+      ].filter((l) => l !== '').join('\n'))
+      const answer = await readCode(ctx, await readStdinLine())
+      ctx.hint(cmd, 'Connecting…')
+      const report = await offer.complete(answer)
+      ctx.emit(cmd, report, () => renderWebRtcReport(report))
+      await failIfIncomplete(report)
+    } finally {
+      await offer.close()
+    }
+  } finally {
+    await device.close()
+  }
+}
+
+export const webrtcCommands: CommandModule = {
+  name: 'webrtc',
+  register(program, ctx) {
+    const webrtc = program.command('webrtc').description('sync with a device on another network over WebRTC (codes or QR, no server)')
+    webrtc.addHelpText(
+      'after',
+      `
+Device A makes an offer code, device B answers it, A takes B's answer: then they connect directly
+(through NATs with STUN, or a TURN relay) and sync. Codes are signed by the device key, single-use,
+expire after 10 minutes, and only devices of this workspace are accepted.
+
+Examples:
+  A$ orbit webrtc offer --qr offer.png          # prints the code, waits for the answer
+  B$ orbit webrtc answer orbit-rtc1.AbC…        # or: orbit webrtc answer offer.png --qr answer.png
+  A: paste B's answer code (or answer.png) and press Enter; both print the sync report.
+Run \`orbit webrtc <command> --help\` for a command's options.`,
+    )
+
+    networkOptions(webrtc.command('offer').description('print an offer code, then (without a daemon) wait for the answer on stdin, connect and sync'))
+      .addHelpText(
+        'after',
+        `
+Without \`orbit serve\`: prints the code (with --json, { "code": ... } is the first line), reads
+one line from standard input — the answer code or the path of its QR PNG — connects, syncs until
+both devices hold the same changes, prints the session report and exits (1 if it did not complete).
+With \`orbit serve\` running: the daemon holds the offer; give the answer with \`orbit webrtc accept\`.
+${NETWORK_HELP}
+
+Examples:
+  $ orbit webrtc offer
+  $ orbit webrtc offer --qr offer.png --ice stun:stun.example.org:3478
+  $ orbit webrtc offer --json --ice turn:orbit:secret@turn.example.org:3478 --timeout 2m`,
+      )
+      .action(ctx.action(async (opts, cmd) => runWebRtcOffer(ctx, cmd, opts)))
+
+    networkOptions(
+      webrtc
+        .command('answer')
+        .description("answer another device's offer code (or QR PNG): print the answer code, then connect and sync")
+        .argument('<code>', 'the offer code, or a PNG file with its QR code'),
+    )
+      .addHelpText(
+        'after',
+        `
+Prints the answer code (with --json, { "code": ... } is the first line), then waits until the
+offering device applied it, syncs, prints the session report and exits (1 if it did not complete).
+Refused (exit 1, WebRtcError): a code from a device that is not a member of this workspace
+(CODE_NOT_MEMBER), tampered (CODE_BAD_SIGNATURE / CODE_MALFORMED), expired (CODE_EXPIRED) or
+already used here (CODE_REPLAYED).
+${NETWORK_HELP}
+
+Examples:
+  $ orbit webrtc answer orbit-rtc1.AbC…
+  $ orbit webrtc answer offer.png --qr answer.png --json`,
+      )
+      .action(
+        ctx.action<[string]>(async (input, opts, cmd) => {
+          const { dataDir } = ctx.globals(cmd)
+          const o = runOptions(opts)
+          await checkNetworkOptions(o)
+          const offerCode = await readCode(ctx, input)
+          const { findDaemon, callDaemon } = await import('../../node/daemon-client.js')
+          const endpoint = findDaemon(dataDir)
+          if (endpoint !== undefined) {
+            const held = (await callDaemon(endpoint, 'webrtc.answer' as never, { code: offerCode, ...o } as never)) as { code: string; deviceId: string }
+            const qr = await writeQr(ctx, opts.qr as string | undefined, held.code)
+            printCode(ctx, cmd, { code: held.code, peer: { deviceId: held.deviceId }, ...(qr === undefined ? {} : { qr }), heldBy: 'daemon' },
+              `Give this answer to ${held.deviceId}; the running \`orbit serve\` connects and syncs when it is applied.`)
+            return
+          }
+          const { openDevice } = await import('../../node/device.js')
+          const { createLogger } = await import('../../../adapters/log/pino.js')
+          const { answerFrom } = await import('../../node/webrtc-sync.js')
+          const logger = createLogger()
+          const device = await openDevice(dataDir, { logger })
+          try {
+            await device.workspace.loadAllShards()
+            const answer = await answerFrom(device, offerCode, { ...o, logger, share: true })
+            try {
+              const qr = await writeQr(ctx, opts.qr as string | undefined, answer.code)
+              printCode(ctx, cmd, { code: answer.code, peer: { deviceId: answer.remoteDeviceId }, ...(qr === undefined ? {} : { qr }) }, [
+                qr === undefined ? '' : `Wrote the code as a QR code to ${qr}.`,
+                `Give this answer code to ${answer.remoteDeviceId} (paste it where \`orbit webrtc offer\` waits).`,
+                'Waiting for it to connect…',
+              ].filter((l) => l !== '').join('\n'))
+              const report = await answer.report
+              ctx.emit(cmd, report, () => renderWebRtcReport(report))
+              await failIfIncomplete(report)
+            } finally {
+              await answer.close()
+            }
+          } finally {
+            await device.close()
+          }
+        }),
+      )
+
+    webrtc
+      .command('accept')
+      .description("give the running daemon's pending offer its answer code (or QR PNG); the daemon connects and syncs")
+      .argument('<code>', 'the answer code, or a PNG file with its QR code')
+      .addHelpText(
+        'after',
+        `
+Needs \`orbit serve\` running on this data dir, holding the offer made with \`orbit webrtc offer\`.
+Returns once connected; the daemon syncs in the background (see \`orbit status\`).
+Without a daemon, paste the answer into the waiting \`orbit webrtc offer\` instead.
+
+Examples:
+  $ orbit webrtc accept orbit-rtc1.XyZ…
+  $ orbit webrtc accept answer.png --json`,
+      )
+      .action(
+        ctx.action<[string]>(async (input, _opts, cmd) => {
+          const { dataDir } = ctx.globals(cmd)
+          const code = await readCode(ctx, input)
+          const { findDaemon, callDaemon } = await import('../../node/daemon-client.js')
+          const endpoint = findDaemon(dataDir)
+          if (endpoint === undefined) {
+            const { WebRtcError } = await import('../../../core/errors.js')
+            throw new WebRtcError('no `orbit serve` runs on this data dir to hold an offer: paste the answer into the waiting `orbit webrtc offer`', {
+              code: 'NO_DAEMON',
+            })
+          }
+          const result = (await callDaemon(endpoint, 'webrtc.accept' as never, { code } as never)) as { deviceId: string; status: string }
+          ctx.emit(cmd, result, () => `Connected to ${result.deviceId}; the daemon is syncing (see \`orbit status\`).`)
+        }),
+      )
+
+    const ice = webrtc.command('ice').description('the ICE (STUN/TURN) servers stored in this data dir (config key webrtc.iceServers)')
+    ice.addHelpText(
+      'after',
+      `
+Examples:
+  $ orbit webrtc ice add stun:stun.example.org:3478
+  $ orbit webrtc ice add turn:orbit:secret@turn.example.org:3478
+  $ orbit webrtc ice list --json
+  $ orbit webrtc ice clear`,
+    )
+    ice
+      .command('add')
+      .description('store an ICE server used by every offer and answer (unless --ice is given)')
+      .argument('<url>', 'stun:HOST:PORT or turn:USER:PASS@HOST:PORT')
+      .action(
+        ctx.action<[string]>(async (url, _opts, cmd) => {
+          const list = await withConfig(ctx, cmd, async (config) => (await import('../../node/webrtc-config.js')).addIceSpec(config, url))
+          ctx.emit(cmd, { iceServers: list }, () => `ICE servers: ${list.map(redact).join(', ')}`)
+        }),
+      )
+    ice
+      .command('list')
+      .description('list the stored ICE servers')
+      .action(
+        ctx.action(async (_opts, cmd) => {
+          const list = await withConfig(ctx, cmd, async (config) => (await import('../../node/webrtc-config.js')).readIceSpecs(config))
+          ctx.emit(cmd, { iceServers: list }, () => (list.length === 0 ? 'No ICE servers (host candidates only).' : list.map(redact).join('\n')))
+        }),
+      )
+    ice
+      .command('clear')
+      .description('remove every stored ICE server')
+      .action(
+        ctx.action(async (_opts, cmd) => {
+          await withConfig(ctx, cmd, async (config) => (await import('../../node/webrtc-config.js')).clearIceSpecs(config))
+          ctx.emit(cmd, { iceServers: [] }, () => 'No ICE servers (host candidates only).')
+        }),
+      )
+  },
+}
+
+/** TURN passwords are not echoed to the terminal. */
+function redact(spec: string): string {
+  return spec.replace(/^(turns?:[^:@]+:)[^@]*@/i, '$1***@')
+}
+
+/** The config store of an initialised data dir, without loading Automerge. */
+async function withConfig<T>(ctx: CliContext, cmd: Command, fn: (config: import('../../../adapters/storage-sqlite/index.js').ConfigStore) => Promise<T>): Promise<T> {
+  const { dataDir } = ctx.globals(cmd)
+  const { existsSync } = await import('node:fs')
+  const { storePath } = await import('../../node/data-dir.js')
+  const { notInitialised, readDeviceConfig } = await import('../../node/device-config.js')
+  const { ConfigStore, openOrbitDatabase } = await import('../../../adapters/storage-sqlite/index.js')
+  const file = storePath(dataDir)
+  if (!existsSync(file)) throw notInitialised(dataDir)
+  const db = openOrbitDatabase(file, { create: false })
+  try {
+    const config = new ConfigStore(db)
+    readDeviceConfig(config, dataDir)
+    return await fn(config)
+  } finally {
+    db.close()
+  }
+}
