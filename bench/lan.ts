@@ -260,7 +260,7 @@ async function initialSync(tmp: string, run: number, sender: Sender, aead: 'node
     await b.tcp.dial(addr.host, addr.port, { expectedDeviceId: sender.identity.deviceId, reconnect: false })
     // The receiver asks for what it knows of (a device that just paired knows the root URL, and
     // the shard URLs from the root); the sender also announces its documents on its own.
-    for (const url of sender.docUrls) void repoB.find<unknown>(url).catch(() => undefined)
+    if (process.env.ORBIT_BENCH_LAN_RECEIVER_FINDS !== '0') for (const url of sender.docUrls) void repoB.find<unknown>(url).catch(() => undefined)
     await until(synced, 600_000, 'the receiver to hold every document', signal)
     const t1 = performance.now()
     const cpu = process.cpuUsage(c0)
@@ -397,7 +397,8 @@ async function oneEdit(a: Peer, b: Peer, sender: Sender, i: number): Promise<Edi
  * Runs the LAN bench and returns flat values (times in ms, bytes, ratios). Sizes and repeats:
  * ORBIT_BENCH_LAN_CONTACTS (default 10000), ORBIT_BENCH_LAN_RUNS (default 6, the first a warm-up), ORBIT_BENCH_LAN_AEAD
  * (`node` default, `noble` to compare), ORBIT_BENCH_LAN_DISCOVERY_RUNS (default 7, at least 5),
- * ORBIT_BENCH_LAN_DISCOVERY=0 (skip discovery), ORBIT_BENCH_LAN_PROFILE=FILE (V8 CPU profiles of
+ * ORBIT_BENCH_LAN_DISCOVERY=0 (skip discovery), ORBIT_BENCH_LAN_RECEIVER_FINDS=0 (the receiver asks
+ * for nothing and takes what the sender announces), ORBIT_BENCH_LAN_PROFILE=FILE (V8 CPU profiles of
  * the first run's TCP sync → FILE and its baseline → FILE.baseline.cpuprofile).
  */
 export async function runLanBench(opts: LanBenchOptions = {}): Promise<Values> {
