@@ -16,7 +16,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vites
 import { scenarioSeed } from '../helpers/prng.js'
 import { ConvergenceFailure } from './checks.js'
 import { runScenario, type ScenarioResult } from './scenario.js'
-import { useFakeTime } from './world.js'
+import { unseedRandomness, useFakeTime } from './world.js'
 
 const single = process.env.ORBIT_SEED
 const total = Number(process.env.ORBIT_FUZZ_SCENARIOS ?? 500)
@@ -68,6 +68,7 @@ describe('seeded random convergence', () => {
   }
 
   afterAll(() => {
+    unseedRandomness()
     if (known.length > 0) console.log(`known Automerge stale-materialization bug hit ${known.length} times:\n  ${known.join('\n  ')}`)
     if (results.length === 0) return
     const seconds = (performance.now() - started) / 1000

@@ -6,12 +6,12 @@
 import * as A from '@automerge/automerge'
 import { Repo, type PeerId } from '@automerge/automerge-repo'
 import fc from 'fast-check'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { MemoryHub, type MemoryNetworkAdapter } from '../../src/adapters/network-memory/index.js'
 import { CrmWorkspace } from '../../src/core/model/workspace.js'
 import { checkWorld } from './checks.js'
 import { OpLog, recordCreation, recordInitial } from './ops.js'
-import { buildWorld, deviceClock, heal, member, shutdown, tick, useFakeTime, type World } from './world.js'
+import { buildWorld, deviceClock, heal, member, shutdown, tick, unseedRandomness, useFakeTime, type World } from './world.js'
 
 /** Two (or more) devices on manual links, started equal. */
 async function manualWorld(devices = 2) {
@@ -35,6 +35,9 @@ async function conflictingEdits(world: World, log: OpLog): Promise<string> {
   await tick()
   return id
 }
+
+// Worlds seed Web Crypto and Math.random while they run: put the real ones back for other files.
+afterAll(() => unseedRandomness())
 
 describe('hostile delivery', () => {
   beforeEach(() => useFakeTime())

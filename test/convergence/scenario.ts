@@ -40,6 +40,9 @@ export async function runScenario(seed: number): Promise<ScenarioResult> {
     tierOf: () => rng.pick(tiers),
     upOf: () => rng.chance(0.85),
     storage: rng.chance(0.3),
+  }).catch((error: unknown) => {
+    restoreRandomness()
+    throw error
   })
   const log = new OpLog()
   try {

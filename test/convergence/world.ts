@@ -248,9 +248,8 @@ export async function shutdown(world: World): Promise<void> {
 export function seedRandomness(source: Prng): () => void {
   const previous = randomSource
   randomSource = source
-  if (!installed) {
-    installed = true
-    vi.spyOn(globalThis.crypto, 'getRandomValues').mockImplementation(<T extends ArrayBufferView | null>(array: T): T => {
+  if (spies.length === 0) {
+    spies.push(vi.spyOn(globalThis.crypto, 'getRandomValues').mockImplementation(<T extends ArrayBufferView | null>(array: T): T => {
       if (array === null) return array
       const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength)
       if (randomSource === undefined) {
@@ -259,15 +258,21 @@ export function seedRandomness(source: Prng): () => void {
       }
       for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(randomSource.next() * 256)
       return array
-    })
-    vi.spyOn(Math, 'random').mockImplementation(() => (randomSource === undefined ? realRandom() : randomSource.next()))
+    }))
+    spies.push(vi.spyOn(Math, 'random').mockImplementation(() => (randomSource === undefined ? realRandom() : randomSource.next())))
   }
   return () => {
     randomSource = previous
   }
 }
 
+/** Puts the real Web Crypto and `Math.random` back (call in `afterAll` of a file that built worlds). */
+export function unseedRandomness(): void {
+  randomSource = undefined
+  for (const spy of spies.splice(0)) spy.mockRestore()
+}
+
 let randomSource: Prng | undefined
-let installed = false
+const spies: { mockRestore: () => void }[] = []
 const realGetRandomValues = globalThis.crypto.getRandomValues.bind(globalThis.crypto)
 const realRandom = Math.random

@@ -1,7 +1,7 @@
 import * as A from '@automerge/automerge'
 import { Repo, type AutomergeUrl, type PeerId } from '@automerge/automerge-repo'
 import fc from 'fast-check'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { MemoryHub } from '../../src/adapters/network-memory/index.js'
 import { CrmWorkspace } from '../../src/core/model/workspace.js'
 import {
@@ -13,7 +13,7 @@ import {
   sessionCounters,
   type TrafficEvent,
 } from '../../src/core/sync/counting.js'
-import { deviceClock, member, template, tick, useFakeTime } from '../convergence/world.js'
+import { deviceClock, member, template, tick, unseedRandomness, useFakeTime } from '../convergence/world.js'
 
 async function quiet(hub: MemoryHub): Promise<void> {
   for (let i = 0; i < 100; i++) {
@@ -23,6 +23,9 @@ async function quiet(hub: MemoryHub): Promise<void> {
   }
   throw new Error('network did not become quiet')
 }
+
+// Worlds seed Web Crypto and Math.random while they run: put the real ones back for other files.
+afterAll(() => unseedRandomness())
 
 describe('counting changes in Automerge chunks', () => {
   it('counts every change of a whole-document chunk, compressed or not, like Automerge does', () => {
