@@ -121,4 +121,30 @@ describe('orbit webrtc on loopback', () => {
     // Nothing was synced by any of this.
     expect(await contactNames(scratch, b)).toEqual(['Grace Hopper'])
   })
+
+  it('an answer whose device is gone: the offer fails with NO_ROUTE within --timeout (exit 1), in plain text too', async () => {
+    const { a, b } = await devices()
+    const offering = scratch.start(['--data', a, 'webrtc', 'offer', ...LOOPBACK, '--timeout', '3s'])
+    const code = await offering.line(0)
+    expect(code).toMatch(/^orbit-rtc1\./)
+    const answering = scratch.start(['--data', b, '--json', 'webrtc', 'answer', code, ...LOOPBACK])
+    const answer = (JSON.parse(await answering.line(0)) as { code: string }).code
+    // B goes away before A applies its answer: nothing answers at its candidates.
+    answering.child.kill('SIGKILL')
+    await answering.exited
+    offering.write(answer + '\n')
+    const ra = await offering.exited
+    expect(ra.code).toBe(1)
+    expect(ra.stderr).toMatch(/error: /)
+    const json = scratch.start(['--data', a, '--json', 'webrtc', 'offer', ...LOOPBACK, '--timeout', '3s'])
+    await json.line(0)
+    const b2 = scratch.start(['--data', b, '--json', 'webrtc', 'answer', JSON.parse(await json.line(0)).code as string, ...LOOPBACK])
+    const answer2 = (JSON.parse(await b2.line(0)) as { code: string }).code
+    b2.child.kill('SIGKILL')
+    await b2.exited
+    json.write(answer2 + '\n')
+    const rj = await json.exited
+    expect(rj.code).toBe(1)
+    expect(jsonError(rj)).toMatchObject({ name: 'WebRtcError', code: 'NO_ROUTE' })
+  })
 })
