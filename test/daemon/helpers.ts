@@ -9,8 +9,8 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-/** The CLI entry: the LAN modules registered whether or not commands/index.ts lists them yet. */
-export const ORBIT_ENTRY = join(REPO_ROOT, 'test/daemon/fixtures/orbit-lan.mjs')
+/** The real `orbit` executable (runs the built CLI in dist/). */
+export const ORBIT_ENTRY = join(REPO_ROOT, 'bin/orbit.js')
 const BUILT = join(REPO_ROOT, 'dist/src/apps/cli/commands/serve.js')
 
 export function requireBuilt(): void {

@@ -47,7 +47,8 @@ describe('orbit serve + pair + sync on loopback', () => {
     const onB = await orbitJson<{ devices: { name: string; status: string }[] }>(b, ['device', 'list'])
     for (const list of [onA, onB]) expect(list.devices.map((d) => `${d.name}:${d.status}`).sort()).toEqual(['Alpha:member', 'Beta:member'])
 
-    // Edits on both sides: A's goes through its daemon, B's straight into B's store.
+    // Edits on both sides: A's goes through its daemon (its store has one writer), B's straight
+    // into B's store. B receiving A's edit below shows the daemon, not a second process, wrote it.
     await orbitJson(a.dir, ['contact', 'add', '--name', 'Ada Lovelace'])
     await orbitJson(b, ['contact', 'add', '--name', 'Grace Hopper'])
     const report = await orbitJson<Record<string, unknown>>(b, ['sync', a.ready.listen])
