@@ -14,6 +14,8 @@ import { startDaemon, type Daemon } from '../../src/apps/daemon/daemon.js'
 import { lockPath, readDaemonLock } from '../../src/apps/daemon/lock.js'
 import { callDaemon, findDaemon, remoteDevice } from '../../src/apps/node/daemon-client.js'
 import { SqliteInviteStore } from '../../src/apps/node/invite-store-sqlite.js'
+import { joinWorkspace } from '../../src/apps/daemon/join.js'
+import { syncDirect } from '../../src/apps/daemon/direct-sync.js'
 import { openOrbitDatabase } from '../../src/adapters/storage-sqlite/index.js'
 import { runInviteStoreTests } from '../pairing/invite-store-suite.js'
 
@@ -104,6 +106,34 @@ describe('daemon control socket', () => {
     expect(bad).toMatchObject({ name: 'ValidationError' })
     expect(await callDaemon(findDaemon(dir)!, 'ping', {})).toMatchObject({ deviceId: daemon.device.identity.deviceId })
   })
+})
+
+describe('daemon sync store', () => {
+  it('records the paired peer and a session with counted changes and bytes', async () => {
+    const [a, b] = [await freshDevice('Alpha'), await freshDevice('Beta')]
+    const daemon = await start(a)
+    const invite = await daemon.createInvite()
+    const joined = await joinWorkspace(b, invite.code)
+    const beta = joined.members.find((m) => m.name === 'Beta')!.deviceId
+    const device = await openDevice(b)
+    await device.workspace.addContact({ name: 'From Beta' })
+    await device.close()
+    const report = await syncDirect(b, { target: `127.0.0.1:${daemon.listenAddress.port}` })
+    expect(report).toMatchObject({ status: 'completed', method: 'local-network', peer: { deviceId: daemon.device.identity.deviceId } })
+    expect(report.changesSent).toBeGreaterThan(0)
+    // The session ends when B hangs up; the daemon's store then lists it with its counts.
+    let session
+    while ((session = daemon.store.getState().recentSessions.find((x) => x.peerId === beta && x.changesReceived > 0)) === undefined) {
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(session).toMatchObject({ method: 'local-network', status: 'completed' })
+    expect(session.bytesReceived).toBeGreaterThan(0)
+    expect(daemon.store.getState().discoveredPeers[beta]).toMatchObject({ paired: true })
+    expect((await daemon.device.workspace.listContacts()).map((c) => c.name)).toEqual(['From Beta'])
+    expect(daemon.peers()).toEqual([expect.objectContaining({ deviceId: beta, paired: true, connected: false })])
+    // Nobody is connected and B's address is unknown: a sync without target says so.
+    await expect(daemon.sync(undefined, 1000)).rejects.toMatchObject({ name: 'WireError', code: 'NO_PEER' })
+  }, 60_000)
 })
 
 describe('daemon lock', () => {

@@ -3,6 +3,7 @@
  * with mDNS off: pairing by code, sync by address with and without a daemon on the syncing side,
  * refused invites (wrong, expired, reused) that reveal nothing, and revocation.
  */
+import { dirname, join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { encodeInviteCode, parseInviteCode } from '../../src/core/pairing/invite.js'
 import { storeDigest } from '../cli/helpers.js'
@@ -28,6 +29,23 @@ async function startDevice(name: string): Promise<{ dir: string; ready: Ready }>
 }
 
 describe('orbit serve + pair + sync on loopback', () => {
+  it('refuses bad arguments as usage errors and explains a missing daemon', async () => {
+    const dir = scratch.dir()
+    for (const args of [['serve', '--listen', 'nowhere'], ['serve', '--interface', '300.1.1.1'], ['pair', 'invite', '--ttl', 'soon'], ['sync', '--via', 'carrier-pigeon']]) {
+      const r = await orbit(['--data', dir, '--json', ...args])
+      expect(r.code, args.join(' ')).toBe(2)
+    }
+    await orbitJson(dir, ['init', '--name', 'Lonely'])
+    const invite = await orbit(['--data', dir, '--json', 'pair', 'invite'])
+    expect(invite.code).toBe(1)
+    expect(jsonError(invite)).toMatchObject({ name: 'PairingError', code: 'DAEMON_NOT_RUNNING' })
+    const sync = await orbit(['--data', dir, '--json', 'sync'])
+    expect(sync.code).toBe(2)
+    const help = await orbit(['pair', 'join', '--help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain('Examples:')
+  }, 120_000)
+
   it('pairs by code, edits on both sides, and `orbit sync HOST:PORT` makes both list the same contacts', async () => {
     const a = await startDevice('Alpha')
     expect(a.ready.invite?.code).toMatch(/^orbit-invite:/)
@@ -117,11 +135,16 @@ describe('orbit serve + pair + sync on loopback', () => {
     expect(await contactNames(c)).toEqual([])
   }, 180_000)
 
-  it('a revoked device is refused from then on and gets none of the later changes', async () => {
+  it('joins from the invite’s QR PNG; a revoked device is refused from then on and gets none of the later changes', async () => {
     const a = await startDevice('Alpha')
     const b = scratch.dir()
     await orbitJson(b, ['init', '--name', 'Beta'])
-    const joined = await orbitJson<{ members: { deviceId: string; name: string }[] }>(b, ['pair', 'join', a.ready.invite!.code])
+    const png = join(dirname(b), 'invite.png')
+    const invite = await orbitJson<{ code: string; qr: string }>(a.dir, ['pair', 'invite', '--qr', png, '--ttl', '5m'])
+    expect(invite.qr).toBe(png)
+    const joined = await orbitJson<{ members: { deviceId: string; name: string }[] }>(b, ['pair', 'join', png])
+    const peers = await orbitJson<{ peers: { name: string; paired: boolean }[] }>(a.dir, ['peers'])
+    expect(peers.peers.map((p) => `${p.name}:${p.paired}`)).toEqual(['Beta:true'])
     const beta = joined.members.find((m) => m.name === 'Beta')!.deviceId
     await orbitJson(b, ['sync', a.ready.listen])
 
