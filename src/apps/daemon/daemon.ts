@@ -220,7 +220,8 @@ class DaemonImpl implements Daemon {
     try {
       bound = await tcp.listen()
     } catch (error) {
-      throw new WireError(`cannot listen on ${formatHostPort(this.options.listen!.host, this.options.listen!.port)}: ${(error as Error).message}`, {
+      const where = formatHostPort(this.options.listen!.host, this.options.listen!.port)
+      throw new WireError(`cannot listen on ${where}: ${(error as Error).message}; is another device serving there? Choose another with --listen HOST:PORT`, {
         code: 'LISTEN_FAILED',
         cause: error,
       })

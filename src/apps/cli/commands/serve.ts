@@ -84,7 +84,7 @@ Examples:
                     ['device', `${daemon.device.deviceName} (${daemon.device.identity.deviceId})`],
                     ['workspace', `${ws.name} (${ws.workspaceId})`],
                     ['listening', listenText],
-                    ['discovery', status.mdns === true ? `mDNS on ${String(opts.interface ?? daemon.listenAddress.host)}` : 'off (reach peers with `orbit sync HOST:PORT`)'],
+                    ['discovery', status.mdns === true ? `mDNS on ${String(opts.interface ?? daemon.listenAddress.host)}` : 'off (give --interface IP to discover devices; or reach them with `orbit sync HOST:PORT`)'],
                     ['data dir', dataDir],
                   ]),
                   '',
