@@ -147,4 +147,24 @@ describe('orbit webrtc on loopback', () => {
     expect(rj.code).toBe(1)
     expect(jsonError(rj)).toMatchObject({ name: 'WebRtcError', code: 'NO_ROUTE' })
   })
+
+  it('an expired offer code and a revoked device’s code are refused (exit 1, typed)', async () => {
+    const { a, b, bId } = await devices()
+    const offering = scratch.start(['--data', a, '--json', 'webrtc', 'offer', ...LOOPBACK, '--ttl', '1s'])
+    const code = (JSON.parse(await offering.line(0)) as { code: string }).code
+    await new Promise((r) => setTimeout(r, 2500))
+    const expired = await scratch.run(['--data', b, '--json', 'webrtc', 'answer', code, ...LOOPBACK])
+    expect(expired.code).toBe(1)
+    expect(jsonError(expired)).toMatchObject({ name: 'WebRtcError', code: 'CODE_EXPIRED' })
+    offering.endInput()
+    expect((await offering.exited).code).toBe(1)
+
+    // A revokes B: B's offers are refused by A from then on.
+    await scratch.json(a, ['device', 'revoke', bId])
+    const revoked = scratch.start(['--data', b, '--json', 'webrtc', 'offer', ...LOOPBACK])
+    const revokedCode = (JSON.parse(await revoked.line(0)) as { code: string }).code
+    const refused = await scratch.run(['--data', a, '--json', 'webrtc', 'answer', revokedCode, ...LOOPBACK])
+    expect(refused.code).toBe(1)
+    expect(jsonError(refused)).toMatchObject({ name: 'WebRtcError', code: 'CODE_NOT_MEMBER' })
+  })
 })

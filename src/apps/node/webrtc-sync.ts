@@ -256,7 +256,7 @@ export interface DaemonWebRtc {
   /** Hands an answer to the pending offer it answers; resolves when connected (the sync continues in the background). */
   accept(answerCode: string): Promise<{ deviceId: string; status: 'syncing' }>
   /** Answers an offer; the daemon connects and syncs when the offerer accepts. */
-  answer(offerCode: string, options?: { ice?: string[]; hostAddresses?: string[]; ttlMs?: number }): Promise<{ code: string; deviceId: string }>
+  answer(offerCode: string, options?: { ice?: string[]; hostAddresses?: string[]; ttlMs?: number; timeoutMs?: number }): Promise<{ code: string; deviceId: string }>
   /** The latest session reports (newest first). */
   sessions(): WebRtcSyncReport[]
   close(): Promise<void>

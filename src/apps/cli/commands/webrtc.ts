@@ -23,12 +23,14 @@ function networkOptions(cmd: Command): Command {
     .option('--host <address>', 'use only this local address for host candidates (repeatable)', collect)
     .option('--qr <file.png>', 'also write the code as one QR code PNG')
     .option('--timeout <duration>', 'give up when not connected and in sync this long after the answer (default 60s)', duration)
+    .option('--ttl <duration>', 'lifetime of the code printed (default 10m; the answering side waits this long for the connection)', duration)
 }
 
 interface RunOptions {
   ice?: string[]
   hostAddresses?: string[]
   timeoutMs?: number
+  ttlMs?: number
 }
 
 function runOptions(opts: ActionOptions): RunOptions {
@@ -36,6 +38,7 @@ function runOptions(opts: ActionOptions): RunOptions {
     ...(Array.isArray(opts.ice) ? { ice: opts.ice as string[] } : {}),
     ...(Array.isArray(opts.host) ? { hostAddresses: opts.host as string[] } : {}),
     ...(typeof opts.timeout === 'number' ? { timeoutMs: opts.timeout } : {}),
+    ...(typeof opts.ttl === 'number' ? { ttlMs: opts.ttl } : {}),
   }
 }
 
