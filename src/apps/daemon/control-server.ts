@@ -91,5 +91,13 @@ async function dispatch(daemon: Daemon, op: ControlOp, params: unknown): Promise
       const p = params as OpParams<'sync'>
       return daemon.sync(p.target, p.timeoutMs)
     }
+    case 'webrtc.offer':
+      return daemon.webrtc.offer(params as OpParams<'webrtc.offer'>)
+    case 'webrtc.answer': {
+      const { code, ...rest } = params as OpParams<'webrtc.answer'>
+      return daemon.webrtc.answer(code, rest)
+    }
+    case 'webrtc.accept':
+      return daemon.webrtc.accept((params as OpParams<'webrtc.accept'>).code)
   }
 }

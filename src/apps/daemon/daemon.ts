@@ -24,6 +24,7 @@ import { acquireDaemonLock, controlSocketPath, type DaemonLock } from './lock.js
 import { advertisedAddresses, formatHostPort, parseHostPort, readKnownPeers, rememberPeerAddress } from './known-peers.js'
 import { PeerHeadsWatcher, diffTraffic, restrictSharing, settleSyncStateSaves, snapshotTraffic, workspaceDocIds, type SyncReport } from './sync-session.js'
 import { handleControlLine } from './control-server.js'
+import { createDaemonWebRtc, type DaemonWebRtc } from '../node/webrtc-sync.js'
 
 /** Default TCP port of `orbit serve` (`--listen 0.0.0.0:7878`). */
 export const DEFAULT_PORT = 7878
@@ -86,6 +87,8 @@ export interface Daemon {
   readonly store: SyncStore
   readonly tcp: TcpNetworkAdapter
   readonly counting: CountingNetworkAdapter
+  /** WebRTC offers held for `orbit webrtc accept`, answers, and their background sessions. */
+  readonly webrtc: DaemonWebRtc
   readonly controlPath: string
   /** Where TCP is bound. */
   readonly listenAddress: { host: string; port: number }
@@ -134,6 +137,7 @@ class DaemonImpl implements Daemon {
   readonly counting: CountingNetworkAdapter
   readonly invites: SqliteInviteStore
   readonly watcher: PeerHeadsWatcher
+  readonly webrtc: DaemonWebRtc
   listenAddress: { host: string; port: number } = { host: '', port: 0 }
   discovery: Discovery | undefined
   server: Server | undefined
@@ -180,6 +184,7 @@ class DaemonImpl implements Daemon {
       },
     })
     this.watcher = new PeerHeadsWatcher(device.repo)
+    this.webrtc = createDaemonWebRtc(device, { store: this.store, logger: options.logger ?? silentLogger, now })
   }
 
   static async start(
@@ -636,6 +641,7 @@ class DaemonImpl implements Daemon {
     await this.discovery?.stop().catch((error: unknown) => this.log.warn('mDNS stop failed', { error: String(error) }))
     this.store.getState().setDiscovering(false)
     this.watcher.close()
+    await this.webrtc.close()
     this.tcp.disconnect()
     await settleSyncStateSaves()
     try {

@@ -1,6 +1,6 @@
 import type { CommandModule } from '../command-module.js'
 import { bytes } from '../format.js'
-import { oneOf } from '../options.js'
+import { collect, oneOf } from '../options.js'
 import { duration } from '../../daemon/cli-options.js'
 
 interface Report {
@@ -22,7 +22,9 @@ export const syncCommands: CommandModule = {
       .command('sync')
       .description('sync now with one device (or every reachable paired device) and report the session')
       .argument('[target]', 'a paired device id (or unique prefix), or HOST:PORT')
-      .option('--via <method>', 'how to reach it: lan', oneOf(['lan'] as const), 'lan')
+      .option('--via <method>', 'how to reach it: lan, or webrtc (prints an offer code, reads the answer on stdin)', oneOf(['lan', 'webrtc'] as const), 'lan')
+      .option('--ice <url>', 'with --via webrtc: STUN/TURN server (repeatable; see `orbit webrtc --help`)', collect)
+      .option('--host <address>', 'with --via webrtc: local address for host candidates (repeatable)', collect)
       .option('--timeout <duration>', 'give up when not in sync after this long', duration, 30_000)
       .addHelpText(
         'after',
@@ -35,10 +37,16 @@ Exit code 1 when the session did not complete.
 Examples:
   $ orbit sync 192.168.1.20:7878
   $ orbit sync k3f9x2ab --json
-  $ orbit sync            # with orbit serve running: every connected or known paired device`,
+  $ orbit sync            # with orbit serve running: every connected or known paired device
+  $ orbit sync --via webrtc --ice stun:stun.example.org:3478   # then paste the answer of \`orbit webrtc answer\``,
       )
       .action(
         ctx.action<[string | undefined]>(async (target, opts, cmd) => {
+          if (opts.via === 'webrtc') {
+            // Same report as the other tiers; the offer code is printed first, the answer read from stdin.
+            const { runWebRtcOffer } = await import('./webrtc.js')
+            return runWebRtcOffer(ctx, cmd, opts)
+          }
           const { dataDir } = ctx.globals(cmd)
           const timeoutMs = opts.timeout as number
           const { findDaemon, callDaemon } = await import('../../node/daemon-client.js')
