@@ -308,7 +308,15 @@ export function createDaemonWebRtc(device: WebRtcDevice, options: { store?: Sync
       expire()
       const offer = await offerFrom(device, { ...o, logger: options.logger ?? silentLogger, now })
       const parsed = parseSignalCode(offer.code, { now, resolveMember: () => device.identity.publicKey })
-      pending.set(hashKey(parsed.hash), { offer, expiresAt: parsed.expiresAt })
+      const key = hashKey(parsed.hash)
+      pending.set(key, { offer, expiresAt: parsed.expiresAt })
+      // An unanswered offer holds a peer connection (sockets): release it when the code expires.
+      const timer = setTimeout(() => {
+        if (pending.get(key)?.offer !== offer) return
+        pending.delete(key)
+        void offer.close()
+      }, Math.max(0, parsed.expiresAt - now()))
+      timer.unref?.()
       return { code: offer.code, expiresAt: parsed.expiresAt }
     },
     async accept(answerCode) {
