@@ -12,7 +12,7 @@ import { ServeProcess } from '../daemon/helpers.js'
 import { Scratch, addMemberCopy, contactNames, requireBuilt } from './helpers.js'
 
 const LOOPBACK = ['--host', '127.0.0.1']
-const skip = 'webrtc.offer' in OP_PARAMS ? undefined : 'the daemon / orbit sync hook-up (/tmp/orbit-team/h11-webrtc-hookup.patch) is not applied yet'
+const skip = 'webrtc.offer' in OP_PARAMS ? undefined : 'the daemon has no webrtc.* control requests'
 if (skip) console.warn(`skipping daemon WebRTC CLI tests: ${skip}`)
 
 const scratch = new Scratch()
