@@ -73,6 +73,30 @@ describe.skipIf(skip !== undefined)('orbit webrtc with orbit serve running', () 
     expect(again.code).toBe(1)
   })
 
+  it('answer through the daemon: the CLI prints its answer code and returns, the daemon syncs when the offerer applies it', async () => {
+    const { a, b, bId } = await members()
+    const serve = new ServeProcess(b, ['--listen', '127.0.0.1:0', '--no-mdns'])
+    daemons.push(serve)
+    await serve.ready
+    const offering = scratch.start(['--data', a, '--json', 'webrtc', 'offer', ...LOOPBACK])
+    const code = (JSON.parse(await offering.line(0)) as { code: string }).code
+    const answer = await scratch.json<{ code: string; heldBy: string }>(b, ['webrtc', 'answer', code, ...LOOPBACK])
+    expect(answer).toMatchObject({ heldBy: 'daemon' })
+    offering.write(answer.code + '\n')
+    const ra = await offering.exited
+    expect(ra.code, ra.stderr).toBe(0)
+    expect(JSON.parse(await offering.line(1))).toMatchObject({ method: 'webrtc', status: 'completed', peer: { deviceId: bId } })
+    expect(await contactNames(scratch, a)).toEqual(['Ada Lovelace', 'Grace Hopper'])
+    let session: Status['recentSessions'][number] | undefined
+    while (session === undefined) {
+      const status = (await callDaemon(findDaemon(b)!, 'status', {})) as Status
+      session = status.recentSessions?.find((s) => s.method === 'webrtc')
+      if (session === undefined) await new Promise((r) => setTimeout(r, 300))
+    }
+    expect(session).toMatchObject({ status: 'completed' })
+    expect(await contactNames(scratch, b)).toEqual(['Ada Lovelace', 'Grace Hopper'])
+  })
+
   it('`orbit sync --via webrtc` (no daemon) prints the offer, takes the answer on stdin and reports the session', async () => {
     const { a, b, bId } = await members()
     const syncing = scratch.start(['--data', a, '--json', 'sync', '--via', 'webrtc', ...LOOPBACK])
