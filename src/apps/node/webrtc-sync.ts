@@ -139,7 +139,7 @@ export async function syncOverConnection(
   const abort = new AbortController()
   const onOuterAbort = (): void => abort.abort(options.signal?.reason)
   options.signal?.addEventListener('abort', onOuterAbort, { once: true })
-  void closed.then(() => abort.abort(new WebRtcError('the peer closed the connection', { code: 'CLOSED' })))
+  void closed.then((reason) => abort.abort(reason instanceof OrbitError ? reason : new WebRtcError('the peer closed the connection', { code: 'CLOSED' })))
   const peerIdPromise = new Promise<PeerId>((resolve) => counting.once('peer-candidate', (p) => resolve(p.peerId)))
   device.repo.networkSubsystem.addNetworkAdapter(counting)
   let peerId: PeerId | undefined
