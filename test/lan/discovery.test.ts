@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createLan, netnsUnavailableReason, type Lan } from '../helpers/netns.js'
-import { PeerProcess, buildForChildren, type PeerEvent } from './peer-process.js'
+import { PeerProcess, assertBuiltForChildren, type PeerEvent } from './peer-process.js'
 
 const skip = netnsUnavailableReason()
 if (skip) console.warn(`skipping LAN discovery tests: ${skip}`)
@@ -14,7 +14,7 @@ const isPeer = (deviceId: string) => (e: PeerEvent) => e.event === 'peer' && (e.
 
 describe.skipIf(skip !== undefined)('mDNS discovery on a namespace LAN', () => {
   let lan: Lan | undefined
-  beforeAll(buildForChildren, 120_000)
+  beforeAll(assertBuiltForChildren, 120_000)
   afterEach(async () => {
     await lan?.destroy()
     lan = undefined

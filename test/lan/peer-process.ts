@@ -2,8 +2,8 @@
  * Drives a child process of test/lan/peers/*.mjs inside a namespace: collects its JSON-line
  * events, waits for one matching a predicate, sends commands and awaits their answers.
  */
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ChildProcess } from 'node:child_process'
 import type { Lan } from '../helpers/netns.js'
@@ -13,9 +13,22 @@ export type PeerEvent = { event: string; t: number; id?: number } & Record<strin
 const here = fileURLToPath(new URL('.', import.meta.url))
 export const PEERS_DIR = `${here}peers`
 
-/** Builds the part of dist/ the child processes import (only our files and their imports). */
-export async function buildForChildren(): Promise<void> {
-  await promisify(execFile)('npx', ['tsc', '-p', `${here}tsconfig.lan.json`], { cwd: `${here}../..` })
+/**
+ * Checks that the part of dist/ the child processes import is built and not older than its
+ * sources. It never builds: other test files run children from dist/ at the same time, and a
+ * rebuild would hand them half-written modules. `npm test` builds first; by hand, `npm run build`
+ * (or `npx tsc -p test/lan/tsconfig.lan.json` for just these files).
+ */
+export async function assertBuiltForChildren(): Promise<void> {
+  const root = join(here, '..', '..')
+  const entries = (JSON.parse(readFileSync(join(here, 'tsconfig.lan.json'), 'utf8')) as { files: string[] }).files
+  for (const entry of entries) {
+    const source = join(here, entry)
+    const built = join(root, 'dist', source.slice(root.length + 1).replace(/\.ts$/, '.js'))
+    if (!existsSync(built) || statSync(built).mtimeMs < statSync(source).mtimeMs) {
+      throw new Error(`${built} is missing or older than ${source}: run \`npm run build\` first (npm test does)`)
+    }
+  }
 }
 
 export class PeerProcess {

@@ -6,7 +6,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { exportIdentitySecret, generateIdentity, type DeviceIdentity } from '../../src/core/crypto/identity.js'
 import { createLan, netnsUnavailableReason, type Lan } from '../helpers/netns.js'
-import { PeerProcess, buildForChildren, type PeerEvent } from './peer-process.js'
+import { PeerProcess, assertBuiltForChildren, type PeerEvent } from './peer-process.js'
 
 const skip = netnsUnavailableReason()
 if (skip) console.warn(`skipping LAN sync tests: ${skip}`)
@@ -25,7 +25,7 @@ async function converged(a: PeerProcess, b: PeerProcess, url: string, expectedCo
 
 describe.skipIf(skip !== undefined)('LAN sync between namespaces', () => {
   let lan: Lan | undefined
-  beforeAll(buildForChildren, 120_000)
+  beforeAll(assertBuiltForChildren, 120_000)
   afterEach(async () => {
     await lan?.destroy()
     lan = undefined

@@ -13,13 +13,13 @@ import { saveIdentity } from '../../src/adapters/identity-fs/index.js'
 import { ConfigStore, openOrbitDatabase } from '../../src/adapters/storage-sqlite/index.js'
 import { runCli } from '../../src/apps/cli/run.js'
 import { COMMAND_MODULES } from '../../src/apps/cli/commands/index.js'
-import { qrCommands } from '../../src/apps/cli/commands/qr.js'
 import { CONFIG_KEYS, storePath } from '../../src/apps/node/data-dir.js'
 import { withDevice } from '../../src/apps/node/device.js'
 import { encodeFrames } from '../../src/core/qr/frame.js'
 import { writeFrameSet } from '../../src/adapters/qr-image/index.js'
 
-const MODULES = [...COMMAND_MODULES, qrCommands]
+// The real CLI's modules (qr is registered there), run in-process.
+const MODULES = COMMAND_MODULES
 
 async function orbit(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = ''
