@@ -148,6 +148,7 @@ export async function syncOverConnection(
   device.repo.networkSubsystem.addNetworkAdapter(counting)
   let peerId: PeerId | undefined
   let documents = 0
+  let syncedAt: number | undefined
   let error: OrbitError | undefined
   const deadline = Date.now() + timeoutMs
   try {
@@ -162,6 +163,7 @@ export async function syncOverConnection(
       documents = list.length
     }
     await device.flush()
+    syncedAt = Date.now()
     // Our side is in sync; the peer learns it from our next sync message. Keep the channel until
     // it closes (it is in sync too) or a short grace passes.
     await Promise.race([closed, sleep(LINGER_MS)])
@@ -185,7 +187,8 @@ export async function syncOverConnection(
     changesReceived: traffic?.received.changes ?? 0,
     bytesSent: connection.stats.bytesSent - before.bytesSent,
     bytesReceived: connection.stats.bytesReceived - before.bytesReceived,
-    durationMs: Date.now() - started,
+    // The session is in sync at `syncedAt`; the linger before closing is not part of it.
+    durationMs: (syncedAt ?? Date.now()) - started,
     documents: error === undefined ? documents : 0,
     ...(error === undefined ? {} : { error: { name: error.name, code: error.code, message: error.message } }),
   }
