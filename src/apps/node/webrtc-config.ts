@@ -45,6 +45,20 @@ export function clearIceSpecs(config: Pick<ConfigStore, 'set'>): void {
   config.set(WEBRTC_CONFIG_KEYS.iceServers, undefined)
 }
 
+/** Adds one host address (validated); returns the new list. */
+export function addHostAddress(config: Pick<ConfigStore, 'get' | 'set'>, address: string): string[] {
+  const value = parseHostAddress(address)
+  const list = readHostAddresses(config) ?? []
+  if (!list.includes(value)) list.push(value)
+  config.set(WEBRTC_CONFIG_KEYS.hostAddresses, list)
+  return list
+}
+
+/** Back to every interface. */
+export function clearHostAddresses(config: Pick<ConfigStore, 'set'>): void {
+  config.set(WEBRTC_CONFIG_KEYS.hostAddresses, undefined)
+}
+
 /** The configured host addresses, or undefined (every interface). */
 export function readHostAddresses(config: Pick<ConfigStore, 'get'>): string[] | undefined {
   const parsed = SpecList.safeParse(config.get(WEBRTC_CONFIG_KEYS.hostAddresses))

@@ -14,7 +14,7 @@ import type { WebRtcSyncReport } from '../../node/webrtc-sync.js'
 const NETWORK_HELP = `
 ICE servers: none by default (host candidates only, enough on one network or with a public IP).
 Give --ice per run, or store them in the data dir with \`orbit webrtc ice add URL\`.
---host restricts host candidates to given local addresses (config key webrtc.hostAddresses).`
+--host restricts host candidates to given local addresses (stored: \`orbit webrtc host add ADDR\`).`
 
 /** Options shared by offer, answer and `orbit sync --via webrtc`. */
 function networkOptions(cmd: Command): Command {
@@ -331,6 +331,46 @@ Examples:
         ctx.action(async (_opts, cmd) => {
           await withConfig(ctx, cmd, async (config) => (await import('../../node/webrtc-config.js')).clearIceSpecs(config))
           ctx.emit(cmd, { iceServers: [] }, () => 'No ICE servers (host candidates only).')
+        }),
+      )
+
+    const host = webrtc
+      .command('host')
+      .description('local addresses used for host candidates, stored in this data dir (config key webrtc.hostAddresses; default every interface)')
+    host.addHelpText(
+      'after',
+      `
+Examples:
+  $ orbit webrtc host add 192.168.1.20
+  $ orbit webrtc host list --json
+  $ orbit webrtc host clear            # back to every interface`,
+    )
+    host
+      .command('add')
+      .description('use this local address for host candidates (with the others added)')
+      .argument('<address>', 'an IPv4 or IPv6 address of this machine')
+      .action(
+        ctx.action<[string]>(async (address, _opts, cmd) => {
+          const list = await withConfig(ctx, cmd, async (config) => (await import('../../node/webrtc-config.js')).addHostAddress(config, address))
+          ctx.emit(cmd, { hostAddresses: list }, () => `Host candidates from: ${list.join(', ')}`)
+        }),
+      )
+    host
+      .command('list')
+      .description('list the stored host addresses')
+      .action(
+        ctx.action(async (_opts, cmd) => {
+          const list = await withConfig(ctx, cmd, async (config) => (await import('../../node/webrtc-config.js')).readHostAddresses(config) ?? [])
+          ctx.emit(cmd, { hostAddresses: list }, () => (list.length === 0 ? 'Host candidates from every interface.' : list.join('\n')))
+        }),
+      )
+    host
+      .command('clear')
+      .description('use every interface again')
+      .action(
+        ctx.action(async (_opts, cmd) => {
+          await withConfig(ctx, cmd, async (config) => (await import('../../node/webrtc-config.js')).clearHostAddresses(config))
+          ctx.emit(cmd, { hostAddresses: [] }, () => 'Host candidates from every interface.')
         }),
       )
   },
