@@ -4,13 +4,17 @@
  * `qr.peerHeads.<deviceId>`), so that each reply carries only what the other side lacks.
  */
 import * as Automerge from '@automerge/automerge'
-import type { DocHandle } from '@automerge/automerge-repo'
+import { stringifyAutomergeUrl, type AutomergeUrl, type DocHandle, type DocumentId } from '@automerge/automerge-repo'
 import { QrError } from '../../core/errors.js'
 import { fromBase64Url } from '../../core/crypto/bytes.js'
 import type { BlobHash, DeviceId } from '../../core/ids.js'
+import { CrmWorkspace } from '../../core/model/workspace.js'
+import type { RootDoc } from '../../core/model/types.js'
 import type { Heads } from '../../core/qr/apply.js'
-import { applyBundle, createBundle, openBundle, type BundleRecipient } from '../../core/qr/bundle.js'
+import { applyBundle, createBundle, openBundle, peekBundleWorkspace, type BundleRecipient } from '../../core/qr/bundle.js'
+import { CONFIG_KEYS } from './data-dir.js'
 import type { OrbitDevice } from './device.js'
+import { PENDING_JOIN_KEY, readPendingJoin, type PendingJoin } from './pair-offline.js'
 
 const PEER_HEADS_KEY = 'qr.peerHeads.'
 
@@ -35,16 +39,30 @@ export interface QrImportResult {
   changedDocuments: number
   /** Blobs the bundle refers to that this device does not have yet (a live tier fetches them). */
   pendingBlobs: string[]
+  /** Set when this bundle completed an offline join: the workspace this device now shows. */
+  adoptedWorkspace?: string
+}
+
+/**
+ * A workspace adopted by a pending offline joiner during this open (see {@link importQrBundle}):
+ * `device.workspace` still shows the old one until the device is opened again, so a reply
+ * written in the same run must use this one.
+ */
+const adopted = new WeakMap<OrbitDevice, CrmWorkspace>()
+
+function workspaceOf(device: OrbitDevice): CrmWorkspace {
+  return adopted.get(device) ?? device.workspace
 }
 
 async function handlesById(device: OrbitDevice): Promise<Map<string, DocHandle<unknown>>> {
-  const handles = await device.workspace.allHandles()
+  const handles = await workspaceOf(device).allHandles()
   return new Map(handles.map((h) => [h.documentId as string, h]))
 }
 
 function memberKey(device: OrbitDevice, deviceId: string): Uint8Array | undefined {
-  if (device.workspace.memberStatus(deviceId) !== 'member') return undefined
-  const record = device.workspace.getDevice(deviceId)
+  const ws = workspaceOf(device)
+  if (ws.memberStatus(deviceId) !== 'member') return undefined
+  const record = ws.getDevice(deviceId)
   return record === undefined ? undefined : fromBase64Url(record.publicKey, 'publicKey')
 }
 
@@ -86,9 +104,10 @@ export async function exportQrBundle(device: OrbitDevice, options: QrExportOptio
     // memberKey() only returns a key for a recorded member, so the id is a real device id.
     recipients = [{ deviceId: options.forDevice as DeviceId, publicKey: key }]
   } else {
-    recipients = device.workspace
+    const ws = workspaceOf(device)
+    recipients = ws
       .listDevices()
-      .filter((d) => d.id !== me && device.workspace.memberStatus(d.id) === 'member')
+      .filter((d) => d.id !== me && ws.memberStatus(d.id) === 'member')
       .map((d) => ({ deviceId: d.id, publicKey: fromBase64Url(d.publicKey, 'publicKey') }))
     if (recipients.length === 0) {
       throw new QrError('no other device in this workspace yet: pair one first (`orbit pair invite`)', { code: 'QR_RECIPIENT' })
@@ -99,7 +118,7 @@ export async function exportQrBundle(device: OrbitDevice, options: QrExportOptio
   const knownHeads = options.forDevice === undefined ? undefined : peerHeads(device, options.forDevice)
   const pendingBlobs = referencedBlobs(handles.values())
   const bundle = createBundle({
-    workspaceId: device.workspace.workspaceId,
+    workspaceId: workspaceOf(device).workspaceId,
     sender: device.identity,
     recipients,
     docs,
@@ -119,9 +138,13 @@ export async function exportQrBundle(device: OrbitDevice, options: QrExportOptio
  * reply (`exportQrBundle(device, { forDevice: result.senderId })`) is minimal.
  */
 export async function importQrBundle(device: OrbitDevice, bytes: Uint8Array): Promise<QrImportResult> {
+  const pending = adopted.has(device) ? undefined : readPendingJoin(device.config)
+  if (pending !== undefined && peekBundleWorkspace(bytes) === pending.workspaceId && pending.workspaceId !== device.workspace.workspaceId) {
+    return adoptFirstBundle(device, bytes, pending)
+  }
   const opened = openBundle(bytes, {
     me: device.identity,
-    workspaceId: device.workspace.workspaceId,
+    workspaceId: workspaceOf(device).workspaceId,
     resolveSender: (id) => memberKey(device, id),
   })
   const handles = await handlesById(device)
@@ -145,4 +168,59 @@ export async function importQrBundle(device: OrbitDevice, bytes: Uint8Array): Pr
     if (!/^[0-9a-f]{64}$/.test(hash) || !(await device.blobs.has(hash as BlobHash))) missing.push(hash)
   }
   return { status: result.status, senderId: opened.senderId, changedDocuments: changed, pendingBlobs: missing }
+}
+
+/**
+ * A pending offline joiner's first bundle (docs/protocol/pairing.md, "QR-only pairing"): opened only
+ * if sealed to this device and signed by the inviter named in the invite; it must hold the whole
+ * workspace — its root (type `orbit-root`, the invite's workspace id, this device a member) and
+ * every shard the root lists, nothing else. Then the documents are stored, the config's root URL
+ * becomes the inviter's (the layout is re-recorded and re-projected on the next open, as after a
+ * live join) and the pending join is forgotten. Anything else: QrError, nothing stored.
+ */
+async function adoptFirstBundle(device: OrbitDevice, bytes: Uint8Array, pending: PendingJoin): Promise<QrImportResult> {
+  const inviterKey = fromBase64Url(pending.inviterPublicKey, 'inviterPublicKey')
+  const opened = openBundle(bytes, {
+    me: device.identity,
+    workspaceId: pending.workspaceId,
+    resolveSender: (id) => (id === pending.inviterDeviceId ? inviterKey : undefined),
+  })
+  const result = applyBundle(opened, () => undefined)
+  const docs = new Map(result.docs.map((d) => [d.documentId, d.doc]))
+  const roots = result.docs.filter((d) => {
+    const doc = d.doc as Partial<RootDoc>
+    return doc.type === 'orbit-root' && doc.workspaceId === pending.workspaceId
+  })
+  const refuse = (why: string): QrError => new QrError(`this first bundle of workspace ${pending.workspaceId} cannot be adopted: ${why}`, { code: 'QR_APPLY' })
+  if (roots.length !== 1) throw refuse('it does not carry the workspace root; ask the inviter for a full export (`orbit qr export --for <this device>`)')
+  const rootId = roots[0]!.documentId
+  const root = roots[0]!.doc as Partial<RootDoc>
+  const me = device.identity.deviceId
+  if (root.devices?.[me] === undefined || root.revocations?.[me] !== undefined || root.devices[me]?.revokedAt !== undefined) {
+    throw refuse('this device is not a member yet; the inviter runs `orbit pair accept` with this device\'s acceptance code first')
+  }
+  const shardIds = (Array.isArray(root.shards) ? root.shards : []).map((u) => (u.startsWith('automerge:') ? u.slice('automerge:'.length) : u))
+  const expected = new Set([rootId, ...shardIds])
+  if (shardIds.length === 0 || shardIds.some((id) => !docs.has(id)) || [...docs.keys()].some((id) => !expected.has(id))) {
+    throw refuse('it does not hold exactly the workspace root and its shards')
+  }
+  for (const [documentId, doc] of docs) {
+    device.repo.import(Automerge.save(doc), { docId: documentId as DocumentId })
+  }
+  await device.repo.flush()
+  const rootUrl = stringifyAutomergeUrl({ documentId: rootId as DocumentId })
+  const workspace = await CrmWorkspace.open(device.repo, rootUrl as AutomergeUrl)
+  adopted.set(device, workspace)
+  device.db.transaction(() => {
+    device.config.set(CONFIG_KEYS.rootUrl, rootUrl)
+    device.config.delete(CONFIG_KEYS.rootDocId)
+    device.config.delete(CONFIG_KEYS.shardDocIds)
+    device.config.delete(PENDING_JOIN_KEY)
+    device.config.set(PEER_HEADS_KEY + opened.senderId, result.senderHeads)
+  })
+  const missing: string[] = []
+  for (const hash of result.pendingBlobs) {
+    if (!/^[0-9a-f]{64}$/.test(hash) || !(await device.blobs.has(hash as BlobHash))) missing.push(hash)
+  }
+  return { status: 'applied', senderId: opened.senderId, changedDocuments: docs.size, pendingBlobs: missing, adoptedWorkspace: pending.workspaceId }
 }

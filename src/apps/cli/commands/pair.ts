@@ -10,8 +10,9 @@ export const pairCommands: CommandModule = {
 
     pair
       .command('invite')
-      .description('print a one-time invite code (and write it as a QR PNG); needs `orbit serve` running to accept the join')
+      .description('print a one-time invite code (and write it as a QR PNG); needs `orbit serve` running to accept the join, unless --offline')
       .option('--qr <file.png>', 'also write the invite as a QR code PNG')
+      .option('--offline', 'pair by QR codes alone, no network and no daemon: the joiner answers with an acceptance code for `orbit pair accept`')
       .option('--ttl <duration>', 'how long the invite works, e.g. 10m, 1h', duration, 15 * 60_000)
       .addHelpText(
         'after',
@@ -22,15 +23,28 @@ join until it is used or expires, so show it only to the device you mean to add.
 Examples:
   $ orbit pair invite
   $ orbit pair invite --qr invite.png --ttl 10m
-  $ code=$(orbit pair invite --json | jq -r .code)`,
+  $ code=$(orbit pair invite --json | jq -r .code)
+  $ orbit pair invite --offline --qr invite.png      # no network: see \`orbit pair accept --help\``,
       )
       .action(
         ctx.action(async (opts, cmd) => {
           const { dataDir } = ctx.globals(cmd)
-          const { existsSync, writeFileSync } = await import('node:fs')
+          const { existsSync } = await import('node:fs')
           const { storePath } = await import('../../node/data-dir.js')
           const { notInitialised } = await import('../../node/device-config.js')
           if (!existsSync(storePath(dataDir))) throw notInitialised(dataDir)
+          if (opts.offline === true) {
+            const { createOfflineInvite } = await import('../../node/pair-offline.js')
+            const invite = await createOfflineInvite(dataDir, { ttlMs: opts.ttl as number })
+            const qr = await writeQr(opts.qr, invite.code)
+            ctx.emit(cmd, { ...invite, ...(qr === undefined ? {} : { qr }) }, () => invite.code)
+            ctx.hint(
+              cmd,
+              `On the other device: orbit pair join ${qr ?? 'CODE'} --offline --qr acceptance.png\n` +
+                `then here: orbit pair accept acceptance.png   (works once, until ${when(invite.expiresAt)})`,
+            )
+            return
+          }
           const { callDaemonIfRunning } = await import('../../node/daemon-client.js')
           const answer = await callDaemonIfRunning(dataDir, 'pair.invite', { ttlMs: opts.ttl as number })
           if (answer === undefined) {
@@ -41,12 +55,7 @@ Examples:
             )
           }
           const invite = answer.result as { code: string; expiresAt: number; addresses: string[] }
-          let qr: string | undefined
-          if (typeof opts.qr === 'string') {
-            const { renderQrPng } = await import('../../../adapters/qr-image/index.js')
-            writeFileSync(opts.qr, renderQrPng(new TextEncoder().encode(invite.code)))
-            qr = opts.qr
-          }
+          const qr = await writeQr(opts.qr, invite.code)
           ctx.emit(cmd, { ...invite, ...(qr === undefined ? {} : { qr }) }, () => invite.code)
           ctx.hint(
             cmd,
@@ -61,6 +70,8 @@ Examples:
       .argument('<code|file.png>', 'the invite code (orbit-invite:...) or a PNG of its QR code')
       .option('--address <host:port>', "reach the inviting device here instead of the invite's addresses", hostPort)
       .option('--timeout <duration>', 'how long the first sync may take', duration, 60_000)
+      .option('--offline', 'no network: print an acceptance code for the inviter (`orbit pair accept`); the workspace arrives by `orbit qr import`')
+      .option('--qr <file.png>', 'with --offline: also write the acceptance code as a QR code PNG')
       .addHelpText(
         'after',
         `
@@ -70,12 +81,28 @@ Run it on a device initialised with \`orbit init --name NAME\` that has no data 
 Examples:
   $ orbit pair join orbit-invite:AQAAAAB...
   $ orbit pair join invite.png
-  $ orbit pair join invite.png --address 192.168.1.20:7878 --json`,
+  $ orbit pair join invite.png --address 192.168.1.20:7878 --json
+
+Offline (QR codes only; the invite was made with \`orbit pair invite --offline\`):
+  $ orbit pair join invite.png --offline --qr acceptance.png     # show acceptance.png to the inviter
+  $ orbit qr import ./qr-from-inviter --reply ./qr-reply           # after it ran \`orbit pair accept\``,
       )
       .action(
         ctx.action<[string]>(async (arg, opts, cmd) => {
           const { dataDir } = ctx.globals(cmd)
-          const code = await readCode(arg)
+          const code = await readCode(arg, 'orbit-invite:')
+          if (opts.offline === true) {
+            const { startOfflineJoin } = await import('../../node/pair-offline.js')
+            const started = await startOfflineJoin(dataDir, code)
+            const qr = await writeQr(opts.qr, started.code)
+            ctx.emit(cmd, { ...started, ...(qr === undefined ? {} : { qr }) }, () => started.code)
+            ctx.hint(
+              cmd,
+              `Show ${qr ?? 'this code'} to ${started.inviter.name}; it runs: orbit pair accept ${qr ?? 'CODE'}\n` +
+                `then: orbit qr export --out DIR --for ${started.deviceId}\nand here: orbit qr import DIR --reply REPLY_DIR`,
+            )
+            return
+          }
           const address = opts.address as { host: string; port: number } | undefined
           const { joinWorkspace } = await import('../../daemon/join.js')
           const result = await joinWorkspace(dataDir, code, {
@@ -96,16 +123,58 @@ Examples:
           )
         }),
       )
+
+    pair
+      .command('accept')
+      .description("offline pairing, last step on the inviting device: admit the joiner from its acceptance code or QR image")
+      .argument('<code|file.png>', 'the acceptance code (orbit-accept:...) or a PNG of its QR code')
+      .addHelpText(
+        'after',
+        `
+Pairing by QR codes alone, with no network:
+  inviter $ orbit pair invite --offline --qr invite.png
+  joiner  $ orbit pair join invite.png --offline --qr acceptance.png
+  inviter $ orbit pair accept acceptance.png
+  inviter $ orbit qr export --out ./qr --for <joiner device id>
+  joiner  $ orbit qr import ./qr --reply ./qr-reply
+  inviter $ orbit qr import ./qr-reply
+
+The acceptance works once, only with an invite of this device that has not expired. Stop
+\`orbit serve\` on this data dir first.
+
+Examples:
+  $ orbit pair accept acceptance.png
+  $ orbit pair accept orbit-accept:AQAAAAB... --json`,
+      )
+      .action(
+        ctx.action<[string]>(async (arg, _opts, cmd) => {
+          const { dataDir } = ctx.globals(cmd)
+          const code = await readCode(arg, 'orbit-accept:')
+          const { acceptOfflineJoin } = await import('../../node/pair-offline.js')
+          const result = await acceptOfflineJoin(dataDir, code)
+          ctx.emit(cmd, result, () => `Added ${result.joiner.name} (${result.joiner.deviceId}) to workspace ${result.workspace.name}.`)
+          ctx.hint(cmd, `Next: orbit qr export --out DIR --for ${result.joiner.deviceId}   (the joiner runs: orbit qr import DIR)`)
+        }),
+      )
   },
 }
 
-/** The code itself, or the text of the QR code in a PNG file. */
-async function readCode(arg: string): Promise<string> {
-  if (arg.trim().startsWith('orbit-invite:')) return arg.trim()
+/** Writes `text` as a QR code PNG at `file` when given; returns the file. */
+async function writeQr(file: unknown, text: string): Promise<string | undefined> {
+  if (typeof file !== 'string') return undefined
+  const { writeFileSync } = await import('node:fs')
+  const { renderQrPng } = await import('../../../adapters/qr-image/index.js')
+  writeFileSync(file, renderQrPng(new TextEncoder().encode(text)))
+  return file
+}
+
+/** The code itself (starting with `prefix`), or the text of the QR code in a PNG file. */
+async function readCode(arg: string, prefix: string): Promise<string> {
+  if (arg.trim().startsWith(prefix)) return arg.trim()
   const { existsSync, readFileSync } = await import('node:fs')
   if (!existsSync(arg)) {
     const { PairingError } = await import('../../../core/errors.js')
-    throw new PairingError(`"${arg.slice(0, 40)}" is neither an invite code (orbit-invite:...) nor a readable file`, { code: 'MALFORMED' })
+    throw new PairingError(`"${arg.slice(0, 40)}" is neither a code (${prefix}...) nor a readable file`, { code: 'MALFORMED' })
   }
   const { decodeQrPng } = await import('../../../adapters/qr-image/index.js')
   const bytes = decodeQrPng(new Uint8Array(readFileSync(arg)))
