@@ -201,7 +201,7 @@ describe('orbit pair --offline: pairing by QR codes alone', () => {
     expect(done.adoptedWorkspace).toBe((await ok<{ workspace: { id: string } }>(mallory.dir, 'status')).workspace.id)
   }, 180_000)
 
-  it('refuses an expired invite, and a joiner that has data of its own', async () => {
+  it('refuses an expired invite, and a joiner that has data of its own (at join or at adoption)', async () => {
     work = tmp()
     const alice = await device('alice')
     const bob = await device('bob')
@@ -209,6 +209,16 @@ describe('orbit pair --offline: pairing by QR codes alone', () => {
     const good = await ok<{ code: string }>(alice.dir, 'pair', 'invite', '--offline')
     expect(await fails(bob.dir, 'pair', 'join', good.code, '--offline')).toMatchObject({ name: 'PairingError', code: 'WORKSPACE_NOT_EMPTY' })
     expect(await contactNames(bob.dir)).toEqual(['Bob Own'])
+
+    // Data made after `pair join --offline` is not hidden by the adoption either.
+    const dave = await device('dave')
+    const acc = await ok<{ code: string }>(dave.dir, 'pair', 'join', good.code, '--offline')
+    await ok(alice.dir, 'pair', 'accept', acc.code)
+    await ok(dave.dir, 'contact', 'add', '--name', 'Dave Own')
+    const q = join(work, 'q')
+    await ok(alice.dir, 'qr', 'export', '--out', q, '--for', dave.id)
+    expect(await fails(dave.dir, 'qr', 'import', q)).toMatchObject({ name: 'PairingError', code: 'WORKSPACE_NOT_EMPTY' })
+    expect(await contactNames(dave.dir)).toEqual(['Dave Own'])
     const invite = await ok<{ code: string }>(alice.dir, 'pair', 'invite', '--offline', '--ttl', '1s')
     const carol = await device('carol')
     await new Promise((r) => setTimeout(r, 1500))

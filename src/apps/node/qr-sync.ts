@@ -5,7 +5,7 @@
  */
 import * as Automerge from '@automerge/automerge'
 import { stringifyAutomergeUrl, type AutomergeUrl, type DocHandle, type DocumentId } from '@automerge/automerge-repo'
-import { QrError } from '../../core/errors.js'
+import { PairingError, QrError } from '../../core/errors.js'
 import { fromBase64Url } from '../../core/crypto/bytes.js'
 import type { BlobHash, DeviceId } from '../../core/ids.js'
 import { CrmWorkspace } from '../../core/model/workspace.js'
@@ -176,7 +176,8 @@ export async function importQrBundle(device: OrbitDevice, bytes: Uint8Array): Pr
  * workspace — its root (type `orbit-root`, the invite's workspace id, this device a member) and
  * every shard the root lists, nothing else. Then the documents are stored, the config's root URL
  * becomes the inviter's (the layout is re-recorded and re-projected on the next open, as after a
- * live join) and the pending join is forgotten. Anything else: QrError, nothing stored.
+ * live join) and the pending join is forgotten. Anything else: QrError (PairingError
+ * `WORKSPACE_NOT_EMPTY` if this device made data of its own meanwhile), nothing stored.
  */
 async function adoptFirstBundle(device: OrbitDevice, bytes: Uint8Array, pending: PendingJoin): Promise<QrImportResult> {
   const inviterKey = fromBase64Url(pending.inviterPublicKey, 'inviterPublicKey')
@@ -198,6 +199,19 @@ async function adoptFirstBundle(device: OrbitDevice, bytes: Uint8Array, pending:
   const me = device.identity.deviceId
   if (root.devices?.[me] === undefined || root.revocations?.[me] !== undefined || root.devices[me]?.revokedAt !== undefined) {
     throw refuse('this device is not a member yet; the inviter runs `orbit pair accept` with this device\'s acceptance code first')
+  }
+  // Same rule as when the join started: adopting must not hide data made here since.
+  const own = device.workspace
+  await own.loadAllShards()
+  const ownData =
+    (await own.listContacts({ includeDeleted: true })).length +
+    (await own.listOrgs({ includeDeleted: true })).length +
+    own.listDevices().filter((d) => d.id !== me).length
+  if (ownData > 0) {
+    throw new PairingError(
+      'this device has data of its own since `orbit pair join --offline` (contacts, organizations or devices); adopting the workspace would hide it. Join from a fresh data dir instead',
+      { code: 'WORKSPACE_NOT_EMPTY' },
+    )
   }
   const shardIds = (Array.isArray(root.shards) ? root.shards : []).map((u) => (u.startsWith('automerge:') ? u.slice('automerge:'.length) : u))
   const expected = new Set([rootId, ...shardIds])
