@@ -170,7 +170,7 @@ describe('orbit pair --offline: pairing by QR codes alone', () => {
     expect(accepted.joiner.deviceId).toBe(bob.id)
   }, 120_000)
 
-  it("an acceptance for another device's invite is refused; a bundle from a device that is not the inviter is not adopted", async () => {
+  it("an acceptance for another device's invite is refused; a pending joiner adopts only a bundle of the invite's workspace from the inviter itself", async () => {
     work = tmp()
     const alice = await device('alice')
     const mallory = await device('mallory')
@@ -181,22 +181,34 @@ describe('orbit pair --offline: pairing by QR codes alone', () => {
     expect(await fails(alice.dir, 'pair', 'accept', code)).toMatchObject({ name: 'PairingError', code: 'REFUSED' })
     expect(await deviceCount(alice.dir)).toBe(1)
 
-    // Bob is joining Mallory's workspace; Alice cannot get a bundle in (not her workspace, not her key).
     const aliceInvite = await ok<{ code: string }>(alice.dir, 'pair', 'invite', '--offline')
     const eve = await device('eve')
     // Alice admits Eve and exports for her; Mallory admits Bob. Alice's bundle is not Bob's to adopt.
     const eveAcc = await ok<{ code: string }>(eve.dir, 'pair', 'join', aliceInvite.code, '--offline')
     await ok(alice.dir, 'pair', 'accept', eveAcc.code)
     await ok(mallory.dir, 'pair', 'accept', code)
-    const q = join(work, 'q')
-    await ok(mallory.dir, 'qr', 'export', '--out', q, '--for', bob.id)
     const qa = join(work, 'qa')
     await ok(alice.dir, 'qr', 'export', '--out', qa, '--for', eve.id)
-    const refused = await fails(bob.dir, 'qr', 'import', qa)
-    expect(refused.name).toBe('QrError')
+    expect(await fails(bob.dir, 'qr', 'import', qa)).toMatchObject({ name: 'QrError', code: 'QR_FOREIGN_WORKSPACE' })
+
+    // Zed, another member of Mallory's workspace, cannot hand Bob his first bundle: only the
+    // inviter named in the invite can.
+    const zed = await device('zed')
+    const zedInvite = await ok<{ code: string }>(mallory.dir, 'pair', 'invite', '--offline')
+    const zedAcc = await ok<{ code: string }>(zed.dir, 'pair', 'join', zedInvite.code, '--offline')
+    await ok(mallory.dir, 'pair', 'accept', zedAcc.code)
+    const qz = join(work, 'qz')
+    await ok(mallory.dir, 'qr', 'export', '--out', qz, '--for', zed.id)
+    await ok(zed.dir, 'qr', 'import', qz) // Zed is in, and knows Bob is a member
+    const qzb = join(work, 'qzb')
+    await ok(zed.dir, 'qr', 'export', '--out', qzb, '--for', bob.id)
+    expect(await fails(bob.dir, 'qr', 'import', qzb)).toMatchObject({ name: 'QrError', code: 'QR_SEAL' })
+
     // Bob's own workspace is untouched, still pending: Mallory's bundle completes the join.
     const before = await ok<{ workspace: { id: string } }>(bob.dir, 'status')
     expect(before.workspace.id).not.toBe((await ok<{ workspace: { id: string } }>(mallory.dir, 'status')).workspace.id)
+    const q = join(work, 'q')
+    await ok(mallory.dir, 'qr', 'export', '--out', q, '--for', bob.id)
     const done = await ok<{ adoptedWorkspace?: string }>(bob.dir, 'qr', 'import', q)
     expect(done.adoptedWorkspace).toBe((await ok<{ workspace: { id: string } }>(mallory.dir, 'status')).workspace.id)
   }, 180_000)
@@ -221,6 +233,10 @@ describe('orbit pair --offline: pairing by QR codes alone', () => {
     expect(await contactNames(dave.dir)).toEqual(['Dave Own'])
     const invite = await ok<{ code: string }>(alice.dir, 'pair', 'invite', '--offline', '--ttl', '1s')
     const carol = await device('carol')
+    // --qr belongs to the offline join only: a usage error (exit 2), nothing else runs.
+    const usage = await orbit(['--data', carol.dir, '--json', 'pair', 'join', invite.code, '--qr', join(work, 'a.png')])
+    expect(usage.code).toBe(2)
+    expect(usage.stderr).toContain('"UsageError"')
     await new Promise((r) => setTimeout(r, 1500))
     expect(await fails(carol.dir, 'pair', 'join', invite.code, '--offline')).toMatchObject({ name: 'PairingError', code: 'EXPIRED' })
   }, 120_000)

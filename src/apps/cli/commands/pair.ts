@@ -90,6 +90,9 @@ Offline (QR codes only; the invite was made with \`orbit pair invite --offline\`
       .action(
         ctx.action<[string]>(async (arg, opts, cmd) => {
           const { dataDir } = ctx.globals(cmd)
+          if (opts.offline !== true && opts.qr !== undefined) {
+            cmd.error('error: --qr writes the acceptance code of an offline join: add --offline', { exitCode: 2, code: 'commander.qrWithoutOffline' })
+          }
           const code = await readCode(arg, 'orbit-invite:')
           if (opts.offline === true) {
             const { startOfflineJoin } = await import('../../node/pair-offline.js')
