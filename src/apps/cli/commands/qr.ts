@@ -115,7 +115,10 @@ Examples:
         `
 Examples:
   $ orbit qr import ./qr --reply ./qr-reply
-  $ orbit qr import frame-0001.png frame-0003.png --json`,
+  $ orbit qr import frame-0001.png frame-0003.png --json
+
+After \`orbit pair join invite.png --offline\`, the first import from the inviter completes the join:
+this device takes over the inviter's workspace.`,
       )
       .action(
         ctx.action<[string[]]>(async (inputs, opts, cmd) => {
