@@ -3,6 +3,7 @@
  * base64url. Kept private to this folder so the code format has no moving dependencies.
  */
 import { WebRtcError } from '../errors.js'
+import { fromBase64Url, toBase64Url } from '../crypto/bytes.js'
 
 /** Sequential reader that throws `WebRtcError` code `CODE_TRUNCATED` when it runs off the end. */
 export class ByteReader {
@@ -68,44 +69,18 @@ export class ByteWriter {
   }
 }
 
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-const B64_INDEX = new Int16Array(128).fill(-1)
-for (let i = 0; i < B64.length; i++) B64_INDEX[B64.charCodeAt(i)] = i
+/** RFC 4648 §5 base64url without padding (the shared codec of core/crypto/bytes). */
+export const encodeBase64Url = toBase64Url
 
-/** RFC 4648 §5 base64url without padding. */
-export function encodeBase64Url(bytes: Uint8Array): string {
-  let out = ''
-  let bits = 0
-  let value = 0
-  for (const byte of bytes) {
-    value = ((value << 8) | byte) & 0xffffff
-    bits += 8
-    while (bits >= 6) {
-      out += B64[(value >>> (bits - 6)) & 63]
-      bits -= 6
-    }
-  }
-  if (bits > 0) out += B64[(value << (6 - bits)) & 63]
-  return out
-}
-
-/** Inverse of {@link encodeBase64Url}; undefined on any character outside the alphabet or an impossible length. */
+/**
+ * Inverse of {@link encodeBase64Url}: undefined for any text that is not canonical base64url
+ * (a character outside the alphabet, an impossible length, stray trailing bits), so every code has
+ * exactly one accepted text form.
+ */
 export function decodeBase64Url(text: string): Uint8Array | undefined {
-  if (text.length % 4 === 1) return undefined
-  const out = new Uint8Array(Math.floor((text.length * 6) / 8))
-  let bits = 0
-  let value = 0
-  let o = 0
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    const v = c < 128 ? (B64_INDEX[c] as number) : -1
-    if (v < 0) return undefined
-    value = ((value << 6) | v) & 0xffffff
-    bits += 6
-    if (bits >= 8) {
-      out[o++] = (value >>> (bits - 8)) & 0xff
-      bits -= 8
-    }
+  try {
+    return fromBase64Url(text, 'code')
+  } catch {
+    return undefined
   }
-  return out
 }
