@@ -23,6 +23,7 @@ import type { DeviceIdentity } from '../../core/crypto/identity.js'
 import { FramedSocket } from '../../adapters/transport-tcp/framed-socket.js'
 import { DEFAULT_MAX_FRAME_BYTES } from '../../adapters/transport-tcp/index.js'
 import { CONFIG_KEYS } from '../node/data-dir.js'
+import { assertMayJoin } from '../node/join-rules.js'
 import { openDevice } from '../node/device.js'
 import { readDaemonLock } from './lock.js'
 import { linkDevice } from './direct-sync.js'
@@ -71,21 +72,7 @@ export async function joinWorkspace(dataDir: string, codeText: string, options: 
   try {
     const ws = device.workspace
     const me = device.identity.deviceId
-    if (invite.inviterDeviceId === me) throw new PairingError('this invite was issued by this very device; use it on another one', { code: 'SELF' })
-    if (ws.workspaceId === invite.workspaceId) {
-      throw new PairingError(`this device is already a member of workspace ${ws.name}; run \`orbit sync\` to sync it`, { code: 'ALREADY_MEMBER' })
-    }
-    await ws.loadAllShards()
-    const contacts = (await ws.listContacts({ includeDeleted: true })).length
-    const orgs = (await ws.listOrgs({ includeDeleted: true })).length
-    const others = ws.listDevices().filter((d) => d.id !== me).length
-    if (contacts + orgs + others > 0) {
-      throw new PairingError(
-        `this device already has its own data (${contacts} contacts, ${orgs} organizations, ${others} other devices); ` +
-          'joining another workspace would hide it. Join from a fresh data dir instead: `orbit --data DIR init --name NAME`, then `orbit --data DIR pair join CODE`',
-        { code: 'WORKSPACE_NOT_EMPTY' },
-      )
-    }
+    await assertMayJoin(ws, me, invite, 'pair join CODE', '; run `orbit sync` to sync it')
 
     // Pair with the first address that answers; a refusal is final (the secret is single-use).
     const addresses = options.address === undefined ? invite.addresses : [options.address]

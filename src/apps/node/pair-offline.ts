@@ -27,6 +27,7 @@ import type { ConfigStore } from '../../adapters/storage-sqlite/index.js'
 import { readDaemonLock } from '../daemon/lock.js'
 import { openDevice, type OrbitDevice } from './device.js'
 import { SqliteInviteStore } from './invite-store-sqlite.js'
+import { assertMayJoin } from './join-rules.js'
 
 /** Config key of the joiner's pending offline join (removed once the workspace is adopted). */
 export const PENDING_JOIN_KEY = 'pairing.offlineJoin'
@@ -126,21 +127,7 @@ export async function startOfflineJoin(dataDir: string, inviteText: string, opti
   return withOpen(dataDir, now, async (device) => {
     const ws = device.workspace
     const me = device.identity.deviceId
-    if (invite.inviterDeviceId === me) throw new PairingError('this invite was issued by this very device; use it on another one', { code: 'SELF' })
-    if (ws.workspaceId === invite.workspaceId) {
-      throw new PairingError(`this device is already a member of workspace ${ws.name}`, { code: 'ALREADY_MEMBER' })
-    }
-    await ws.loadAllShards()
-    const contacts = (await ws.listContacts({ includeDeleted: true })).length
-    const orgs = (await ws.listOrgs({ includeDeleted: true })).length
-    const others = ws.listDevices().filter((d) => d.id !== me).length
-    if (contacts + orgs + others > 0) {
-      throw new PairingError(
-        `this device already has its own data (${contacts} contacts, ${orgs} organizations, ${others} other devices); ` +
-          'joining another workspace would hide it. Join from a fresh data dir instead: `orbit --data DIR init --name NAME`, then `orbit --data DIR pair join CODE --offline`',
-        { code: 'WORKSPACE_NOT_EMPTY' },
-      )
-    }
+    await assertMayJoin(ws, me, invite, 'pair join CODE --offline')
     const code = createAcceptance(invite, device.identity, device.deviceName, now())
     const pending: PendingJoin = {
       workspaceId: invite.workspaceId,

@@ -15,6 +15,7 @@ import { applyBundle, createBundle, openBundle, peekBundleWorkspace, type Bundle
 import { CONFIG_KEYS } from './data-dir.js'
 import type { OrbitDevice } from './device.js'
 import { PENDING_JOIN_KEY, readPendingJoin, type PendingJoin } from './pair-offline.js'
+import { ownData } from './join-rules.js'
 
 const PEER_HEADS_KEY = 'qr.peerHeads.'
 
@@ -201,13 +202,7 @@ async function adoptFirstBundle(device: OrbitDevice, bytes: Uint8Array, pending:
     throw refuse('this device is not a member yet; the inviter runs `orbit pair accept` with this device\'s acceptance code first')
   }
   // Same rule as when the join started: adopting must not hide data made here since.
-  const own = device.workspace
-  await own.loadAllShards()
-  const ownData =
-    (await own.listContacts({ includeDeleted: true })).length +
-    (await own.listOrgs({ includeDeleted: true })).length +
-    own.listDevices().filter((d) => d.id !== me).length
-  if (ownData > 0) {
+  if ((await ownData(device.workspace, me)).total > 0) {
     throw new PairingError(
       'this device has data of its own since `orbit pair join --offline` (contacts, organizations or devices); adopting the workspace would hide it. Join from a fresh data dir instead',
       { code: 'WORKSPACE_NOT_EMPTY' },
