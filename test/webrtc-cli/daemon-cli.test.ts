@@ -44,7 +44,8 @@ describe.skipIf(skip !== undefined)('orbit webrtc with orbit serve running', () 
     const serve = new ServeProcess(a, ['--listen', '127.0.0.1:0', '--no-mdns'])
     daemons.push(serve)
     await serve.ready
-    const held = await scratch.json<{ code: string; heldBy: string }>(a, ['webrtc', 'offer', ...LOOPBACK])
+    const held = await scratch.json<{ code: string; heldBy: string; expiresAt: number }>(a, ['webrtc', 'offer', ...LOOPBACK, '--ttl', '5m'])
+    expect(held.expiresAt).toBeLessThanOrEqual(Date.now() + 5 * 60_000)
     expect(held).toMatchObject({ heldBy: 'daemon' })
     expect(held.code).toMatch(/^orbit-rtc1\./)
 

@@ -71,9 +71,9 @@ export const OP_PARAMS = {
     })
     .strict(),
   /** Make and hold a WebRTC offer (`orbit webrtc offer` with a daemon); `orbit webrtc accept` gives it the answer. */
-  'webrtc.offer': z.object({ ice: z.array(z.string().max(512)).max(16).optional(), hostAddresses: z.array(z.string().max(64)).max(16).optional(), timeoutMs: z.number().int().positive().max(3_600_000).optional() }).strict(),
+  'webrtc.offer': z.object({ ice: z.array(z.string().max(512)).max(16).optional(), hostAddresses: z.array(z.string().max(64)).max(16).optional(), timeoutMs: z.number().int().positive().max(3_600_000).optional(), ttlMs: z.number().int().positive().max(24 * 3_600_000).optional() }).strict(),
   /** Answer another device's offer; the daemon connects and syncs when the offerer applies the answer. */
-  'webrtc.answer': z.object({ code: z.string().min(1).max(8192), ice: z.array(z.string().max(512)).max(16).optional(), hostAddresses: z.array(z.string().max(64)).max(16).optional(), timeoutMs: z.number().int().positive().max(3_600_000).optional() }).strict(),
+  'webrtc.answer': z.object({ code: z.string().min(1).max(8192), ice: z.array(z.string().max(512)).max(16).optional(), hostAddresses: z.array(z.string().max(64)).max(16).optional(), timeoutMs: z.number().int().positive().max(3_600_000).optional(), ttlMs: z.number().int().positive().max(24 * 3_600_000).optional() }).strict(),
   /** Hand an answer code to the held offer it answers; returns once connected, the sync runs in the background. */
   'webrtc.accept': z.object({ code: z.string().min(1).max(8192) }).strict(),
 } as const
