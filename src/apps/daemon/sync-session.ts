@@ -10,13 +10,15 @@ import { getHeads } from '@automerge/automerge'
 import { AbortedError } from '../../core/errors.js'
 import type { DeviceId } from '../../core/ids.js'
 import type { CountingNetworkAdapter } from '../../core/sync/counting.js'
+import type { SyncMethod } from '../../core/sync/types.js'
 import type { TcpNetworkAdapter } from '../../adapters/transport-tcp/index.js'
 
-/** What `orbit sync` prints. */
+/** What `orbit sync` and `orbit webrtc` print for one session, whatever the tier. */
 export interface SyncReport {
-  method: 'local-network'
+  method: SyncMethod
   status: 'completed' | 'error'
-  peer: { deviceId: string; address?: string }
+  /** `address`: where the peer was reached; `candidateType` (WebRTC): host, srflx or relay. */
+  peer: { deviceId: string; address?: string; candidateType?: string }
   changesSent: number
   changesReceived: number
   bytesSent: number

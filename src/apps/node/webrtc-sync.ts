@@ -25,25 +25,12 @@ import {
   type WebRtcConnection,
   type WebRtcPeerOptions,
 } from '../../adapters/transport-webrtc/index.js'
-import { PeerHeadsWatcher, restrictSharing, settleSyncStateSaves, workspaceDocIds } from '../daemon/sync-session.js'
+import { PeerHeadsWatcher, restrictSharing, settleSyncStateSaves, workspaceDocIds, type SyncReport } from '../daemon/sync-session.js'
 import type { OrbitDevice } from './device.js'
 import { configNonceLedger, readHostAddresses, resolveIceServers } from './webrtc-config.js'
 
-/** What `orbit webrtc offer|answer|accept` and `orbit sync --via webrtc` print. */
-export interface WebRtcSyncReport {
-  method: 'webrtc'
-  status: 'completed' | 'error'
-  /** `address` is the remote end of the selected ICE pair, `type` its candidate type (host, srflx, relay). */
-  peer: { deviceId: string; address?: string; candidateType?: string }
-  changesSent: number
-  changesReceived: number
-  bytesSent: number
-  bytesReceived: number
-  durationMs: number
-  /** Documents compared (root + shards). */
-  documents: number
-  error?: { name: string; code?: string; message: string }
-}
+/** What `orbit webrtc offer|answer|accept` and `orbit sync --via webrtc` print: a WebRTC session report. */
+export type WebRtcSyncReport = SyncReport & { method: 'webrtc' }
 
 /** The device parts WebRTC sync uses. */
 export type WebRtcDevice = Pick<OrbitDevice, 'identity' | 'deviceName' | 'repo' | 'workspace' | 'config' | 'flush'>

@@ -2,18 +2,7 @@ import type { CommandModule } from '../command-module.js'
 import { bytes } from '../format.js'
 import { collect, oneOf } from '../options.js'
 import { duration } from '../../daemon/cli-options.js'
-
-interface Report {
-  method: string
-  status: 'completed' | 'error'
-  peer: { deviceId: string; address?: string }
-  changesSent: number
-  changesReceived: number
-  bytesSent: number
-  bytesReceived: number
-  durationMs: number
-  error?: { name: string; code?: string; message: string }
-}
+import type { SyncReport } from '../../daemon/sync-session.js'
 
 export const syncCommands: CommandModule = {
   name: 'sync',
@@ -51,12 +40,12 @@ Examples:
           const timeoutMs = opts.timeout as number
           const { findDaemon, callDaemon } = await import('../../node/daemon-client.js')
           const endpoint = findDaemon(dataDir)
-          let reports: Report[]
+          let reports: SyncReport[]
           let single = true
           if (endpoint !== undefined) {
             const result = (await callDaemon(endpoint, 'sync', { ...(target === undefined ? {} : { target }), timeoutMs }, { timeoutMs: timeoutMs + 30_000 })) as
-              | Report
-              | { sessions: Report[] }
+              | SyncReport
+              | { sessions: SyncReport[] }
             if ('sessions' in result) {
               reports = result.sessions
               single = false
@@ -84,7 +73,7 @@ Examples:
   },
 }
 
-function render(r: Report): string {
+function render(r: SyncReport): string {
   const head = `${r.status === 'completed' ? 'Synced' : 'Sync failed'} with ${r.peer.deviceId}${r.peer.address ? ` at ${r.peer.address}` : ''} over ${r.method} in ${r.durationMs} ms`
   return [
     head + (r.error ? `: ${r.error.message}` : ''),
