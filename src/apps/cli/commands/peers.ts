@@ -1,17 +1,7 @@
 import type { CommandModule } from '../command-module.js'
 import { table } from '../format.js'
 import { ago } from '../../daemon/cli-options.js'
-
-interface PeerRow {
-  deviceId: string
-  name: string
-  addresses: string[]
-  lastSeen: number | null
-  paired: boolean
-  revoked: boolean
-  connected: boolean
-  discovered: boolean
-}
+import type { PeerRow } from '../../daemon/daemon.js'
 
 export const peersCommands: CommandModule = {
   name: 'peers',
