@@ -195,4 +195,31 @@ describe('remote changes over a live network', () => {
     expect(seen).toContainEqual({ ids: [c.id], source: 'remote' })
     expect((await b.getContact(c.id))?.name).toBe('Over the wire')
   })
+
+  it('a shard that arrives whole by sync reports every contact in it, once per update', async () => {
+    const { MemoryHub } = await import('../../src/adapters/network-memory/index.js')
+    const { parseAutomergeUrl } = await import('@automerge/automerge-repo')
+    const { repo: repoA, ws: a } = await newWorkspace({ shardCount: 1 })
+    repos.push(repoA)
+    const added = await a.addContacts([{ name: 'One' }, { name: 'Two' }, { name: 'Three' }])
+    // B holds only the root (as a device that has just joined): the shard comes over the wire whole.
+    const repoB = new Repo({})
+    repos.push(repoB)
+    repoB.import((await repoA.export(a.rootUrl))!, { docId: parseAutomergeUrl(a.rootUrl).documentId })
+    const b = await CrmWorkspace.open(repoB, a.rootUrl)
+    const events: { ids: string[]; source: string }[] = []
+    b.onContactsChanged((e) => events.push({ ids: e.ids, source: e.source }))
+    const hub = new MemoryHub()
+    repoA.networkSubsystem.addNetworkAdapter(hub.createAdapter('a'))
+    repoB.networkSubsystem.addNetworkAdapter(hub.createAdapter('b'))
+    expect(await b.listContacts()).toHaveLength(3)
+    expect(events.flatMap((e) => e.ids).sort()).toEqual(added.map((c) => c.id).sort())
+    expect(events.every((e) => e.source === 'remote')).toBe(true)
+    // A later edit is reported alone (a diff against the heads B already had, not the whole shard).
+    events.length = 0
+    const renamed = new Promise<void>((resolve) => b.onContactsChanged(() => resolve()))
+    await a.editContact(added[1]!.id, { name: 'Two, renamed' })
+    await renamed
+    expect(events).toEqual([{ ids: [added[1]!.id], source: 'remote' }])
+  })
 })

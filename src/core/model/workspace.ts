@@ -11,6 +11,7 @@ import {
   type Repo,
   type RepoEvents,
 } from '@automerge/automerge-repo'
+import * as A from '@automerge/automerge'
 
 type DocMetrics = Parameters<RepoEvents['doc-metrics']>[0]
 import { StoreError, UnknownIdError, ValidationError } from '../errors.js'
@@ -50,7 +51,7 @@ import {
   parseOrgInput,
   parseOrgPatch,
 } from './validate.js'
-import { applyContactPatch, contactIdsTouched, prefixed, rootTouched } from './patch.js'
+import { applyContactPatch, contactIdsTouched, prefixed, rootTouched, type PathPatch } from './patch.js'
 
 /** Whether a change was made through this workspace object or arrived from elsewhere (sync, merge). */
 export type ChangeSource = 'local' | 'remote'
@@ -164,7 +165,7 @@ export class CrmWorkspace {
     this.#workspaceId = doc.workspaceId
     this.#shardUrls = [...doc.shards] as AutomergeUrl[]
     this.#shards = this.#shardUrls.map(() => undefined)
-    this.#listen(root, (patches) => this.#emitRoot(patches))
+    this.#listen(root, () => this.#rootListeners.size > 0, (touched, doc) => this.#emitRoot(touched, doc))
     this.#shardUrls.forEach((url, n) => this.#shardOfDoc.set(parseAutomergeUrl(url).documentId, n))
     // A peer can sync a shard this object never asked for (the repo loads it to answer). The repo
     // reports each received sync message before it applies the result, so listening from here
@@ -689,32 +690,46 @@ export class CrmWorkspace {
   #adoptShard(handle: DocHandle<ContactShardDoc>, n: number): DocHandle<ContactShardDoc> {
     if (this.#adopted.has(n)) return handle
     this.#adopted.add(n)
-    this.#listen(handle, (patches) => this.#emitContacts(handle, n, patches))
+    this.#listen(handle, () => this.#contactListeners.size > 0, (touched, doc) => this.#emitContacts(n, touched, doc))
     return handle
   }
 
-  #listen<T>(handle: DocHandle<T>, onPatches: (patches: readonly { path: readonly unknown[] }[]) => void): void {
-    const listener = (payload: { patches: readonly { path: readonly unknown[] }[] }) => onPatches(payload.patches)
-    handle.on('change', listener)
-    this.#detach.push(() => handle.off('change', listener))
+  /**
+   * Calls `onChange` with what each update of `handle` changed. Listens to 'heads-changed', not
+   * 'change': automerge-repo computes the patches of 'change' with a diff, and for a document that
+   * arrives whole (a first sync, a load) that is a diff from nothing, a patch per op. Here the diff
+   * runs only when someone listens (`wanted`), and a document with no previous heads is reported
+   * as 'whole' instead of diffed (see scripts/patch-deps.mjs for the repo's side of this).
+   */
+  #listen<T>(handle: DocHandle<T>, wanted: () => boolean, onChange: (touched: PathPatch[] | 'whole', doc: T) => void): void {
+    let last: A.Heads = handle.isReady() ? A.getHeads(handle.doc() as A.Doc<T>) : []
+    const listener = ({ doc }: { doc: A.Doc<T> }) => {
+      const before = last
+      last = A.getHeads(doc)
+      if (!wanted()) return
+      onChange(before.length === 0 ? 'whole' : A.diff(doc, before, last), doc)
+    }
+    handle.on('heads-changed', listener)
+    this.#detach.push(() => handle.off('heads-changed', listener))
   }
 
-  #emitContacts(
-    handle: DocHandle<ContactShardDoc>,
-    shard: number,
-    patches: readonly { path: readonly unknown[] }[],
-  ): void {
-    if (this.#contactListeners.size === 0) return
-    const ids = contactIdsTouched(patches, () => Object.keys(handle.doc().contacts ?? {}))
+  #emitContacts(shard: number, touched: PathPatch[] | 'whole', doc: ContactShardDoc): void {
+    const ids = touched === 'whole' ? (Object.keys(doc.contacts ?? {}).sort() as ContactId[]) : contactIdsTouched(touched, () => Object.keys(doc.contacts ?? {}))
     if (ids.length === 0) return
     this.#dispatch(this.#contactListeners, { shard, ids, source: this.#source() })
   }
 
-  #emitRoot(patches: readonly { path: readonly unknown[] }[]): void {
-    if (this.#rootListeners.size === 0) return
-    const touched = rootTouched(patches)
-    if (touched.orgs.length === 0 && touched.devices.length === 0 && !touched.workspace) return
-    this.#dispatch(this.#rootListeners, { ...touched, source: this.#source() })
+  #emitRoot(touched: PathPatch[] | 'whole', doc: RootDoc): void {
+    const changed =
+      touched === 'whole'
+        ? {
+            orgs: Object.keys(doc.orgs ?? {}).sort() as OrgId[],
+            devices: [...new Set([...Object.keys(doc.devices ?? {}), ...Object.keys(doc.revocations ?? {})])].sort() as DeviceId[],
+            workspace: true,
+          }
+        : rootTouched(touched)
+    if (changed.orgs.length === 0 && changed.devices.length === 0 && !changed.workspace) return
+    this.#dispatch(this.#rootListeners, { ...changed, source: this.#source() })
   }
 
   #source(): ChangeSource {
