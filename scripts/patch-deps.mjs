@@ -3,8 +3,7 @@
 // script) and checked by the tests. Each edit replaces one exact line; it is idempotent (an edit
 // already applied is left alone) and refuses to guess: if neither the original nor the patched
 // text is in the file (a dependency upgrade moved it), it says so and changes nothing. Orbit is
-// correct with or without these edits; they only remove work (docs/architecture.md, "Patched
-// dependencies").
+// correct with or without these edits; they only remove work (README, "One patched dependency").
 //
 //   node scripts/patch-deps.mjs           # apply (what postinstall runs); warns on a missed patch point
 //   node scripts/patch-deps.mjs --check   # exit 1 unless every edit is in place (test/deps)
