@@ -109,3 +109,29 @@ describe('TCP transport reconnects', () => {
     expect(b!.adapter.traffic(a!.identity.deviceId).bytesReceived).toBeGreaterThan(65_536)
   })
 })
+
+describe('TCP transport traffic counters', () => {
+  it('bytesSent is current when read, not only after the next frame arrives', async () => {
+    // Keep-alives off: after the message below, A receives nothing, so a tally that only ran on
+    // received frames would leave A's bytesSent short of what B has received.
+    const [a, b] = await makeDevices(2, { heartbeatMs: 600_000, idleTimeoutMs: 3_600_000 })
+    cleanups.push(() => a!.adapter.disconnect(), () => b!.adapter.disconnect())
+    const peerA = a!.identity.deviceId as string as PeerId
+    const peerB = b!.identity.deviceId as string as PeerId
+    const candidates = (adapter: TcpNetworkAdapter) => new Promise<PeerId>((resolve) => adapter.once('peer-candidate', ({ peerId }) => resolve(peerId)))
+    const seenByA = candidates(a!.adapter)
+    const seenByB = candidates(b!.adapter)
+    a!.adapter.connect(peerA, { isEphemeral: true })
+    b!.adapter.connect(peerB, { isEphemeral: true })
+    await b!.adapter.dial('127.0.0.1', a!.port)
+    expect(await seenByA).toBe(peerB)
+    expect(await seenByB).toBe(peerA)
+    const arrived = new Promise<void>((resolve) => b!.adapter.once('message', () => resolve()))
+    a!.adapter.send({ type: 'ephemeral', senderId: peerA, targetId: peerB, documentId: 'doc' as never, sessionId: 's', count: 1, data: new Uint8Array(50_000) } as never)
+    await arrived
+    const sent = a!.adapter.traffic(b!.identity.deviceId).bytesSent
+    const received = b!.adapter.traffic(a!.identity.deviceId).bytesReceived
+    expect(received).toBeGreaterThan(50_000)
+    expect(sent).toBe(received)
+  })
+})

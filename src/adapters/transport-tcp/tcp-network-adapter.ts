@@ -45,6 +45,8 @@ interface Conn {
   lastReceivedAt: number
   lastSentAt: number
   heartbeat: unknown
+  /** Adds the socket's bytes since the last call to its device's counters. */
+  tally: () => void
 }
 
 interface DialTarget {
@@ -258,8 +260,9 @@ export class TcpNetworkAdapter extends NetworkAdapter {
     return this.#conns.size
   }
 
-  /** Traffic counters per remote device (bytes are on the wire: frames, headers, ciphertext). */
+  /** Traffic counters per remote device (bytes are on the wire: frames, headers, ciphertext), current as of this call. */
   traffic(deviceId: DeviceId): DeviceTraffic {
+    for (const conn of this.#conns) if (conn.session.remoteDeviceId === deviceId) conn.tally()
     return { ...this.#count(deviceId) }
   }
 
@@ -421,6 +424,10 @@ export class TcpNetworkAdapter extends NetworkAdapter {
       return
     }
 
+    // From the socket's first byte: the handshake is on the wire too, and both ends then agree.
+    const traffic = this.#count(session.remoteDeviceId)
+    let lastSent = 0
+    let lastReceived = 0
     const conn: Conn = {
       framed,
       session,
@@ -434,25 +441,22 @@ export class TcpNetworkAdapter extends NetworkAdapter {
       lastReceivedAt: this.#now(),
       lastSentAt: this.#now(),
       heartbeat: undefined,
+      tally: () => {
+        traffic.bytesSent += framed.bytesSent - lastSent
+        traffic.bytesReceived += framed.bytesReceived - lastReceived
+        lastSent = framed.bytesSent
+        lastReceived = framed.bytesReceived
+      },
     }
     if (target !== undefined) target.conn = conn
     this.#conns.add(conn)
-    const traffic = this.#count(session.remoteDeviceId)
-    let lastSent = framed.bytesSent
-    let lastReceived = framed.bytesReceived
-    const tally = (): void => {
-      traffic.bytesSent += framed.bytesSent - lastSent
-      traffic.bytesReceived += framed.bytesReceived - lastReceived
-      lastSent = framed.bytesSent
-      lastReceived = framed.bytesReceived
-    }
     framed.onClose((error) => {
-      tally()
+      conn.tally()
       this.#onConnClosed(conn, error)
     })
     framed.onFrame = (frame) => {
       conn.lastReceivedAt = this.#now()
-      tally()
+      conn.tally()
       try {
         const plain = session.decrypt(frame)
         if (plain !== undefined) this.#onPlaintext(conn, plain)
