@@ -74,8 +74,14 @@ export const OP_PARAMS = {
   'webrtc.offer': z.object({ ice: z.array(z.string().max(512)).max(16).optional(), hostAddresses: z.array(z.string().max(64)).max(16).optional(), timeoutMs: z.number().int().positive().max(3_600_000).optional(), ttlMs: z.number().int().positive().max(24 * 3_600_000).optional() }).strict(),
   /** Answer another device's offer; the daemon connects and syncs when the offerer applies the answer. */
   'webrtc.answer': z.object({ code: z.string().min(1).max(8192), ice: z.array(z.string().max(512)).max(16).optional(), hostAddresses: z.array(z.string().max(64)).max(16).optional(), timeoutMs: z.number().int().positive().max(3_600_000).optional(), ttlMs: z.number().int().positive().max(24 * 3_600_000).optional() }).strict(),
-  /** Hand an answer code to the held offer it answers; returns once connected, the sync runs in the background. */
-  'webrtc.accept': z.object({ code: z.string().min(1).max(8192) }).strict(),
+  /**
+   * Hand an answer code to the held offer it answers. Returns once connected (the sync runs in the
+   * background), or with `wait` the session's report once it ended. `timeoutMs` bounds the session
+   * from the answer on (it is then aborted and fails `TIMEOUT`); default: the offer's `timeoutMs`.
+   */
+  'webrtc.accept': z.object({ code: z.string().min(1).max(8192), wait: z.boolean().optional(), timeoutMs: z.number().int().positive().max(3_600_000).optional() }).strict(),
+  /** Withdraw a held offer nobody answered yet (`orbit sync --via webrtc` giving up); `{ cancelled }`. */
+  'webrtc.cancel': z.object({ code: z.string().min(1).max(8192) }).strict(),
 } as const
 
 export type ControlOp = keyof typeof OP_PARAMS

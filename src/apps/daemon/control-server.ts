@@ -97,7 +97,12 @@ async function dispatch(daemon: Daemon, op: ControlOp, params: unknown): Promise
       const { code, ...rest } = params as OpParams<'webrtc.answer'>
       return daemon.webrtc.answer(code, rest)
     }
-    case 'webrtc.accept':
-      return daemon.webrtc.accept((params as OpParams<'webrtc.accept'>).code)
+    case 'webrtc.accept': {
+      const { code, wait, timeoutMs } = params as OpParams<'webrtc.accept'>
+      const options = timeoutMs === undefined ? {} : { timeoutMs }
+      return wait === true ? daemon.webrtc.acceptAndWait(code, options) : daemon.webrtc.accept(code, options)
+    }
+    case 'webrtc.cancel':
+      return daemon.webrtc.cancel((params as OpParams<'webrtc.cancel'>).code)
   }
 }

@@ -247,19 +247,36 @@ function sessionOptions(options: WebRtcRunOptions & { share?: boolean }): { time
 export interface DaemonWebRtc {
   /** Makes and holds an offer; returns its code. */
   offer(options?: { ice?: string[]; hostAddresses?: string[]; ttlMs?: number; timeoutMs?: number }): Promise<{ code: string; expiresAt: number }>
-  /** Hands an answer to the pending offer it answers; resolves when connected (the sync continues in the background). */
-  accept(answerCode: string): Promise<{ deviceId: string; status: 'syncing' }>
+  /**
+   * Hands an answer to the pending offer it answers; resolves when connected (the sync continues
+   * in the background).
+   * @throws WebRtcError `CODE_*` for a refused answer (the offer stays held), `NO_ROUTE` when it never connects.
+   */
+  accept(answerCode: string, options?: AcceptOptions): Promise<{ deviceId: string; status: 'syncing' }>
+  /** Like {@link accept}, but resolves with the session's report once it ended (completed or not). */
+  acceptAndWait(answerCode: string, options?: AcceptOptions): Promise<WebRtcSyncReport>
   /** Answers an offer; the daemon connects and syncs when the offerer accepts. */
   answer(offerCode: string, options?: { ice?: string[]; hostAddresses?: string[]; ttlMs?: number; timeoutMs?: number }): Promise<{ code: string; deviceId: string }>
+  /** Withdraws a held offer that was not answered yet (the CLI that made it gave up); false when none is held. */
+  cancel(offerCode: string): Promise<{ cancelled: boolean }>
   /** The latest session reports (newest first). */
   sessions(): WebRtcSyncReport[]
   close(): Promise<void>
 }
 
+export interface AcceptOptions {
+  /**
+   * Bound on the whole session from now (connecting, then syncing): when it passes, the session is
+   * aborted and ends failed. Default: the offer's own `timeoutMs`, for connecting and again for syncing.
+   */
+  timeoutMs?: number
+}
+
 export function createDaemonWebRtc(device: WebRtcDevice, options: { store?: SyncStore; logger?: Logger; now?: () => number } = {}): DaemonWebRtc {
   const log = (options.logger ?? silentLogger).forComponent('orbit:daemon:webrtc')
   const now = options.now ?? Date.now
-  const pending = new Map<string, { offer: DeviceOffer; expiresAt: number }>()
+  // `abort` ends whatever the offer is doing (connecting or syncing) when an accept's timeout passes.
+  const pending = new Map<string, { offer: DeviceOffer; expiresAt: number; abort: AbortController }>()
   const answers = new Set<DeviceAnswer>()
   const reports: WebRtcSyncReport[] = []
   const running = new Set<Promise<unknown>>()
@@ -297,13 +314,51 @@ export function createDaemonWebRtc(device: WebRtcDevice, options: { store?: Sync
       }
     }
   }
+  /**
+   * Takes the held offer `answerCode` answers and starts its session: `connected` resolves with the
+   * peer once the channel is up, `report` when the session ended. Both reject when it never connects.
+   */
+  const start = (answerCode: string, o: AcceptOptions): { connected: Promise<DeviceId>; report: Promise<WebRtcSyncReport> } => {
+    expire()
+    // Verified before the offer is taken: a refused answer leaves it held for a correct one.
+    const parsed = parseSignalCode(answerCode.trim(), { now, resolveMember: (id) => memberKeyOf(device, id), expectType: 'answer' })
+    const key = parsed.answers === undefined ? undefined : hashKey(parsed.answers)
+    const entry = key === undefined ? undefined : pending.get(key)
+    if (entry === undefined || key === undefined) {
+      throw new WebRtcError('this answer is for no offer this daemon holds (expired, already used, or made elsewhere)', { code: 'CODE_WRONG_OFFER' })
+    }
+    pending.delete(key)
+    const timer =
+      o.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => entry.abort.abort(new WebRtcError(`the session did not end within ${o.timeoutMs} ms of the answer`, { code: 'TIMEOUT' })), o.timeoutMs)
+    let connectedResolve: (id: DeviceId) => void = () => {}
+    const connected = new Promise<DeviceId>((resolve) => (connectedResolve = resolve))
+    const h = hooks()
+    const report = entry.offer
+      .complete(answerCode, {
+        onStart(id) {
+          h.onStart?.(id)
+          connectedResolve(id)
+        },
+        ...(h.onEnd === undefined ? {} : { onEnd: h.onEnd.bind(h) }),
+      })
+      .finally(() => {
+        clearTimeout(timer)
+        // Releases the peer connection when it never connected (a connected one closed with its session).
+        void entry.offer.close()
+      })
+    track(report)
+    return { connected: Promise.race([connected, report.then((r) => r.peer.deviceId as DeviceId)]), report }
+  }
   return {
     async offer(o = {}) {
       expire()
-      const offer = await offerFrom(device, { ...o, logger: options.logger ?? silentLogger, now })
+      const abort = new AbortController()
+      const offer = await offerFrom(device, { ...o, logger: options.logger ?? silentLogger, now, signal: abort.signal })
       const parsed = parseSignalCode(offer.code, { now, resolveMember: () => device.identity.publicKey })
       const key = hashKey(parsed.hash)
-      pending.set(key, { offer, expiresAt: parsed.expiresAt })
+      pending.set(key, { offer, expiresAt: parsed.expiresAt, abort })
       // An unanswered offer holds a peer connection (sockets): release it when the code expires.
       const timer = setTimeout(() => {
         if (pending.get(key)?.offer !== offer) return
@@ -313,34 +368,30 @@ export function createDaemonWebRtc(device: WebRtcDevice, options: { store?: Sync
       timer.unref?.()
       return { code: offer.code, expiresAt: parsed.expiresAt }
     },
-    async accept(answerCode) {
-      expire()
-      const parsed = parseSignalCode(answerCode.trim(), { now, resolveMember: (id) => memberKeyOf(device, id), expectType: 'answer' })
-      const key = parsed.answers === undefined ? undefined : hashKey(parsed.answers)
-      const entry = key === undefined ? undefined : pending.get(key)
-      if (entry === undefined || key === undefined) {
-        throw new WebRtcError('this answer is for no offer this daemon holds (expired, already used, or made elsewhere)', { code: 'CODE_WRONG_OFFER' })
-      }
-      pending.delete(key)
-      let connectedResolve: (id: DeviceId) => void = () => {}
-      const connected = new Promise<DeviceId>((resolve) => (connectedResolve = resolve))
-      const h = hooks()
-      const session = entry.offer.complete(answerCode, {
-        onStart(id) {
-          h.onStart?.(id)
-          connectedResolve(id)
-        },
-        ...(h.onEnd === undefined ? {} : { onEnd: h.onEnd.bind(h) }),
-      })
-      track(session)
-      const deviceId = await Promise.race([connected, session.then((r) => r.peer.deviceId as DeviceId)])
-      return { deviceId, status: 'syncing' }
+    async accept(answerCode, o = {}) {
+      return { deviceId: await start(answerCode, o).connected, status: 'syncing' }
+    },
+    async acceptAndWait(answerCode, o = {}) {
+      const session = start(answerCode, o)
+      // A session that never connected rejects (typed), as `accept` does; once connected, it reports.
+      await session.connected
+      return session.report
     },
     async answer(offerCode, o = {}) {
       const answer = await answerFrom(device, offerCode, { ...o, logger: options.logger ?? silentLogger, now, hooks: hooks() })
       answers.add(answer)
       track(answer.report.finally(() => answers.delete(answer)))
       return { code: answer.code, deviceId: answer.remoteDeviceId }
+    },
+    async cancel(offerCode) {
+      const code = offerCode.trim()
+      for (const [key, entry] of pending) {
+        if (entry.offer.code !== code) continue
+        pending.delete(key)
+        await entry.offer.close()
+        return { cancelled: true }
+      }
+      return { cancelled: false }
     },
     sessions: () => [...reports],
     async close() {
