@@ -1,6 +1,6 @@
 import type { CommandModule } from '../command-module.js'
-import { bytes } from '../format.js'
 import { collect, oneOf } from '../options.js'
+import { failUnlessCompleted, renderSyncReport } from '../sync-report.js'
 import { duration } from '../../daemon/cli-options.js'
 import type { SyncReport } from '../../daemon/sync-session.js'
 
@@ -14,6 +14,7 @@ export const syncCommands: CommandModule = {
       .option('--via <method>', 'how to reach it: lan, or webrtc (prints an offer code, reads the answer on stdin)', oneOf(['lan', 'webrtc'] as const), 'lan')
       .option('--ice <url>', 'with --via webrtc: STUN/TURN server (repeatable; see `orbit webrtc --help`)', collect)
       .option('--host <address>', 'with --via webrtc: local address for host candidates (repeatable)', collect)
+      .option('--qr <file.png>', 'with --via webrtc: also write the offer code as one QR code PNG')
       .option('--timeout <duration>', 'give up when not in sync after this long', duration, 30_000)
       .addHelpText(
         'after',
@@ -22,6 +23,11 @@ Connects, syncs until both sides hold the same changes for every document (or th
 prints { method, status, peer, changesSent, changesReceived, bytesSent, bytesReceived, durationMs }.
 Works with or without \`orbit serve\` running on this data dir; without it, give a target.
 Exit code 1 when the session did not complete.
+
+--via webrtc: prints an offer code (with --json, { "code": ... } is the first line), reads the
+answer code of \`orbit webrtc answer\` (or the path of its QR PNG) on standard input, connects,
+syncs and prints the same report (method "webrtc"). With \`orbit serve\` running, the daemon holds
+the offer and makes the connection; this command waits for its session and prints its report.
 
 Examples:
   $ orbit sync 192.168.1.20:7878
@@ -34,7 +40,7 @@ Examples:
           if (opts.via === 'webrtc') {
             // Same report as the other tiers; the offer code is printed first, the answer read from stdin.
             const { runWebRtcOffer } = await import('./webrtc.js')
-            return runWebRtcOffer(ctx, cmd, opts)
+            return runWebRtcOffer(ctx, cmd, opts, 'sync')
           }
           const { dataDir } = ctx.globals(cmd)
           const timeoutMs = opts.timeout as number
@@ -60,23 +66,9 @@ Examples:
             const { syncDirect } = await import('../../daemon/direct-sync.js')
             reports = [await syncDirect(dataDir, { target: target!, timeoutMs })]
           }
-          ctx.emit(cmd, single ? reports[0] : { sessions: reports }, () => reports.map(render).join('\n'))
-          const failed = reports.find((r) => r.status !== 'completed')
-          if (failed !== undefined) {
-            const { WireError } = await import('../../../core/errors.js')
-            throw new WireError(`sync with ${failed.peer.deviceId} did not complete: ${failed.error?.message ?? 'unknown error'}`, {
-              code: failed.error?.code ?? 'SYNC',
-            })
-          }
+          ctx.emit(cmd, single ? reports[0] : { sessions: reports }, () => reports.map(renderSyncReport).join('\n'))
+          failUnlessCompleted(reports)
         }),
       )
   },
-}
-
-function render(r: SyncReport): string {
-  const head = `${r.status === 'completed' ? 'Synced' : 'Sync failed'} with ${r.peer.deviceId}${r.peer.address ? ` at ${r.peer.address}` : ''} over ${r.method} in ${r.durationMs} ms`
-  return [
-    head + (r.error ? `: ${r.error.message}` : ''),
-    `  sent ${r.changesSent} changes (${bytes(r.bytesSent)}), received ${r.changesReceived} changes (${bytes(r.bytesReceived)})`,
-  ].join('\n')
 }

@@ -6,10 +6,10 @@
 import type { Command } from 'commander'
 import type { CommandModule } from '../command-module.js'
 import type { ActionOptions, CliContext } from '../context.js'
-import { bytes } from '../format.js'
 import { collect } from '../options.js'
+import { failUnlessCompleted, renderSyncReport } from '../sync-report.js'
 import { duration } from '../../daemon/cli-options.js'
-import type { WebRtcSyncReport } from '../../node/webrtc-sync.js'
+import type { SyncReport } from '../../daemon/sync-session.js'
 
 const NETWORK_HELP = `
 ICE servers: none by default (host candidates only, enough on one network or with a public IP).
@@ -100,42 +100,60 @@ function printCode(ctx: CliContext, cmd: Command, data: Record<string, unknown> 
   }
 }
 
-/** The session report for people. */
-export function renderWebRtcReport(r: WebRtcSyncReport): string {
-  const via = r.peer.address === undefined ? '' : ` via ${r.peer.candidateType ?? 'ICE'} ${r.peer.address}`
-  return [
-    `${r.status === 'completed' ? 'Synced' : 'Sync failed'} with ${r.peer.deviceId} over webrtc${via} in ${r.durationMs} ms${r.error ? `: ${r.error.message}` : ''}`,
-    `  sent ${r.changesSent} changes (${bytes(r.bytesSent)}), received ${r.changesReceived} changes (${bytes(r.bytesReceived)}), ${r.documents} documents in sync`,
-  ].join('\n')
+/** Prints a session's report like every tier does; exit 1 (WebRtcError) when it did not complete. */
+function report(ctx: CliContext, cmd: Command, r: SyncReport): void {
+  ctx.emit(cmd, r, () => renderSyncReport(r))
+  failUnlessCompleted([r])
 }
 
-async function failIfIncomplete(report: WebRtcSyncReport): Promise<void> {
-  if (report.status === 'completed') return
-  const { WebRtcError } = await import('../../../core/errors.js')
-  throw new WebRtcError(`sync with ${report.peer.deviceId} did not complete: ${report.error?.message ?? 'unknown error'}`, {
-    code: report.error?.code ?? 'SYNC',
-  })
-}
+const ANSWER_PROMPT = 'then paste its answer code (or the path of its QR PNG) here and press Enter:'
 
 /**
- * The offering side end to end, without a daemon: print the code, read the answer from stdin,
- * connect, sync, report. Also what `orbit sync --via webrtc` runs.
+ * The offering side end to end: print the code, read the answer from stdin, connect, sync and
+ * report the session. Without a daemon this process does it all; with `orbit serve` running on
+ * the data dir the daemon holds the offer and makes the connection, and `daemon` says how far
+ * this command goes: `'hold'` (`orbit webrtc offer`) prints the code and leaves the answer to
+ * `orbit webrtc accept`; `'sync'` (`orbit sync --via webrtc`) reads the answer, hands it to the
+ * daemon and prints the report of the daemon's session, the same as without a daemon.
  */
-export async function runWebRtcOffer(ctx: CliContext, cmd: Command, opts: ActionOptions): Promise<void> {
+export async function runWebRtcOffer(ctx: CliContext, cmd: Command, opts: ActionOptions, daemon: 'hold' | 'sync'): Promise<void> {
   const { dataDir } = ctx.globals(cmd)
   const o = runOptions(opts)
   await checkNetworkOptions(o)
   const { findDaemon, callDaemon } = await import('../../node/daemon-client.js')
   const endpoint = findDaemon(dataDir)
   if (endpoint !== undefined) {
-    // The daemon holds the offer; `orbit webrtc accept` hands it the answer later.
-    const held = (await callDaemon(endpoint, 'webrtc.offer' as never, { ...o } as never)) as { code: string; expiresAt: number }
-    const qr = await writeQr(ctx, opts.qr as string | undefined, held.code)
-    printCode(ctx, cmd, { code: held.code, expiresAt: held.expiresAt, ...(qr === undefined ? {} : { qr }), heldBy: 'daemon' }, [
-      qr === undefined ? '' : `Wrote the code as a QR code to ${qr}.`,
-      'The running `orbit serve` holds this offer. On the other device run `orbit webrtc answer CODE`,',
-      'then give its answer here: `orbit webrtc accept ANSWER` (the daemon connects and syncs).',
-    ].filter((l) => l !== '').join('\n'))
+    const held = (await callDaemon(endpoint, 'webrtc.offer', o)) as { code: string; expiresAt: number }
+    try {
+      const qr = await writeQr(ctx, opts.qr as string | undefined, held.code)
+      const wrote = qr === undefined ? [] : [`Wrote the code as a QR code to ${qr}.`]
+      const data = { code: held.code, expiresAt: held.expiresAt, ...(qr === undefined ? {} : { qr }), heldBy: 'daemon' }
+      if (daemon === 'hold') {
+        printCode(ctx, cmd, data, [
+          ...wrote,
+          'The running `orbit serve` holds this offer. On the other device run `orbit webrtc answer CODE`,',
+          'then give its answer here: `orbit webrtc accept ANSWER` (the daemon connects and syncs).',
+        ].join('\n'))
+        return
+      }
+      printCode(ctx, cmd, data, [
+        ...wrote,
+        'The running `orbit serve` holds this offer and makes the connection.',
+        'On the other device run:  orbit webrtc answer CODE   (or give it the QR PNG)',
+        ANSWER_PROMPT,
+      ].join('\n'))
+      const answer = await readCode(ctx, await readStdinLine())
+      ctx.hint(cmd, 'Connecting…')
+      // The daemon bounds the session by the offer's timeout (connecting, then syncing); this only
+      // guards against a daemon that stopped answering.
+      const bound = 2 * (o.timeoutMs ?? DAEMON_SESSION_DEFAULT_MS) + 30_000
+      const r = (await callDaemon(endpoint, 'webrtc.accept', { code: answer, wait: true }, { timeoutMs: bound })) as SyncReport
+      report(ctx, cmd, r)
+    } catch (error) {
+      // This command made the offer for one session: leave nothing held behind when it gives up.
+      await callDaemon(endpoint, 'webrtc.cancel', { code: held.code }).catch(() => undefined)
+      throw error
+    }
     return
   }
   const { openDevice } = await import('../../node/device.js')
@@ -151,13 +169,11 @@ export async function runWebRtcOffer(ctx: CliContext, cmd: Command, opts: Action
       printCode(ctx, cmd, { code: offer.code, ...(qr === undefined ? {} : { qr }) }, [
         qr === undefined ? '' : `Wrote the code as a QR code to ${qr}.`,
         'On the other device run:  orbit webrtc answer CODE   (or give it the QR PNG)',
-        'then paste its answer code (or the path of its QR PNG) here and press Enter:',
+        ANSWER_PROMPT,
       ].filter((l) => l !== '').join('\n'))
       const answer = await readCode(ctx, await readStdinLine())
       ctx.hint(cmd, 'Connecting…')
-      const report = await offer.complete(answer)
-      ctx.emit(cmd, report, () => renderWebRtcReport(report))
-      await failIfIncomplete(report)
+      report(ctx, cmd, await offer.complete(answer))
     } finally {
       await offer.close()
     }
@@ -165,6 +181,9 @@ export async function runWebRtcOffer(ctx: CliContext, cmd: Command, opts: Action
     await device.close()
   }
 }
+
+/** The daemon's default session timeout (DEFAULT_WEBRTC_TIMEOUT_MS, not imported: that module loads werift). */
+const DAEMON_SESSION_DEFAULT_MS = 60_000
 
 export const webrtcCommands: CommandModule = {
   name: 'webrtc',
@@ -199,7 +218,7 @@ Examples:
   $ orbit webrtc offer --qr offer.png --ice stun:stun.example.org:3478
   $ orbit webrtc offer --json --ice turn:orbit:secret@turn.example.org:3478 --timeout 2m`,
       )
-      .action(ctx.action(async (opts, cmd) => runWebRtcOffer(ctx, cmd, opts)))
+      .action(ctx.action(async (opts, cmd) => runWebRtcOffer(ctx, cmd, opts, 'hold')))
 
     networkOptions(
       webrtc
@@ -230,7 +249,7 @@ Examples:
           const { findDaemon, callDaemon } = await import('../../node/daemon-client.js')
           const endpoint = findDaemon(dataDir)
           if (endpoint !== undefined) {
-            const held = (await callDaemon(endpoint, 'webrtc.answer' as never, { code: offerCode, ...o } as never)) as { code: string; deviceId: string }
+            const held = (await callDaemon(endpoint, 'webrtc.answer', { code: offerCode, ...o })) as { code: string; deviceId: string }
             const qr = await writeQr(ctx, opts.qr as string | undefined, held.code)
             printCode(ctx, cmd, { code: held.code, peer: { deviceId: held.deviceId }, ...(qr === undefined ? {} : { qr }), heldBy: 'daemon' },
               `Give this answer to ${held.deviceId}; the running \`orbit serve\` connects and syncs when it is applied.`)
@@ -251,9 +270,7 @@ Examples:
                 `Give this answer code to ${answer.remoteDeviceId} (paste it where \`orbit webrtc offer\` waits).`,
                 'Waiting for it to connect…',
               ].filter((l) => l !== '').join('\n'))
-              const report = await answer.report
-              ctx.emit(cmd, report, () => renderWebRtcReport(report))
-              await failIfIncomplete(report)
+              report(ctx, cmd, await answer.report)
             } finally {
               await answer.close()
             }
@@ -267,19 +284,26 @@ Examples:
       .command('accept')
       .description("give the running daemon's pending offer its answer code (or QR PNG); the daemon connects and syncs")
       .argument('<code>', 'the answer code, or a PNG file with its QR code')
+      .option('--wait', 'wait until the session ended and print its report (exit 1 if it did not complete)')
+      .option('--timeout <duration>', "abort the session if it has not ended this long after the answer (default with --wait: 2m; without: the offer's --timeout, to connect and again to sync)", duration)
       .addHelpText(
         'after',
         `
 Needs \`orbit serve\` running on this data dir, holding the offer made with \`orbit webrtc offer\`.
-Returns once connected; the daemon syncs in the background (see \`orbit status\`).
+Returns once connected; the daemon syncs in the background (see \`orbit status\`). With --wait,
+prints the session's report instead, as \`orbit sync\` does, once the daemon's session ended.
+Refused (exit 1, WebRtcError, the offer stays held): an answer for no offer the daemon holds
+(CODE_WRONG_OFFER), tampered (CODE_BAD_SIGNATURE / CODE_MALFORMED), expired (CODE_EXPIRED), from
+a device outside the workspace (CODE_NOT_MEMBER).
 Without a daemon, paste the answer into the waiting \`orbit webrtc offer\` instead.
 
 Examples:
   $ orbit webrtc accept orbit-rtc1.XyZ…
-  $ orbit webrtc accept answer.png --json`,
+  $ orbit webrtc accept answer.png --json
+  $ orbit webrtc accept orbit-rtc1.XyZ… --wait --timeout 5m`,
       )
       .action(
-        ctx.action<[string]>(async (input, _opts, cmd) => {
+        ctx.action<[string]>(async (input, opts, cmd) => {
           const { dataDir } = ctx.globals(cmd)
           const code = await readCode(ctx, input)
           const { findDaemon, callDaemon } = await import('../../node/daemon-client.js')
@@ -290,7 +314,14 @@ Examples:
               code: 'NO_DAEMON',
             })
           }
-          const result = (await callDaemon(endpoint, 'webrtc.accept' as never, { code } as never)) as { deviceId: string; status: string }
+          const timeout = opts.timeout as number | undefined
+          if (opts.wait === true) {
+            const timeoutMs = timeout ?? 120_000
+            // The daemon aborts the session at timeoutMs; the margin covers its report and a slow close.
+            report(ctx, cmd, (await callDaemon(endpoint, 'webrtc.accept', { code, wait: true, timeoutMs }, { timeoutMs: timeoutMs + 30_000 })) as SyncReport)
+            return
+          }
+          const result = (await callDaemon(endpoint, 'webrtc.accept', { code, ...(timeout === undefined ? {} : { timeoutMs: timeout }) })) as { deviceId: string; status: string }
           ctx.emit(cmd, result, () => `Connected to ${result.deviceId}; the daemon is syncing (see \`orbit status\`).`)
         }),
       )
