@@ -343,6 +343,10 @@ export function createDaemonWebRtc(device: WebRtcDevice, options: { store?: Sync
         },
         ...(h.onEnd === undefined ? {} : { onEnd: h.onEnd.bind(h) }),
       })
+      .catch((error: unknown) => {
+        // Aborted while connecting: the caller's timeout is the reason, not the abort it caused.
+        throw entry.abort.signal.aborted ? (entry.abort.signal.reason as Error) : error
+      })
       .finally(() => {
         clearTimeout(timer)
         // Releases the peer connection when it never connected (a connected one closed with its session).
