@@ -20,7 +20,7 @@ export const syncCommands: CommandModule = {
         'after',
         `
 Connects, syncs until both sides hold the same changes for every document (or the timeout), and
-prints { method, status, peer, changesSent, changesReceived, bytesSent, bytesReceived, durationMs }.
+prints { method, status, peer, changesSent, changesReceived, bytesSent, bytesReceived, durationMs, documents }.
 Works with or without \`orbit serve\` running on this data dir; without it, give a target.
 Exit code 1 when the session did not complete.
 

@@ -210,7 +210,8 @@ Run \`orbit webrtc <command> --help\` for a command's options.`,
 Without \`orbit serve\`: prints the code (with --json, { "code": ... } is the first line), reads
 one line from standard input — the answer code or the path of its QR PNG — connects, syncs until
 both devices hold the same changes, prints the session report and exits (1 if it did not complete).
-With \`orbit serve\` running: the daemon holds the offer; give the answer with \`orbit webrtc accept\`.
+With \`orbit serve\` running: the daemon holds the offer; give the answer with \`orbit webrtc accept\`
+(--wait to see the report), or run \`orbit sync --via webrtc\`, which takes it here and reports.
 ${NETWORK_HELP}
 
 Examples:
