@@ -209,6 +209,22 @@ describe.skipIf(skip !== undefined)('orbit webrtc with orbit serve running', () 
     expect(await contactNames(scratch, a)).toEqual(['Ada Lovelace', 'Grace Hopper'])
     expect(await contactNames(scratch, b)).toEqual(['Ada Lovelace', 'Grace Hopper'])
   })
+
+  it('`orbit webrtc accept --wait --timeout`: an answer whose device is gone fails typed within the timeout (exit 1); the daemon keeps serving', async () => {
+    const { a, b } = await members()
+    await serving(a)
+    const held = await scratch.json<{ code: string }>(a, ['webrtc', 'offer', ...LOOPBACK])
+    const answering = scratch.start(['--data', b, '--json', 'webrtc', 'answer', held.code, ...LOOPBACK])
+    const answer = (JSON.parse(await answering.line(0)) as { code: string }).code
+    await answering.kill()
+    const r = await scratch.run(['--data', a, '--json', 'webrtc', 'accept', answer, '--wait', '--timeout', '2s'])
+    expect(r.code).toBe(1)
+    expect(jsonError(r).name).toBe('WebRtcError')
+    // The daemon's timeout, or ICE giving up first: either way a typed WebRTC error.
+    expect(['TIMEOUT', 'NO_ROUTE']).toContain(jsonError(r).code)
+    expect(await callDaemon(findDaemon(a)!, 'ping', {})).toMatchObject({ deviceId: expect.any(String) })
+    expect(await contactNames(scratch, a)).toEqual(['Ada Lovelace'])
+  })
 })
 
 describe('webrtc.accept and webrtc.cancel control requests', () => {
