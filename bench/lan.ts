@@ -3,7 +3,8 @@
  * 1. initial sync of a 10,000-contact CRM over the secure TCP channel between two Repos on
  *    127.0.0.1, each with its own SQLite store in a temp dir — from the dial until the receiver
  *    holds every document (root + shards) at the sender's heads — vs Automerge's own in-memory
- *    sync loop (`generateSyncMessage`/`receiveSyncMessage` ping-pong) on the same documents;
+ *    sync loop (`generateSyncMessage`/`receiveSyncMessage` ping-pong) on the same documents (the
+ *    store and the sync are bench/crm-sync.ts's, shared with the WebRTC bench's LAN tier);
  * 2. one edit between connected peers: bytes on the wire both ways (frames + encryption, as the
  *    transport counts them) until the link is quiet again, and network legs/round trips until the
  *    other side sees it;
@@ -13,24 +14,17 @@
  *   node dist/bench/lan.js          # standalone: prints the values
  *   ORBIT_BENCH_LAN_CONTACTS=2000 ORBIT_BENCH_LAN_RUNS=3 node dist/bench/lan.js   # quicker
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
-import { writeFileSync } from 'node:fs'
-import { Session } from 'node:inspector/promises'
 import * as Automerge from '@automerge/automerge'
-import { Repo, type AutomergeUrl, type DocHandle, type PeerId } from '@automerge/automerge-repo'
-import { nodeChaChaPoly } from '../src/adapters/crypto-node/index.js'
-import { SqliteStorageAdapter, openOrbitDatabase, type OrbitDatabase } from '../src/adapters/storage-sqlite/index.js'
-import { TcpNetworkAdapter } from '../src/adapters/transport-tcp/index.js'
-import { performHandshake } from '../src/core/crypto/channel.js'
-import { encodePublicKey, generateIdentity, type DeviceIdentity } from '../src/core/crypto/identity.js'
+import { generateIdentity } from '../src/core/crypto/identity.js'
 import { CrmWorkspace } from '../src/core/model/workspace.js'
 import type { ContactShardDoc } from '../src/core/model/types.js'
-import { CountingNetworkAdapter, type TrafficEvent } from '../src/core/sync/counting.js'
-import { fakeContact } from './fake-contacts.js'
+import { buildSender, gc, median, r1, r3, sameHeads, sleep, syncIntoEmptyReceiver, tcpLink, until, type BenchAead, type CrmSyncRun, type Sender, type TcpEnd } from './crm-sync.js'
 import { runDiscoveryBench } from './lan-discovery.js'
 import type { BarCheck, BenchModule, BenchOutcome } from './types.js'
 
@@ -40,65 +34,6 @@ export interface LanBenchOptions {
 }
 
 type Values = Record<string, number | string>
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
-const r1 = (x: number): number => Math.round(x * 10) / 10
-const r3 = (x: number): number => Math.round(x * 1000) / 1000
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-const sameHeads = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && [...a].sort().join() === [...b].sort().join()
-
-/** Which AEAD the secure channel uses: the native one unless ORBIT_BENCH_LAN_AEAD=noble (for comparison). */
-function handshakeWithAead(aead: 'node' | 'noble'): typeof performHandshake {
-  return aead === 'node' ? (io, options) => performHandshake(io, { ...options, aead: nodeChaChaPoly }) : performHandshake
-}
-
-interface Sender {
-  identity: DeviceIdentity
-  file: string
-  rootUrl: AutomergeUrl
-  docUrls: AutomergeUrl[]
-  /** Every document saved whole, for the baseline. */
-  saved: Uint8Array[]
-  contactIds: string[]
-}
-
-/** The sender's store: `n` contacts written through the workspace API, as a device would. */
-async function buildSender(tmp: string, n: number, log: (line: string) => void): Promise<Sender> {
-  const identity = generateIdentity()
-  const file = join(tmp, 'sender.sqlite')
-  const db = openOrbitDatabase(file, { create: true, synchronous: 'normal' })
-  const repo = new Repo({ storage: new SqliteStorageAdapter(db), network: [], peerId: identity.deviceId as string as PeerId })
-  try {
-    const workspace = await CrmWorkspace.create(repo, {
-      name: 'LAN bench',
-      founder: { id: identity.deviceId, publicKey: encodePublicKey(identity.publicKey), name: 'sender', addedAt: Date.now(), addedBy: identity.deviceId },
-    })
-    const contactIds: string[] = []
-    for (let start = 0; start < n; start += 2500) {
-      const added = await workspace.addContacts(Array.from({ length: Math.min(2500, n - start) }, (_, k) => fakeContact(start + k)))
-      for (const c of added) contactIds.push(c.id)
-      log(`  sender: ${contactIds.length} contacts`)
-    }
-    const handles = await workspace.allHandles()
-    await repo.flush()
-    workspace.close()
-    return {
-      identity,
-      file,
-      rootUrl: workspace.rootUrl,
-      docUrls: handles.map((h) => h.url),
-      saved: handles.map((h) => Automerge.save(h.doc() as Automerge.Doc<unknown>)),
-      contactIds,
-    }
-  } finally {
-    await repo.shutdown()
-    db.close()
-  }
-}
 
 /** Automerge's own sync loop between two in-memory documents, for every document; total ms. */
 function baselineSync(saved: readonly Uint8Array[]): { ms: number; cpuMs: number } {
@@ -172,55 +107,7 @@ function breakdown(saved: readonly Uint8Array[], baselineMs: number): Values {
   }
 }
 
-interface Peer {
-  repo: Repo
-  db: OrbitDatabase
-  tcp: TcpNetworkAdapter
-  counted: CountingNetworkAdapter
-  identity: DeviceIdentity
-  traffic: Array<TrafficEvent & { side: 'A' | 'B'; t: number }>
-}
-
-function makePeer(side: 'A' | 'B', identity: DeviceIdentity, file: string, create: boolean, aead: 'node' | 'noble', other: () => string, listen: boolean): Peer {
-  const db = openOrbitDatabase(file, { create })
-  const traffic: Peer['traffic'] = []
-  const tcp = new TcpNetworkAdapter({
-    identity,
-    ...(listen ? { listen: { host: '127.0.0.1', port: 0 } } : {}),
-    authorize: (remote) => (remote.deviceId === other() ? 'member' : 'refuse'),
-    handshake: handshakeWithAead(aead),
-    // No keep-alives inside the measured windows (they would count as edit bytes).
-    heartbeatMs: 600_000,
-    idleTimeoutMs: 3_600_000,
-    backoff: [100],
-  })
-  const counted = new CountingNetworkAdapter(tcp, { onTraffic: (e) => traffic.push({ ...e, side, t: performance.now() }) })
-  const repo = new Repo({ storage: new SqliteStorageAdapter(db), network: [counted], peerId: identity.deviceId as string as PeerId })
-  return { repo, db, tcp, counted, identity, traffic }
-}
-
-async function closePeer(peer: Peer | undefined): Promise<void> {
-  if (peer === undefined) return
-  await peer.repo.shutdown().catch(() => undefined)
-  peer.db.close()
-}
-
-/** Resolves once `check()` holds, checking on every event-loop turn that had I/O (≤ 2 ms apart). */
-async function until(check: () => boolean, timeoutMs: number, what: string, signal?: AbortSignal): Promise<void> {
-  const deadline = performance.now() + timeoutMs
-  while (!check()) {
-    signal?.throwIfAborted()
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(2)
-  }
-}
-
-interface SyncRun {
-  ms: number
-  /** Process CPU time (both Repos, user + system) over `ms`. */
-  cpuMs: number
-  /** Until the receiver's store has it all (repo.flush). */
-  msToDisk: number
+interface SyncRun extends CrmSyncRun {
   bytesAtoB: number
   bytesBtoA: number
   messages: number
@@ -230,47 +117,16 @@ interface SyncRun {
 }
 
 /**
- * One initial sync into an empty receiver. The sender is a running device: its store is open and
- * every document loaded before the clock starts. Leaves both peers connected (returned) for the edit bench.
+ * One initial sync into an empty receiver over the secure TCP channel (bench/crm-sync.ts), plus
+ * what crossed the wire. Leaves both peers connected (returned) for the edit bench.
  */
-async function initialSync(tmp: string, run: number, sender: Sender, aead: 'node' | 'noble', signal?: AbortSignal): Promise<{ run: SyncRun; a: Peer; b: Peer }> {
-  const receiverIdentity = generateIdentity()
-  const a = makePeer('A', sender.identity, sender.file, false, aead, () => receiverIdentity.deviceId, true)
-  let b: Peer | undefined
+async function initialSync(tmp: string, run: number, sender: Sender, aead: BenchAead, signal?: AbortSignal): Promise<{ run: SyncRun; a: TcpEnd; b: TcpEnd }> {
+  const profile = run === 0 ? process.env.ORBIT_BENCH_LAN_PROFILE : undefined
+  const { run: sync, a, b } = await syncIntoEmptyReceiver(tcpLink(sender, generateIdentity(), aead), sender, join(tmp, `receiver-${run}.sqlite`), {
+    ...(profile ? { profile } : {}),
+    ...(signal ? { signal } : {}),
+  })
   try {
-    const handlesA = await Promise.all(sender.docUrls.map((url) => a.repo.find<unknown>(url)))
-    const addr = await a.tcp.listen()
-    if (addr === undefined) throw new Error('sender is not listening')
-    b = makePeer('B', receiverIdentity, join(tmp, `receiver-${run}.sqlite`), true, aead, () => sender.identity.deviceId, false)
-    const repoB = b.repo
-    const synced = (): boolean =>
-      handlesA.every((h) => {
-        const hb = repoB.handles[h.documentId] as DocHandle<unknown> | undefined
-        return hb !== undefined && hb.isReady() && sameHeads(hb.heads(), h.heads())
-      })
-    const profile = run === 0 ? process.env.ORBIT_BENCH_LAN_PROFILE : undefined
-    const inspector = profile ? new Session() : undefined
-    if (inspector) {
-      inspector.connect()
-      await inspector.post('Profiler.enable')
-      await inspector.post('Profiler.start')
-    }
-    const c0 = process.cpuUsage()
-    const t0 = performance.now()
-    await b.tcp.dial(addr.host, addr.port, { expectedDeviceId: sender.identity.deviceId, reconnect: false })
-    // The receiver asks for what it knows of (a device that just paired knows the root URL, and
-    // the shard URLs from the root); the sender also announces its documents on its own.
-    if (process.env.ORBIT_BENCH_LAN_RECEIVER_FINDS !== '0') for (const url of sender.docUrls) void repoB.find<unknown>(url).catch(() => undefined)
-    await until(synced, 600_000, 'the receiver to hold every document', signal)
-    const t1 = performance.now()
-    const cpu = process.cpuUsage(c0)
-    if (inspector) {
-      const { profile: data } = await inspector.post('Profiler.stop')
-      writeFileSync(profile!, JSON.stringify(data))
-      inspector.disconnect()
-    }
-    await repoB.flush()
-    const t2 = performance.now()
     const wire = wireBytes(a, b)
     const messages = a.traffic.length + b.traffic.length
     // What still crosses after the receiver is complete (late answers, duplicates).
@@ -278,9 +134,7 @@ async function initialSync(tmp: string, run: number, sender: Sender, aead: 'node
     const after = wireBytes(a, b)
     return {
       run: {
-        ms: t1 - t0,
-        cpuMs: (cpu.user + cpu.system) / 1000,
-        msToDisk: t2 - t0,
+        ...sync,
         bytesAtoB: wire.aToB,
         bytesBtoA: wire.bToA,
         messages,
@@ -291,8 +145,8 @@ async function initialSync(tmp: string, run: number, sender: Sender, aead: 'node
       b,
     }
   } catch (error) {
-    await closePeer(b)
-    await closePeer(a)
+    await b.close()
+    await a.close()
     throw error
   }
 }
@@ -302,12 +156,12 @@ async function initialSync(tmp: string, run: number, sender: Sender, aead: 'node
  * transport tallies a connection's counters when a frame arrives, so a side's `bytesSent` lags
  * until it next receives something, while `bytesReceived` is current at every frame.
  */
-function wireBytes(a: Peer, b: Peer): { aToB: number; bToA: number } {
+function wireBytes(a: TcpEnd, b: TcpEnd): { aToB: number; bToA: number } {
   return { aToB: b.tcp.traffic(a.identity.deviceId).bytesReceived, bToA: a.tcp.traffic(b.identity.deviceId).bytesReceived }
 }
 
 /** Waits until no message crossed either adapter for `quietMs`. */
-async function quiet(a: Peer, b: Peer, quietMs: number): Promise<void> {
+async function quiet(a: TcpEnd, b: TcpEnd, quietMs: number): Promise<void> {
   let seen = -1
   let since = performance.now()
   for (;;) {
@@ -345,7 +199,7 @@ function legs(events: Array<{ side: 'A' | 'B'; direction: string }>): number {
 }
 
 /** Edits one contact's title on A (a connected, synced peer) and watches it arrive at B. */
-async function oneEdit(a: Peer, b: Peer, sender: Sender, i: number): Promise<EditRun> {
+async function oneEdit(a: TcpEnd, b: TcpEnd, sender: Sender, i: number): Promise<EditRun> {
   const workspaceA = await CrmWorkspace.open(a.repo, sender.rootUrl)
   const workspaceB = await CrmWorkspace.open(b.repo, sender.rootUrl)
   try {
@@ -420,7 +274,6 @@ export async function runLanBench(opts: LanBenchOptions = {}): Promise<Values> {
     const theirs: Array<{ ms: number; cpuMs: number }> = []
     const edits: EditRun[] = []
     baselineSync(sender.saved) // warm-up
-    const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined)
     for (let run = 0; run < runs; run++) {
       opts.signal?.throwIfAborted()
       const profile = run === 0 ? process.env.ORBIT_BENCH_LAN_PROFILE : undefined
@@ -442,8 +295,8 @@ export async function runLanBench(opts: LanBenchOptions = {}): Promise<Values> {
           log(`  edit: ${edit.bytesAtoB}+${edit.bytesBtoA} B on the wire, ${edit.legsUntilVisible} leg(s) until visible; messages: ${edit.pattern}`)
         }
       } finally {
-        await closePeer(b)
-        await closePeer(a)
+        await b.close()
+        await a.close()
         rmSync(join(tmp, `receiver-${run}.sqlite`), { force: true })
         rmSync(join(tmp, `receiver-${run}.sqlite-wal`), { force: true })
         rmSync(join(tmp, `receiver-${run}.sqlite-shm`), { force: true })

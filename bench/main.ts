@@ -18,7 +18,7 @@ import type { BarCheck, BenchModule, BenchOutcome } from './types.js'
 export const BENCH_MODULES: readonly BenchModule[] = [
   foundationBench,
   lanBench,
-  { name: 'webrtc (issue 5): set-up, blobs, 10k sync', run: (progress) => runWebRtcBench(progress) },
+  { name: 'webrtc (issue 5): set-up, blobs, 10k CRM sync vs LAN', run: (progress) => runWebRtcBench(progress) },
   { name: 'qr (issue 4): frames, loss, bc-ur', run: async () => runQrBenchWithBars() },
 ]
 
