@@ -16,7 +16,7 @@
  * `blockDirect()` drops forwarded traffic between the two NATs in the public namespace, so only the
  * TURN relay (which originates and terminates in the public namespace itself) can carry data.
  */
-import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
+import { execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -75,14 +75,8 @@ export async function createNatTopology(): Promise<NatTopology> {
   const tag = uniqueTag()
   const res = new NetnsResources()
   const scratch = mkdtempSync(join(tmpdir(), 'orbit-nat-'))
-  const spawnIn = (ns: string, cmd: string, args: string[] = [], options: SpawnOptions = {}): ChildProcess => {
-    // `setpriv --pdeathsig KILL`: if the runner dies before destroy(), coturn and the peers die too.
-    const wrapped = hasPdeathsig() ? ['setpriv', '--pdeathsig', 'KILL', '--', cmd, ...args] : [cmd, ...args]
-    const child = spawn('ip', ['netns', 'exec', ns, ...wrapped], { stdio: ['pipe', 'pipe', 'pipe'], ...options })
-    res.children.add(child)
-    child.once('exit', () => res.children.delete(child))
-    return child
-  }
+  // If the runner dies before destroy(), coturn and the peers die too (see NetnsResources.spawnIn).
+  const spawnIn = (ns: string, cmd: string, args: string[] = [], options: SpawnOptions = {}): ChildProcess => res.spawnIn(ns, cmd, args, options)
   try {
     const pub = await res.addNamespace(`${tag}-pub`)
     const natA = await res.addNamespace(`${tag}-na`)
@@ -179,18 +173,6 @@ export async function createNatTopology(): Promise<NatTopology> {
     rmSync(scratch, { recursive: true, force: true })
     throw error
   }
-}
-
-let pdeathsig: boolean | undefined
-function hasPdeathsig(): boolean {
-  if (pdeathsig === undefined) {
-    try {
-      pdeathsig = execFileSync('setpriv', ['--help'], { encoding: 'utf8' }).includes('--pdeathsig')
-    } catch {
-      pdeathsig = false
-    }
-  }
-  return pdeathsig
 }
 
 async function waitForUdpListener(ns: string, ip: string, port: number, child: ChildProcess): Promise<void> {

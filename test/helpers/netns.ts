@@ -132,6 +132,20 @@ export class NetnsResources {
     return name
   }
 
+  /**
+   * Spawns `cmd args` inside `ns` (as `ip netns exec ns cmd ...`, which execs, so the child's pid
+   * is the command's), tracked so that `cleanup()` kills it by pid. Wrapped in
+   * `setpriv --pdeathsig KILL` (util-linux, in Debian base) where available: if the test runner is
+   * killed before `cleanup()`, nothing it started lingers in a namespace.
+   */
+  spawnIn(ns: string, cmd: string, args: readonly string[] = [], options: SpawnOptions = {}): ChildProcess {
+    const wrapped = hasPdeathsig() ? ['setpriv', '--pdeathsig', 'KILL', '--', cmd, ...args] : [cmd, ...args]
+    const child = spawn('ip', ['netns', 'exec', ns, ...wrapped], { stdio: 'pipe', ...options })
+    this.children.add(child)
+    child.once('exit', () => this.children.delete(child))
+    return child
+  }
+
   /** Kills children by pid and deletes namespaces; never throws. */
   async cleanup(): Promise<void> {
     process.removeListener('exit', this.#exitHook)
@@ -283,15 +297,8 @@ export async function createLan(options: { devices: number }): Promise<Lan> {
     devices,
     subnet,
     exec: (ns, cmd, args = []) => execIn(ns, cmd, args),
-    spawnIn(ns, cmd, args = [], spawnOptions = {}) {
-      // `setpriv --pdeathsig KILL` makes the child die with its parent: if the test runner is
-      // killed before `destroy()`, no daemon lingers in a namespace (util-linux, in Debian base).
-      const wrapped = hasPdeathsig() ? ['setpriv', '--pdeathsig', 'KILL', '--', cmd, ...args] : [cmd, ...args]
-      const child = spawn('ip', ['netns', 'exec', ns, ...wrapped], { stdio: 'pipe', ...spawnOptions })
-      res.children.add(child)
-      child.once('exit', () => res.children.delete(child))
-      return child
-    },
+    spawnIn: (ns, cmd, args, spawnOptions) => res.spawnIn(ns, cmd, args, spawnOptions),
+
     cutLink: (index) => setCut(index, true),
     restoreLink: (index) => setCut(index, false),
     async destroy() {
