@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm start`: a live two-device sync on this machine, with nothing to set up and nothing sent to
+// `npm run demo:sync`: a live two-device sync on this machine, with nothing to set up and nothing sent to
 // the network. Two devices ("Laptop" and "Phone") each get a data dir (a SQLite file and a key) in
 // a temporary directory; the Laptop runs `orbit serve` on loopback; the Phone pairs by reading the
 // invite QR code back from its pixels; both edit, also in conflict, and sync over the secure TCP
@@ -18,7 +18,7 @@ if (!existsSync(join(repoRoot, 'dist', 'src', 'apps', 'cli', 'main.js'))) {
   console.error('orbit is not built yet: run `npm install` (or `npm run build`) first.')
   process.exit(1)
 }
-const root = mkdtempSync(join(tmpdir(), 'orbit-start-'))
+const root = mkdtempSync(join(tmpdir(), 'orbit-demo-sync-'))
 const env = { ...process.env, ORBIT_LOG_LEVEL: process.env.ORBIT_LOG_LEVEL ?? 'silent' }
 const devices = { laptop: join(root, 'laptop'), phone: join(root, 'phone') }
 let daemon
