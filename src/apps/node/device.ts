@@ -5,7 +5,7 @@
  * stale.
  */
 import { mkdirSync, existsSync } from 'node:fs'
-import { Repo, type AutomergeUrl } from '@automerge/automerge-repo'
+import { Repo, type AutomergeUrl, type PeerId } from '@automerge/automerge-repo'
 import { StoreError } from '../../core/errors.js'
 import { toBase64Url } from '../../core/crypto/bytes.js'
 import { generateIdentity, type DeviceIdentity } from '../../core/crypto/identity.js'
@@ -86,7 +86,7 @@ export async function initDevice(dataDir: string, options: InitDeviceOptions): P
   }
   const identity = loadIdentity(dataDir) ?? saveNew(dataDir)
   const db = openOrbitDatabase(file, { create: true })
-  const repo = new Repo({ storage: new SqliteStorageAdapter(db), network: [] })
+  const repo = new Repo({ storage: new SqliteStorageAdapter(db), network: [], peerId: identity.deviceId as string as PeerId })
   try {
     const founder: MemberDevice = {
       id: identity.deviceId,
@@ -171,6 +171,7 @@ export interface OrbitDevice {
   readonly identity: DeviceIdentity
   readonly deviceName: string
   readonly db: OrbitDatabase
+  /** The device's Repo; its peer id is the device id, so transports can bind peer ids strictly. */
   readonly repo: Repo
   readonly workspace: CrmWorkspace
   readonly index: ContactIndex
@@ -204,7 +205,7 @@ export async function openDevice(dataDir: string, options: OpenDeviceOptions = {
     if (identity.deviceId !== conf.deviceId) {
       throw new StoreError(`the device key in ${dataDir} does not belong to this store`, { code: 'IDENTITY_MISMATCH' })
     }
-    repo = new Repo({ storage: new SqliteStorageAdapter(db), network: [] })
+    repo = new Repo({ storage: new SqliteStorageAdapter(db), network: [], peerId: identity.deviceId as string as PeerId })
     const workspace = await CrmWorkspace.open(repo, conf.rootUrl as AutomergeUrl, {
       ...(options.now === undefined ? {} : { now: options.now }),
       logger: log,
