@@ -2,8 +2,9 @@
 // Small, exact edits to installed dependencies, applied after `npm install` (the `postinstall`
 // script) and checked by the tests. Each edit replaces one exact line; it is idempotent (an edit
 // already applied is left alone) and refuses to guess: if neither the original nor the patched
-// text is in the file (a dependency upgrade moved it), it says so and changes nothing. Orbit is
-// correct with or without these edits; they only remove work (README, "One patched dependency").
+// text is in the file (a dependency upgrade moved it), it says so and changes nothing. The
+// automerge-repo edits only remove work (Orbit is correct without them); the werift edit keeps
+// WebRTC from contacting a public STUN server nobody configured (README, "Patched dependencies").
 //
 //   node scripts/patch-deps.mjs           # apply (what postinstall runs); warns on a missed patch point
 //   node scripts/patch-deps.mjs --check   # exit 1 unless every edit is in place (test/deps)
@@ -33,6 +34,23 @@ export const EDITS = [
     file: 'dist/synchronizer/DocSynchronizer.js',
     from: 'handle.on("change", asyncThrottle(() => this.#syncWithPeers(), this.syncDebounceRate));',
     to: 'handle.on("heads-changed", asyncThrottle(() => this.#syncWithPeers(), this.syncDebounceRate)); /* orbit-sync: lazy diff */',
+  },
+  // werift 0.24 falls back to Google's public STUN server (stun.l.google.com:19302) whenever no
+  // STUN server is configured: a DNS lookup and STUN packets to the internet on every offer and
+  // answer, and a 5 s gathering stall where DNS does not resolve. Orbit uses no ICE server unless
+  // the user configures one (issue 5, DESIGN.md §5), so the fallback goes. Unlike the edits
+  // above, this one is required: an unpatched werift contacts Google.
+  {
+    pkg: 'werift',
+    file: 'lib/index.mjs',
+    from: 'this.stunServer = validateAddress(stunServer) ?? [\n      "stun.l.google.com",\n      19302\n    ];',
+    to: 'this.stunServer = validateAddress(stunServer); /* orbit-sync: no STUN server unless configured */',
+  },
+  {
+    pkg: 'werift',
+    file: 'lib/ice/src/ice.js',
+    from: 'this.stunServer = (0, iceBase_1.validateAddress)(stunServer) ?? [\n            "stun.l.google.com",\n            19302,\n        ];',
+    to: 'this.stunServer = (0, iceBase_1.validateAddress)(stunServer); /* orbit-sync: no STUN server unless configured */',
   },
 ]
 
@@ -108,7 +126,7 @@ function main() {
     console.error(`patch-deps: ${missing + notApplied} edit(s) not in place; run \`node scripts/patch-deps.mjs\``)
     process.exit(1)
   }
-  if (missing > 0) console.warn('patch-deps: Orbit still works unpatched; first syncs are slower')
+  if (missing > 0) console.warn('patch-deps: unpatched automerge-repo only makes first syncs slower; unpatched werift contacts stun.l.google.com when no --ice is set')
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) main()

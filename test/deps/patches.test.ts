@@ -25,6 +25,25 @@ describe('scripts/patch-deps.mjs', () => {
     expect(sync).not.toContain('handle.on("change", asyncThrottle(')
   })
 
+  it('werift gathers with no STUN server unless one is configured (no public fallback)', async () => {
+    const { createPeerConnection } = await import('../../src/adapters/transport-webrtc/peer.js')
+    // The ICE agent's STUN target, read where werift keeps it; a configured one shows it is the right place.
+    const stunTarget = async (iceServers: { urls: string }[]): Promise<unknown> => {
+      const pc = createPeerConnection({ hostAddresses: ['127.0.0.1'], iceServers })
+      try {
+        pc.createDataChannel('probe')
+        await pc.setLocalDescription(await pc.createOffer())
+        const transports = (pc as unknown as { iceTransports: { connection: { stunServer?: unknown } }[] }).iceTransports
+        expect(transports.length).toBeGreaterThan(0)
+        return transports[0]!.connection.stunServer
+      } finally {
+        await pc.close()
+      }
+    }
+    expect(await stunTarget([])).toBeUndefined()
+    expect(await stunTarget([{ urls: 'stun:127.0.0.1:3478' }])).toEqual(['127.0.0.1', 3478])
+  })
+
   it('applies once, leaves applied edits alone, and refuses to guess at a moved patch point', () => {
     const original = edits.map((e) => `before\n${e.from}\nafter`).join('\n')
     const first = applyEdits(original, edits)
