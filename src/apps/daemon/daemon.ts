@@ -169,8 +169,6 @@ class DaemonImpl implements Daemon {
       onPairingSession: (conn) => void this.answerPairing(conn),
       deviceName: device.deviceName,
       logger: options.logger ?? silentLogger,
-      // openDevice's Repo has a random peer id; the handshake still binds each peer id to one device.
-      peerIdPolicy: 'bound',
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
     })
     this.counting = new CountingNetworkAdapter(this.tcp, {

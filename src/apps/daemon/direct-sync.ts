@@ -47,7 +47,6 @@ export function linkDevice(
     authorize: (remote) => authorize(remote.deviceId),
     deviceName: device.deviceName,
     logger: options.logger ?? silentLogger,
-    peerIdPolicy: 'bound',
   })
   const counting = new CountingNetworkAdapter(tcp)
   const watcher = new PeerHeadsWatcher(device.repo)

@@ -82,22 +82,6 @@ export function peerOptionsFor(device: WebRtcDevice, options: WebRtcRunOptions, 
   }
 }
 
-/**
- * Repo peer ids are not device ids here (openDevice's Repo picks a random one), so the remote's
- * peer id is bound to the connection instead: the first one it presents is the only one it may
- * use, and it may not be one the Repo already talks to (a member must not speak for another peer).
- */
-function bindFirstPeerId(repo: WebRtcDevice['repo']): (peerId: PeerId) => boolean {
-  let bound: PeerId | undefined
-  return (peerId) => {
-    if (bound === undefined) {
-      if (peerId === repo.peerId || repo.peers.includes(peerId)) return false
-      bound = peerId
-    }
-    return bound === peerId
-  }
-}
-
 /** Hooks into a session's life, for a daemon's sync store. */
 export interface SessionHooks {
   onStart?(deviceId: DeviceId): void
@@ -122,7 +106,7 @@ export async function syncOverConnection(
   const timeoutMs = options.timeoutMs ?? DEFAULT_WEBRTC_TIMEOUT_MS
   const before = { ...connection.stats }
   if (options.share === true) restrictSharing(device.repo, workspaceDocIds(device.workspace.rootUrl, device.workspace.shardUrls))
-  const adapter = new WebRtcNetworkAdapter(connection, { acceptPeerId: bindFirstPeerId(device.repo), logger: options.logger ?? silentLogger })
+  const adapter = new WebRtcNetworkAdapter(connection, { logger: options.logger ?? silentLogger })
   const counting = new CountingNetworkAdapter(adapter)
   // Before the adapter joins, so no heads report is missed.
   const watcher = new PeerHeadsWatcher(device.repo)
