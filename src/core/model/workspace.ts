@@ -620,8 +620,9 @@ export class CrmWorkspace {
    * Listen to contact changes: local ones (made through this object) and remote ones. Changes
    * that arrive by the sync protocol are reported for every shard, even one this object has not
    * loaded; changes applied by other means (`handle.merge`, another object on the same repo) are
-   * reported for the shards this object has loaded ({@link loadAllShards} loads them all).
-   * Returns `unsubscribe`.
+   * reported for the shards this object has loaded ({@link loadAllShards} loads them all). A
+   * shard that arrives whole (a first sync) reports every contact in it in one event, without
+   * diffing it. Returns `unsubscribe`.
    */
   onContactsChanged(listener: (event: ContactsChangedEvent) => void): () => void {
     this.#contactListeners.add(listener)
