@@ -210,6 +210,23 @@ describe.skipIf(skip !== undefined)('orbit webrtc with orbit serve running', () 
     expect(await contactNames(scratch, b)).toEqual(['Ada Lovelace', 'Grace Hopper'])
   })
 
+  it('`orbit sync --via webrtc` with orbit serve: Ctrl-C while it waits for the answer withdraws the held offer', async () => {
+    const { a, b } = await members()
+    await serving(a)
+    const syncing = scratch.start(['--data', a, '--json', 'sync', '--via', 'webrtc', ...LOOPBACK])
+    const offer = (JSON.parse(await syncing.line(0)) as { code: string }).code
+    syncing.child.kill('SIGINT')
+    const ra = await syncing.exited
+    expect(ra.code).toBe(1)
+    expect(jsonError(ra)).toMatchObject({ name: 'AbortedError', code: 'INTERRUPTED' })
+    // Nothing is left held in the daemon: an answer to that offer finds nothing to connect to.
+    const answering = scratch.start(['--data', b, '--json', 'webrtc', 'answer', offer, ...LOOPBACK])
+    const answer = (JSON.parse(await answering.line(0)) as { code: string }).code
+    const late = await scratch.run(['--data', a, '--json', 'webrtc', 'accept', answer])
+    expect(jsonError(late)).toMatchObject({ name: 'WebRtcError', code: 'CODE_WRONG_OFFER' })
+    await answering.kill()
+  })
+
   it('`orbit webrtc accept --wait --timeout`: an answer whose device is gone fails typed within the timeout (exit 1); the daemon keeps serving', async () => {
     const { a, b } = await members()
     await serving(a)

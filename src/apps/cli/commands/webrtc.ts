@@ -91,6 +91,27 @@ async function readStdinLine(): Promise<string> {
   throw new WebRtcError('no answer code on standard input (it ended first)', { code: 'NO_ANSWER' })
 }
 
+/**
+ * `p`, or an AbortedError (`INTERRUPTED`) at Ctrl-C / SIGTERM while it is pending: the caller's
+ * clean-up (withdrawing an offer held by the daemon) runs before the process exits.
+ */
+async function untilInterrupted<T>(p: Promise<T>): Promise<T> {
+  // Handlers go in before the first await: a signal right after the code was printed still counts.
+  let onSignal: (signal: NodeJS.Signals) => void = () => undefined
+  const interrupted = new Promise<never>((_, reject) => {
+    onSignal = (signal) =>
+      void import('../../../core/errors.js').then(({ AbortedError }) => reject(new AbortedError(`interrupted (${signal})`, { code: 'INTERRUPTED' })))
+  })
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    return await Promise.race([p, interrupted])
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}
+
 /** Prints the code: `{ "code": ... }` as the first JSON line, or the code and what to do next. */
 function printCode(ctx: CliContext, cmd: Command, data: Record<string, unknown> & { code: string }, next: string): void {
   if (ctx.globals(cmd).json) ctx.io.stdout(JSON.stringify(data) + '\n')
@@ -142,12 +163,12 @@ export async function runWebRtcOffer(ctx: CliContext, cmd: Command, opts: Action
         'On the other device run:  orbit webrtc answer CODE   (or give it the QR PNG)',
         ANSWER_PROMPT,
       ].join('\n'))
-      const answer = await readCode(ctx, await readStdinLine())
+      const answer = await readCode(ctx, await untilInterrupted(readStdinLine()))
       ctx.hint(cmd, 'Connecting…')
       // The daemon bounds the session by the offer's timeout (connecting, then syncing); this only
       // guards against a daemon that stopped answering.
       const bound = 2 * (o.timeoutMs ?? DAEMON_SESSION_DEFAULT_MS) + 30_000
-      const r = (await callDaemon(endpoint, 'webrtc.accept', { code: answer, wait: true }, { timeoutMs: bound })) as SyncReport
+      const r = (await untilInterrupted(callDaemon(endpoint, 'webrtc.accept', { code: answer, wait: true }, { timeoutMs: bound }))) as SyncReport
       report(ctx, cmd, r)
     } catch (error) {
       // This command made the offer for one session: leave nothing held behind when it gives up.
