@@ -92,23 +92,25 @@ async function readStdinLine(): Promise<string> {
 }
 
 /**
- * `p`, or an AbortedError (`INTERRUPTED`) at Ctrl-C / SIGTERM while it is pending: the caller's
- * clean-up (withdrawing an offer held by the daemon) runs before the process exits.
+ * Ctrl-C / SIGTERM as a promise that rejects with AbortedError `INTERRUPTED`, so a caller racing
+ * it can clean up (withdraw an offer held by the daemon) before the process exits. Listens from
+ * the call until `dispose()`.
  */
-async function untilInterrupted<T>(p: Promise<T>): Promise<T> {
-  // Handlers go in before the first await: a signal right after the code was printed still counts.
+function interruption(): { interrupted: Promise<never>; dispose: () => void } {
   let onSignal: (signal: NodeJS.Signals) => void = () => undefined
   const interrupted = new Promise<never>((_, reject) => {
     onSignal = (signal) =>
       void import('../../../core/errors.js').then(({ AbortedError }) => reject(new AbortedError(`interrupted (${signal})`, { code: 'INTERRUPTED' })))
   })
+  interrupted.catch(() => undefined)
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
-  try {
-    return await Promise.race([p, interrupted])
-  } finally {
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
+  return {
+    interrupted,
+    dispose: () => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    },
   }
 }
 
@@ -145,6 +147,8 @@ export async function runWebRtcOffer(ctx: CliContext, cmd: Command, opts: Action
   const endpoint = findDaemon(dataDir)
   if (endpoint !== undefined) {
     const held = (await callDaemon(endpoint, 'webrtc.offer', o)) as { code: string; expiresAt: number }
+    // Listening before the code is printed: whoever reads it may interrupt us at once.
+    const { interrupted, dispose } = interruption()
     try {
       const qr = await writeQr(ctx, opts.qr as string | undefined, held.code)
       const wrote = qr === undefined ? [] : [`Wrote the code as a QR code to ${qr}.`]
@@ -163,17 +167,19 @@ export async function runWebRtcOffer(ctx: CliContext, cmd: Command, opts: Action
         'On the other device run:  orbit webrtc answer CODE   (or give it the QR PNG)',
         ANSWER_PROMPT,
       ].join('\n'))
-      const answer = await readCode(ctx, await untilInterrupted(readStdinLine()))
+      const answer = await readCode(ctx, await Promise.race([readStdinLine(), interrupted]))
       ctx.hint(cmd, 'Connecting…')
       // The daemon bounds the session by the offer's timeout (connecting, then syncing); this only
       // guards against a daemon that stopped answering.
       const bound = 2 * (o.timeoutMs ?? DAEMON_SESSION_DEFAULT_MS) + 30_000
-      const r = (await untilInterrupted(callDaemon(endpoint, 'webrtc.accept', { code: answer, wait: true }, { timeoutMs: bound }))) as SyncReport
+      const r = (await Promise.race([callDaemon(endpoint, 'webrtc.accept', { code: answer, wait: true }, { timeoutMs: bound }), interrupted])) as SyncReport
       report(ctx, cmd, r)
     } catch (error) {
       // This command made the offer for one session: leave nothing held behind when it gives up.
       await callDaemon(endpoint, 'webrtc.cancel', { code: held.code }).catch(() => undefined)
       throw error
+    } finally {
+      dispose()
     }
     return
   }
