@@ -43,7 +43,7 @@ describe('first sync: a request crossing an announcement', () => {
     expect(announced).toBeGreaterThan(0)
 
     // B asks for it before the announcement arrives; A answers the request (data queued behind the announcement).
-    const found = b.find(doc.url)
+    const found = b.find<{ items: Record<string, string> }>(doc.url)
     await settle()
     expect(bToA.queue.map((m) => m.type)).toContain('request')
     bToA.drain()

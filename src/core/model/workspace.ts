@@ -708,7 +708,15 @@ export class CrmWorkspace {
       const before = last
       last = A.getHeads(doc)
       if (!wanted()) return
-      onChange(before.length === 0 ? 'whole' : A.diff(doc, before, last), doc)
+      let touched: PathPatch[] | 'whole' = 'whole'
+      try {
+        if (before.length > 0) touched = A.diff(doc, before, last)
+      } catch (error) {
+        // Heads this document no longer knows (never expected): report it whole rather than throw
+        // inside the repo's update.
+        this.#log.warn('workspace could not diff a document update; reporting it whole', { error: String(error) })
+      }
+      onChange(touched, doc)
     }
     handle.on('heads-changed', listener)
     this.#detach.push(() => handle.off('heads-changed', listener))
