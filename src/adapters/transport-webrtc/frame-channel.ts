@@ -10,6 +10,7 @@
  */
 import type { RTCDataChannel } from 'werift'
 import { AbortedError, WebRtcError } from '../../core/errors.js'
+import { concatAll } from '../../core/crypto/bytes.js'
 
 const GOODBYE = 0x02
 
@@ -174,7 +175,7 @@ export class FrameChannel {
     // Copy: werift reuses nothing, but a Buffer view must not outlive our reassembly.
     this.#partial.push(Uint8Array.prototype.slice.call(data, 1))
     if (flags === 1) return
-    const frame = this.#partial.length === 1 ? (this.#partial[0] as Uint8Array) : concat(this.#partial, this.#partialBytes)
+    const frame = this.#partial.length === 1 ? (this.#partial[0] as Uint8Array) : concatAll(this.#partial)
     this.#partial = []
     this.#partialBytes = 0
     this.bytesReceived += frame.length
@@ -204,14 +205,4 @@ export class FrameChannel {
     for (const handler of this.#closeHandlers) handler(error)
     this.#closeHandlers.clear()
   }
-}
-
-function concat(parts: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.length
-  }
-  return out
 }

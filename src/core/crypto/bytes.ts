@@ -5,6 +5,11 @@ import { ValidationError } from '../errors.js'
 
 /** Concatenates byte arrays into a new array. */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  return concatAll(parts)
+}
+
+/** {@link concatBytes} for a list of any length (spreading a long list into arguments can throw). */
+export function concatAll(parts: readonly Uint8Array[]): Uint8Array {
   let length = 0
   for (const part of parts) length += part.length
   const out = new Uint8Array(length)
