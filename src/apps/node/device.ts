@@ -235,7 +235,12 @@ export async function withDevice<T>(dataDir: string, fn: (device: OrbitDevice) =
   const { remoteDevice } = await import('./daemon-client.js')
   const remote = await remoteDevice(dataDir)
   if (remote !== undefined) return fn(remote)
-  const device = await openDevice(dataDir, { ...options, logger: options.logger ?? createLogger() })
+  return withOpenDevice(dataDir, fn, { ...options, logger: options.logger ?? createLogger() })
+}
+
+/** Opens the device (no daemon check), runs `fn`, flushes what it wrote and closes the device. */
+export async function withOpenDevice<T>(dataDir: string, fn: (device: OrbitDevice) => Promise<T>, options: OpenDeviceOptions = {}): Promise<T> {
+  const device = await openDevice(dataDir, options)
   try {
     const result = await fn(device)
     await device.flush()

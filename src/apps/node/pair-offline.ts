@@ -25,7 +25,7 @@ import {
 } from '../../core/pairing/index.js'
 import type { ConfigStore } from '../../adapters/storage-sqlite/index.js'
 import { readDaemonLock } from '../daemon/lock.js'
-import { openDevice, type OrbitDevice } from './device.js'
+import { withOpenDevice } from './device.js'
 import { SqliteInviteStore } from './invite-store-sqlite.js'
 import { assertMayJoin } from './join-rules.js'
 
@@ -64,17 +64,6 @@ function refuseDaemon(dataDir: string, what: string): void {
   }
 }
 
-async function withOpen<T>(dataDir: string, now: () => number, fn: (device: OrbitDevice) => Promise<T>): Promise<T> {
-  const device = await openDevice(dataDir, { now })
-  try {
-    const result = await fn(device)
-    await device.flush()
-    return result
-  } finally {
-    await device.close()
-  }
-}
-
 /** Result of {@link createOfflineInvite}. */
 export interface OfflineInvite {
   code: string
@@ -89,7 +78,7 @@ export interface OfflineInvite {
 export async function createOfflineInvite(dataDir: string, options: OfflineOptions & { ttlMs?: number } = {}): Promise<OfflineInvite> {
   const now = options.now ?? Date.now
   refuseDaemon(dataDir, 'an offline invite')
-  return withOpen(dataDir, now, async (device) => {
+  return withOpenDevice(dataDir, async (device) => {
     const ws = device.workspace
     const { code, pending, invite } = createInvite({
       identity: device.identity,
@@ -101,7 +90,7 @@ export async function createOfflineInvite(dataDir: string, options: OfflineOptio
     })
     new SqliteInviteStore(device.db).put(pending)
     return { code, expiresAt: invite.expiresAt, workspace: { id: ws.workspaceId, name: ws.name } }
-  })
+  }, { now })
 }
 
 /** Result of {@link startOfflineJoin}. */
@@ -124,7 +113,7 @@ export async function startOfflineJoin(dataDir: string, inviteText: string, opti
   const invite = parseInviteCode(inviteText)
   assertInviteUsable(invite, now())
   refuseDaemon(dataDir, 'joining')
-  return withOpen(dataDir, now, async (device) => {
+  return withOpenDevice(dataDir, async (device) => {
     const ws = device.workspace
     const me = device.identity.deviceId
     await assertMayJoin(ws, me, invite, 'pair join CODE --offline')
@@ -138,7 +127,7 @@ export async function startOfflineJoin(dataDir: string, inviteText: string, opti
     }
     device.config.set(PENDING_JOIN_KEY, pending)
     return { code, deviceId: me, workspaceId: invite.workspaceId, inviter: { deviceId: invite.inviterDeviceId, name: invite.inviterName } }
-  })
+  }, { now })
 }
 
 /** Result of {@link acceptOfflineJoin}. */
@@ -155,7 +144,7 @@ export interface OfflineAccept {
 export async function acceptOfflineJoin(dataDir: string, acceptanceText: string, options: OfflineOptions = {}): Promise<OfflineAccept> {
   const now = options.now ?? Date.now
   refuseDaemon(dataDir, 'accepting a join')
-  return withOpen(dataDir, now, async (device) => {
+  return withOpenDevice(dataDir, async (device) => {
     const ws = device.workspace
     const { joiner, invite } = await verifyAcceptance(acceptanceText, new SqliteInviteStore(device.db), now(), device.identity)
     if (invite.workspaceId !== ws.workspaceId) {
@@ -169,5 +158,5 @@ export async function acceptOfflineJoin(dataDir: string, acceptanceText: string,
       addedBy: device.identity.deviceId,
     })
     return { joiner: { deviceId: joiner.deviceId, name: joiner.name }, workspace: { id: ws.workspaceId, name: ws.name } }
-  })
+  }, { now })
 }
