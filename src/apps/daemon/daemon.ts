@@ -22,7 +22,7 @@ import { openDevice, type OrbitDevice } from '../node/device.js'
 import { SqliteInviteStore } from '../node/invite-store-sqlite.js'
 import { acquireDaemonLock, controlSocketPath, type DaemonLock } from './lock.js'
 import { advertisedAddresses, formatHostPort, parseHostPort, readKnownPeers, rememberPeerAddress } from './known-peers.js'
-import { PeerHeadsWatcher, diffTraffic, restrictSharing, settleSyncStateSaves, snapshotTraffic, workspaceDocIds, type SyncReport } from './sync-session.js'
+import { PeerHeadsWatcher, reportLanSession, restrictSharing, settleSyncStateSaves, snapshotTraffic, workspaceDocIds, type SyncReport } from './sync-session.js'
 import { handleControlLine } from './control-server.js'
 import { createDaemonWebRtc, type DaemonWebRtc } from '../node/webrtc-sync.js'
 
@@ -587,24 +587,13 @@ class DaemonImpl implements Daemon {
     const live = this.live.get(deviceId)
     const peerId = live?.peerId ?? this.tcp.connectedDevices().find((c) => c.deviceId === deviceId)?.peerId
     const address = this.connectedFrom.get(deviceId)
-    const base = { method: 'local-network' as const, peer: { deviceId, ...(address ? { address } : {}) } }
     if (peerId === undefined) throw new WireError(`device ${deviceId} is not connected`, { code: 'UNREACHABLE' })
-    const before = snapshotTraffic(this.tcp, this.counting, deviceId, peerId)
-    try {
+    const current = () => snapshotTraffic(this.tcp, this.counting, deviceId, peerId)
+    return reportLanSession({ deviceId, ...(address ? { address } : {}) }, { before: current(), current }, { started, now: this.now }, async () => {
       const documents = await this.watcher.until(() => this.device.workspace.allHandles(), peerId, { timeoutMs })
       await this.device.flush()
-      return { ...base, status: 'completed', ...diffTraffic(snapshotTraffic(this.tcp, this.counting, deviceId, peerId), before), durationMs: this.now() - started, documents }
-    } catch (error) {
-      const e = error instanceof OrbitError ? error : new WireError(String(error), { code: 'SYNC' })
-      return {
-        ...base,
-        status: 'error',
-        ...diffTraffic(snapshotTraffic(this.tcp, this.counting, deviceId, peerId), before),
-        durationMs: this.now() - started,
-        documents: 0,
-        error: { name: e.name, code: e.code, message: e.message },
-      }
-    }
+      return documents
+    })
   }
 
   status(): Record<string, unknown> {

@@ -11,7 +11,7 @@ import { CountingNetworkAdapter } from '../../core/sync/counting.js'
 import { TcpNetworkAdapter } from '../../adapters/transport-tcp/index.js'
 import { openDevice, type OrbitDevice } from '../node/device.js'
 import { formatHostPort, parseHostPort, readKnownPeers, rememberPeerAddress } from './known-peers.js'
-import { PeerHeadsWatcher, diffTraffic, restrictSharing, settleSyncStateSaves, snapshotTraffic, workspaceDocIds, type SyncReport } from './sync-session.js'
+import { PeerHeadsWatcher, reportLanSession, restrictSharing, settleSyncStateSaves, snapshotTraffic, workspaceDocIds, type SyncReport } from './sync-session.js'
 import { DEFAULT_SYNC_TIMEOUT_MS, resolveMember } from './daemon.js'
 
 export interface DirectSyncOptions {
@@ -90,26 +90,18 @@ export async function syncDirect(dataDir: string, options: DirectSyncOptions): P
     if (connected === undefined) throw lastError instanceof OrbitError ? lastError : new WireError(String(lastError), { code: 'CONNECTION' })
     rememberPeerAddress(device.config, connected.deviceId, connected.address)
     const { deviceId, peerId, address } = connected
+    // From zero: the link is new, and the sync may have begun before `connect` resolved.
     const before = { changesSent: 0, changesReceived: 0, bytesSent: 0, bytesReceived: 0 }
-    const base = { method: 'local-network' as const, peer: { deviceId, address } }
-    try {
-      const documents = await link.watcher.until(() => device.workspace.allHandles(), peerId, {
+    const { tcp, counting, watcher } = link
+    const current = () => snapshotTraffic(tcp, counting, deviceId, peerId)
+    return await reportLanSession({ deviceId, address }, { before, current }, { started, now: Date.now }, async () => {
+      const documents = await watcher.until(() => device.workspace.allHandles(), peerId, {
         timeoutMs: options.timeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       })
       await device.flush()
-      return { ...base, status: 'completed', ...diffTraffic(snapshotTraffic(link.tcp, link.counting, deviceId, peerId), before), durationMs: Date.now() - started, documents }
-    } catch (error) {
-      const e = error instanceof OrbitError ? error : new WireError(String(error), { code: 'SYNC' })
-      return {
-        ...base,
-        status: 'error',
-        ...diffTraffic(snapshotTraffic(link.tcp, link.counting, deviceId, peerId), before),
-        durationMs: Date.now() - started,
-        documents: 0,
-        error: { name: e.name, code: e.code, message: e.message },
-      }
-    }
+      return documents
+    })
   } finally {
     if (link !== undefined) {
       link.close()

@@ -7,7 +7,7 @@
  */
 import { parseAutomergeUrl, type AutomergeUrl, type DocHandle, type PeerId, type Repo } from '@automerge/automerge-repo'
 import { getHeads } from '@automerge/automerge'
-import { AbortedError } from '../../core/errors.js'
+import { AbortedError, OrbitError, WireError } from '../../core/errors.js'
 import type { DeviceId } from '../../core/ids.js'
 import type { CountingNetworkAdapter } from '../../core/sync/counting.js'
 import type { SyncMethod } from '../../core/sync/types.js'
@@ -54,6 +54,34 @@ export function diffTraffic(after: TrafficSnapshot, before: TrafficSnapshot): Tr
     changesReceived: after.changesReceived - before.changesReceived,
     bytesSent: after.bytesSent - before.bytesSent,
     bytesReceived: after.bytesReceived - before.bytesReceived,
+  }
+}
+
+/**
+ * Runs one LAN session and reports it, completed or failed: `sync` resolves with the number of
+ * documents found in sync; the traffic is `current()` minus `before`, and the duration runs from
+ * `started` to `now()`.
+ */
+export async function reportLanSession(
+  peer: SyncReport['peer'],
+  counters: { before: TrafficSnapshot; current: () => TrafficSnapshot },
+  clock: { started: number; now: () => number },
+  sync: () => Promise<number>,
+): Promise<SyncReport> {
+  const base = { method: 'local-network' as const, peer }
+  try {
+    const documents = await sync()
+    return { ...base, status: 'completed', ...diffTraffic(counters.current(), counters.before), durationMs: clock.now() - clock.started, documents }
+  } catch (error) {
+    const e = error instanceof OrbitError ? error : new WireError(String(error), { code: 'SYNC' })
+    return {
+      ...base,
+      status: 'error',
+      ...diffTraffic(counters.current(), counters.before),
+      durationMs: clock.now() - clock.started,
+      documents: 0,
+      error: { name: e.name, code: e.code, message: e.message },
+    }
   }
 }
 
