@@ -3,7 +3,7 @@
  * and long-running ones (`webrtc offer` / `answer`) whose stdout is read line by line and whose
  * stdin can be written. Every child is stopped by pid in `cleanup()`.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { cpSync, existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -14,6 +14,7 @@ import { saveIdentity } from '../../src/adapters/identity-fs/index.js'
 import { ConfigStore, openOrbitDatabase } from '../../src/adapters/storage-sqlite/index.js'
 import { CONFIG_KEYS, storePath } from '../../src/apps/node/data-dir.js'
 import { openDevice } from '../../src/apps/node/device.js'
+import { LineChild } from '../helpers/line-child.js'
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const ENTRY = join(REPO_ROOT, 'test/webrtc-cli/fixtures/orbit-webrtc.mjs')
@@ -36,46 +37,9 @@ function env(): NodeJS.ProcessEnv {
 }
 
 /** A running `orbit` child: stdout lines as they come, stdin to write, its exit. */
-export class OrbitProcess {
-  readonly child: ChildProcess
-  readonly lines: string[] = []
-  stdout = ''
-  stderr = ''
-  readonly exited: Promise<Run>
-  #waiters: Array<() => void> = []
-
+export class OrbitProcess extends LineChild {
   constructor(args: readonly string[]) {
-    this.child = spawn(process.execPath, [ENTRY, ...args], { env: env(), stdio: 'pipe', cwd: REPO_ROOT })
-    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stdout += chunk
-      const parts = this.stdout.split('\n')
-      this.lines.splice(0, this.lines.length, ...parts.slice(0, -1))
-      for (const w of this.#waiters.splice(0)) w()
-    })
-    this.child.stderr!.setEncoding('utf8').on('data', (s: string) => (this.stderr += s))
-    this.child.stdin!.on('error', () => undefined)
-    this.exited = new Promise((resolvePromise) =>
-      this.child.once('exit', (code) => {
-        for (const w of this.#waiters.splice(0)) w()
-        resolvePromise({ code, stdout: this.stdout, stderr: this.stderr })
-      }),
-    )
-  }
-
-  /** The n-th stdout line (0-based), once printed; rejects if the process exits first. */
-  async line(n: number): Promise<string> {
-    for (;;) {
-      const l = this.lines[n]
-      if (l !== undefined) return l
-      if (this.child.exitCode !== null || this.child.signalCode !== null) {
-        throw new Error(`orbit exited ${this.child.exitCode} before printing line ${n}\nstdout: ${this.stdout}\nstderr: ${this.stderr}`)
-      }
-      await new Promise<void>((r) => this.#waiters.push(r))
-    }
-  }
-
-  write(text: string): void {
-    this.child.stdin!.write(text)
+    super(spawn(process.execPath, [ENTRY, ...args], { env: env(), stdio: 'pipe', cwd: REPO_ROOT }))
   }
 
   endInput(): void {
