@@ -150,9 +150,11 @@ describe('orbit webrtc on loopback', () => {
 
   it('an expired offer code and a revoked device’s code are refused (exit 1, typed)', async () => {
     const { a, b, bId } = await devices()
-    const offering = scratch.start(['--data', a, '--json', 'webrtc', 'offer', ...LOOPBACK, '--ttl', '1s'])
+    // Expiry has one-second resolution and is rounded down, so a 1 s TTL can leave the offering
+    // process no time to check its own code under load: 2 s leaves it at least one.
+    const offering = scratch.start(['--data', a, '--json', 'webrtc', 'offer', ...LOOPBACK, '--ttl', '2s'])
     const code = (JSON.parse(await offering.line(0)) as { code: string }).code
-    await new Promise((r) => setTimeout(r, 2500))
+    await new Promise((r) => setTimeout(r, 3500))
     const expired = await scratch.run(['--data', b, '--json', 'webrtc', 'answer', code, ...LOOPBACK])
     expect(expired.code).toBe(1)
     expect(jsonError(expired)).toMatchObject({ name: 'WebRtcError', code: 'CODE_EXPIRED' })
