@@ -11,11 +11,11 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { initDevice, openDevice } from '../../src/apps/node/device.js'
 import { startDaemon, type Daemon } from '../../src/apps/daemon/daemon.js'
-import { lockPath, readDaemonLock } from '../../src/apps/daemon/lock.js'
-import { callDaemon, findDaemon, remoteDevice } from '../../src/apps/node/daemon-client.js'
+import { lockPath, readDaemonLock } from '../../src/apps/node/lock.js'
+import { callDaemon, findDaemon, remoteApi } from '../../src/apps/control/client.js'
 import { SqliteInviteStore } from '../../src/apps/node/invite-store-sqlite.js'
-import { joinWorkspace } from '../../src/apps/daemon/join.js'
-import { syncDirect } from '../../src/apps/daemon/direct-sync.js'
+import { joinWorkspace } from '../../src/apps/node/join.js'
+import { syncDirect } from '../../src/apps/node/direct-sync.js'
 import { openOrbitDatabase } from '../../src/adapters/storage-sqlite/index.js'
 import { runInviteStoreTests } from '../pairing/invite-store-suite.js'
 
@@ -90,8 +90,9 @@ describe('daemon control socket', () => {
   it('runs the CLI’s writes in the daemon, durable and projected when the answer arrives', async () => {
     const dir = await freshDevice()
     const daemon = await start(dir)
-    const remote = await remoteDevice(dir)
-    expect(remote).toBeDefined()
+    // The daemon's OrbitApi over the socket: the same interface a command uses in-process.
+    const remote = remoteApi(findDaemon(dir)!)
+    expect(remote.where).toBe('daemon')
     const org = (await remote!.workspace.addOrg({ name: 'Acme' })) as { id: string }
     await remote!.requireOrg(org.id as never)
     const created = await remote!.workspace.addContact({ name: 'Ada', orgId: org.id })

@@ -8,11 +8,11 @@
  */
 import { join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { OP_PARAMS } from '../../src/apps/daemon/control-protocol.js'
+import { OP_PARAMS } from '../../src/apps/control/protocol.js'
 import { handleControlLine } from '../../src/apps/daemon/control-server.js'
 import type { Daemon } from '../../src/apps/daemon/daemon.js'
-import type { SyncReport } from '../../src/apps/daemon/sync-session.js'
-import { callDaemon, findDaemon } from '../../src/apps/node/daemon-client.js'
+import type { SyncReport } from '../../src/core/engine/sync-session.js'
+import { callDaemon, findDaemon } from '../../src/apps/control/client.js'
 import { ServeProcess } from '../daemon/helpers.js'
 import { Scratch, addMemberCopy, contactNames, jsonError, requireBuilt } from './helpers.js'
 

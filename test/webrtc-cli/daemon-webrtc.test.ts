@@ -9,7 +9,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createSyncStore } from '../../src/core/sync/store.js'
 import type { SyncSession } from '../../src/core/sync/types.js'
 import { openDevice, type OrbitDevice } from '../../src/apps/node/device.js'
-import { restrictSharing, workspaceDocIds } from '../../src/apps/daemon/sync-session.js'
+import { restrictSharing, workspaceDocIds } from '../../src/core/engine/sync-session.js'
 import { createDaemonWebRtc, type DaemonWebRtc } from '../../src/apps/node/webrtc-sync.js'
 import { Scratch, addMemberCopy, contactNames, requireBuilt } from './helpers.js'
 

@@ -11,7 +11,7 @@
 import { cpSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { SyncReport } from '../../src/apps/daemon/sync-session.js'
+import type { SyncReport } from '../../src/core/engine/sync-session.js'
 import { LineChild } from '../helpers/line-child.js'
 import { createNatTopology, natUnavailableReason, type NatHome, type NatTopology } from '../helpers/nat.js'
 import { REPO_ROOT, Scratch, addMemberCopy, contactNames, requireBuilt } from './helpers.js'

@@ -4,7 +4,7 @@
  * One renderer, so every tier reads the same.
  */
 import { WebRtcError, WireError } from '../../core/errors.js'
-import type { SyncReport } from '../daemon/sync-session.js'
+import type { SyncReport } from '../../core/engine/sync-session.js'
 import { bytes } from './format.js'
 
 /** Two lines for people: who, where (and how, for WebRTC), how long; what crossed each way. */

@@ -1,23 +1,28 @@
 /**
- * The daemon's side of the control protocol (control-protocol.ts): one request line in, one
- * response line out. Validation happens before any work; a bad request changes nothing.
+ * The daemon's side of the control protocol (src/apps/control/protocol.ts, docs/protocol/control.md):
+ * one request line in, one response line out. Validation happens before any work; a bad request
+ * changes nothing. Most ops are the daemon's `OrbitApi` (src/apps/node/api.ts) — the same calls a
+ * command makes in-process — and the rest are the daemon's own (status, held WebRTC offers).
  */
 import { z } from 'zod'
-import { OrbitError, UnknownIdError, ValidationError } from '../../core/errors.js'
+import { OrbitError, ValidationError } from '../../core/errors.js'
 import type { OrgId } from '../../core/ids.js'
-import {
-  CONTROL_VERSION,
-  OP_PARAMS,
-  READ_METHODS,
-  RequestSchema,
-  type ControlErrorBody,
-  type ControlOp,
-  type OpParams,
-} from './control-protocol.js'
-import type { Daemon } from './daemon.js'
+import { fromBase64, toBase64, type QrExportWire, type QrImportWire } from '../control/client.js'
+import { CONTROL_VERSION, OP_PARAMS, READ_METHODS, RequestSchema, type ControlErrorBody, type ControlOp, type OpParams } from '../control/protocol.js'
+import type { OrbitApi } from '../node/api.js'
+import type { OrbitDevice } from '../node/device.js'
+import type { DaemonWebRtc } from '../node/webrtc-sync.js'
+
+/** What the control server serves: the daemon's API, and its own status and held WebRTC offers. */
+export interface ControlTarget {
+  readonly api: OrbitApi
+  readonly device: Pick<OrbitDevice, 'identity' | 'flush'>
+  readonly webrtc: DaemonWebRtc
+  status(): Record<string, unknown>
+}
 
 /** Answers one raw request line; never throws. */
-export async function handleControlLine(daemon: Daemon, line: string): Promise<string> {
+export async function handleControlLine(daemon: ControlTarget, line: string): Promise<string> {
   let id = '?'
   try {
     let raw: unknown
@@ -53,43 +58,51 @@ export function errorBody(error: unknown): ControlErrorBody {
   return { name: e.name || 'Error', code: 'INTERNAL', message: e.message }
 }
 
-async function dispatch(daemon: Daemon, op: ControlOp, params: unknown): Promise<unknown> {
-  const { device } = daemon
+async function dispatch(daemon: ControlTarget, op: ControlOp, params: unknown): Promise<unknown> {
+  const { api } = daemon
   switch (op) {
     case 'ping':
-      return { pid: process.pid, deviceId: device.identity.deviceId }
+      return { pid: process.pid, deviceId: daemon.device.identity.deviceId }
     case 'status':
       return daemon.status()
     case 'workspace.call': {
       const { method, args } = params as OpParams<'workspace.call'>
-      const ws = device.workspace as unknown as Record<string, (...a: unknown[]) => unknown>
-      const result = await ws[method]!.apply(device.workspace, args.map((a) => (a === null ? undefined : a)))
+      const call = api.workspace[method] as (...a: unknown[]) => Promise<unknown>
+      const result = await call(...args.map((a) => (a === null ? undefined : a)))
       // Answer a write once it is durable and in the listing projection the CLI reads.
-      if (!READ_METHODS.has(method)) await device.flush()
+      if (!READ_METHODS.has(method)) await daemon.device.flush()
       return result
     }
     case 'device.requireOrg': {
       const { id } = params as OpParams<'device.requireOrg'>
       const { parseOrgId } = await import('../../core/ids.js')
-      const org = await device.workspace.getOrg(parseOrgId(id, 'org') as OrgId)
-      if (org === undefined) throw new UnknownIdError('organization', id)
+      await api.requireOrg(parseOrgId(id, 'org') as OrgId)
       return null
     }
-    case 'blobs.put': {
-      const { base64 } = params as OpParams<'blobs.put'>
-      return device.blobs.put(new Uint8Array(Buffer.from(base64, 'base64')))
-    }
+    case 'blobs.put':
+      return api.putBlob(fromBase64((params as OpParams<'blobs.put'>).base64))
     case 'pair.invite':
-      return daemon.createInvite((params as OpParams<'pair.invite'>).ttlMs)
+      return api.createInvite((params as OpParams<'pair.invite'>).ttlMs)
     case 'device.list':
-      return { devices: daemon.listDevices() }
+      return { devices: await api.listDevices() }
     case 'device.revoke':
-      return daemon.revokeDevice((params as OpParams<'device.revoke'>).id)
+      return api.revokeDevice((params as OpParams<'device.revoke'>).id)
     case 'peers':
-      return { peers: daemon.peers() }
+      return { peers: await api.peers() }
     case 'sync': {
       const p = params as OpParams<'sync'>
-      return daemon.sync(p.target, p.timeoutMs)
+      return api.sync({ ...(p.target === undefined ? {} : { target: p.target }), ...(p.timeoutMs === undefined ? {} : { timeoutMs: p.timeoutMs }) })
+    }
+    case 'qr.export': {
+      const p = params as OpParams<'qr.export'>
+      const { bundle, ...rest } = await api.qrExport(p.forDevice === undefined ? {} : { forDevice: p.forDevice })
+      return { ...rest, base64: toBase64(bundle) } satisfies QrExportWire
+    }
+    case 'qr.import': {
+      const p = params as OpParams<'qr.import'>
+      const { imported, replyBundle } = await api.qrImport(fromBase64(p.base64), p.reply === undefined ? {} : { reply: p.reply })
+      await daemon.device.flush()
+      return { imported, ...(replyBundle === undefined ? {} : { replyBase64: toBase64(replyBundle) }) } satisfies QrImportWire
     }
     case 'webrtc.offer':
       return daemon.webrtc.offer(params as OpParams<'webrtc.offer'>)

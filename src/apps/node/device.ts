@@ -226,15 +226,12 @@ export async function openDevice(dataDir: string, options: OpenDeviceOptions = {
 
 /**
  * Opens the device, runs `fn`, and closes it — flushing first, so that when this resolves the
- * change is durable in SQLite and visible to the listing fast path. While `orbit serve` runs on
- * `dataDir`, `fn` gets a stand-in whose calls the daemon carries out (it flushes before it answers). Logs to stderr through pino
- * (level `$ORBIT_LOG_LEVEL`, default `warn`) unless a logger is given.
+ * change is durable in SQLite and visible to the listing fast path. Logs to stderr through pino
+ * (level `$ORBIT_LOG_LEVEL`, default `warn`) unless a logger is given. It opens the store itself:
+ * commands that must go through a running `orbit serve` use the CLI's `withApi` instead
+ * (src/apps/cli/api.ts).
  */
 export async function withDevice<T>(dataDir: string, fn: (device: OrbitDevice) => Promise<T>, options: OpenDeviceOptions = {}): Promise<T> {
-  // While `orbit serve` runs on the data dir, it is the only writer: the change goes through it.
-  const { remoteDevice } = await import('./daemon-client.js')
-  const remote = await remoteDevice(dataDir)
-  if (remote !== undefined) return fn(remote)
   return withOpenDevice(dataDir, fn, { ...options, logger: options.logger ?? createLogger() })
 }
 

@@ -24,7 +24,7 @@ import {
   verifyAcceptance,
 } from '../../core/pairing/index.js'
 import type { ConfigStore } from '../../adapters/storage-sqlite/index.js'
-import { readDaemonLock } from '../daemon/lock.js'
+import { readDaemonLock } from './lock.js'
 import { withOpenDevice } from './device.js'
 import { SqliteInviteStore } from './invite-store-sqlite.js'
 import { assertMayJoin } from './join-rules.js'

@@ -9,6 +9,7 @@ import { PairingError, QrError } from '../../core/errors.js'
 import { fromBase64Url } from '../../core/crypto/bytes.js'
 import type { BlobHash, DeviceId } from '../../core/ids.js'
 import { CrmWorkspace } from '../../core/model/workspace.js'
+import { membershipPolicy } from '../../core/engine/membership.js'
 import type { RootDoc } from '../../core/model/types.js'
 import type { Heads } from '../../core/qr/apply.js'
 import { applyBundle, createBundle, openBundle, peekBundleWorkspace, type BundleRecipient } from '../../core/qr/bundle.js'
@@ -60,11 +61,9 @@ async function handlesById(device: OrbitDevice): Promise<Map<string, DocHandle<u
   return new Map(handles.map((h) => [h.documentId as string, h]))
 }
 
+/** Senders and recipients are current members: the membership policy decides, as on every tier. */
 function memberKey(device: OrbitDevice, deviceId: string): Uint8Array | undefined {
-  const ws = workspaceOf(device)
-  if (ws.memberStatus(deviceId) !== 'member') return undefined
-  const record = ws.getDevice(deviceId)
-  return record === undefined ? undefined : fromBase64Url(record.publicKey, 'publicKey')
+  return membershipPolicy(workspaceOf(device)).memberKey(deviceId)
 }
 
 /** The heads `peerId` is known to have, per document (empty when never heard from). */
@@ -105,11 +104,8 @@ export async function exportQrBundle(device: OrbitDevice, options: QrExportOptio
     // memberKey() only returns a key for a recorded member, so the id is a real device id.
     recipients = [{ deviceId: options.forDevice as DeviceId, publicKey: key }]
   } else {
-    const ws = workspaceOf(device)
-    recipients = ws
-      .listDevices()
-      .filter((d) => d.id !== me && ws.memberStatus(d.id) === 'member')
-      .map((d) => ({ deviceId: d.id, publicKey: fromBase64Url(d.publicKey, 'publicKey') }))
+    const policy = membershipPolicy(workspaceOf(device))
+    recipients = policy.peers(me).map((id) => ({ deviceId: id, publicKey: policy.memberKey(id)! }))
     if (recipients.length === 0) {
       throw new QrError('no other device in this workspace yet: pair one first (`orbit pair invite`)', { code: 'QR_RECIPIENT' })
     }

@@ -65,7 +65,7 @@ export async function openReadView(dataDir: string): Promise<ReadView> {
   const first = tryOpen(file, dataDir, false)
   if (first !== 'stale') return first
   // A running `orbit serve` is the only writer and keeps the projection up to date itself.
-  const { readDaemonLock } = await import('../daemon/lock.js')
+  const { readDaemonLock } = await import('./lock.js')
   if (readDaemonLock(dataDir) !== undefined) return tryOpen(file, dataDir, false, true) as ReadView
   const { openDevice } = await import('./device.js')
   const { createLogger } = await import('../../adapters/log/pino.js')

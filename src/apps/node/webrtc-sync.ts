@@ -8,7 +8,6 @@
  * {@link createDaemonWebRtc}) to hold an offer and sync in the background.
  */
 import type { PeerId } from '@automerge/automerge-repo'
-import { fromBase64Url } from '../../core/crypto/bytes.js'
 import { OrbitError, WebRtcError } from '../../core/errors.js'
 import type { DeviceId } from '../../core/ids.js'
 import { silentLogger, type Logger } from '../../core/log.js'
@@ -25,7 +24,9 @@ import {
   type WebRtcConnection,
   type WebRtcPeerOptions,
 } from '../../adapters/transport-webrtc/index.js'
-import { PeerHeadsWatcher, restrictSharing, settleSyncStateSaves, workspaceDocIds, type SyncReport } from '../daemon/sync-session.js'
+import { membershipPolicy } from '../../core/engine/membership.js'
+import { sessionRecorder, type RecordedSession, type SessionRecorder } from '../../core/engine/session-recorder.js'
+import { PeerHeadsWatcher, restrictSharing, settleSyncStateSaves, workspaceDocIds, type SyncReport } from '../../core/engine/sync-session.js'
 import type { OrbitDevice } from './device.js'
 import { configNonceLedger, readHostAddresses, resolveIceServers } from './webrtc-config.js'
 
@@ -54,11 +55,9 @@ export const DEFAULT_WEBRTC_TIMEOUT_MS = 60_000
 /** After our side is in sync, how long to keep the channel for the peer to see it too. */
 const LINGER_MS = 1500
 
-/** The public key of a current member device, or undefined (unknown or revoked). */
+/** The public key of a current member device, or undefined (unknown or revoked): the membership policy's answer. */
 export function memberKeyOf(device: Pick<OrbitDevice, 'workspace'>, deviceId: string): Uint8Array | undefined {
-  if (device.workspace.memberStatus(deviceId) !== 'member') return undefined
-  const record = device.workspace.getDevice(deviceId)
-  return record === undefined ? undefined : fromBase64Url(record.publicKey, 'publicKey')
+  return membershipPolicy(device.workspace).memberKey(deviceId)
 }
 
 /** The transport options for this device: members only, persisted single-use ledger, configured ICE. */
@@ -256,7 +255,11 @@ export interface AcceptOptions {
   timeoutMs?: number
 }
 
-export function createDaemonWebRtc(device: WebRtcDevice, options: { store?: SyncStore; logger?: Logger; now?: () => number } = {}): DaemonWebRtc {
+export function createDaemonWebRtc(
+  device: WebRtcDevice,
+  options: { store?: SyncStore; recorder?: SessionRecorder; logger?: Logger; now?: () => number } = {},
+): DaemonWebRtc {
+  const recorder = options.recorder ?? sessionRecorder(options.store)
   const log = (options.logger ?? silentLogger).forComponent('orbit:daemon:webrtc')
   const now = options.now ?? Date.now
   // `abort` ends whatever the offer is doing (connecting or syncing) when an accept's timeout passes.
@@ -265,24 +268,15 @@ export function createDaemonWebRtc(device: WebRtcDevice, options: { store?: Sync
   const reports: WebRtcSyncReport[] = []
   const running = new Set<Promise<unknown>>()
   const hooks = (): SessionHooks => {
-    let sessionId: string | undefined
+    let session: RecordedSession | undefined
     return {
       onStart(deviceId) {
-        sessionId = options.store?.getState().startSession({ method: 'webrtc', peerId: deviceId, status: 'syncing' })
+        session = recorder.begin({ method: 'webrtc', deviceId, status: 'syncing' })
       },
       onEnd(report) {
         reports.unshift(report)
         reports.splice(20)
-        const state = options.store?.getState()
-        if (state === undefined || sessionId === undefined) return
-        state.updateSession(sessionId, {
-          changesSent: report.changesSent,
-          changesReceived: report.changesReceived,
-          bytesSent: report.bytesSent,
-          bytesReceived: report.bytesReceived,
-        })
-        if (report.status === 'completed') state.completeSession(sessionId)
-        else state.failSession(sessionId, new WebRtcError(report.error?.message ?? 'sync failed', { code: report.error?.code ?? 'SYNC' }))
+        session?.end(report)
       },
     }
   }

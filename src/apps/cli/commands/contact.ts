@@ -58,11 +58,11 @@ Examples:
             logo: logo?.hash,
           }),
         )
-        const { withDevice } = await import('../../node/device.js')
-        const created = await withDevice(dataDir, async (device) => {
-          if (input.orgId !== undefined) await device.requireOrg(input.orgId)
-          if (logo !== undefined) await device.blobs.put(logo.bytes)
-          return device.workspace.addContact(input)
+        const { withApi } = await import('../api.js')
+        const created = await withApi(dataDir, async (api) => {
+          if (input.orgId !== undefined) await api.requireOrg(input.orgId)
+          if (logo !== undefined) await api.putBlob(logo.bytes)
+          return api.workspace.addContact(input)
         })
         ctx.emit(cmd, created, () => created.id)
       }),
@@ -218,11 +218,11 @@ Examples:
           cmd.error('error: nothing to change: give at least one option (see --help)', { exitCode: 2, code: 'commander.nothingToChange' })
         }
         const patch = parseContactPatch(raw)
-        const { withDevice } = await import('../../node/device.js')
-        const updated = await withDevice(dataDir, async (device) => {
-          if (typeof patch.orgId === 'string') await device.requireOrg(patch.orgId)
-          if (logo !== undefined) await device.blobs.put(logo.bytes)
-          return device.workspace.editContact(contactId, patch)
+        const { withApi } = await import('../api.js')
+        const updated = await withApi(dataDir, async (api) => {
+          if (typeof patch.orgId === 'string') await api.requireOrg(patch.orgId)
+          if (logo !== undefined) await api.putBlob(logo.bytes)
+          return api.workspace.editContact(contactId, patch)
         })
         ctx.emit(cmd, updated, () => `Updated ${updated.id} (${updated.name}).`)
       }),
@@ -272,12 +272,12 @@ Examples:
           const { dataDir } = ctx.globals(cmd)
           const { parseContactId } = await import('../../../core/ids.js')
           const contactId = parseContactId(id, 'id')
-          const { withDevice } = await import('../../node/device.js')
+          const { withApi } = await import('../api.js')
           const { UnknownIdError } = await import('../../../core/errors.js')
-          const result = await withDevice(dataDir, async (device) => {
-            if (verb === 'remove') await device.workspace.removeContact(contactId)
-            else await device.workspace.restoreContact(contactId)
-            const after = await device.workspace.getContact(contactId, { includeDeleted: true })
+          const result = await withApi(dataDir, async (api) => {
+            if (verb === 'remove') await api.workspace.removeContact(contactId)
+            else await api.workspace.restoreContact(contactId)
+            const after = await api.workspace.getContact(contactId, { includeDeleted: true })
             if (after === undefined) throw new UnknownIdError('contact', contactId)
             return after
           })
@@ -312,8 +312,8 @@ Examples:
         const { parseNoteInput } = await import('../../../core/model/validate.js')
         const contactId = parseContactId(id, 'id')
         const input = parseNoteInput({ body: opts.body, kind: opts.kind })
-        const { withDevice } = await import('../../node/device.js')
-        const note = await withDevice(dataDir, (device) => device.workspace.addNote(contactId, input))
+        const { withApi } = await import('../api.js')
+        const note = await withApi(dataDir, (api) => api.workspace.addNote(contactId, input))
         ctx.emit(cmd, { contactId, ...note }, () => note.id)
       }),
     )

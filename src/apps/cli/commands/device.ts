@@ -1,14 +1,7 @@
 import type { CommandModule } from '../command-module.js'
+import { withApi } from '../api.js'
 import { table, when } from '../format.js'
-
-interface DeviceRow {
-  id: string
-  name: string
-  addedAt: number
-  revokedAt?: number
-  status: 'member' | 'revoked'
-  self: boolean
-}
+import type { DeviceRow } from '../../node/members.js'
 
 export const deviceCommands: CommandModule = {
   name: 'device',
@@ -29,20 +22,7 @@ Examples:
       .action(
         ctx.action(async (_opts, cmd) => {
           const { dataDir } = ctx.globals(cmd)
-          const { callDaemonIfRunning } = await import('../../node/daemon-client.js')
-          const viaDaemon = await callDaemonIfRunning(dataDir, 'device.list', {})
-          let devices: DeviceRow[]
-          if (viaDaemon !== undefined) devices = (viaDaemon.result as { devices: DeviceRow[] }).devices
-          else {
-            const { openDevice } = await import('../../node/device.js')
-            const { listDeviceRows } = await import('../../daemon/daemon.js')
-            const d = await openDevice(dataDir)
-            try {
-              devices = listDeviceRows(d)
-            } finally {
-              await d.close()
-            }
-          }
+          const devices: DeviceRow[] = await withApi(dataDir, (api) => api.listDevices())
           ctx.emit(cmd, { devices }, () =>
             table(
               ['ID', 'NAME', 'STATUS', 'ADDED'],
@@ -75,20 +55,7 @@ Examples:
       .action(
         ctx.action<[string]>(async (id, _opts, cmd) => {
           const { dataDir } = ctx.globals(cmd)
-          const { callDaemonIfRunning } = await import('../../node/daemon-client.js')
-          const viaDaemon = await callDaemonIfRunning(dataDir, 'device.revoke', { id })
-          let row: DeviceRow
-          if (viaDaemon !== undefined) row = viaDaemon.result as DeviceRow
-          else {
-            const { openDevice } = await import('../../node/device.js')
-            const { revokeOn } = await import('../../daemon/daemon.js')
-            const d = await openDevice(dataDir)
-            try {
-              row = await revokeOn(d, id)
-            } finally {
-              await d.close()
-            }
-          }
+          const row: DeviceRow = await withApi(dataDir, (api) => api.revokeDevice(id))
           ctx.emit(cmd, row, () => `Revoked ${row.id} (${row.name}). It is refused from now on.`)
         }),
       )

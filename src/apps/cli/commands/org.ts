@@ -26,10 +26,10 @@ Examples:
           const { parseOrgInput } = await import('../../../core/model/validate.js')
           const logo = opts.logo === undefined ? undefined : await readLogo(String(opts.logo))
           const input = parseOrgInput({ name: opts.name, ...(logo === undefined ? {} : { logo: logo.hash }) })
-          const { withDevice } = await import('../../node/device.js')
-          const created = await withDevice(dataDir, async (device) => {
-            if (logo !== undefined) await device.blobs.put(logo.bytes)
-            return device.workspace.addOrg(input)
+          const { withApi } = await import('../api.js')
+          const created = await withApi(dataDir, async (api) => {
+            if (logo !== undefined) await api.putBlob(logo.bytes)
+            return api.workspace.addOrg(input)
           })
           ctx.emit(cmd, created, () => created.id)
         }),

@@ -1,6 +1,6 @@
 import type { CommandModule } from '../command-module.js'
 import { fields, when } from '../format.js'
-import { duration, hostPort } from '../../daemon/cli-options.js'
+import { duration, hostPort } from '../lan-options.js'
 
 export const pairCommands: CommandModule = {
   name: 'pair',
@@ -45,16 +45,9 @@ Examples:
             )
             return
           }
-          const { callDaemonIfRunning } = await import('../../node/daemon-client.js')
-          const answer = await callDaemonIfRunning(dataDir, 'pair.invite', { ttlMs: opts.ttl as number })
-          if (answer === undefined) {
-            const { PairingError } = await import('../../../core/errors.js')
-            throw new PairingError(
-              `no daemon is running on ${dataDir}: an invite can only be accepted by a running device. Start it with \`orbit serve\` (in another terminal), then run \`orbit pair invite\` again`,
-              { code: 'DAEMON_NOT_RUNNING' },
-            )
-          }
-          const invite = answer.result as { code: string; expiresAt: number; addresses: string[] }
+          // In-process this refuses (PairingError DAEMON_NOT_RUNNING): only a running device can answer the joiner.
+          const { withApi } = await import('../api.js')
+          const invite = await withApi(dataDir, (api) => api.createInvite(opts.ttl as number))
           const qr = await writeQr(opts.qr, invite.code)
           ctx.emit(cmd, { ...invite, ...(qr === undefined ? {} : { qr }) }, () => invite.code)
           ctx.hint(
@@ -107,7 +100,7 @@ Offline (QR codes only; the invite was made with \`orbit pair invite --offline\`
             return
           }
           const address = opts.address as { host: string; port: number } | undefined
-          const { joinWorkspace } = await import('../../daemon/join.js')
+          const { joinWorkspace } = await import('../../node/join.js')
           const result = await joinWorkspace(dataDir, code, {
             ...(address === undefined ? {} : { address: `${address.host}:${address.port}` }),
             timeoutMs: opts.timeout as number,

@@ -1,7 +1,7 @@
 import type { CommandModule } from '../command-module.js'
 import { table } from '../format.js'
-import { ago } from '../../daemon/cli-options.js'
-import type { PeerRow } from '../../daemon/daemon.js'
+import { ago } from '../lan-options.js'
+import { withApi } from '../api.js'
 
 export const peersCommands: CommandModule = {
   name: 'peers',
@@ -22,38 +22,8 @@ Examples:
       .action(
         ctx.action(async (_opts, cmd) => {
           const { dataDir } = ctx.globals(cmd)
-          const { callDaemonIfRunning } = await import('../../node/daemon-client.js')
-          const viaDaemon = await callDaemonIfRunning(dataDir, 'peers', {})
-          let peers: PeerRow[]
-          if (viaDaemon !== undefined) peers = (viaDaemon.result as { peers: PeerRow[] }).peers
-          else {
-            const { openDevice } = await import('../../node/device.js')
-            const { readKnownPeers } = await import('../../daemon/known-peers.js')
-            const d = await openDevice(dataDir)
-            try {
-              const ws = d.workspace
-              const known = readKnownPeers(d.config)
-              peers = ws
-                .listDevices()
-                .filter((m) => m.id !== d.identity.deviceId)
-                .map((m) => {
-                  const status = ws.memberStatus(m.id)
-                  return {
-                    deviceId: m.id,
-                    name: m.name,
-                    addresses: known[m.id] ?? [],
-                    lastSeen: null,
-                    paired: status === 'member',
-                    revoked: status === 'revoked',
-                    connected: false,
-                    discovered: false,
-                  }
-                })
-            } finally {
-              await d.close()
-            }
-            ctx.hint(cmd, '(orbit serve is not running on this data dir: no discovery; paired devices only)')
-          }
+          const { peers, where } = await withApi(dataDir, async (api) => ({ peers: await api.peers(), where: api.where }))
+          if (where === 'in-process') ctx.hint(cmd, '(orbit serve is not running on this data dir: no discovery; paired devices only)')
           ctx.emit(cmd, { peers }, () =>
             peers.length === 0
               ? 'No peers yet. Start `orbit serve`, then pair a device: `orbit pair invite`.'

@@ -83,11 +83,9 @@ Examples:
           const { dataDir } = ctx.globals(cmd)
           const { resolve } = await import('node:path')
           const out = resolve(ctx.io.cwd, String(opts.out))
-          const { withDevice } = await import('../../node/device.js')
-          const { exportQrBundle } = await import('../../node/qr-sync.js')
-          const result = await withDevice(dataDir, (device) =>
-            exportQrBundle(device, opts.for === undefined ? {} : { forDevice: String(opts.for) }),
-          )
+          // Through the running `orbit serve` when there is one (it holds the store), else in-process.
+          const { withApi } = await import('../api.js')
+          const result = await withApi(dataDir, (api) => api.qrExport(opts.for === undefined ? {} : { forDevice: String(opts.for) }))
           const written = await writeBundleFrames(ctx, cmd, out, result.bundle, {
             ...(opts.frames === undefined ? {} : { frames: opts.frames as number }),
             terminal: opts.terminal === true,
@@ -164,13 +162,8 @@ this device takes over the inviter's workspace.`,
             )
           }
           const reply = opts.reply === undefined ? undefined : resolve(ctx.io.cwd, String(opts.reply))
-          const { withDevice } = await import('../../node/device.js')
-          const { exportQrBundle, importQrBundle } = await import('../../node/qr-sync.js')
-          const { imported, replyBundle } = await withDevice(dataDir, async (device) => {
-            const imported = await importQrBundle(device, bundle)
-            const replyBundle = reply === undefined ? undefined : (await exportQrBundle(device, { forDevice: imported.senderId })).bundle
-            return { imported, replyBundle }
-          })
+          const { withApi } = await import('../api.js')
+          const { imported, replyBundle } = await withApi(dataDir, (api) => api.qrImport(bundle, { reply: reply !== undefined }))
           let replyFrames: number | undefined
           if (reply !== undefined && replyBundle !== undefined) {
             replyFrames = (

@@ -1,7 +1,7 @@
 import { Option } from 'commander'
 import type { CommandModule } from '../command-module.js'
 import { fields, when } from '../format.js'
-import { hostPort, ipv4 } from '../../daemon/cli-options.js'
+import { hostPort, ipv4 } from '../lan-options.js'
 
 export const serveCommands: CommandModule = {
   name: 'serve',

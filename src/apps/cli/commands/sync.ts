@@ -1,8 +1,9 @@
 import type { CommandModule } from '../command-module.js'
+import { withApi } from '../api.js'
 import { collect, oneOf } from '../options.js'
 import { failUnlessCompleted, renderSyncReport } from '../sync-report.js'
-import { duration } from '../../daemon/cli-options.js'
-import type { SyncReport } from '../../daemon/sync-session.js'
+import { duration } from '../lan-options.js'
+import type { SyncReport } from '../../../core/engine/sync-session.js'
 
 export const syncCommands: CommandModule = {
   name: 'sync',
@@ -44,28 +45,17 @@ Examples:
           }
           const { dataDir } = ctx.globals(cmd)
           const timeoutMs = opts.timeout as number
-          const { findDaemon, callDaemon } = await import('../../node/daemon-client.js')
-          const endpoint = findDaemon(dataDir)
-          let reports: SyncReport[]
-          let single = true
-          if (endpoint !== undefined) {
-            const result = (await callDaemon(endpoint, 'sync', { ...(target === undefined ? {} : { target }), timeoutMs }, { timeoutMs: timeoutMs + 30_000 })) as
-              | SyncReport
-              | { sessions: SyncReport[] }
-            if ('sessions' in result) {
-              reports = result.sessions
-              single = false
-            } else reports = [result]
-          } else {
-            if (target === undefined) {
+          const result = await withApi(dataDir, async (api) => {
+            if (target === undefined && api.where === 'in-process') {
               cmd.error('error: give a device or HOST:PORT to sync with (or start `orbit serve`, which knows its peers)', {
                 exitCode: 2,
                 code: 'commander.missingArgument',
               })
             }
-            const { syncDirect } = await import('../../daemon/direct-sync.js')
-            reports = [await syncDirect(dataDir, { target: target!, timeoutMs })]
-          }
+            return api.sync({ ...(target === undefined ? {} : { target }), timeoutMs })
+          })
+          const single = !('sessions' in result)
+          const reports: SyncReport[] = 'sessions' in result ? result.sessions : [result]
           ctx.emit(cmd, single ? reports[0] : { sessions: reports }, () => reports.map(renderSyncReport).join('\n'))
           failUnlessCompleted(reports)
         }),

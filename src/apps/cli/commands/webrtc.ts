@@ -8,8 +8,8 @@ import type { CommandModule } from '../command-module.js'
 import type { ActionOptions, CliContext } from '../context.js'
 import { collect } from '../options.js'
 import { failUnlessCompleted, renderSyncReport } from '../sync-report.js'
-import { duration } from '../../daemon/cli-options.js'
-import type { SyncReport } from '../../daemon/sync-session.js'
+import { duration } from '../lan-options.js'
+import type { SyncReport } from '../../../core/engine/sync-session.js'
 
 const NETWORK_HELP = `
 ICE servers: none by default (host candidates only, enough on one network or with a public IP).
@@ -143,7 +143,7 @@ export async function runWebRtcOffer(ctx: CliContext, cmd: Command, opts: Action
   const { dataDir } = ctx.globals(cmd)
   const o = runOptions(opts)
   await checkNetworkOptions(o)
-  const { findDaemon, callDaemon } = await import('../../node/daemon-client.js')
+  const { findDaemon, callDaemon } = await import('../../control/client.js')
   const endpoint = findDaemon(dataDir)
   if (endpoint !== undefined) {
     const held = (await callDaemon(endpoint, 'webrtc.offer', o)) as { code: string; expiresAt: number }
@@ -274,7 +274,7 @@ Examples:
           const o = runOptions(opts)
           await checkNetworkOptions(o)
           const offerCode = await readCode(ctx, input)
-          const { findDaemon, callDaemon } = await import('../../node/daemon-client.js')
+          const { findDaemon, callDaemon } = await import('../../control/client.js')
           const endpoint = findDaemon(dataDir)
           if (endpoint !== undefined) {
             const held = (await callDaemon(endpoint, 'webrtc.answer', { code: offerCode, ...o })) as { code: string; deviceId: string }
@@ -334,7 +334,7 @@ Examples:
         ctx.action<[string]>(async (input, opts, cmd) => {
           const { dataDir } = ctx.globals(cmd)
           const code = await readCode(ctx, input)
-          const { findDaemon, callDaemon } = await import('../../node/daemon-client.js')
+          const { findDaemon, callDaemon } = await import('../../control/client.js')
           const endpoint = findDaemon(dataDir)
           if (endpoint === undefined) {
             const { WebRtcError } = await import('../../../core/errors.js')

@@ -1,5 +1,6 @@
 /**
- * The control protocol between the CLI and a running `orbit serve` (docs/protocol/control.md).
+ * The control protocol between the CLI and a running `orbit serve` (docs/protocol/control.md):
+ * the `OrbitApi` of src/apps/node/api.ts, plus the daemon's own ops (status, WebRTC offers).
  *
  * Transport: a Unix socket (mode 0600, in the data dir). Each line is one UTF-8 JSON object;
  * the client sends one request line and reads one response line, per connection.
@@ -11,44 +12,14 @@
  * response (`ValidationError`) and changes nothing.
  */
 import { z } from 'zod'
+import { WORKSPACE_METHODS } from '../node/api.js'
 
 /** Version of the control protocol. */
 export const CONTROL_VERSION = 1
 /** Largest request or response line, bytes (a logo travels base64 in `blobs.put`). */
 export const MAX_CONTROL_LINE = 8 * 1024 * 1024
 
-/** Workspace methods a client may call through `workspace.call` (they validate their own input). */
-export const WORKSPACE_METHODS = [
-  'addContact',
-  'editContact',
-  'removeContact',
-  'restoreContact',
-  'getContact',
-  'listContacts',
-  'addNote',
-  'removeNote',
-  'addOrg',
-  'editOrg',
-  'removeOrg',
-  'restoreOrg',
-  'getOrg',
-  'listOrgs',
-  'listDevices',
-  'getDevice',
-  'memberStatus',
-] as const
-export type WorkspaceMethod = (typeof WORKSPACE_METHODS)[number]
-
-/** Methods among {@link WORKSPACE_METHODS} that only read. */
-export const READ_METHODS: ReadonlySet<WorkspaceMethod> = new Set([
-  'getContact',
-  'listContacts',
-  'getOrg',
-  'listOrgs',
-  'listDevices',
-  'getDevice',
-  'memberStatus',
-])
+export { READ_METHODS, WORKSPACE_METHODS, type WorkspaceMethod } from '../node/api.js'
 
 const Empty = z.object({}).strict()
 
@@ -80,6 +51,10 @@ export const OP_PARAMS = {
    * from the answer on (it is then aborted and fails `TIMEOUT`); default: the offer's `timeoutMs`.
    */
   'webrtc.accept': z.object({ code: z.string().min(1).max(8192), wait: z.boolean().optional(), timeoutMs: z.number().int().positive().max(3_600_000).optional() }).strict(),
+  /** The QR bundle for one member (`--for`) or every other member; `{ base64, recipients, documents, pendingBlobs }`. */
+  'qr.export': z.object({ forDevice: z.string().min(1).max(200).optional() }).strict(),
+  /** Apply a decoded QR bundle (all or nothing); with `reply`, also the bundle that answers its sender. */
+  'qr.import': z.object({ base64: z.string().min(1).max(MAX_CONTROL_LINE), reply: z.boolean().optional() }).strict(),
   /** Withdraw a held offer nobody answered yet (`orbit sync --via webrtc` giving up); `{ cancelled }`. */
   'webrtc.cancel': z.object({ code: z.string().min(1).max(8192) }).strict(),
 } as const

@@ -1,19 +1,18 @@
 /**
- * One sync session with one connected peer: wait until, for every document of the workspace, the
- * peer's heads (from the Automerge sync protocol) equal ours — both replicas hold the same
- * changes — or the deadline passes. Counts what crossed the wire meanwhile.
+ * The tier-neutral session model (docs/architecture.md, "The engine"): one sync session with one
+ * peer, whatever carried it — wait until, for every document of the workspace, the peer's heads
+ * (from the Automerge sync protocol) equal ours, or the deadline passes — and its report, the
+ * same JSON for every tier (what `orbit sync`, `orbit webrtc` and `orbit qr` print).
  *
- * Used by `orbit sync` with and without a daemon, and by `orbit pair join` for the first sync.
+ * Used by every tier (LAN, WebRTC, QR), by `orbit pair join` for the first sync, and by the daemon.
  */
 import { parseAutomergeUrl, type AutomergeUrl, type DocHandle, type PeerId, type Repo } from '@automerge/automerge-repo'
 import { getHeads } from '@automerge/automerge'
-import { AbortedError, OrbitError, WireError } from '../../core/errors.js'
-import type { DeviceId } from '../../core/ids.js'
-import type { CountingNetworkAdapter } from '../../core/sync/counting.js'
-import type { SyncMethod } from '../../core/sync/types.js'
-import type { TcpNetworkAdapter } from '../../adapters/transport-tcp/index.js'
+import { z } from 'zod'
+import { AbortedError, OrbitError, WireError } from '../errors.js'
+import type { SyncMethod } from '../sync/types.js'
 
-/** What `orbit sync` and `orbit webrtc` print for one session, whatever the tier. */
+/** What `orbit sync`, `orbit webrtc` and the sync store record for one session, whatever the tier. */
 export interface SyncReport {
   method: SyncMethod
   status: 'completed' | 'error'
@@ -37,17 +36,6 @@ export interface TrafficSnapshot {
   bytesReceived: number
 }
 
-export function snapshotTraffic(tcp: TcpNetworkAdapter, counting: CountingNetworkAdapter, deviceId: DeviceId, peerId: PeerId | undefined): TrafficSnapshot {
-  const wire = tcp.traffic(deviceId)
-  const repo = peerId === undefined ? undefined : counting.traffic(peerId)
-  return {
-    changesSent: repo?.sent.changes ?? 0,
-    changesReceived: repo?.received.changes ?? 0,
-    bytesSent: wire.bytesSent,
-    bytesReceived: wire.bytesReceived,
-  }
-}
-
 export function diffTraffic(after: TrafficSnapshot, before: TrafficSnapshot): TrafficSnapshot {
   return {
     changesSent: after.changesSent - before.changesSent,
@@ -57,18 +45,41 @@ export function diffTraffic(after: TrafficSnapshot, before: TrafficSnapshot): Tr
   }
 }
 
+/** The zod schema of {@link SyncReport}: what a control client accepts from a daemon. */
+export const SyncReportSchema = z.object({
+  method: z.enum(['local-network', 'webrtc', 'qr-code']),
+  status: z.enum(['completed', 'error']),
+  peer: z.object({ deviceId: z.string(), address: z.string().optional(), candidateType: z.string().optional() }),
+  changesSent: z.number(),
+  changesReceived: z.number(),
+  bytesSent: z.number(),
+  bytesReceived: z.number(),
+  durationMs: z.number(),
+  documents: z.number(),
+  error: z.object({ name: z.string(), code: z.string().optional(), message: z.string() }).optional(),
+})
+
+const ZERO: TrafficSnapshot = { changesSent: 0, changesReceived: 0, bytesSent: 0, bytesReceived: 0 }
+
+/** A report of a session that failed, from the error that ended it. */
+export function failedReport(method: SyncMethod, peer: SyncReport['peer'], error: unknown, traffic: TrafficSnapshot = ZERO, durationMs = 0): SyncReport {
+  const e = error instanceof OrbitError ? error : new WireError(String(error), { code: 'SYNC' })
+  return { method, status: 'error', peer, ...traffic, durationMs, documents: 0, error: { name: e.name, code: e.code, message: e.message } }
+}
+
 /**
- * Runs one LAN session and reports it, completed or failed: `sync` resolves with the number of
- * documents found in sync; the traffic is `current()` minus `before`, and the duration runs from
- * `started` to `now()`.
+ * Runs one session and reports it, completed or failed, for any tier: `sync` resolves with the
+ * number of documents found in sync; the traffic is `current()` minus `before`, and the duration
+ * runs from `started` to `now()`.
  */
-export async function reportLanSession(
+export async function reportSession(
+  method: SyncMethod,
   peer: SyncReport['peer'],
   counters: { before: TrafficSnapshot; current: () => TrafficSnapshot },
   clock: { started: number; now: () => number },
   sync: () => Promise<number>,
 ): Promise<SyncReport> {
-  const base = { method: 'local-network' as const, peer }
+  const base = { method, peer }
   try {
     const documents = await sync()
     return { ...base, status: 'completed', ...diffTraffic(counters.current(), counters.before), durationMs: clock.now() - clock.started, documents }

@@ -2,24 +2,19 @@
  * The CLI's side of the control channel: find the `orbit serve` running on a data dir (its lock
  * file), send it one request, and turn its answer back into a result or a typed error.
  *
- * While a daemon runs on a data dir, commands that write go through it, so two processes never
- * write the same store: {@link remoteDevice} gives `withDevice` an `OrbitDevice` whose workspace
- * calls travel over the socket.
+ * While a daemon runs on a data dir, commands go through it, so two processes never write the
+ * same store: {@link remoteApi} is the `OrbitApi` (src/apps/node/api.ts) whose every call travels
+ * over the socket (docs/protocol/control.md).
  */
 import { connect } from 'node:net'
 import { randomBytes } from 'node:crypto'
-import { OrbitError, StoreError, ValidationError, WireError } from '../../core/errors.js'
-import { readDaemonLock, type DaemonLockInfo } from '../daemon/lock.js'
-import {
-  CONTROL_VERSION,
-  MAX_CONTROL_LINE,
-  ResponseSchema,
-  type ControlErrorBody,
-  type ControlOp,
-  type OpParams,
-  type WorkspaceMethod,
-} from '../daemon/control-protocol.js'
-import type { OrbitDevice } from './device.js'
+import { OrbitError, ValidationError, WireError } from '../../core/errors.js'
+import type { BlobHash } from '../../core/ids.js'
+import type { SyncReport } from '../../core/engine/sync-session.js'
+import { WORKSPACE_METHODS, type DeviceRow, type InviteInfo, type OrbitApi, type PeerRow, type WorkspaceApi, type WorkspaceMethod } from '../node/api.js'
+import { readDaemonLock, type DaemonLockInfo } from '../node/lock.js'
+import type { QrExportResult, QrImportResult } from '../node/qr-sync.js'
+import { CONTROL_VERSION, MAX_CONTROL_LINE, ResponseSchema, type ControlErrorBody, type ControlOp, type OpParams } from './protocol.js'
 
 /** A running daemon, as its lock file describes it. */
 export type DaemonEndpoint = DaemonLockInfo
@@ -103,54 +98,57 @@ export async function callDaemonIfRunning<O extends ControlOp>(dataDir: string, 
   return { result: await callDaemon(endpoint, op, params) }
 }
 
+/** Bytes as base64 for a JSON line. */
+export const toBase64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+export const fromBase64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'))
+
+/** What `qr.export` answers: the bundle as base64. */
+export type QrExportWire = Omit<QrExportResult, 'bundle'> & { base64: string }
+/** What `qr.import` answers: the reply bundle as base64. */
+export interface QrImportWire {
+  imported: QrImportResult
+  replyBase64?: string
+}
+
 /**
- * An `OrbitDevice` stand-in whose workspace, `requireOrg` and `blobs.put` run in the daemon of
- * `dataDir`, or undefined when no daemon runs there. Only what commands use through `withDevice`
- * exists; anything else throws StoreError `DAEMON_RUNNING`.
+ * The `OrbitApi` of the daemon at `endpoint`: each call is one control request, answered once it
+ * is durable (the daemon flushes and projects before it answers a write).
  *
  * @example
- * const remote = await remoteDevice(dataDir)
- * if (remote !== undefined) return fn(remote) // in withDevice, before opening the store
+ * const endpoint = findDaemon(dataDir)
+ * const api = endpoint === undefined ? localApi(device) : remoteApi(endpoint)
+ * await api.workspace.addContact({ name: 'Ada' })
  */
-export async function remoteDevice(dataDir: string): Promise<OrbitDevice | undefined> {
-  const endpoint = findDaemon(dataDir)
-  if (endpoint === undefined) return undefined
+export function remoteApi(endpoint: Pick<DaemonEndpoint, 'control'>): OrbitApi {
   const call = (method: WorkspaceMethod) =>
     async (...args: unknown[]): Promise<unknown> => {
       const result = await callDaemon(endpoint, 'workspace.call', { method, args: args.map((a) => (a === undefined ? null : a)) })
       return result === null ? undefined : result
     }
-  const workspace = new Proxy(
-    {},
-    {
-      get(_target, prop) {
-        if (typeof prop !== 'string') return undefined
-        // `then` must be absent, or awaiting the proxy would call it.
-        if (prop === 'then') return undefined
-        return call(prop as WorkspaceMethod)
-      },
-    },
-  )
-  const unavailable = (what: string): never => {
-    throw new StoreError(`${what} is not available while \`orbit serve\` runs on ${dataDir}; stop it first`, { code: 'DAEMON_RUNNING' })
-  }
-  const device = {
-    dataDir,
+  const workspace = Object.fromEntries(WORKSPACE_METHODS.map((m) => [m, call(m)])) as unknown as WorkspaceApi
+  return {
+    where: 'daemon',
     workspace,
-    blobs: {
-      put: async (bytes: Uint8Array): Promise<unknown> => callDaemon(endpoint, 'blobs.put', { base64: Buffer.from(bytes).toString('base64') }),
-    },
-    requireOrg: async (id: string): Promise<void> => {
+    async requireOrg(id) {
       await callDaemon(endpoint, 'device.requireOrg', { id })
     },
-    // The daemon flushes and projects before it answers a write.
-    flush: async (): Promise<void> => {},
-    close: async (): Promise<void> => {},
-  }
-  return new Proxy(device, {
-    get(target, prop, receiver) {
-      if (typeof prop === 'string' && !(prop in target) && prop !== 'then') return unavailable(`device.${prop}`)
-      return Reflect.get(target, prop, receiver) as unknown
+    putBlob: async (bytes) => (await callDaemon(endpoint, 'blobs.put', { base64: toBase64(bytes) })) as BlobHash,
+    listDevices: async () => ((await callDaemon(endpoint, 'device.list', {})) as { devices: DeviceRow[] }).devices,
+    revokeDevice: async (id) => (await callDaemon(endpoint, 'device.revoke', { id })) as DeviceRow,
+    peers: async () => ((await callDaemon(endpoint, 'peers', {})) as { peers: PeerRow[] }).peers,
+    async sync({ target, timeoutMs }) {
+      const params = { ...(target === undefined ? {} : { target }), ...(timeoutMs === undefined ? {} : { timeoutMs }) }
+      // The daemon bounds the session by timeoutMs; the margin covers its report.
+      return (await callDaemon(endpoint, 'sync', params, { timeoutMs: (timeoutMs ?? 30_000) + 30_000 })) as SyncReport | { sessions: SyncReport[] }
     },
-  }) as unknown as OrbitDevice
+    createInvite: async (ttlMs) => (await callDaemon(endpoint, 'pair.invite', ttlMs === undefined ? {} : { ttlMs })) as InviteInfo,
+    async qrExport({ forDevice }) {
+      const { base64, ...rest } = (await callDaemon(endpoint, 'qr.export', forDevice === undefined ? {} : { forDevice })) as QrExportWire
+      return { ...rest, bundle: fromBase64(base64) }
+    },
+    async qrImport(bundle, { reply }) {
+      const r = (await callDaemon(endpoint, 'qr.import', { base64: toBase64(bundle), ...(reply === undefined ? {} : { reply }) })) as QrImportWire
+      return { imported: r.imported, ...(r.replyBase64 === undefined ? {} : { replyBundle: fromBase64(r.replyBase64) }) }
+    },
+  }
 }

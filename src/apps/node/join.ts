@@ -16,20 +16,19 @@
 import { connect } from 'node:net'
 import { isValidAutomergeUrl, type AutomergeUrl, type DocHandle, type Repo } from '@automerge/automerge-repo'
 import { HandshakeError, OrbitError, PairingError, StoreError, WireError } from '../../core/errors.js'
-import type { DeviceId } from '../../core/ids.js'
 import type { Logger } from '../../core/log.js'
 import { assertInviteUsable, joinWithInvite, parseInviteCode, type Invite, type PairAccept } from '../../core/pairing/index.js'
 import type { DeviceIdentity } from '../../core/crypto/identity.js'
+import { fixedMembership } from '../../core/engine/membership.js'
+import { settleSyncStateSaves, workspaceDocIds } from '../../core/engine/sync-session.js'
 import { FramedSocket } from '../../adapters/transport-tcp/framed-socket.js'
 import { DEFAULT_MAX_FRAME_BYTES } from '../../adapters/transport-tcp/index.js'
-import { CONFIG_KEYS } from '../node/data-dir.js'
-import { assertMayJoin } from '../node/join-rules.js'
-import { openDevice } from '../node/device.js'
+import { CONFIG_KEYS } from './data-dir.js'
+import { assertMayJoin } from './join-rules.js'
+import { openDevice } from './device.js'
 import { readDaemonLock } from './lock.js'
-import { linkDevice } from './direct-sync.js'
-import { settleSyncStateSaves, workspaceDocIds } from './sync-session.js'
 import { parseHostPort, rememberPeerAddress } from './known-peers.js'
-import { DEFAULT_SYNC_TIMEOUT_MS } from './daemon.js'
+import { DEFAULT_SYNC_TIMEOUT_MS, LanTier } from './tiers/lan-tier.js'
 
 export interface JoinOptions {
   /** Try this `host:port` instead of the invite's addresses. */
@@ -91,24 +90,27 @@ export async function joinWorkspace(dataDir: string, codeText: string, options: 
       throw lastError instanceof OrbitError ? lastError : new WireError(`cannot reach the inviting device: ${String(lastError)}`, { code: 'UNREACHABLE' })
     }
 
-    // First sync, as a member now, into the inviter's workspace (only its members are accepted).
-    const members = new Set<string>(accept.members.map((m) => m.deviceId))
+    // First sync, as a member now, into the inviter's workspace (only its members are accepted:
+    // the pairing answer names them, before the root that lists them has arrived).
     // Only the inviter's workspace travels: its root now, its shards once the root names them.
     const share = workspaceDocIds(accept.rootUrl, [])
-    const link = linkDevice(device, {
-      ...(options.logger === undefined ? {} : { logger: options.logger }),
-      authorize: (id: DeviceId) => (members.has(id) ? 'member' : 'refuse'),
+    let handles: DocHandle<unknown>[] = []
+    const link = new LanTier({
+      device,
+      policy: fixedMembership(accept.members),
       share,
+      handles: async () => handles,
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
     })
     try {
       const { host, port } = parseHostPort(address)
-      const { peerId } = await link.connect(host, port, invite.inviterDeviceId)
+      const { peerId } = await link.dial(host, port, invite.inviterDeviceId)
       // Plain handles, not a CrmWorkspace: its shard adoption on first arrival is not needed here.
-      const handles = await fetchWorkspaceDocs(device.repo, accept.rootUrl, share)
+      handles = await fetchWorkspaceDocs(device.repo, accept.rootUrl, share)
       await link.watcher.until(async () => handles, peerId, { timeoutMs: options.timeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS })
       await device.repo.flush()
     } finally {
-      link.close()
+      await link.close()
       await settleSyncStateSaves()
     }
 

@@ -1,0 +1,197 @@
+/**
+ * `OrbitApi`: what the CLI (and an embedding app) asks of a device, whether the device is open in
+ * this process or held by a running `orbit serve` (docs/architecture.md, "One code path per
+ * command"). {@link localApi} answers in-process over an open device; the daemon answers the same
+ * interface, and src/apps/control/client.ts carries it over the control socket
+ * (docs/protocol/control.md). A command is written once, against this interface.
+ */
+import { PairingError, ValidationError } from '../../core/errors.js'
+import type { BlobHash, OrgId } from '../../core/ids.js'
+import type { CrmWorkspace } from '../../core/model/workspace.js'
+import type { SyncReport } from '../../core/engine/sync-session.js'
+import type { SessionRecorder } from '../../core/engine/session-recorder.js'
+import type { OrbitDevice } from './device.js'
+import { listDeviceRows, revokeOn, type DeviceRow } from './members.js'
+import { readKnownPeers } from './known-peers.js'
+import { exportQrBundle, importQrBundle, type QrExportResult, type QrImportResult } from './qr-sync.js'
+
+export type { DeviceRow } from './members.js'
+
+/** Workspace methods the API carries (each validates its own input). */
+export const WORKSPACE_METHODS = [
+  'addContact',
+  'editContact',
+  'removeContact',
+  'restoreContact',
+  'getContact',
+  'listContacts',
+  'addNote',
+  'removeNote',
+  'addOrg',
+  'editOrg',
+  'removeOrg',
+  'restoreOrg',
+  'getOrg',
+  'listOrgs',
+  'listDevices',
+  'getDevice',
+  'memberStatus',
+] as const
+export type WorkspaceMethod = (typeof WORKSPACE_METHODS)[number]
+
+/** Methods among {@link WORKSPACE_METHODS} that only read. */
+export const READ_METHODS: ReadonlySet<WorkspaceMethod> = new Set(['getContact', 'listContacts', 'getOrg', 'listOrgs', 'listDevices', 'getDevice', 'memberStatus'])
+
+/** The workspace's typed change API, every method asynchronous (it may run in another process). */
+export type WorkspaceApi = {
+  [M in WorkspaceMethod]: (...args: Parameters<CrmWorkspace[M]>) => Promise<Awaited<ReturnType<CrmWorkspace[M]>>>
+}
+
+/** A row of `orbit peers`. */
+export interface PeerRow {
+  deviceId: string
+  name: string
+  /** `host:port` where it was discovered, connected from, or reached before. */
+  addresses: string[]
+  lastSeen: number | null
+  paired: boolean
+  revoked: boolean
+  connected: boolean
+  discovered: boolean
+}
+
+/** What `orbit pair invite` prints. */
+export interface InviteInfo {
+  code: string
+  expiresAt: number
+  addresses: string[]
+  inviter: { deviceId: string; name: string }
+  workspace: { id: string; name: string }
+}
+
+/** What `orbit qr import` applied, and the reply bundle when one was asked for. */
+export interface QrImportOutcome {
+  imported: QrImportResult
+  replyBundle?: Uint8Array
+}
+
+/** What a command may ask of a device, in-process or through its daemon. */
+export interface OrbitApi {
+  /** Who answers: this process, or the `orbit serve` holding the data dir. */
+  readonly where: 'in-process' | 'daemon'
+  readonly workspace: WorkspaceApi
+  /** @throws UnknownIdError('organization') unless `id` names a live organization. */
+  requireOrg(id: OrgId): Promise<void>
+  /** Stores an image blob (validated by the blob store); resolves with its hash. */
+  putBlob(bytes: Uint8Array): Promise<BlobHash>
+  listDevices(): Promise<DeviceRow[]>
+  revokeDevice(id: string): Promise<DeviceRow>
+  /** Paired devices (and, with a daemon, discovered and connected ones). */
+  peers(): Promise<PeerRow[]>
+  /**
+   * One LAN session with `target` (device id/prefix or host:port), or with every reachable member.
+   * In-process a target is required (ValidationError `target`): only a daemon knows who is online.
+   */
+  sync(request: { target?: string; timeoutMs?: number }): Promise<SyncReport | { sessions: SyncReport[] }>
+  /** A one-time invite; only a running daemon can answer the joiner (PairingError `DAEMON_NOT_RUNNING` otherwise). */
+  createInvite(ttlMs?: number): Promise<InviteInfo>
+  /** The QR bundle for one member (only what it lacks) or for every other member. */
+  qrExport(options: { forDevice?: string }): Promise<QrExportResult>
+  /** Applies a QR bundle (all or nothing) and, with `reply`, builds the answer for its sender. */
+  qrImport(bundle: Uint8Array, options: { reply?: boolean }): Promise<QrImportOutcome>
+}
+
+export interface LocalApiOptions {
+  /** Where QR sessions are recorded (an embedding node's sync store). */
+  recorder?: SessionRecorder
+  /** Runs one LAN session on the open device (lazy: it loads the TCP transport). */
+  syncDirect?: (target: string, timeoutMs: number | undefined) => Promise<SyncReport>
+}
+
+/** The workspace API of an open device: its own methods, awaited. */
+export function workspaceApi(ws: CrmWorkspace): WorkspaceApi {
+  const api = {} as Record<WorkspaceMethod, (...args: unknown[]) => Promise<unknown>>
+  for (const method of WORKSPACE_METHODS) {
+    api[method] = async (...args: unknown[]) => (ws[method] as (...a: unknown[]) => unknown).apply(ws, args)
+  }
+  return api as unknown as WorkspaceApi
+}
+
+/** Peers as an open device knows them without a daemon: its members and remembered addresses. */
+export function memberPeers(device: Pick<OrbitDevice, 'workspace' | 'identity' | 'config'>): PeerRow[] {
+  const ws = device.workspace
+  const known = readKnownPeers(device.config)
+  return ws
+    .listDevices()
+    .filter((m) => m.id !== device.identity.deviceId)
+    .map((m) => {
+      const status = ws.memberStatus(m.id)
+      return { deviceId: m.id, name: m.name, addresses: known[m.id] ?? [], lastSeen: null, paired: status === 'member', revoked: status === 'revoked', connected: false, discovered: false }
+    })
+}
+
+/** QR export as a recorded session: the bundle is what this side sends. */
+export async function qrExportRecorded(device: OrbitDevice, options: { forDevice?: string }, recorder: SessionRecorder | undefined): Promise<QrExportResult> {
+  const started = Date.now()
+  const result = await exportQrBundle(device, options)
+  if (options.forDevice !== undefined) {
+    recorder?.record({
+      method: 'qr-code',
+      status: 'completed',
+      peer: { deviceId: options.forDevice },
+      changesSent: result.documents,
+      changesReceived: 0,
+      bytesSent: result.bundle.length,
+      bytesReceived: 0,
+      durationMs: Date.now() - started,
+      documents: result.documents,
+    })
+  }
+  return result
+}
+
+/** QR import (and reply) as a recorded session: the bundle is what this side received. */
+export async function qrImportRecorded(device: OrbitDevice, bundle: Uint8Array, options: { reply?: boolean }, recorder: SessionRecorder | undefined): Promise<QrImportOutcome> {
+  const started = Date.now()
+  const imported = await importQrBundle(device, bundle)
+  const reply = options.reply === true ? (await exportQrBundle(device, { forDevice: imported.senderId })).bundle : undefined
+  recorder?.record({
+    method: 'qr-code',
+    status: 'completed',
+    peer: { deviceId: imported.senderId },
+    changesSent: 0,
+    changesReceived: imported.changedDocuments,
+    bytesSent: reply?.length ?? 0,
+    bytesReceived: bundle.length,
+    durationMs: Date.now() - started,
+    documents: imported.changedDocuments,
+  })
+  return { imported, ...(reply === undefined ? {} : { replyBundle: reply }) }
+}
+
+/** The API over a device open in this process. */
+export function localApi(device: OrbitDevice, options: LocalApiOptions = {}): OrbitApi {
+  return {
+    where: 'in-process',
+    workspace: workspaceApi(device.workspace),
+    requireOrg: (id) => device.requireOrg(id),
+    putBlob: (bytes) => device.blobs.put(bytes),
+    listDevices: async () => listDeviceRows(device),
+    revokeDevice: (id) => revokeOn(device, id),
+    peers: async () => memberPeers(device),
+    async sync({ target, timeoutMs }) {
+      if (target === undefined) throw new ValidationError('give a device or HOST:PORT to sync with (or start `orbit serve`, which knows its peers)', { field: 'target' })
+      if (options.syncDirect !== undefined) return options.syncDirect(target, timeoutMs)
+      const { syncDirectOn } = await import('./direct-sync.js')
+      return syncDirectOn(device, { target, ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(options.recorder === undefined ? {} : { recorder: options.recorder }) })
+    },
+    async createInvite() {
+      throw new PairingError(
+        `no daemon is running on ${device.dataDir}: an invite can only be accepted by a running device. Start it with \`orbit serve\` (in another terminal), then run \`orbit pair invite\` again`,
+        { code: 'DAEMON_NOT_RUNNING' },
+      )
+    },
+    qrExport: (o) => qrExportRecorded(device, o, options.recorder),
+    qrImport: (bundle, o) => qrImportRecorded(device, bundle, o, options.recorder),
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * The composition root (docs/architecture.md): `createOrbitNode` opens a device from its data dir
+ * and wires the adapters into the engine — one membership policy, one sync store with its session
+ * recorder, the LAN, WebRTC and QR tiers, pairing admission, and the `OrbitApi` the CLI and an
+ * embedding app call. The daemon (`orbit serve`) is this node plus discovery and a control socket.
+ *
+ * @example
+ * import { createOrbitNode } from 'orbit-sync'
+ * const node = await createOrbitNode({ dataDir, init: { name: 'Laptop' }, listen: { host: '127.0.0.1', port: 0 } })
+ * const off = node.subscribe((state) => console.log(state.status))
+ * await node.api.workspace.addContact({ name: 'Ada Lovelace' })
+ * off(); await node.stop()
+ */
+import { StoreError, ValidationError, WireError } from '../../core/errors.js'
+import type { DeviceId } from '../../core/ids.js'
+import { silentLogger, type Logger } from '../../core/log.js'
+import { membershipPolicy, type MembershipPolicy } from '../../core/engine/membership.js'
+import { sessionRecorder, type SessionRecorder } from '../../core/engine/session-recorder.js'
+import { settleSyncStateSaves, workspaceDocIds, type SyncReport } from '../../core/engine/sync-session.js'
+import type { Tier } from '../../core/engine/tier.js'
+import { createSyncStore, type SyncStore, type SyncStoreState } from '../../core/sync/store.js'
+import { localApi, type InviteInfo, type OrbitApi } from './api.js'
+import { initDevice, openDevice, type OrbitDevice } from './device.js'
+import { advertisedAddresses, formatHostPort, parseHostPort } from './known-peers.js'
+import { resolveMember } from './members.js'
+import { PairingAdmission } from './pairing-admission.js'
+import { DEFAULT_SYNC_TIMEOUT_MS, LanTier } from './tiers/lan-tier.js'
+import { QrTier } from './tiers/qr-tier.js'
+import { WebRtcTier } from './tiers/webrtc-tier.js'
+
+export interface OrbitNodeOptions {
+  dataDir: string
+  /** Create the device and a workspace when the data dir holds none. Without it, an empty data dir is StoreError `NOT_INITIALISED`. */
+  init?: { name: string; workspaceName?: string }
+  /** Accept LAN connections here (port 0 picks one); omit for a node that only dials. */
+  listen?: { host: string; port: number }
+  /** The address put into invites (default: the listen host, or this machine's IPv4 addresses for a wildcard). */
+  interfaceAddress?: string
+  /** Redial dropped LAN links with backoff. Default true when listening. */
+  reconnect?: boolean
+  /** TCP redial delays (tests). */
+  backoff?: number[]
+  /** Where discovery saw a device (the daemon's mDNS); hints only. */
+  discovered?: (deviceId: DeviceId) => { addresses: readonly string[]; port?: number | undefined } | undefined
+  logger?: Logger
+  now?: () => number
+}
+
+/** A running device: the engine with its adapters. */
+export interface OrbitNode {
+  readonly device: OrbitDevice
+  /** The sync store (zustand, vanilla): sessions of every tier, peers, the derived status. */
+  readonly store: SyncStore
+  readonly policy: MembershipPolicy
+  readonly recorder: SessionRecorder
+  readonly lan: LanTier
+  readonly webrtc: WebRtcTier
+  readonly qr: QrTier
+  /** The tiers, by priority. */
+  readonly tiers: readonly Tier[]
+  readonly pairing: PairingAdmission
+  /** What commands ask; the same interface a daemon serves over its control socket. */
+  readonly api: OrbitApi
+  /** Where LAN connections are accepted, once listening. */
+  readonly listenAddress: { host: string; port: number } | undefined
+  /** Calls `listener` on every sync store change; returns the unsubscribe function. */
+  subscribe(listener: (state: SyncStoreState) => void): () => void
+  /** One LAN session with a member (id or prefix) or `host:port`, or with every reachable member. */
+  sync(target?: string, timeoutMs?: number): Promise<SyncReport | { sessions: SyncReport[] }>
+  createInvite(ttlMs?: number): Promise<InviteInfo>
+  /** Idempotent: closes every link, flushes and closes the device. */
+  stop(): Promise<void>
+}
+
+/**
+ * Opens (or, with `init`, creates) the device in `dataDir` and starts its engine.
+ * @throws StoreError (`NOT_INITIALISED`, the store's refusals), WireError `LISTEN_FAILED`.
+ */
+export async function createOrbitNode(options: OrbitNodeOptions): Promise<OrbitNode> {
+  if (options.init !== undefined) {
+    try {
+      await initDevice(options.dataDir, { name: options.init.name, ...(options.init.workspaceName === undefined ? {} : { workspaceName: options.init.workspaceName }), ...(options.now === undefined ? {} : { now: options.now }) })
+    } catch (error) {
+      if (!(error instanceof StoreError && error.code === 'ALREADY_INITIALISED')) throw error
+    }
+  }
+  const logger = options.logger ?? silentLogger
+  const device = await openDevice(options.dataDir, { logger, ...(options.now === undefined ? {} : { now: options.now }) })
+  try {
+    await device.workspace.loadAllShards()
+    const node = new Node(device, options, logger)
+    await node.start()
+    return node
+  } catch (error) {
+    await device.close().catch(() => undefined)
+    throw error
+  }
+}
+
+class Node implements OrbitNode {
+  readonly store: SyncStore
+  readonly policy: MembershipPolicy
+  readonly recorder: SessionRecorder
+  readonly lan: LanTier
+  readonly webrtc: WebRtcTier
+  readonly qr: QrTier
+  readonly tiers: readonly Tier[]
+  readonly pairing: PairingAdmission
+  readonly api: OrbitApi
+  listenAddress: { host: string; port: number } | undefined
+  readonly #now: () => number
+  readonly #off: Array<() => void> = []
+  #stopping: Promise<void> | undefined
+
+  constructor(
+    readonly device: OrbitDevice,
+    readonly options: OrbitNodeOptions,
+    logger: Logger,
+  ) {
+    this.#now = options.now ?? Date.now
+    this.store = createSyncStore({ localDeviceId: device.identity.deviceId, now: this.#now })
+    this.recorder = sessionRecorder(this.store)
+    this.pairing = new PairingAdmission({
+      device,
+      addresses: () => (this.listenAddress === undefined ? [] : advertisedAddresses(this.listenAddress.host, this.listenAddress.port, options.interfaceAddress)),
+      onPaired: (peer) => this.store.getState().upsertPeer(peer),
+      logger,
+      now: this.#now,
+    })
+    // One policy for every tier: members sync, an unknown device may pair while an invite is pending.
+    this.policy = membershipPolicy(device.workspace, { pairingOpen: () => this.pairing.isOpen() })
+    this.lan = new LanTier({
+      device,
+      policy: this.policy,
+      share: workspaceDocIds(device.workspace.rootUrl, device.workspace.shardUrls),
+      recorder: this.recorder,
+      ...(options.listen === undefined ? {} : { listen: options.listen, onPairingSession: (conn) => void this.pairing.answer(conn) }),
+      ...(options.discovered === undefined ? {} : { discovered: options.discovered }),
+      reconnect: options.reconnect ?? options.listen !== undefined,
+      ...(options.backoff === undefined ? {} : { transport: { backoff: options.backoff } }),
+      logger,
+      now: this.#now,
+    })
+    this.webrtc = new WebRtcTier({ device, policy: this.policy, recorder: this.recorder, run: { logger, now: this.#now } })
+    this.qr = new QrTier({ device, policy: this.policy, recorder: this.recorder })
+    this.tiers = [this.lan, this.webrtc, this.qr]
+    this.api = {
+      ...localApi(device, { recorder: this.recorder }),
+      sync: ({ target, timeoutMs }) => this.sync(target, timeoutMs),
+      createInvite: (ttlMs) => this.createInvite(ttlMs),
+    }
+  }
+
+  async start(): Promise<void> {
+    // A revocation (here or replicated from another member) drops that device at once.
+    this.#off.push(this.device.workspace.onRootChanged(() => this.lan.enforce()))
+    if (this.options.listen === undefined) return
+    try {
+      this.listenAddress = (await this.lan.listen()) ?? this.options.listen
+    } catch (error) {
+      const where = formatHostPort(this.options.listen.host, this.options.listen.port)
+      throw new WireError(`cannot listen on ${where}: ${(error as Error).message}; is another device serving there? Choose another with --listen HOST:PORT`, {
+        code: 'LISTEN_FAILED',
+        cause: error,
+      })
+    }
+  }
+
+  subscribe(listener: (state: SyncStoreState) => void): () => void {
+    return this.store.subscribe((state) => listener(state))
+  }
+
+  createInvite(ttlMs?: number): Promise<InviteInfo> {
+    if (this.listenAddress === undefined) {
+      return Promise.reject(new ValidationError('this node does not listen, so no joiner could reach it: start it with `listen`', { field: 'listen' }))
+    }
+    return this.pairing.createInvite(ttlMs)
+  }
+
+  async sync(target: string | undefined, timeoutMs = DEFAULT_SYNC_TIMEOUT_MS): Promise<SyncReport | { sessions: SyncReport[] }> {
+    if (target !== undefined) {
+      if (/:\d+$/.test(target)) {
+        const { host, port } = parseHostPort(target, 'target')
+        return this.lan.sessionAt(host, port, { timeoutMs })
+      }
+      return this.lan.session(resolveMember(this.device, target), { timeoutMs })
+    }
+    let devices = this.lan.connected()
+    if (devices.length === 0) {
+      const members = this.policy.peers(this.device.identity.deviceId)
+      const reached = await Promise.all(members.map(async (id) => ((await this.lan.connect(id)) ? id : undefined)))
+      devices = reached.filter((d): d is DeviceId => d !== undefined)
+    }
+    if (devices.length === 0) {
+      throw new WireError('no paired device is reachable: pair one (`orbit pair invite`), or give its address (`orbit sync HOST:PORT`)', { code: 'NO_PEER' })
+    }
+    const sessions = await Promise.all([...new Set(devices)].map((d) => this.lan.report(d, { timeoutMs })))
+    return { sessions }
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop()
+    return this.#stopping
+  }
+
+  async #stop(): Promise<void> {
+    for (const off of this.#off.splice(0)) off()
+    await this.webrtc.close()
+    await this.qr.close()
+    await this.lan.close()
+    await settleSyncStateSaves()
+    await this.device.close()
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * The engine's core (docs/architecture.md): the membership policy every entry point asks, the
+ * tier port, and the tier-neutral session model recorded into the sync store.
+ */
+export { fixedMembership, membershipPolicy, type Admission, type MembershipOptions, type MembershipPolicy, type MembershipSource } from './membership.js'
+export { sessionRecorder, type RecordedSession, type SessionRecorder } from './session-recorder.js'
+export {
+  diffTraffic,
+  failedReport,
+  PeerHeadsWatcher,
+  reportSession,
+  restrictSharing,
+  settleSyncStateSaves,
+  SyncReportSchema,
+  workspaceDocIds,
+  type SyncReport,
+  type TrafficSnapshot,
+} from './sync-session.js'
+export { tierPriority, type Carried, type Carrier, type Reachability, type Tier, type TierResponse, type TierSessionOptions, type UnreachableReason } from './tier.js'
