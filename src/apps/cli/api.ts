@@ -16,5 +16,14 @@ export async function withApi<T>(dataDir: string, fn: (api: OrbitApi) => Promise
   if (endpoint !== undefined) return fn(remoteApi(endpoint))
   const { withDevice } = await import('../node/device.js')
   const { localApi } = await import('../node/api.js')
-  return withDevice(dataDir, (device) => fn(localApi(device)))
+  const { createLogger } = await import('../../adapters/log/pino.js')
+  return withDevice(dataDir, async (device) => {
+    const api = localApi(device, { logger: createLogger() })
+    try {
+      return await fn(api)
+    } finally {
+      // Offers and answers this command held end with it, before the device closes.
+      await api.close()
+    }
+  })
 }

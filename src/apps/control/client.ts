@@ -14,6 +14,7 @@ import type { SyncReport } from '../../core/engine/sync-session.js'
 import { WORKSPACE_METHODS, type DeviceRow, type InviteInfo, type OrbitApi, type PeerRow, type WorkspaceApi, type WorkspaceMethod } from '../node/api.js'
 import { readDaemonLock, type DaemonLockInfo } from '../node/lock.js'
 import type { QrExportResult, QrImportResult } from '../node/qr-sync.js'
+import type { WebRtcSyncReport } from '../node/webrtc-sync.js'
 import { CONTROL_VERSION, MAX_CONTROL_LINE, ResponseSchema, type ControlErrorBody, type ControlOp, type OpParams } from './protocol.js'
 
 /** A running daemon, as its lock file describes it. */
@@ -145,6 +146,17 @@ export function remoteApi(endpoint: Pick<DaemonEndpoint, 'control'>): OrbitApi {
     async qrExport({ forDevice }) {
       const { base64, ...rest } = (await callDaemon(endpoint, 'qr.export', forDevice === undefined ? {} : { forDevice })) as QrExportWire
       return { ...rest, bundle: fromBase64(base64) }
+    },
+    webrtc: {
+      offer: async (o = {}) => (await callDaemon(endpoint, 'webrtc.offer', o)) as { code: string; expiresAt: number },
+      answer: async (code, o = {}) => (await callDaemon(endpoint, 'webrtc.answer', { code, ...o })) as { code: string; deviceId: string },
+      accept: async (code, o = {}) => (await callDaemon(endpoint, 'webrtc.accept', { code, ...o })) as { deviceId: string; status: 'syncing' },
+      // The daemon aborts the session at timeoutMs (default: the offer's, to connect and again to
+      // sync); the margin covers its report and a slow close. A daemon that dies closes the socket.
+      acceptAndWait: async (code, o = {}) =>
+        (await callDaemon(endpoint, 'webrtc.accept', { code, wait: true, ...o }, { timeoutMs: (o.timeoutMs ?? 3_600_000) + 30_000 })) as WebRtcSyncReport,
+      answered: async (code) => (await callDaemon(endpoint, 'webrtc.answered', { code }, { timeoutMs: 24 * 3_600_000 })) as WebRtcSyncReport,
+      cancel: async (code) => (await callDaemon(endpoint, 'webrtc.cancel', { code })) as { cancelled: boolean },
     },
     async qrImport(bundle, { reply }) {
       const r = (await callDaemon(endpoint, 'qr.import', { base64: toBase64(bundle), ...(reply === undefined ? {} : { reply }) })) as QrImportWire

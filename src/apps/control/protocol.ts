@@ -55,6 +55,8 @@ export const OP_PARAMS = {
   'qr.export': z.object({ forDevice: z.string().min(1).max(200).optional() }).strict(),
   /** Apply a decoded QR bundle (all or nothing); with `reply`, also the bundle that answers its sender. */
   'qr.import': z.object({ base64: z.string().min(1).max(MAX_CONTROL_LINE), reply: z.boolean().optional() }).strict(),
+  /** The report of the session an answer made by `webrtc.answer` opens, once it ended. */
+  'webrtc.answered': z.object({ code: z.string().min(1).max(8192) }).strict(),
   /** Withdraw a held offer nobody answered yet (`orbit sync --via webrtc` giving up); `{ cancelled }`. */
   'webrtc.cancel': z.object({ code: z.string().min(1).max(8192) }).strict(),
 } as const

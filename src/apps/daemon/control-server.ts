@@ -11,13 +11,11 @@ import { fromBase64, toBase64, type QrExportWire, type QrImportWire } from '../c
 import { CONTROL_VERSION, OP_PARAMS, READ_METHODS, RequestSchema, type ControlErrorBody, type ControlOp, type OpParams } from '../control/protocol.js'
 import type { OrbitApi } from '../node/api.js'
 import type { OrbitDevice } from '../node/device.js'
-import type { DaemonWebRtc } from '../node/webrtc-sync.js'
 
-/** What the control server serves: the daemon's API, and its own status and held WebRTC offers. */
+/** What the control server serves: the daemon's API (held WebRTC offers included) and its status. */
 export interface ControlTarget {
   readonly api: OrbitApi
   readonly device: Pick<OrbitDevice, 'identity' | 'flush'>
-  readonly webrtc: DaemonWebRtc
   status(): Record<string, unknown>
 }
 
@@ -105,17 +103,19 @@ async function dispatch(daemon: ControlTarget, op: ControlOp, params: unknown): 
       return { imported, ...(replyBundle === undefined ? {} : { replyBase64: toBase64(replyBundle) }) } satisfies QrImportWire
     }
     case 'webrtc.offer':
-      return daemon.webrtc.offer(params as OpParams<'webrtc.offer'>)
+      return api.webrtc.offer(params as OpParams<'webrtc.offer'>)
     case 'webrtc.answer': {
       const { code, ...rest } = params as OpParams<'webrtc.answer'>
-      return daemon.webrtc.answer(code, rest)
+      return api.webrtc.answer(code, rest)
     }
     case 'webrtc.accept': {
       const { code, wait, timeoutMs } = params as OpParams<'webrtc.accept'>
       const options = timeoutMs === undefined ? {} : { timeoutMs }
-      return wait === true ? daemon.webrtc.acceptAndWait(code, options) : daemon.webrtc.accept(code, options)
+      return wait === true ? api.webrtc.acceptAndWait(code, options) : api.webrtc.accept(code, options)
     }
+    case 'webrtc.answered':
+      return api.webrtc.answered((params as OpParams<'webrtc.answered'>).code)
     case 'webrtc.cancel':
-      return daemon.webrtc.cancel((params as OpParams<'webrtc.cancel'>).code)
+      return api.webrtc.cancel((params as OpParams<'webrtc.cancel'>).code)
   }
 }

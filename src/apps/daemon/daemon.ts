@@ -19,14 +19,13 @@ import type { SyncStore } from '../../core/sync/store.js'
 import type { CountingNetworkAdapter } from '../../core/sync/counting.js'
 import type { SyncReport } from '../../core/engine/sync-session.js'
 import type { TcpNetworkAdapter } from '../../adapters/transport-tcp/index.js'
-import type { DeviceRow, InviteInfo, OrbitApi, PeerRow } from '../node/api.js'
+import type { DeviceRow, InviteInfo, OrbitApi, PeerRow, WebRtcApi } from '../node/api.js'
 import type { OrbitDevice } from '../node/device.js'
 import { formatHostPort } from '../node/known-peers.js'
 import { listDeviceRows } from '../node/members.js'
 import { acquireDaemonLock, controlSocketPath } from '../node/lock.js'
 import { createOrbitNode, type OrbitNode } from '../node/orbit-node.js'
 import { readPendingJoin } from '../node/pair-offline.js'
-import { createDaemonWebRtc, type DaemonWebRtc } from '../node/webrtc-sync.js'
 import { handleControlLine } from './control-server.js'
 import { listenControl, type ControlSocket } from './control-socket.js'
 import { DialPolicy } from './dial-policy.js'
@@ -63,7 +62,7 @@ export interface Daemon {
   readonly tcp: TcpNetworkAdapter
   readonly counting: CountingNetworkAdapter
   /** WebRTC offers held for `orbit webrtc accept`, answers, and their background sessions. */
-  readonly webrtc: DaemonWebRtc
+  readonly webrtc: WebRtcApi
   /** What the control socket serves: the node's API with the daemon's view of peers. */
   readonly api: OrbitApi
   readonly controlPath: string
@@ -103,7 +102,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       control?.close()
       for (const f of off.splice(0)) f()
       try {
-        await daemon?.webrtc.close()
         await node?.stop()
       } finally {
         lock.release()
@@ -124,7 +122,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     })
     const n = node
     off.push(trackConnectedPeers(n, now))
-    const webrtc = createDaemonWebRtc(n.device, { recorder: n.recorder, logger: options.logger ?? silentLogger, now })
     const listenAddress = n.listenAddress ?? listen
     dial = new DialPolicy(n, {
       ...(options.mdns === undefined ? {} : { mdns: options.mdns }),
@@ -165,7 +162,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       store: n.store,
       tcp: n.lan.tcp,
       counting: n.lan.counting,
-      webrtc,
+      webrtc: api.webrtc,
       api,
       controlPath,
       listenAddress,

@@ -10,7 +10,9 @@ import type { BlobHash, OrgId } from '../../core/ids.js'
 import type { CrmWorkspace } from '../../core/model/workspace.js'
 import type { SyncReport } from '../../core/engine/sync-session.js'
 import type { SessionRecorder } from '../../core/engine/session-recorder.js'
+import type { Logger } from '../../core/log.js'
 import type { OrbitDevice } from './device.js'
+import type { DaemonWebRtc } from './webrtc-sync.js'
 import { listDeviceRows, revokeOn, type DeviceRow } from './members.js'
 import { readKnownPeers } from './known-peers.js'
 import { exportQrBundle, importQrBundle, type QrExportResult, type QrImportResult } from './qr-sync.js'
@@ -75,6 +77,12 @@ export interface QrImportOutcome {
   replyBundle?: Uint8Array
 }
 
+/**
+ * WebRTC sessions whose offer or answer this side holds until the other code comes back: held by
+ * the daemon while `orbit serve` runs, else by the command's own process while it waits.
+ */
+export type WebRtcApi = Pick<DaemonWebRtc, 'offer' | 'accept' | 'acceptAndWait' | 'answer' | 'answered' | 'cancel'>
+
 /** What a command may ask of a device, in-process or through its daemon. */
 export interface OrbitApi {
   /** Who answers: this process, or the `orbit serve` holding the data dir. */
@@ -99,11 +107,19 @@ export interface OrbitApi {
   qrExport(options: { forDevice?: string }): Promise<QrExportResult>
   /** Applies a QR bundle (all or nothing) and, with `reply`, builds the answer for its sender. */
   qrImport(bundle: Uint8Array, options: { reply?: boolean }): Promise<QrImportOutcome>
+  /** Held WebRTC offers and answers, and their sessions. */
+  readonly webrtc: WebRtcApi
+}
+
+/** An API over a device open in this process; `close` ends what it holds (WebRTC offers, answers). */
+export interface LocalApi extends OrbitApi {
+  close(): Promise<void>
 }
 
 export interface LocalApiOptions {
-  /** Where QR sessions are recorded (an embedding node's sync store). */
+  /** Where QR and WebRTC sessions are recorded (an embedding node's sync store). */
   recorder?: SessionRecorder
+  logger?: Logger
   /** Runs one LAN session on the open device (lazy: it loads the TCP transport). */
   syncDirect?: (target: string, timeoutMs: number | undefined) => Promise<SyncReport>
 }
@@ -169,9 +185,41 @@ export async function qrImportRecorded(device: OrbitDevice, bundle: Uint8Array, 
   return { imported, ...(reply === undefined ? {} : { replyBundle: reply }) }
 }
 
-/** The API over a device open in this process. */
-export function localApi(device: OrbitDevice, options: LocalApiOptions = {}): OrbitApi {
+/**
+ * The WebRTC side of an open device, made on first use (it loads werift): the workspace shared
+ * and loaded, offers and answers held in this process until `close`.
+ */
+function lazyWebRtc(device: OrbitDevice, options: LocalApiOptions): { api: WebRtcApi; close(): Promise<void> } {
+  let made: Promise<DaemonWebRtc> | undefined
+  const get = (): Promise<DaemonWebRtc> =>
+    (made ??= (async () => {
+      const { restrictSharing, workspaceDocIds } = await import('../../core/engine/sync-session.js')
+      const { createDaemonWebRtc } = await import('./webrtc-sync.js')
+      await device.workspace.loadAllShards()
+      restrictSharing(device.repo, workspaceDocIds(device.workspace.rootUrl, device.workspace.shardUrls))
+      return createDaemonWebRtc(device, { ...(options.recorder === undefined ? {} : { recorder: options.recorder }), ...(options.logger === undefined ? {} : { logger: options.logger }) })
+    })())
   return {
+    api: {
+      offer: async (o) => (await get()).offer(o),
+      accept: async (code, o) => (await get()).accept(code, o),
+      acceptAndWait: async (code, o) => (await get()).acceptAndWait(code, o),
+      answer: async (code, o) => (await get()).answer(code, o),
+      answered: async (code) => (await get()).answered(code),
+      cancel: async (code) => (await get()).cancel(code),
+    },
+    async close() {
+      if (made !== undefined) await (await made).close()
+    },
+  }
+}
+
+/** The API over a device open in this process. */
+export function localApi(device: OrbitDevice, options: LocalApiOptions = {}): LocalApi {
+  const webrtc = lazyWebRtc(device, options)
+  return {
+    webrtc: webrtc.api,
+    close: () => webrtc.close(),
     where: 'in-process',
     workspace: workspaceApi(device.workspace),
     requireOrg: (id) => device.requireOrg(id),

@@ -19,7 +19,7 @@ import { sessionRecorder, type SessionRecorder } from '../../core/engine/session
 import { settleSyncStateSaves, workspaceDocIds, type SyncReport } from '../../core/engine/sync-session.js'
 import type { Tier } from '../../core/engine/tier.js'
 import { createSyncStore, type SyncStore, type SyncStoreState } from '../../core/sync/store.js'
-import { localApi, type InviteInfo, type OrbitApi } from './api.js'
+import { localApi, type InviteInfo, type LocalApi, type OrbitApi } from './api.js'
 import { initDevice, openDevice, type OrbitDevice } from './device.js'
 import { advertisedAddresses, formatHostPort, parseHostPort } from './known-peers.js'
 import { resolveMember } from './members.js'
@@ -109,6 +109,7 @@ class Node implements OrbitNode {
   readonly api: OrbitApi
   listenAddress: { host: string; port: number } | undefined
   readonly #now: () => number
+  readonly #local: LocalApi
   readonly #off: Array<() => void> = []
   #stopping: Promise<void> | undefined
 
@@ -144,8 +145,9 @@ class Node implements OrbitNode {
     this.webrtc = new WebRtcTier({ device, policy: this.policy, recorder: this.recorder, run: { logger, now: this.#now } })
     this.qr = new QrTier({ device, policy: this.policy, recorder: this.recorder })
     this.tiers = [this.lan, this.webrtc, this.qr]
+    this.#local = localApi(device, { recorder: this.recorder, logger })
     this.api = {
-      ...localApi(device, { recorder: this.recorder }),
+      ...this.#local,
       sync: ({ target, timeoutMs }) => this.sync(target, timeoutMs),
       createInvite: (ttlMs) => this.createInvite(ttlMs),
     }
@@ -205,6 +207,7 @@ class Node implements OrbitNode {
 
   async #stop(): Promise<void> {
     for (const off of this.#off.splice(0)) off()
+    await this.#local.close()
     await this.webrtc.close()
     await this.qr.close()
     await this.lan.close()

@@ -240,6 +240,12 @@ export interface DaemonWebRtc {
   acceptAndWait(answerCode: string, options?: AcceptOptions): Promise<WebRtcSyncReport>
   /** Answers an offer; the daemon connects and syncs when the offerer accepts. */
   answer(offerCode: string, options?: { ice?: string[]; hostAddresses?: string[]; ttlMs?: number; timeoutMs?: number }): Promise<{ code: string; deviceId: string }>
+  /**
+   * The report of the session an answer made here (by {@link answer}) opens, once it ended.
+   * @throws WebRtcError `CODE_WRONG_OFFER` for an answer code this side did not make; the session's
+   *   own error when it never connected.
+   */
+  answered(answerCode: string): Promise<WebRtcSyncReport>
   /** Withdraws a held offer that was not answered yet (the CLI that made it gave up); false when none is held. */
   cancel(offerCode: string): Promise<{ cancelled: boolean }>
   /** The latest session reports (newest first). */
@@ -265,6 +271,8 @@ export function createDaemonWebRtc(
   // `abort` ends whatever the offer is doing (connecting or syncing) when an accept's timeout passes.
   const pending = new Map<string, { offer: DeviceOffer; expiresAt: number; abort: AbortController }>()
   const answers = new Set<DeviceAnswer>()
+  // Answer code -> its session's report, for `answered` (bounded like `reports`).
+  const answerReports = new Map<string, Promise<WebRtcSyncReport>>()
   const reports: WebRtcSyncReport[] = []
   const running = new Set<Promise<unknown>>()
   const hooks = (): SessionHooks => {
@@ -362,8 +370,15 @@ export function createDaemonWebRtc(
     async answer(offerCode, o = {}) {
       const answer = await answerFrom(device, offerCode, { ...o, logger: options.logger ?? silentLogger, now, hooks: hooks() })
       answers.add(answer)
+      answerReports.set(answer.code, answer.report)
+      for (const key of [...answerReports.keys()].slice(0, Math.max(0, answerReports.size - 20))) answerReports.delete(key)
       track(answer.report.finally(() => answers.delete(answer)))
       return { code: answer.code, deviceId: answer.remoteDeviceId }
+    },
+    answered(answerCode) {
+      const report = answerReports.get(answerCode.trim())
+      if (report === undefined) return Promise.reject(new WebRtcError('this answer code was not made here', { code: 'CODE_WRONG_OFFER' }))
+      return report
     },
     async cancel(offerCode) {
       const code = offerCode.trim()

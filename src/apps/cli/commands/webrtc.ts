@@ -133,27 +133,29 @@ const ANSWER_PROMPT = 'then paste its answer code (or the path of its QR PNG) he
 
 /**
  * The offering side end to end: print the code, read the answer from stdin, connect, sync and
- * report the session. Without a daemon this process does it all; with `orbit serve` running on
- * the data dir the daemon holds the offer and makes the connection, and `daemon` says how far
- * this command goes: `'hold'` (`orbit webrtc offer`) prints the code and leaves the answer to
- * `orbit webrtc accept`; `'sync'` (`orbit sync --via webrtc`) reads the answer, hands it to the
- * daemon and prints the report of the daemon's session, the same as without a daemon.
+ * report the session — one path, against the data dir's `OrbitApi` (src/apps/cli/api.ts): the
+ * offer is held by the running `orbit serve` when there is one (it makes the connection), else by
+ * this process while it waits. `mode` says how far `orbit webrtc offer` goes with a daemon:
+ * `'hold'` prints the code and leaves the answer to `orbit webrtc accept`; `'sync'` (`orbit sync
+ * --via webrtc`, and `webrtc offer` without a daemon) reads the answer and prints the report.
  */
-export async function runWebRtcOffer(ctx: CliContext, cmd: Command, opts: ActionOptions, daemon: 'hold' | 'sync'): Promise<void> {
+export async function runWebRtcOffer(ctx: CliContext, cmd: Command, opts: ActionOptions, mode: 'hold' | 'sync'): Promise<void> {
   const { dataDir } = ctx.globals(cmd)
   const o = runOptions(opts)
   await checkNetworkOptions(o)
-  const { findDaemon, callDaemon } = await import('../../control/client.js')
-  const endpoint = findDaemon(dataDir)
-  if (endpoint !== undefined) {
-    const held = (await callDaemon(endpoint, 'webrtc.offer', o)) as { code: string; expiresAt: number }
+  const { withApi } = await import('../api.js')
+  await withApi(dataDir, async (api) => {
+    const daemon = api.where === 'daemon'
+    const held = await api.webrtc.offer(o)
     // Listening before the code is printed: whoever reads it may interrupt us at once.
     const { interrupted, dispose } = interruption()
     try {
       const qr = await writeQr(ctx, opts.qr as string | undefined, held.code)
       const wrote = qr === undefined ? [] : [`Wrote the code as a QR code to ${qr}.`]
-      const data = { code: held.code, expiresAt: held.expiresAt, ...(qr === undefined ? {} : { qr }), heldBy: 'daemon' }
-      if (daemon === 'hold') {
+      const data = daemon
+        ? { code: held.code, expiresAt: held.expiresAt, ...(qr === undefined ? {} : { qr }), heldBy: 'daemon' }
+        : { code: held.code, ...(qr === undefined ? {} : { qr }) }
+      if (daemon && mode === 'hold') {
         printCode(ctx, cmd, data, [
           ...wrote,
           'The running `orbit serve` holds this offer. On the other device run `orbit webrtc answer CODE`,',
@@ -163,54 +165,23 @@ export async function runWebRtcOffer(ctx: CliContext, cmd: Command, opts: Action
       }
       printCode(ctx, cmd, data, [
         ...wrote,
-        'The running `orbit serve` holds this offer and makes the connection.',
+        ...(daemon ? ['The running `orbit serve` holds this offer and makes the connection.'] : []),
         'On the other device run:  orbit webrtc answer CODE   (or give it the QR PNG)',
         ANSWER_PROMPT,
       ].join('\n'))
       const answer = await readCode(ctx, await Promise.race([readStdinLine(), interrupted]))
       ctx.hint(cmd, 'Connecting…')
-      // The daemon bounds the session by the offer's timeout (connecting, then syncing); this only
-      // guards against a daemon that stopped answering.
-      const bound = 2 * (o.timeoutMs ?? DAEMON_SESSION_DEFAULT_MS) + 30_000
-      const r = (await Promise.race([callDaemon(endpoint, 'webrtc.accept', { code: answer, wait: true }, { timeoutMs: bound }), interrupted])) as SyncReport
-      report(ctx, cmd, r)
+      // The holder bounds the session by the offer's timeout (connecting, then syncing).
+      report(ctx, cmd, await Promise.race([api.webrtc.acceptAndWait(answer), interrupted]))
     } catch (error) {
       // This command made the offer for one session: leave nothing held behind when it gives up.
-      await callDaemon(endpoint, 'webrtc.cancel', { code: held.code }).catch(() => undefined)
+      await api.webrtc.cancel(held.code).catch(() => undefined)
       throw error
     } finally {
       dispose()
     }
-    return
-  }
-  const { openDevice } = await import('../../node/device.js')
-  const { createLogger } = await import('../../../adapters/log/pino.js')
-  const { offerFrom } = await import('../../node/webrtc-sync.js')
-  const logger = createLogger()
-  const device = await openDevice(dataDir, { logger })
-  try {
-    await device.workspace.loadAllShards()
-    const offer = await offerFrom(device, { ...o, logger, share: true })
-    try {
-      const qr = await writeQr(ctx, opts.qr as string | undefined, offer.code)
-      printCode(ctx, cmd, { code: offer.code, ...(qr === undefined ? {} : { qr }) }, [
-        qr === undefined ? '' : `Wrote the code as a QR code to ${qr}.`,
-        'On the other device run:  orbit webrtc answer CODE   (or give it the QR PNG)',
-        ANSWER_PROMPT,
-      ].filter((l) => l !== '').join('\n'))
-      const answer = await readCode(ctx, await readStdinLine())
-      ctx.hint(cmd, 'Connecting…')
-      report(ctx, cmd, await offer.complete(answer))
-    } finally {
-      await offer.close()
-    }
-  } finally {
-    await device.close()
-  }
+  })
 }
-
-/** The daemon's default session timeout (DEFAULT_WEBRTC_TIMEOUT_MS, not imported: that module loads werift). */
-const DAEMON_SESSION_DEFAULT_MS = 60_000
 
 export const webrtcCommands: CommandModule = {
   name: 'webrtc',
@@ -274,37 +245,22 @@ Examples:
           const o = runOptions(opts)
           await checkNetworkOptions(o)
           const offerCode = await readCode(ctx, input)
-          const { findDaemon, callDaemon } = await import('../../control/client.js')
-          const endpoint = findDaemon(dataDir)
-          if (endpoint !== undefined) {
-            const held = (await callDaemon(endpoint, 'webrtc.answer', { code: offerCode, ...o })) as { code: string; deviceId: string }
-            const qr = await writeQr(ctx, opts.qr as string | undefined, held.code)
-            printCode(ctx, cmd, { code: held.code, peer: { deviceId: held.deviceId }, ...(qr === undefined ? {} : { qr }), heldBy: 'daemon' },
-              `Give this answer to ${held.deviceId}; the running \`orbit serve\` connects and syncs when it is applied.`)
-            return
-          }
-          const { openDevice } = await import('../../node/device.js')
-          const { createLogger } = await import('../../../adapters/log/pino.js')
-          const { answerFrom } = await import('../../node/webrtc-sync.js')
-          const logger = createLogger()
-          const device = await openDevice(dataDir, { logger })
-          try {
-            await device.workspace.loadAllShards()
-            const answer = await answerFrom(device, offerCode, { ...o, logger, share: true })
-            try {
-              const qr = await writeQr(ctx, opts.qr as string | undefined, answer.code)
-              printCode(ctx, cmd, { code: answer.code, peer: { deviceId: answer.remoteDeviceId }, ...(qr === undefined ? {} : { qr }) }, [
-                qr === undefined ? '' : `Wrote the code as a QR code to ${qr}.`,
-                `Give this answer code to ${answer.remoteDeviceId} (paste it where \`orbit webrtc offer\` waits).`,
-                'Waiting for it to connect…',
-              ].filter((l) => l !== '').join('\n'))
-              report(ctx, cmd, await answer.report)
-            } finally {
-              await answer.close()
+          const { withApi } = await import('../api.js')
+          await withApi(dataDir, async (api) => {
+            const answer = await api.webrtc.answer(offerCode, o)
+            const qr = await writeQr(ctx, opts.qr as string | undefined, answer.code)
+            if (api.where === 'daemon') {
+              printCode(ctx, cmd, { code: answer.code, peer: { deviceId: answer.deviceId }, ...(qr === undefined ? {} : { qr }), heldBy: 'daemon' },
+                `Give this answer to ${answer.deviceId}; the running \`orbit serve\` connects and syncs when it is applied.`)
+              return
             }
-          } finally {
-            await device.close()
-          }
+            printCode(ctx, cmd, { code: answer.code, peer: { deviceId: answer.deviceId }, ...(qr === undefined ? {} : { qr }) }, [
+              qr === undefined ? '' : `Wrote the code as a QR code to ${qr}.`,
+              `Give this answer code to ${answer.deviceId} (paste it where \`orbit webrtc offer\` waits).`,
+              'Waiting for it to connect…',
+            ].filter((l) => l !== '').join('\n'))
+            report(ctx, cmd, await api.webrtc.answered(answer.code))
+          })
         }),
       )
 
@@ -334,23 +290,24 @@ Examples:
         ctx.action<[string]>(async (input, opts, cmd) => {
           const { dataDir } = ctx.globals(cmd)
           const code = await readCode(ctx, input)
-          const { findDaemon, callDaemon } = await import('../../control/client.js')
-          const endpoint = findDaemon(dataDir)
-          if (endpoint === undefined) {
-            const { WebRtcError } = await import('../../../core/errors.js')
-            throw new WebRtcError('no `orbit serve` runs on this data dir to hold an offer: paste the answer into the waiting `orbit webrtc offer`', {
-              code: 'NO_DAEMON',
-            })
-          }
-          const timeout = opts.timeout as number | undefined
-          if (opts.wait === true) {
-            const timeoutMs = timeout ?? 120_000
-            // The daemon aborts the session at timeoutMs; the margin covers its report and a slow close.
-            report(ctx, cmd, (await callDaemon(endpoint, 'webrtc.accept', { code, wait: true, timeoutMs }, { timeoutMs: timeoutMs + 30_000 })) as SyncReport)
-            return
-          }
-          const result = (await callDaemon(endpoint, 'webrtc.accept', { code, ...(timeout === undefined ? {} : { timeoutMs: timeout }) })) as { deviceId: string; status: string }
-          ctx.emit(cmd, result, () => `Connected to ${result.deviceId}; the daemon is syncing (see \`orbit status\`).`)
+          const { withApi } = await import('../api.js')
+          await withApi(dataDir, async (api) => {
+            // Only a running holder can take an answer: in-process nothing holds an offer.
+            if (api.where === 'in-process') {
+              const { WebRtcError } = await import('../../../core/errors.js')
+              throw new WebRtcError('no `orbit serve` runs on this data dir to hold an offer: paste the answer into the waiting `orbit webrtc offer`', {
+                code: 'NO_DAEMON',
+              })
+            }
+            const timeout = opts.timeout as number | undefined
+            if (opts.wait === true) {
+              // The daemon aborts the session at timeoutMs.
+              report(ctx, cmd, await api.webrtc.acceptAndWait(code, { timeoutMs: timeout ?? 120_000 }))
+              return
+            }
+            const result = await api.webrtc.accept(code, timeout === undefined ? {} : { timeoutMs: timeout })
+            ctx.emit(cmd, result, () => `Connected to ${result.deviceId}; the daemon is syncing (see \`orbit status\`).`)
+          })
         }),
       )
 
