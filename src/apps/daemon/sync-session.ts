@@ -11,6 +11,7 @@ import { AbortedError, OrbitError, WireError } from '../../core/errors.js'
 import type { DeviceId } from '../../core/ids.js'
 import type { CountingNetworkAdapter } from '../../core/sync/counting.js'
 import type { SyncMethod } from '../../core/sync/types.js'
+import type { SessionDocuments } from '../../core/engine/doc-loader.js'
 import type { TcpNetworkAdapter } from '../../adapters/transport-tcp/index.js'
 
 /** What `orbit sync` and `orbit webrtc` print for one session, whatever the tier. */
@@ -129,15 +130,22 @@ export class PeerHeadsWatcher {
   }
 
   /**
-   * Resolves when the peer matches every handle's heads; rejects with AbortedError (`TIMEOUT`)
+   * Resolves when the peer matches every handle's heads (with the number of documents in sync); rejects with AbortedError (`TIMEOUT`)
    * at the deadline or when `signal` aborts.
    */
-  async until(handles: () => Promise<readonly DocHandle<unknown>[]>, peerId: PeerId, options: { timeoutMs: number; signal?: AbortSignal }): Promise<number> {
+  async until(
+    handles: () => Promise<readonly DocHandle<unknown>[] | SessionDocuments>,
+    peerId: PeerId,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<number> {
     const deadline = Date.now() + options.timeoutMs
     for (;;) {
       options.signal?.throwIfAborted()
-      const list = await handles()
-      if (this.behind(list, peerId).length === 0) return list.length
+      // A DocLoader's answer leaves out (and counts) documents in sync by the link's summaries.
+      const got = await handles()
+      const list = Array.isArray(got) ? got : (got as SessionDocuments).handles
+      const inSync = Array.isArray(got) ? 0 : (got as SessionDocuments).inSync
+      if (this.behind(list, peerId).length === 0) return list.length + inSync
       const left = deadline - Date.now()
       if (left <= 0) throw new AbortedError(`not in sync after ${options.timeoutMs} ms`, { code: 'TIMEOUT' })
       // Re-check on the next sync report, on local changes, or every 250 ms at the latest.
