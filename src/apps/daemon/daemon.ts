@@ -25,6 +25,8 @@ import { advertisedAddresses, formatHostPort, parseHostPort, readKnownPeers, rem
 import { PeerHeadsWatcher, reportLanSession, restrictSharing, settleSyncStateSaves, snapshotTraffic, workspaceDocIds, type SyncReport } from './sync-session.js'
 import { handleControlLine } from './control-server.js'
 import { createDaemonWebRtc, type DaemonWebRtc } from '../node/webrtc-sync.js'
+import { DocHeadsStore } from '../../adapters/storage-sqlite/index.js'
+import { workspaceDocLoader, type DocLoader } from '../../core/engine/doc-loader.js'
 
 /** Default TCP port of `orbit serve` (`--listen 0.0.0.0:7878`). */
 export const DEFAULT_PORT = 7878
@@ -116,8 +118,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const lock = acquireDaemonLock(options.dataDir, { control: controlPath, startedAt: now() })
   let device: OrbitDevice | undefined
   try {
+    // No shard is loaded here: a peer's hello summary says which ones a sync needs (DocLoader).
     device = await openDevice(options.dataDir, { logger: options.logger ?? silentLogger, now })
-    await device.workspace.loadAllShards()
     return await DaemonImpl.start(device, lock, controlPath, listen, options, log, now)
   } catch (error) {
     await device?.close().catch(() => undefined)
@@ -137,6 +139,7 @@ class DaemonImpl implements Daemon {
   readonly counting: CountingNetworkAdapter
   readonly invites: SqliteInviteStore
   readonly watcher: PeerHeadsWatcher
+  readonly loader: DocLoader
   readonly webrtc: DaemonWebRtc
   listenAddress: { host: string; port: number } = { host: '', port: 0 }
   discovery: Discovery | undefined
@@ -182,6 +185,7 @@ class DaemonImpl implements Daemon {
       },
     })
     this.watcher = new PeerHeadsWatcher(device.repo)
+    this.loader = workspaceDocLoader(device.repo, device.workspace, new DocHeadsStore(device.db), log)
     this.webrtc = createDaemonWebRtc(device, { store: this.store, logger: options.logger ?? silentLogger, now })
   }
 
@@ -330,6 +334,7 @@ class DaemonImpl implements Daemon {
   onDisconnected(deviceId: DeviceId): void {
     const live = this.live.get(deviceId)
     this.live.delete(deviceId)
+    if (live !== undefined) this.loader.forget(live.peerId)
     this.connectedFrom.delete(deviceId)
     this.inboundFrom.delete(deviceId)
     if (live !== undefined) this.store.getState().completeSession(live.sessionId)
@@ -415,6 +420,8 @@ class DaemonImpl implements Daemon {
     }
     state.expirePeers(this.options.peerExpiryMs ?? 5 * 60_000)
     void Promise.resolve(this.invites.purgeExpired(this.now())).catch(() => undefined)
+    // Keeps doc_heads current for what synced in the background, so the next start loads nothing it need not.
+    void this.device.flush().catch((error: unknown) => this.log.warn('periodic flush failed', { error: String(error) }))
   }
 
   // ---- control socket -------------------------------------------------------------------------
@@ -590,7 +597,7 @@ class DaemonImpl implements Daemon {
     if (peerId === undefined) throw new WireError(`device ${deviceId} is not connected`, { code: 'UNREACHABLE' })
     const current = () => snapshotTraffic(this.tcp, this.counting, deviceId, peerId)
     return reportLanSession({ deviceId, ...(address ? { address } : {}) }, { before: current(), current }, { started, now: this.now }, async () => {
-      const documents = await this.watcher.until(() => this.device.workspace.allHandles(), peerId, { timeoutMs })
+      const documents = await this.watcher.until(() => this.loader.sessionDocuments(peerId), peerId, { timeoutMs })
       await this.device.flush()
       return documents
     })

@@ -13,6 +13,8 @@ import { openDevice, type OrbitDevice } from '../node/device.js'
 import { formatHostPort, parseHostPort, readKnownPeers, rememberPeerAddress } from './known-peers.js'
 import { PeerHeadsWatcher, reportLanSession, restrictSharing, settleSyncStateSaves, snapshotTraffic, workspaceDocIds, type SyncReport } from './sync-session.js'
 import { DEFAULT_SYNC_TIMEOUT_MS, resolveMember } from './daemon.js'
+import { DocHeadsStore } from '../../adapters/storage-sqlite/index.js'
+import { workspaceDocLoader, type DocLoader } from '../../core/engine/doc-loader.js'
 
 export interface DirectSyncOptions {
   /** `host:port`, or a member device id / prefix with a remembered address. */
@@ -38,7 +40,7 @@ export interface DeviceLink {
  */
 export function linkDevice(
   device: Pick<OrbitDevice, 'identity' | 'deviceName' | 'repo' | 'workspace'>,
-  options: { logger?: Logger; authorize?: (deviceId: DeviceId) => 'member' | 'refuse'; share?: ReadonlySet<string> } = {},
+  options: { logger?: Logger; authorize?: (deviceId: DeviceId) => 'member' | 'refuse'; share?: ReadonlySet<string>; loader?: DocLoader } = {},
 ): DeviceLink {
   restrictSharing(device.repo, options.share ?? workspaceDocIds(device.workspace.rootUrl, device.workspace.shardUrls))
   const authorize = options.authorize ?? ((id: DeviceId) => (device.workspace.memberStatus(id) === 'member' ? 'member' : 'refuse'))
@@ -73,9 +75,10 @@ export async function syncDirect(dataDir: string, options: DirectSyncOptions): P
   const device = await openDevice(dataDir, options.logger === undefined ? {} : { logger: options.logger })
   let link: DeviceLink | undefined
   try {
-    await device.workspace.loadAllShards()
     const targets = resolveTargets(device, options.target)
-    link = linkDevice(device, options.logger === undefined ? {} : { logger: options.logger })
+    // Loads only what the peer's hello summary shows differs (no shard is loaded up front).
+    const loader = workspaceDocLoader(device.repo, device.workspace, new DocHeadsStore(device.db), options.logger)
+    link = linkDevice(device, { loader, ...(options.logger === undefined ? {} : { logger: options.logger }) })
     const started = Date.now()
     let connected: { deviceId: DeviceId; peerId: PeerId; address: string } | undefined
     let lastError: unknown
@@ -95,7 +98,7 @@ export async function syncDirect(dataDir: string, options: DirectSyncOptions): P
     const { tcp, counting, watcher } = link
     const current = () => snapshotTraffic(tcp, counting, deviceId, peerId)
     return await reportLanSession({ deviceId, address }, { before, current }, { started, now: Date.now }, async () => {
-      const documents = await watcher.until(() => device.workspace.allHandles(), peerId, {
+      const documents = await watcher.until(() => loader.sessionDocuments(peerId), peerId, {
         timeoutMs: options.timeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       })
