@@ -91,6 +91,7 @@ describe('DocLoader: load what a peer needs, when it needs it', () => {
     const loaderB = options.bJoiner
       ? new DocLoader({ repo: b.repo, documentIds: () => [], cached: new DocHeadsStore(b.db) })
       : workspaceDocLoader(b.repo, await CrmWorkspace.open(b.repo, rootUrl), new DocHeadsStore(b.db))
+    const ungate = [loaderA.gateAnnouncements(), loaderB.gateAnnouncements()]
     const watcherA = new PeerHeadsWatcher(a.repo)
     const watcherB = new PeerHeadsWatcher(b.repo)
     return {
@@ -110,6 +111,7 @@ describe('DocLoader: load what a peer needs, when it needs it', () => {
       inSync: () => watcherA.until(() => loaderA.sessionDocuments(PEER_B), PEER_B, { timeoutMs: 20_000 }),
       inSyncB: () => watcherB.until(() => loaderB.sessionDocuments(PEER_A), PEER_A, { timeoutMs: 20_000 }),
       close() {
+        for (const u of ungate) u()
         watcherA.close()
         watcherB.close()
       },
@@ -139,6 +141,30 @@ describe('DocLoader: load what a peer needs, when it needs it', () => {
     // Only the roots (opened by the workspaces) are in memory.
     expect(loadedIds(s.a.repo)).toEqual([docIdOf(rootUrl)])
     expect(loadedIds(s.b.repo)).toEqual([docIdOf(rootUrl)])
+    s.close()
+  })
+
+  it('a shard loaded on one side but equal by summary is not announced (the peer does not load it); a later change is', async () => {
+    await twoSyncedDevices()
+    const s = await reopen()
+    // A reads shard 1 (as a `contact show` through the daemon would) before the peer connects.
+    const shard1 = await s.wsA.shardHandle(1)
+    const id1 = ids[2]!
+    await s.connect()
+    expect(await s.inSync()).toBe(1 + SHARDS)
+    expect(await s.inSyncB()).toBe(1 + SHARDS)
+    // Let the Repo's (asynchronous) share decisions for the new peer run.
+    await new Promise((r) => setTimeout(r, 0))
+    expect(docSyncsWith(s.a.repo, id1, PEER_B)).toBe(false)
+    expect(loadedIds(s.b.repo)).toEqual([docIdOf(rootUrl)])
+    // A changes it: now it differs from B's summary, so A announces it and B receives the change.
+    await s.wsA.editContact(Object.keys(shard1.doc().contacts)[0]!, { title: 'After the hello' })
+    await waitFor(() => {
+      const hb = s.b.repo.handles[id1 as DocumentId] as DocHandle<unknown> | undefined
+      return hb !== undefined && hb.isReady() && sameHeads(headsOf(hb), headsOf(shard1))
+    })
+    expect(docSyncsWith(s.a.repo, id1, PEER_B)).toBe(true)
+    expect(JSON.stringify((s.b.repo.handles[id1 as DocumentId] as DocHandle<unknown>).doc())).toContain('After the hello')
     s.close()
   })
 
@@ -213,6 +239,12 @@ describe('DocLoader: load what a peer needs, when it needs it', () => {
     s.close()
   })
 })
+
+/** Whether the Repo's synchronizer for `documentId` syncs it with `peerId`. */
+function docSyncsWith(repo: Repo, documentId: string, peerId: PeerId): boolean {
+  const synchronizers = (repo.synchronizer as unknown as { docSynchronizers: Record<string, { hasPeer(p: PeerId): boolean }> }).docSynchronizers
+  return synchronizers[documentId]?.hasPeer(peerId) ?? false
+}
 
 function sameHeads(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && [...a].sort().join() === [...b].sort().join()

@@ -222,6 +222,7 @@ class DaemonImpl implements Daemon {
       }),
     )
     restrictSharing(device.repo, workspaceDocIds(device.workspace.rootUrl, device.workspace.shardUrls))
+    this.unsubscribe.push(this.loader.gateAnnouncements())
     device.repo.networkSubsystem.addNetworkAdapter(this.counting)
     let bound: { host: string; port: number } | undefined
     try {

@@ -36,13 +36,15 @@ export interface DeviceLink {
 
 /**
  * Attaches a dial-only TCP transport to `device`'s Repo. `authorize` defaults to the workspace's
- * membership, `share` (the documents exchanged) to the workspace's documents.
+ * membership, `share` (the documents exchanged) to the workspace's documents. With `loader`, the
+ * hello carries its summary and only documents that differ from the peer's are loaded and announced.
  */
 export function linkDevice(
   device: Pick<OrbitDevice, 'identity' | 'deviceName' | 'repo' | 'workspace'>,
   options: { logger?: Logger; authorize?: (deviceId: DeviceId) => 'member' | 'refuse'; share?: ReadonlySet<string>; loader?: DocLoader } = {},
 ): DeviceLink {
   restrictSharing(device.repo, options.share ?? workspaceDocIds(device.workspace.rootUrl, device.workspace.shardUrls))
+  const ungate = options.loader?.gateAnnouncements()
   const authorize = options.authorize ?? ((id: DeviceId) => (device.workspace.memberStatus(id) === 'member' ? 'member' : 'refuse'))
   const tcp = new TcpNetworkAdapter({
     identity: device.identity,
@@ -64,6 +66,7 @@ export function linkDevice(
       return { deviceId, peerId }
     },
     close() {
+      ungate?.()
       watcher.close()
       tcp.disconnect()
     },

@@ -136,6 +136,50 @@ export class DocLoader {
     return wanted
   }
 
+  /**
+   * Whether the Repo should announce `documentId` to `peerId`: not while this device's heads equal
+   * the heads the peer's hello named — it holds exactly this, and announcing would make it load
+   * the document only to agree. Once the heads here move on, they differ, and the document is
+   * announced (see {@link gateAnnouncements}).
+   */
+  shouldAnnounce(peerId: PeerId, documentId: string): boolean {
+    const theirs = this.#summaries.get(peerId)?.[documentId]
+    if (theirs === undefined) return true
+    const mine = this.localHeads(documentId)
+    return mine === undefined || !sameHeads(mine, theirs)
+  }
+
+  /**
+   * Narrows the Repo's current `announce` policy by {@link shouldAnnounce} (set it after the
+   * sharing policy itself), and has the Repo re-evaluate what it shares each time one of these
+   * documents is saved (its heads changed), so a document that was in sync by summary and then
+   * changed is announced. automerge-repo keeps syncing a document with a peer that sent messages
+   * for it, whatever `announce` says. Returns a function that undoes both.
+   */
+  gateAnnouncements(): () => void {
+    const repo = this.#repo
+    const base = repo.shareConfig
+    repo.shareConfig = {
+      announce: async (peerId, documentId) => (await base.announce(peerId, documentId)) && (documentId === undefined || this.shouldAnnounce(peerId, documentId)),
+      access: base.access,
+    }
+    let scheduled = false
+    const onMetrics = (metrics: { type: string; documentId?: string }) => {
+      if (metrics.type !== 'doc-saved' || scheduled || this.#summaries.size === 0) return
+      if (metrics.documentId === undefined || !this.#ids().includes(metrics.documentId)) return
+      scheduled = true
+      queueMicrotask(() => {
+        scheduled = false
+        repo.shareConfigChanged()
+      })
+    }
+    repo.on('doc-metrics', onMetrics as never)
+    return () => {
+      repo.off('doc-metrics', onMetrics as never)
+      repo.shareConfig = base
+    }
+  }
+
   /** Forget a peer's summary (its link closed; a new link brings a new hello). */
   forget(peerId: PeerId): void {
     this.#summaries.delete(peerId)
