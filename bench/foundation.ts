@@ -63,15 +63,19 @@ const median = (xs: number[]): number => {
 const r1 = (x: number) => Math.round(x * 10) / 10
 const r3 = (x: number) => Math.round(x * 1000) / 1000
 
-interface Dataset {
+export interface Dataset {
   n: number
   dataDir: string
   baselineFile: string
   ids: string[]
 }
 
-/** Fills a fresh data dir with `n` contacts through `addContacts`, and the same contacts in one plain Automerge document. */
-async function buildDataset(tmp: string, n: number, progress: (m: string) => void): Promise<Dataset> {
+/**
+ * Fills a fresh data dir with `n` contacts through `addContacts`, and the same contacts in one plain
+ * Automerge document (unless `baseline: false`; `baselineFile` is then not written).
+ */
+export async function buildDataset(tmp: string, n: number, progress: (m: string) => void, options: { baseline?: boolean } = {}): Promise<Dataset> {
+  const withBaseline = options.baseline !== false
   const dataDir = join(tmp, `orbit-${n}`)
   await initDevice(dataDir, { name: `bench ${n}` })
   const device = await openDevice(dataDir)
@@ -86,9 +90,11 @@ async function buildDataset(tmp: string, n: number, progress: (m: string) => voi
       const inputs = Array.from({ length: Math.min(batch, n - start) }, (_, k) => fakeContact(start + k))
       const added = await device.workspace.addContacts(inputs)
       await device.flush()
-      baseline = Automerge.change(baseline, (d) => {
-        for (const c of added) d.contacts[c.id] = c
-      })
+      if (withBaseline) {
+        baseline = Automerge.change(baseline, (d) => {
+          for (const c of added) d.contacts[c.id] = c
+        })
+      }
       for (const c of added) ids.push(c.id)
       progress(`  ${n}: ${start + inputs.length} contacts written (${Math.round((performance.now() - t0) / 1000)} s)`)
     }
@@ -96,7 +102,7 @@ async function buildDataset(tmp: string, n: number, progress: (m: string) => voi
     await device.close()
   }
   const baselineFile = join(tmp, `automerge-${n}.bin`)
-  writeFileSync(baselineFile, Automerge.save(baseline))
+  if (withBaseline) writeFileSync(baselineFile, Automerge.save(baseline))
   return { n, dataDir, baselineFile, ids }
 }
 

@@ -18,6 +18,7 @@ import { foundationBench } from './foundation.js'
 import { lanBench } from './lan.js'
 import { runQrBenchWithBars } from './qr.js'
 import { runWebRtcBench } from './webrtc.js'
+import { serveScaleBench } from './serve-scale.js'
 import type { BarCheck, BenchModule, BenchOutcome } from './types.js'
 
 export const BENCH_MODULES: readonly BenchModule[] = [
@@ -25,6 +26,7 @@ export const BENCH_MODULES: readonly BenchModule[] = [
   lanBench,
   { name: 'webrtc (issue 5): set-up, blobs, 10k CRM sync vs LAN', run: (progress) => runWebRtcBench(progress) },
   { name: 'qr (issue 4): frames, loss, bc-ur', run: async () => runQrBenchWithBars() },
+  serveScaleBench,
 ]
 
 const started = Number(process.env.ORBIT_BENCH_STARTED ?? Date.now())

@@ -13,10 +13,10 @@
 export const ORBIT_APPLICATION_ID = 0x4f524254
 
 /** `PRAGMA user_version` written by the newest migration below. */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 /** Tables a store at {@link SCHEMA_VERSION} must have; a store missing one is not ours. */
-export const REQUIRED_TABLES = ['chunks', 'doc_gen', 'config', 'entity_index', 'index_state'] as const
+export const REQUIRED_TABLES = ['chunks', 'doc_gen', 'config', 'entity_index', 'index_state', 'doc_heads'] as const
 
 /** Migration `i` takes a store from user_version `i` to `i + 1`. */
 export const MIGRATIONS: readonly string[] = [
@@ -68,6 +68,16 @@ export const MIGRATIONS: readonly string[] = [
     doc_id TEXT NOT NULL,
     gen    INTEGER NOT NULL,
     PRIMARY KEY (kind, shard)
+  ) WITHOUT ROWID;
+  `,
+  `
+  -- Each document's heads as last flushed, so a sync can tell which documents differ from a
+  -- peer's without loading Automerge. A row is valid only while gen equals the document's
+  -- doc_gen (0 if absent); a store migrated from version 1 has no rows: every document is unknown.
+  CREATE TABLE doc_heads (
+    doc_id TEXT PRIMARY KEY NOT NULL,
+    gen    INTEGER NOT NULL,
+    heads  TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
 ]

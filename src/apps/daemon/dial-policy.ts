@@ -117,6 +117,8 @@ export class DialPolicy {
     }
     state.expirePeers(this.#o.peerExpiryMs ?? 5 * 60_000)
     void this.#node.pairing.purgeExpired().catch(() => undefined)
+    // Keeps doc_heads current for what synced in the background, so the next start loads nothing it need not.
+    void this.#node.device.flush().catch((error: unknown) => this.#log.warn('periodic flush failed', { error: String(error) }))
   }
 
   /** Says goodbye on mDNS first, so peers stop dialling an address that is about to go away. */

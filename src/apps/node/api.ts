@@ -120,6 +120,8 @@ export interface LocalApiOptions {
   /** Where QR and WebRTC sessions are recorded (an embedding node's sync store). */
   recorder?: SessionRecorder
   logger?: Logger
+  /** The Repo's sharing policy is set already (a node's LAN tier did, with its announcement gate): leave it. */
+  shared?: boolean
   /** Runs one LAN session on the open device (lazy: it loads the TCP transport). */
   syncDirect?: (target: string, timeoutMs: number | undefined) => Promise<SyncReport>
 }
@@ -196,7 +198,7 @@ function lazyWebRtc(device: OrbitDevice, options: LocalApiOptions): { api: WebRt
       const { restrictSharing, workspaceDocIds } = await import('../../core/engine/sync-session.js')
       const { createDaemonWebRtc } = await import('./webrtc-sync.js')
       await device.workspace.loadAllShards()
-      restrictSharing(device.repo, workspaceDocIds(device.workspace.rootUrl, device.workspace.shardUrls))
+      if (options.shared !== true) restrictSharing(device.repo, workspaceDocIds(device.workspace.rootUrl, device.workspace.shardUrls))
       return createDaemonWebRtc(device, { ...(options.recorder === undefined ? {} : { recorder: options.recorder }), ...(options.logger === undefined ? {} : { logger: options.logger }) })
     })())
   return {

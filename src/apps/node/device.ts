@@ -19,6 +19,7 @@ import { loadIdentity, saveIdentity } from '../../adapters/identity-fs/index.js'
 import {
   ConfigStore,
   ContactIndex,
+  flushAndRecordHeads,
   OrgIndex,
   SqliteStorageAdapter,
   openOrbitDatabase,
@@ -102,7 +103,7 @@ export async function initDevice(dataDir: string, options: InitDeviceOptions): P
       ...(options.shardCount === undefined ? {} : { shardCount: options.shardCount }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     })
-    await repo.flush()
+    await flushAndRecordHeads(repo, db, [workspace.rootUrl, ...workspace.shardUrls].map(docIdOf))
     const config = new ConfigStore(db)
     const projector = new IndexProjector(db, repo, workspace, new ContactIndex(db), new OrgIndex(db), config, options.logger ?? silentLogger)
     await projector.rebuildDirty()
@@ -273,7 +274,9 @@ class OpenDevice implements OrbitDevice {
   }
 
   async flush(): Promise<void> {
-    await this.repo.flush()
+    // Flushes the Repo and records the workspace documents' heads (doc_heads), so the next sync
+    // can tell which documents differ from a peer's without loading them.
+    await flushAndRecordHeads(this.repo, this.db, [this.workspace.rootUrl, ...this.workspace.shardUrls].map(docIdOf))
     await this.projector.settle()
   }
 

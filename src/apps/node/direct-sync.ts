@@ -7,9 +7,11 @@
 import { OrbitError, WireError } from '../../core/errors.js'
 import type { DeviceId } from '../../core/ids.js'
 import type { Logger } from '../../core/log.js'
+import { workspaceDocLoader } from '../../core/engine/doc-loader.js'
 import { membershipPolicy } from '../../core/engine/membership.js'
 import type { SessionRecorder } from '../../core/engine/session-recorder.js'
 import { settleSyncStateSaves, workspaceDocIds, type SyncReport } from '../../core/engine/sync-session.js'
+import { DocHeadsStore } from '../../adapters/storage-sqlite/index.js'
 import { openDevice, type OrbitDevice } from './device.js'
 import { parseHostPort, readKnownPeers } from './known-peers.js'
 import { resolveMember } from './members.js'
@@ -37,9 +39,11 @@ export async function syncDirect(dataDir: string, options: DirectSyncOptions): P
 
 /** One session against `target` on an open device (its Repo must have no other transport). */
 export async function syncDirectOn(device: OrbitDevice, options: DirectSyncOptions): Promise<SyncReport> {
-  await device.workspace.loadAllShards()
   const targets = resolveTargets(device, options.target)
+  // Loads only what the peer's hello summary shows differs (no shard is loaded up front).
+  const loader = workspaceDocLoader(device.repo, device.workspace, new DocHeadsStore(device.db), options.logger)
   const tier = new LanTier({
+    loader,
     device,
     policy: membershipPolicy(device.workspace),
     share: workspaceDocIds(device.workspace.rootUrl, device.workspace.shardUrls),

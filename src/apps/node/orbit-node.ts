@@ -14,11 +14,13 @@
 import { StoreError, ValidationError, WireError } from '../../core/errors.js'
 import type { DeviceId } from '../../core/ids.js'
 import { silentLogger, type Logger } from '../../core/log.js'
+import { workspaceDocLoader, type DocLoader } from '../../core/engine/doc-loader.js'
 import { membershipPolicy, type MembershipPolicy } from '../../core/engine/membership.js'
 import { sessionRecorder, type SessionRecorder } from '../../core/engine/session-recorder.js'
 import { settleSyncStateSaves, workspaceDocIds, type SyncReport } from '../../core/engine/sync-session.js'
 import type { Tier } from '../../core/engine/tier.js'
 import { createSyncStore, type SyncStore, type SyncStoreState } from '../../core/sync/store.js'
+import { DocHeadsStore } from '../../adapters/storage-sqlite/index.js'
 import { localApi, type InviteInfo, type LocalApi, type OrbitApi } from './api.js'
 import { initDevice, openDevice, type OrbitDevice } from './device.js'
 import { advertisedAddresses, formatHostPort, parseHostPort } from './known-peers.js'
@@ -53,6 +55,8 @@ export interface OrbitNode {
   readonly store: SyncStore
   readonly policy: MembershipPolicy
   readonly recorder: SessionRecorder
+  /** Which documents a LAN session needs loaded (the peer's hello summary against doc_heads). */
+  readonly loader: DocLoader
   readonly lan: LanTier
   readonly webrtc: WebRtcTier
   readonly qr: QrTier
@@ -87,7 +91,7 @@ export async function createOrbitNode(options: OrbitNodeOptions): Promise<OrbitN
   const logger = options.logger ?? silentLogger
   const device = await openDevice(options.dataDir, { logger, ...(options.now === undefined ? {} : { now: options.now }) })
   try {
-    await device.workspace.loadAllShards()
+    // No shard is loaded here: a peer's hello summary says which ones a sync needs (DocLoader).
     const node = new Node(device, options, logger)
     await node.start()
     return node
@@ -107,6 +111,7 @@ class Node implements OrbitNode {
   readonly tiers: readonly Tier[]
   readonly pairing: PairingAdmission
   readonly api: OrbitApi
+  readonly loader: DocLoader
   listenAddress: { host: string; port: number } | undefined
   readonly #now: () => number
   readonly #local: LocalApi
@@ -130,8 +135,10 @@ class Node implements OrbitNode {
     })
     // One policy for every tier: members sync, an unknown device may pair while an invite is pending.
     this.policy = membershipPolicy(device.workspace, { pairingOpen: () => this.pairing.isOpen() })
+    this.loader = workspaceDocLoader(device.repo, device.workspace, new DocHeadsStore(device.db), logger)
     this.lan = new LanTier({
       device,
+      loader: this.loader,
       policy: this.policy,
       share: workspaceDocIds(device.workspace.rootUrl, device.workspace.shardUrls),
       recorder: this.recorder,
@@ -142,10 +149,10 @@ class Node implements OrbitNode {
       logger,
       now: this.#now,
     })
-    this.webrtc = new WebRtcTier({ device, policy: this.policy, recorder: this.recorder, run: { logger, now: this.#now } })
+    this.webrtc = new WebRtcTier({ device, policy: this.policy, recorder: this.recorder, run: { logger, now: this.#now }, share: false })
     this.qr = new QrTier({ device, policy: this.policy, recorder: this.recorder })
     this.tiers = [this.lan, this.webrtc, this.qr]
-    this.#local = localApi(device, { recorder: this.recorder, logger })
+    this.#local = localApi(device, { recorder: this.recorder, logger, shared: true })
     this.api = {
       ...this.#local,
       sync: ({ target, timeoutMs }) => this.sync(target, timeoutMs),

@@ -2,6 +2,7 @@
  * The engine's core (docs/architecture.md): the membership policy every entry point asks, the
  * tier port, and the tier-neutral session model recorded into the sync store.
  */
+export { DocLoader, workspaceDocLoader, type DocSummary, type HeadsSource, type SessionDocuments } from './doc-loader.js'
 export { fixedMembership, membershipPolicy, type Admission, type MembershipOptions, type MembershipPolicy, type MembershipSource } from './membership.js'
 export { sessionRecorder, type RecordedSession, type SessionRecorder } from './session-recorder.js'
 export {

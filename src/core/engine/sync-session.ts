@@ -11,6 +11,7 @@ import { getHeads } from '@automerge/automerge'
 import { z } from 'zod'
 import { AbortedError, OrbitError, WireError } from '../errors.js'
 import type { SyncMethod } from '../sync/types.js'
+import type { SessionDocuments } from './doc-loader.js'
 
 /** What `orbit sync`, `orbit webrtc` and the sync store record for one session, whatever the tier. */
 export interface SyncReport {
@@ -140,15 +141,22 @@ export class PeerHeadsWatcher {
   }
 
   /**
-   * Resolves when the peer matches every handle's heads; rejects with AbortedError (`TIMEOUT`)
+   * Resolves when the peer matches every handle's heads (with the number of documents in sync); rejects with AbortedError (`TIMEOUT`)
    * at the deadline or when `signal` aborts.
    */
-  async until(handles: () => Promise<readonly DocHandle<unknown>[]>, peerId: PeerId, options: { timeoutMs: number; signal?: AbortSignal }): Promise<number> {
+  async until(
+    handles: () => Promise<readonly DocHandle<unknown>[] | SessionDocuments>,
+    peerId: PeerId,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<number> {
     const deadline = Date.now() + options.timeoutMs
     for (;;) {
       options.signal?.throwIfAborted()
-      const list = await handles()
-      if (this.behind(list, peerId).length === 0) return list.length
+      // A DocLoader's answer leaves out (and counts) documents in sync by the link's summaries.
+      const got = await handles()
+      const list = Array.isArray(got) ? got : (got as SessionDocuments).handles
+      const inSync = Array.isArray(got) ? 0 : (got as SessionDocuments).inSync
+      if (this.behind(list, peerId).length === 0) return list.length + inSync
       const left = deadline - Date.now()
       if (left <= 0) throw new AbortedError(`not in sync after ${options.timeoutMs} ms`, { code: 'TIMEOUT' })
       // Re-check on the next sync report, on local changes, or every 250 ms at the latest.

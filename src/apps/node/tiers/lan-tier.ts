@@ -13,6 +13,7 @@ import { OrbitError, WireError } from '../../../core/errors.js'
 import type { DeviceId } from '../../../core/ids.js'
 import { silentLogger, type Logger } from '../../../core/log.js'
 import { CountingNetworkAdapter } from '../../../core/sync/counting.js'
+import type { DocLoader, DocSummary, SessionDocuments } from '../../../core/engine/doc-loader.js'
 import type { MembershipPolicy } from '../../../core/engine/membership.js'
 import type { RecordedSession, SessionRecorder } from '../../../core/engine/session-recorder.js'
 import { PeerHeadsWatcher, reportSession, restrictSharing, type SyncReport, type TrafficSnapshot } from '../../../core/engine/sync-session.js'
@@ -44,7 +45,13 @@ export interface LanTierOptions {
   discovered?: (deviceId: DeviceId) => { addresses: readonly string[]; port?: number | undefined } | undefined
   /** Redial dropped links (the daemon); default false (one-shot `orbit sync`). */
   reconnect?: boolean
-  /** The documents a session compares; default the workspace's. */
+  /**
+   * Loads only the documents that differ from a peer's hello summary, and gates announcements by
+   * it (src/core/engine/doc-loader.ts): a session then compares just those, counting the rest as
+   * in sync. Without it, a session compares every workspace document (all loaded).
+   */
+  loader?: DocLoader
+  /** The documents a session compares (overrides `loader`); default the workspace's. */
   handles?: () => Promise<readonly DocHandle<unknown>[]>
   /** More transport options (e.g. a document summary for the hello), passed through. */
   transport?: Partial<Pick<TcpNetworkAdapterOptions, 'backoff' | 'timers' | 'connectTimeoutMs' | 'heartbeatMs' | 'idleTimeoutMs'>> & Record<string, unknown>
@@ -80,6 +87,8 @@ export class LanTier implements Tier {
     this.#now = options.now ?? Date.now
     const { device, policy } = options
     restrictSharing(device.repo, options.share)
+    // After the sharing policy itself: it narrows what is announced to each peer.
+    if (options.loader !== undefined) this.#off.push(options.loader.gateAnnouncements())
     this.tcp = new TcpNetworkAdapter({
       identity: device.identity,
       ...(options.listen === undefined ? {} : { listen: options.listen }),
@@ -87,8 +96,11 @@ export class LanTier implements Tier {
       ...(options.onPairingSession === undefined ? {} : { onPairingSession: options.onPairingSession }),
       deviceName: device.deviceName,
       logger: options.logger ?? silentLogger,
+      // What this device holds, carried in the link's hello (docs/protocol/link.md), so the peer
+      // loads only what differs; transports without a link layer ignore it.
+      ...(options.loader === undefined ? {} : { summary: () => options.loader!.summary() }),
       ...(options.transport ?? {}),
-    })
+    } as TcpNetworkAdapterOptions)
     this.counting = new CountingNetworkAdapter(this.tcp, {
       onTraffic: (e) => {
         const link = [...this.#links.values()].find((l) => l.peerId === e.peerId)
@@ -102,6 +114,13 @@ export class LanTier implements Tier {
       this.tcp.on2('device-disconnected', (e) => this.#onDisconnected(e.deviceId)),
       this.tcp.on2('connection-error', (e) => this.#log.info('connection refused or failed', { name: e.error.name, code: e.error.code, remote: e.remoteAddress })),
     )
+    if (options.loader !== undefined) {
+      const loader = options.loader
+      // The peer's hello summary arrives before the Repo hears of the peer: load what differs.
+      // (`peer-summary` is the link layer's event; a transport without one never emits it.)
+      const on2 = this.tcp.on2.bind(this.tcp) as unknown as (event: string, listener: (info: { peerId: PeerId; summary: DocSummary | undefined }) => void) => () => void
+      this.#off.push(on2('peer-summary', (e) => void loader.onPeerSummary(e.peerId, e.summary)))
+    }
     device.repo.networkSubsystem.addNetworkAdapter(this.counting)
   }
 
@@ -216,7 +235,9 @@ export class LanTier implements Tier {
     const address = this.connectedVia(deviceId)
     const current = (): TrafficSnapshot => this.traffic(deviceId, peerId)
     const before = options.fromZero === true ? { changesSent: 0, changesReceived: 0, bytesSent: 0, bytesReceived: 0 } : current()
-    const handles = this.#options.handles ?? (() => this.#options.device.workspace.allHandles())
+    const { loader } = this.#options
+    const handles: () => Promise<readonly DocHandle<unknown>[] | SessionDocuments> =
+      this.#options.handles ?? (loader !== undefined ? () => loader.sessionDocuments(peerId) : () => this.#options.device.workspace.allHandles())
     return reportSession('local-network', { deviceId, ...(address === undefined ? {} : { address }) }, { before, current }, { started, now: this.#now }, async () => {
       const documents = await this.watcher.until(handles, peerId, {
         timeoutMs: options.timeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS,
@@ -274,6 +295,7 @@ export class LanTier implements Tier {
   #onDisconnected(deviceId: DeviceId): void {
     const link = this.#links.get(deviceId)
     this.#links.delete(deviceId)
+    if (link !== undefined) this.#options.loader?.forget(link.peerId)
     this.#dialledAt.delete(deviceId)
     this.#inboundFrom.delete(deviceId)
     link?.session?.end()

@@ -19,6 +19,8 @@ export interface WebRtcTierOptions {
   recorder?: SessionRecorder
   /** ICE servers, host addresses, timeouts (unset ones come from the data dir's config). */
   run?: WebRtcRunOptions
+  /** Set the Repo's sharing policy to the workspace's documents before a session. Default true; a node whose LAN tier set it (with its announcement gate) passes false. */
+  share?: boolean
 }
 
 const textOf = (carried: Carried): string => {
@@ -59,7 +61,7 @@ export class WebRtcTier implements Tier {
       ...this.#o.run,
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
-      share: true,
+      share: this.#o.share !== false,
     }
   }
 
