@@ -44,6 +44,8 @@ interface Conn {
   role: 'initiator' | 'responder'
   /** Closed on purpose (our disconnect, undial, drop): no redial. */
   noRedial: boolean
+  /** Both hellos were exchanged on it once. */
+  established: boolean
   target: DialTarget | undefined
   lastReceivedAt: number
   lastSentAt: number
@@ -446,6 +448,7 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
       session,
       role,
       noRedial: false,
+      established: false,
       target,
       lastReceivedAt: this.#now(),
       lastSentAt: this.#now(),
@@ -538,6 +541,7 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
   // ---- link hooks ----------------------------------------------------------------------------
 
   protected override onLinkEstablished(link: Link<Conn>): void {
+    link.context.established = true
     const target = link.context.target
     if (target === undefined) return
     target.attempt = 0
@@ -564,8 +568,13 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
     if (closing) this.#reportError(error, link.context.framed.socket.remoteAddress, link.remoteDeviceId)
   }
 
-  protected override onLinkClosed(link: Link<Conn>, _error: Error | undefined): void {
+  protected override onLinkClosed(link: Link<Conn>, error: Error | undefined): void {
     const conn = link.context
+    // A link that closed before both hellos (no common version, a refused peer id) is this
+    // attempt's outcome: `dial()` fails with its reason instead of waiting.
+    if (conn.target !== undefined && !conn.established) {
+      this.#settle(conn.target, { error: error ?? new WireError('the link closed before the hello exchange', { code: 'CLOSED' }) })
+    }
     if (conn.heartbeat !== undefined) this.#timers.clearTimeout(conn.heartbeat)
     conn.heartbeat = undefined
     const target = conn.target
