@@ -165,9 +165,11 @@ class DaemonImpl implements Daemon {
     const me = device.identity.deviceId
     this.store = createSyncStore({ localDeviceId: me, now })
     this.invites = new SqliteInviteStore(device.db)
+    this.loader = workspaceDocLoader(device.repo, device.workspace, new DocHeadsStore(device.db), log)
     this.tcp = new TcpNetworkAdapter({
       identity: device.identity,
       listen: options.listen ?? { host: '0.0.0.0', port: DEFAULT_PORT },
+      summary: () => this.loader.summary(),
       authorize: (remote) => this.authorize(remote.deviceId),
       onPairingSession: (conn) => void this.answerPairing(conn),
       deviceName: device.deviceName,
@@ -185,7 +187,6 @@ class DaemonImpl implements Daemon {
       },
     })
     this.watcher = new PeerHeadsWatcher(device.repo)
-    this.loader = workspaceDocLoader(device.repo, device.workspace, new DocHeadsStore(device.db), log)
     this.webrtc = createDaemonWebRtc(device, { store: this.store, logger: options.logger ?? silentLogger, now })
   }
 
@@ -222,7 +223,10 @@ class DaemonImpl implements Daemon {
       }),
     )
     restrictSharing(device.repo, workspaceDocIds(device.workspace.rootUrl, device.workspace.shardUrls))
-    this.unsubscribe.push(this.loader.gateAnnouncements())
+    this.unsubscribe.push(
+      this.loader.gateAnnouncements(),
+      tcp.on2('peer-summary', (e) => void this.loader.onPeerSummary(e.peerId, e.summary)),
+    )
     device.repo.networkSubsystem.addNetworkAdapter(this.counting)
     let bound: { host: string; port: number } | undefined
     try {

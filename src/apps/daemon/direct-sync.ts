@@ -51,7 +51,9 @@ export function linkDevice(
     authorize: (remote) => authorize(remote.deviceId),
     deviceName: device.deviceName,
     logger: options.logger ?? silentLogger,
+    ...(options.loader === undefined ? {} : { summary: () => options.loader!.summary() }),
   })
+  const offSummary = options.loader === undefined ? undefined : tcp.on2('peer-summary', (e) => void options.loader!.onPeerSummary(e.peerId, e.summary))
   const counting = new CountingNetworkAdapter(tcp)
   const watcher = new PeerHeadsWatcher(device.repo)
   device.repo.networkSubsystem.addNetworkAdapter(counting)
@@ -66,6 +68,7 @@ export function linkDevice(
       return { deviceId, peerId }
     },
     close() {
+      offSummary?.()
       ungate?.()
       watcher.close()
       tcp.disconnect()

@@ -15,8 +15,9 @@ import { parseAutomergeUrl, type AutomergeUrl, type DocHandle, type DocumentId, 
 import { silentLogger, type Logger } from '../log.js'
 import type { CrmWorkspace } from '../model/workspace.js'
 
-/** What a device holds: documentId -> its current heads (sorted hex strings). Carried in the link hello. */
-export type DocSummary = Record<string, string[]>
+import type { DocSummary } from '../link/index.js'
+
+export type { DocSummary }
 
 /** Bounds of a summary the link layer carries; a document beyond them is left out (and so counts as lacking). */
 export const SUMMARY_MAX_DOCUMENTS = 4096
