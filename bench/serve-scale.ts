@@ -104,7 +104,7 @@ export async function cachedDataDir(n: number, progress: (m: string) => void): P
  * data dir with a second member added; the client a copy of that with its own identity and storage
  * id (what a device that finished its initial sync looks like, without minutes of syncing 100k).
  */
-async function inSyncPair(base: string, tmp: string): Promise<{ server: string; client: string }> {
+export async function inSyncPair(base: string, tmp: string): Promise<{ server: string; client: string }> {
   const server = join(tmp, 'server')
   const client = join(tmp, 'client')
   cpSync(base, server, { recursive: true })
@@ -145,7 +145,7 @@ interface Serve {
 }
 
 /** Spawns `orbit serve` and resolves once its control socket answers `status` (polled every 10 ms). */
-async function startServe(dataDir: string): Promise<Serve> {
+export async function startServe(dataDir: string): Promise<Serve> {
   const t0 = performance.now()
   const child = spawn(process.execPath, [ORBIT_BIN, 'serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--no-mdns'], {
     env: { ...process.env, ORBIT_LOG_LEVEL: 'silent' },

@@ -5,7 +5,8 @@ import * as A from '@automerge/automerge'
 import { Repo, type DocHandle } from '@automerge/automerge-repo'
 import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { DocHeadsStore, flushAndRecordHeads, openOrbitDatabase, SqliteStorageAdapter, type OrbitDatabase } from '../../src/adapters/storage-sqlite/index.js'
+import { DocHeadsStore, openOrbitDatabase, SqliteStorageAdapter, type OrbitDatabase } from '../../src/adapters/storage-sqlite/index.js'
+import { flushAndRecordHeads } from '../../src/adapters/storage-sqlite/record-heads.js'
 import { MIGRATIONS, ORBIT_APPLICATION_ID, SCHEMA_VERSION } from '../../src/adapters/storage-sqlite/schema.js'
 
 interface Doc {

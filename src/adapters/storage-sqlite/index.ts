@@ -9,4 +9,5 @@ export { readDocGen } from './doc-gen.js'
 export { EntityIndex, type CleanMark, type IndexableEntity, type PageOptions, type ShardSource } from './entity-index.js'
 export { ContactIndex, OrgIndex, ORG_SHARD } from './contact-index.js'
 export { ConfigStore } from './config-store.js'
-export { DocHeadsStore, flushAndRecordHeads, MAX_RECORDED_HEADS } from './doc-heads.js'
+export { DocHeadsStore, MAX_RECORDED_HEADS } from './doc-heads.js'
+// flushAndRecordHeads: import './record-heads.js' directly (it loads Automerge; this index must not).

@@ -8,6 +8,8 @@ import { FrameDecoder, encodeFrame } from './frames.js'
 import type { ChannelIo } from './channel-contract.js'
 
 const MAX_QUEUED_FRAMES = 16
+/** How long a flushing close waits for the peer before destroying the socket. */
+export const FLUSH_MS = 1000
 
 export class FramedSocket {
   readonly socket: Socket
@@ -104,14 +106,25 @@ export class FramedSocket {
     else this.#closeListeners.push(listener)
   }
 
-  /** Destroys the socket; idempotent. Pending `receive()`s reject with `error`. */
-  close(error: Error = new WireError('connection closed', { code: 'CLOSED' })): void {
+  /**
+   * Closes; idempotent. Pending `receive()`s reject with `error`, close listeners run now. With
+   * `flush`, what was written still goes out (a goodbye, an `unsupported` notice): the socket is
+   * ended and destroyed when the peer closes too, or after {@link FLUSH_MS}. Without it, destroyed
+   * at once (a peer sending garbage gets nothing more).
+   */
+  close(error: Error = new WireError('connection closed', { code: 'CLOSED' }), options: { flush?: boolean } = {}): void {
     if (this.#closed) return
     this.#closed = error
     this.#queue.length = 0
     for (const waiter of this.#waiters) waiter.reject(error)
     this.#waiters.clear()
-    this.socket.destroy()
+    if (options.flush === true && !this.socket.destroyed) {
+      const timer = setTimeout(() => this.socket.destroy(), FLUSH_MS)
+      timer.unref()
+      this.socket.once('close', () => clearTimeout(timer))
+      this.socket.once('end', () => this.socket.destroy())
+      this.socket.end()
+    } else this.socket.destroy()
     for (const listener of this.#closeListeners.splice(0)) listener(error)
   }
 

@@ -9,4 +9,4 @@ export type {
 } from './types.js'
 export type { Authorization, ChannelIo, HandshakeOptions, PerformHandshake, RemoteDevice, SecureSession } from './channel-contract.js'
 export { FrameDecoder, encodeFrame, FRAME_VERSION, FRAME_HEADER_BYTES, DEFAULT_MAX_FRAME_BYTES } from './frames.js'
-export { REPO_PROTOCOL_VERSION, type JoinMessage } from './messages.js'
+export type { DocSummary, PeerSummaryInfo } from '../../core/link/index.js'

@@ -1,23 +1,30 @@
 /**
- * An automerge-repo `NetworkAdapter` over `node:net`, every connection inside the secure channel.
+ * An automerge-repo `NetworkAdapter` over `node:net`, every connection inside the secure channel,
+ * the link layer (src/core/link, docs/protocol/link.md) on top.
  *
  * Per connection: TCP → frames (frames.ts) → handshake (channel) → by authorization:
  * - `refuse`: the handshake throws; the socket is destroyed. The peer got nothing.
- * - `pairing`: the session goes to `onPairingSession` and never sees repo messages.
- * - `member`: each side sends `join` (peer id + metadata), then automerge-repo messages (CBOR).
+ * - `pairing`: the session goes to `onPairingSession` and never sees the link.
+ * - `member`: the session's plaintexts become a byte pipe for a link (hello, sync envelopes,
+ *   goodbye), hosted by core's {@link LinkNetworkAdapter}.
  *
- * The peer id a remote joins with is bound to the device the handshake proved: by default it must
+ * What stays here is TCP's own: framing, the handshake, keep-alives and the idle timeout, dialling
+ * with backoff, and the cap on pending inbound handshakes.
+ *
+ * The peer id a remote presents is bound to the device the handshake proved: by default it must
  * *be* that device id (`peerIdPolicy: 'device-id'`); the `'bound'` policy (for automerge-repo's
  * acceptance suite, whose peers are called "alice" and "bob") lets a device choose a peer id but
- * never one another device already holds. Every message's `senderId` must be the connection's peer.
+ * never one another device already holds.
  */
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net'
-import { NetworkAdapter, type Message, type PeerId, type PeerMetadata } from '@automerge/automerge-repo'
+import type { Message, PeerId, PeerMetadata } from '@automerge/automerge-repo'
 import { AbortedError, HandshakeError, OrbitError, ValidationError, WireError } from '../../core/errors.js'
 import type { DeviceId } from '../../core/ids.js'
 import type { Logger } from '../../core/log.js'
 import { silentLogger } from '../../core/log.js'
-import { Listeners } from '../../core/discovery/listeners.js'
+import { LinkNetworkAdapter } from '../../core/link/link-adapter.js'
+import type { Link } from '../../core/link/link.js'
+import type { BytePipe } from '../../core/link/pipe.js'
 import type { SecureSession } from './channel-contract.js'
 import type {
   DeviceTraffic,
@@ -29,24 +36,23 @@ import type {
 import { performHandshake } from '../../core/crypto/channel.js'
 import { FramedSocket } from './framed-socket.js'
 import { DEFAULT_MAX_FRAME_BYTES } from './frames.js'
-import { REPO_PROTOCOL_VERSION, decodeJoin, decodeRepoMessage, encodeMessage } from './messages.js'
 
+/** TCP's state for one member connection (the link's context). */
 interface Conn {
   framed: FramedSocket
   session: SecureSession
   role: 'initiator' | 'responder'
-  joinSent: boolean
-  remotePeerId: PeerId | undefined
-  remoteMetadata: PeerMetadata | undefined
+  /** Closed on purpose (our disconnect, undial, drop): no redial. */
+  noRedial: boolean
+  /** Both hellos were exchanged on it once. */
   established: boolean
-  /** Closed on purpose (duplicate, our disconnect): no peer-disconnected, no redial. */
-  retired: boolean
   target: DialTarget | undefined
   lastReceivedAt: number
   lastSentAt: number
   heartbeat: unknown
   /** Adds the socket's bytes since the last call to its device's counters. */
   tally: () => void
+  link: Link<Conn> | undefined
 }
 
 interface DialTarget {
@@ -78,31 +84,27 @@ const defaultTimers: TimeoutTimers = {
  * const adapter = new TcpNetworkAdapter({
  *   identity, listen: { host: '0.0.0.0', port: 7420 },
  *   authorize: (remote) => (members.has(remote.deviceId) ? 'member' : 'refuse'),
+ *   summary: () => heads.summary(),
  * })
+ * adapter.on2('peer-summary', ({ deviceId, summary }) => loadWhatDiffers(deviceId, summary))
  * const repo = new Repo({ network: [adapter], storage, peerId: identity.deviceId as PeerId })
  * await adapter.dial('10.0.0.7', 7420, { expectedDeviceId })
  */
-export class TcpNetworkAdapter extends NetworkAdapter {
+export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents> {
   readonly #o: TcpNetworkAdapterOptions
   readonly #log: Logger
   readonly #timers: TimeoutTimers
   readonly #backoff: number[]
   readonly #maxFrame: number
   readonly #policy: 'device-id' | 'bound'
-  readonly #events = new Listeners<TcpAdapterEvents>()
-  readonly #conns = new Set<Conn>()
-  /** The connection carrying each joined peer. */
-  readonly #active = new Map<PeerId, Conn>()
-  /** Which device holds each peer id (the 'bound' policy). */
-  readonly #peerOwner = new Map<PeerId, DeviceId>()
   readonly #targets = new Map<string, DialTarget>()
   readonly #traffic = new Map<DeviceId, DeviceTraffic>()
+  /** Public keys of the devices we hold sessions with, for the per-envelope `authorize` re-check. */
+  readonly #keys = new Map<DeviceId, Uint8Array>()
   #server: Server | undefined
   #pendingInbound = 0
   #listening: Promise<void> | undefined
   #boundPort: number | undefined
-  /** The Repo called `connect` (we know our peer id) and not `disconnect` since. */
-  #connected = false
   /** `disconnect` was called: no listening, no dialling, until `connect`. */
   #halted = false
   #ready = false
@@ -110,13 +112,30 @@ export class TcpNetworkAdapter extends NetworkAdapter {
   readonly #readyPromise = new Promise<void>((resolve) => (this.#readyResolve = resolve))
 
   constructor(options: TcpNetworkAdapterOptions) {
-    super()
+    const policy = options.peerIdPolicy ?? 'device-id'
+    const timers = options.timers ?? defaultTimers
+    // The re-check needs `this`, which exists only after super().
+    const self: { adapter?: TcpNetworkAdapter } = {}
+    super({
+      localDeviceId: options.identity.deviceId,
+      ...(options.summary ? { summary: options.summary } : {}),
+      // 'bound': any peer id the device likes, as long as no other device holds it (checked in core).
+      ...(policy === 'bound' ? { acceptPeerId: () => true } : {}),
+      authorize: options.recheck ?? ((deviceId) => self.adapter!.#recheck(deviceId)),
+      ...(options.linkVersions ? { versions: options.linkVersions } : {}),
+      ...(options.linkLimits ? { limits: options.linkLimits } : {}),
+      duplicateDrainMs: options.duplicateDrainMs ?? 2000,
+      timers,
+      logger: options.logger ?? silentLogger,
+      component: 'orbit:transport-tcp:link',
+    })
+    self.adapter = this
     this.#o = options
     this.#log = (options.logger ?? silentLogger).forComponent('orbit:transport-tcp')
-    this.#timers = options.timers ?? defaultTimers
+    this.#timers = timers
     this.#backoff = options.backoff && options.backoff.length > 0 ? options.backoff : DEFAULT_BACKOFF
     this.#maxFrame = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
-    this.#policy = options.peerIdPolicy ?? 'device-id'
+    this.#policy = policy
   }
 
   // ---- automerge-repo NetworkAdapter ---------------------------------------------------------
@@ -129,16 +148,13 @@ export class TcpNetworkAdapter extends NetworkAdapter {
     return this.#readyPromise
   }
 
-  /** Called by the Repo with its peer id: starts listening and (re)dials remembered targets. */
-  connect(peerId: PeerId, peerMetadata?: PeerMetadata): void {
+  /** Called by the Repo with its peer id: hellos go out, listening starts, remembered targets are (re)dialled. */
+  override connect(peerId: PeerId, peerMetadata?: PeerMetadata): void {
     if (this.#policy === 'device-id' && peerId !== (this.#o.identity.deviceId as string)) {
       throw new ValidationError('with peerIdPolicy "device-id" the Repo peerId must be the device id', { field: 'peerId' })
     }
-    this.peerId = peerId
-    this.peerMetadata = peerMetadata ?? {}
-    this.#connected = true
     this.#halted = false
-    for (const conn of this.#conns) this.#sendJoin(conn)
+    super.connect(peerId, peerMetadata)
     for (const target of this.#targets.values()) {
       if (!target.stopped && !target.pending && target.conn === undefined && target.timer === undefined) this.#attempt(target)
     }
@@ -150,26 +166,15 @@ export class TcpNetworkAdapter extends NetworkAdapter {
       })
   }
 
-  send(message: Message): void {
-    if (!this.#connected) return
-    const conn = this.#active.get(message.targetId)
-    if (conn === undefined || !conn.established) {
-      this.#log.debug('no connection for target', { targetId: message.targetId })
-      return
-    }
-    this.#sendPlain(conn, encodeMessage(message))
-    this.#count(conn.session.remoteDeviceId).messagesSent++
-  }
-
-  /** Closes every connection and the listener. `connect()` again brings both back. */
+  /** Closes every connection (each peer is told goodbye) and the listener. `connect()` again brings both back. */
   disconnect(): void {
-    this.#connected = false
     this.#halted = true
     for (const target of this.#targets.values()) {
       if (target.timer !== undefined) this.#timers.clearTimeout(target.timer)
       target.timer = undefined
     }
-    for (const conn of [...this.#conns]) this.#dropConn(conn, new WireError('adapter disconnected', { code: 'CLOSED' }), { emit: true, retire: true })
+    for (const link of this.links()) link.context.noRedial = true
+    this.closeLinks('adapter disconnected')
     const server = this.#server
     this.#server = undefined
     this.#listening = undefined
@@ -177,11 +182,6 @@ export class TcpNetworkAdapter extends NetworkAdapter {
   }
 
   // ---- Orbit API ----------------------------------------------------------------------------
-
-  /** Subscribes to transport events; returns the unsubscribe function. */
-  on2<E extends keyof TcpAdapterEvents>(event: E, listener: TcpAdapterEvents[E]): () => void {
-    return this.#events.on(event, listener)
-  }
 
   /** Where the listener is bound (after the Repo called `connect`), else undefined. */
   address(): { host: string; port: number } | undefined {
@@ -211,7 +211,7 @@ export class TcpNetworkAdapter extends NetworkAdapter {
     const key = `${host}:${port}`
     let target = this.#targets.get(key)
     if (target !== undefined && !target.stopped) {
-      if (target.conn?.established) return Promise.resolve(target.conn.session.remoteDeviceId)
+      if (target.conn?.link?.established) return Promise.resolve(target.conn.session.remoteDeviceId)
     } else {
       target = { key, host, port, options, attempt: 0, timer: undefined, conn: undefined, pending: false, stopped: false, lastDeviceId: undefined, waiters: new Set() }
       this.#targets.set(key, target)
@@ -247,32 +247,38 @@ export class TcpNetworkAdapter extends NetworkAdapter {
     target.stopped = true
     this.#targets.delete(target.key)
     if (target.timer !== undefined) this.#timers.clearTimeout(target.timer)
-    if (target.conn !== undefined) this.#dropConn(target.conn, new WireError('undialled', { code: 'CLOSED' }), { emit: true, retire: true })
-  }
-
-  /** Remote devices with a joined session, and their repo peer ids. */
-  connectedDevices(): Array<{ deviceId: DeviceId; peerId: PeerId }> {
-    return [...this.#active.entries()].map(([peerId, c]) => ({ deviceId: c.session.remoteDeviceId, peerId }))
+    const conn = target.conn
+    if (conn !== undefined) {
+      conn.noRedial = true
+      if (conn.link) conn.link.close(new WireError('undialled', { code: 'CLOSED' }), 'undialled')
+      else conn.framed.close(new WireError('undialled', { code: 'CLOSED' }))
+    }
   }
 
   /** Open member connections (joined or not), duplicates still draining included. */
   openConnections(): number {
-    return this.#conns.size
+    return this.links().length
   }
 
   /** Traffic counters per remote device (bytes are on the wire: frames, headers, ciphertext), current as of this call. */
   traffic(deviceId: DeviceId): DeviceTraffic {
-    for (const conn of this.#conns) if (conn.session.remoteDeviceId === deviceId) conn.tally()
+    for (const link of this.links()) if (link.remoteDeviceId === deviceId) link.context.tally()
     return { ...this.#count(deviceId) }
   }
 
-  /** Drops every connection to `deviceId` now (e.g. after it was revoked). */
+  /** Drops every connection to `deviceId` now (e.g. after it was revoked); it is told nothing. */
   dropDevice(deviceId: DeviceId): void {
-    for (const conn of [...this.#conns]) {
-      if (conn.session.remoteDeviceId === deviceId) {
-        if (conn.target) this.undial(conn.target.host, conn.target.port)
-        else this.#dropConn(conn, new HandshakeError('device dropped', { code: 'REVOKED' }), { emit: true, retire: true })
+    for (const link of this.links()) {
+      if (link.remoteDeviceId !== deviceId) continue
+      const target = link.context.target
+      if (target) {
+        // Stop redialling it, then close without a goodbye.
+        target.stopped = true
+        this.#targets.delete(target.key)
+        if (target.timer !== undefined) this.#timers.clearTimeout(target.timer)
       }
+      link.context.noRedial = true
+      link.close(new HandshakeError('device dropped', { code: 'REVOKED' }))
     }
   }
 
@@ -347,7 +353,15 @@ export class TcpNetworkAdapter extends NetworkAdapter {
   #reportError(error: unknown, remoteAddress: string | undefined, deviceId?: DeviceId): void {
     const e = error instanceof OrbitError ? error : new WireError(String(error), { code: 'CONNECTION', cause: error })
     this.#log.warn('connection failed', { name: e.name, code: e.code, message: e.message, remoteAddress, deviceId })
-    this.#events.emit('connection-error', [{ error: e, remoteAddress, ...(deviceId ? { deviceId } : {}) }])
+    this.emit2('connection-error', [{ error: e, remoteAddress, ...(deviceId ? { deviceId } : {}) }])
+  }
+
+  /** The per-envelope re-check: the handshake's `authorize` must still say 'member'. */
+  #recheck(deviceId: DeviceId): boolean | Promise<boolean> {
+    const publicKey = this.#keys.get(deviceId)
+    if (publicKey === undefined) return false
+    const verdict = this.#o.authorize({ deviceId, publicKey })
+    return typeof verdict === 'string' ? verdict === 'member' : verdict.then((v) => v === 'member')
   }
 
   async #runConnection(
@@ -406,7 +420,7 @@ export class TcpNetworkAdapter extends NetworkAdapter {
     handshakeDone?.()
     if (target !== undefined) target.pending = false
     if (this.#halted) return framed.close()
-    this.#events.emit('session', [{ deviceId: session.remoteDeviceId, authorization: session.authorization, role }])
+    this.emit2('session', [{ deviceId: session.remoteDeviceId, authorization: session.authorization, role }])
 
     if (session.authorization === 'pairing') {
       if (target !== undefined) {
@@ -424,6 +438,7 @@ export class TcpNetworkAdapter extends NetworkAdapter {
       return
     }
 
+    this.#keys.set(session.remoteDeviceId, session.remotePublicKey)
     // From the socket's first byte: the handshake is on the wire too, and both ends then agree.
     const traffic = this.#count(session.remoteDeviceId)
     let lastSent = 0
@@ -432,11 +447,8 @@ export class TcpNetworkAdapter extends NetworkAdapter {
       framed,
       session,
       role,
-      joinSent: false,
-      remotePeerId: undefined,
-      remoteMetadata: undefined,
+      noRedial: false,
       established: false,
-      retired: false,
       target,
       lastReceivedAt: this.#now(),
       lastSentAt: this.#now(),
@@ -447,26 +459,46 @@ export class TcpNetworkAdapter extends NetworkAdapter {
         lastSent = framed.bytesSent
         lastReceived = framed.bytesReceived
       },
+      link: undefined,
     }
     if (target !== undefined) target.conn = conn
-    this.#conns.add(conn)
-    framed.onClose((error) => {
-      conn.tally()
-      this.#onConnClosed(conn, error)
-    })
+    let deliver: ((bytes: Uint8Array) => void) | undefined
+    const pipe: BytePipe = {
+      remoteDeviceId: session.remoteDeviceId,
+      send: (bytes) => this.#sendPlain(conn, bytes),
+      onBytes: (handler) => {
+        deliver = handler
+        return () => (deliver = undefined)
+      },
+      onClose: (handler) =>
+        framed.onClose((error) => {
+          conn.tally()
+          handler(error)
+        }),
+      // The link closes with a goodbye or notice written just before: let it reach the peer.
+      close: (error) => framed.close(error, { flush: true }),
+      get closed() {
+        return framed.closedReason !== undefined
+      },
+    }
+    this.#armHeartbeat(conn)
+    conn.link = this.addLink(pipe, conn, role === 'initiator' ? 'local' : 'remote')
+    // Only now: frames queued during the handshake may already hold the peer's hello.
     framed.onFrame = (frame) => {
       conn.lastReceivedAt = this.#now()
       conn.tally()
+      let plain: Uint8Array | undefined
       try {
-        const plain = session.decrypt(frame)
-        if (plain !== undefined) this.#onPlaintext(conn, plain)
+        plain = session.decrypt(frame)
       } catch (error) {
+        // The session is dead after a bad frame (tampering, replay): nothing more is read.
         this.#reportError(error, remoteAddress(), session.remoteDeviceId)
-        this.#dropConn(conn, error instanceof Error ? error : undefined, { emit: true, retire: false })
+        framed.close(error instanceof Error ? error : undefined)
+        return
       }
+      // An empty message is a keep-alive (an envelope is never empty): TCP's, not the link's.
+      if (plain !== undefined && plain.length > 0) deliver?.(plain)
     }
-    this.#armHeartbeat(conn)
-    this.#sendJoin(conn)
   }
 
   #now(): number {
@@ -492,7 +524,7 @@ export class TcpNetworkAdapter extends NetworkAdapter {
       if (!late && t - conn.lastReceivedAt >= idle) {
         const error = new WireError(`nothing received for ${idle} ms`, { code: 'IDLE_TIMEOUT' })
         this.#reportError(error, conn.framed.socket.remoteAddress, conn.session.remoteDeviceId)
-        this.#dropConn(conn, error, { emit: true, retire: false })
+        conn.framed.close(error)
         return
       }
       if (t - conn.lastSentAt >= every) this.#sendPlain(conn, new Uint8Array(0))
@@ -501,120 +533,61 @@ export class TcpNetworkAdapter extends NetworkAdapter {
   }
 
   #sendPlain(conn: Conn, plain: Uint8Array): void {
+    if (conn.framed.closedReason) return
     conn.lastSentAt = this.#now()
     for (const frame of conn.session.encrypt(plain)) conn.framed.send(frame)
   }
 
-  #sendJoin(conn: Conn): void {
-    if (conn.joinSent || !this.#connected || this.peerId === undefined) return
-    conn.joinSent = true
-    this.#sendPlain(
-      conn,
-      encodeMessage({
-        type: 'join',
-        senderId: this.peerId,
-        peerMetadata: this.peerMetadata ?? {},
-        supportedProtocolVersions: [REPO_PROTOCOL_VERSION],
-      }),
-    )
-    this.#maybeEstablish(conn)
+  // ---- link hooks ----------------------------------------------------------------------------
+
+  protected override onLinkEstablished(link: Link<Conn>): void {
+    link.context.established = true
+    const target = link.context.target
+    if (target === undefined) return
+    target.attempt = 0
+    target.lastDeviceId = link.remoteDeviceId
+    this.#settle(target, { deviceId: link.remoteDeviceId })
   }
 
-  #onPlaintext(conn: Conn, plain: Uint8Array): void {
-    if (plain.length === 0) return // keep-alive (CBOR is never empty)
-    if (conn.remotePeerId === undefined) {
-      const join = decodeJoin(plain)
-      if (!join.supportedProtocolVersions.includes(REPO_PROTOCOL_VERSION)) {
-        throw new WireError(`no common protocol version (peer: ${join.supportedProtocolVersions.join(',')})`, { code: 'VERSION' })
-      }
-      const device = conn.session.remoteDeviceId
-      if (this.#policy === 'device-id' && (join.senderId as string) !== device) {
-        throw new HandshakeError('peer id is not the authenticated device id', { code: 'PEER_ID_MISMATCH' })
-      }
-      const owner = this.#peerOwner.get(join.senderId)
-      if (owner !== undefined && owner !== device) {
-        throw new HandshakeError('peer id belongs to another device', { code: 'PEER_ID_MISMATCH' })
-      }
-      this.#peerOwner.set(join.senderId, device)
-      conn.remotePeerId = join.senderId
-      conn.remoteMetadata = join.peerMetadata
-      this.#maybeEstablish(conn)
-      return
+  protected override onPeerJoined(link: Link<Conn>): void {
+    const peerId = link.remote!.peerId
+    this.emit2('device-connected', [{ deviceId: link.remoteDeviceId, peerId, remoteAddress: link.context.framed.socket.remoteAddress }])
+  }
+
+  protected override onPeerLeft(link: Link<Conn>, peerId: PeerId): void {
+    const conn = link.context
+    this.emit2('device-disconnected', [{ deviceId: link.remoteDeviceId, peerId }])
+    // A target retired as a duplicate of this link must take over now that it is gone.
+    for (const t of this.#targets.values()) {
+      if (t !== conn.target && t.lastDeviceId === link.remoteDeviceId && t.conn === undefined && !t.pending) this.#scheduleRedial(t)
     }
-    if (!conn.established || this.peerId === undefined) throw new WireError('message before join', { code: 'BAD_MESSAGE' })
-    const message = decodeRepoMessage(plain, { senderId: conn.remotePeerId, targetId: this.peerId })
-    // A retired duplicate still delivers what was in flight on it: same authenticated peer.
-    this.#count(conn.session.remoteDeviceId).messagesReceived++
-    this.emit('message', message)
   }
 
-  /** The deciding rule for two live connections to one device: keep the one the lower id dialled. */
-  #preferred(a: Conn, b: Conn): Conn {
-    const me = this.#o.identity.deviceId as string
-    const dialler = (c: Conn): string => (c.role === 'initiator' ? me : c.session.remoteDeviceId)
-    const da = dialler(a)
-    const db = dialler(b)
-    if (da !== db) return da < db ? a : b
-    return a // same dialler twice (a redial racing a slow close): keep the existing one
+  protected override onLinkError(link: Link<Conn>, error: OrbitError, closing: boolean): void {
+    // Dropped envelopes are logged by the link; a link closed for bad input is a connection error.
+    if (closing) this.#reportError(error, link.context.framed.socket.remoteAddress, link.remoteDeviceId)
   }
 
-  #maybeEstablish(conn: Conn): void {
-    if (conn.established || !conn.joinSent || conn.remotePeerId === undefined || conn.framed.closedReason) return
-    const peerId = conn.remotePeerId
-    const existing = this.#active.get(peerId)
-    conn.established = true
-    if (conn.target) {
-      conn.target.attempt = 0
-      conn.target.lastDeviceId = conn.session.remoteDeviceId
-      this.#settle(conn.target, { deviceId: conn.session.remoteDeviceId })
+  protected override onLinkClosed(link: Link<Conn>, error: Error | undefined): void {
+    const conn = link.context
+    // A link that closed before both hellos (no common version, a refused peer id) is this
+    // attempt's outcome: `dial()` fails with its reason instead of waiting.
+    if (conn.target !== undefined && !conn.established) {
+      this.#settle(conn.target, { error: error ?? new WireError('the link closed before the hello exchange', { code: 'CLOSED' }) })
     }
-    if (existing !== undefined && existing !== conn) {
-      const keep = this.#preferred(existing, conn)
-      const drop = keep === conn ? existing : conn
-      // Both sides pick the same link, but may have announced the other one first and sent on
-      // it: stop sending on the loser now, keep reading it for a moment so nothing in flight is
-      // lost, then close it. The Repo sees one uninterrupted peer.
-      drop.retired = true
-      const drainMs = this.#o.duplicateDrainMs ?? 2000
-      this.#timers.setTimeout(() => this.#dropConn(drop, new WireError('duplicate connection', { code: 'DUPLICATE' }), { emit: false, retire: true }), drainMs)
-      if (keep === existing) return
-      this.#active.set(peerId, conn)
-      this.#log.info('peer link replaced by the preferred duplicate', { peerId })
-      return
-    }
-    this.#active.set(peerId, conn)
-    this.#log.info('peer joined', { peerId, deviceId: conn.session.remoteDeviceId })
-    this.emit('peer-candidate', { peerId, peerMetadata: conn.remoteMetadata ?? {} })
-    this.#events.emit('device-connected', [
-      { deviceId: conn.session.remoteDeviceId, peerId, remoteAddress: conn.framed.socket.remoteAddress },
-    ])
-  }
-
-  #dropConn(conn: Conn, error: Error | undefined, how: { emit: boolean; retire: boolean }): void {
-    if (how.retire) conn.retired = true
-    if (!how.emit) conn.established = false
-    conn.framed.close(error)
-  }
-
-  #onConnClosed(conn: Conn, error: Error | undefined): void {
     if (conn.heartbeat !== undefined) this.#timers.clearTimeout(conn.heartbeat)
     conn.heartbeat = undefined
-    this.#conns.delete(conn)
     const target = conn.target
     if (target !== undefined && target.conn === conn) target.conn = undefined
-    const peerId = conn.remotePeerId
-    if (peerId !== undefined && this.#active.get(peerId) === conn) {
-      this.#active.delete(peerId)
-      if (conn.established) {
-        this.#log.info('peer left', { peerId, reason: error?.message })
-        this.emit('peer-disconnected', { peerId })
-        this.#events.emit('device-disconnected', [{ deviceId: conn.session.remoteDeviceId, peerId }])
-      }
-      // A target retired as a duplicate of this link must take over now that it is gone.
-      for (const t of this.#targets.values()) {
-        if (t !== target && t.lastDeviceId === conn.session.remoteDeviceId && t.conn === undefined && !t.pending) this.#scheduleRedial(t)
-      }
-    }
-    if (target !== undefined && !conn.retired) this.#scheduleRedial(target)
+    if (!this.links().some((l) => l.remoteDeviceId === link.remoteDeviceId)) this.#keys.delete(link.remoteDeviceId)
+    if (target !== undefined && !conn.noRedial && !link.retired) this.#scheduleRedial(target)
+  }
+
+  protected override onSyncReceived(link: Link<Conn>): void {
+    this.#count(link.remoteDeviceId).messagesReceived++
+  }
+
+  protected override onSyncSent(link: Link<Conn>, _message: Message): void {
+    this.#count(link.remoteDeviceId).messagesSent++
   }
 }

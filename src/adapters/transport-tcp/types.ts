@@ -7,13 +7,13 @@ import type { DeviceId } from '../../core/ids.js'
 import type { Logger } from '../../core/log.js'
 import type { DeviceIdentity } from '../../core/crypto/identity.js'
 import type { ChaChaPolyAead } from '../../core/crypto/noise.js'
+import type { LinkAdapterEvents, LinkTimers } from '../../core/link/link-adapter.js'
+import type { LinkAuthorize } from '../../core/link/link.js'
+import type { DocSummary, EnvelopeLimits } from '../../core/link/envelope.js'
 import type { Authorization, ChannelIo, PerformHandshake, RemoteDevice, SecureSession } from './channel-contract.js'
 
 /** Timers, injectable so reconnect logic runs on the test's schedule. */
-export interface TimeoutTimers {
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-}
+export type TimeoutTimers = LinkTimers
 
 /** A session the handshake authorized for pairing only: H4's pairing exchange runs over it. */
 export interface PairingConnection {
@@ -60,6 +60,20 @@ export interface TcpNetworkAdapterOptions {
   maxPendingHandshakes?: number
   /** See the module comment. Default 'device-id'. */
   peerIdPolicy?: 'device-id' | 'bound'
+  /**
+   * What this device holds (documentId → sorted heads), sent in every link's hello (Contract A,
+   * docs/protocol/link.md); the remote's arrives as `peer-summary` before its `peer-candidate`.
+   */
+  summary?: () => DocSummary | undefined
+  /**
+   * Re-asked for every envelope a member sends: false → the envelope is dropped and the link
+   * closed (`WireError` `LINK_REVOKED`). Default: `authorize` must still answer 'member'.
+   */
+  recheck?: LinkAuthorize
+  /** Link versions offered (default: this build's). Tests use it to play other builds. */
+  linkVersions?: readonly number[]
+  /** Envelope size bounds (default docs/protocol/link.md's). Tests lower them. */
+  linkLimits?: EnvelopeLimits
 }
 
 export interface DialOptions {
@@ -70,8 +84,8 @@ export interface DialOptions {
   signal?: AbortSignal
 }
 
-/** Transport-level events beyond automerge-repo's, for the daemon and `orbit sync`. */
-export interface TcpAdapterEvents {
+/** Transport-level events beyond automerge-repo's, for the daemon and `orbit sync` (with the link's `peer-summary` and `link-error`). */
+export interface TcpAdapterEvents extends LinkAdapterEvents {
   /** A handshake succeeded (before `join`; pairing sessions too). */
   session: (info: { deviceId: DeviceId; authorization: 'member' | 'pairing'; role: 'initiator' | 'responder' }) => void
   /** A member session joined (its repo peer id is `peerId`). */

@@ -7,6 +7,7 @@ export type { PendingOffer, PendingAnswer, WebRtcPeerOptions } from './signallin
 export type { WebRtcConnection, CandidateInfo } from './connection.js'
 export { WebRtcNetworkAdapter } from './network-adapter.js'
 export type { WebRtcNetworkAdapterOptions } from './network-adapter.js'
+export type { DocSummary, PeerSummaryInfo, LinkAdapterEvents } from '../../core/link/index.js'
 export type { PeerNetworkOptions } from './peer.js'
 export { parseIceServer } from '../../core/webrtc/ice-server.js'
 export type { IceServer } from '../../core/webrtc/ice-server.js'

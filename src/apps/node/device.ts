@@ -19,12 +19,12 @@ import { loadIdentity, saveIdentity } from '../../adapters/identity-fs/index.js'
 import {
   ConfigStore,
   ContactIndex,
-  flushAndRecordHeads,
   OrgIndex,
   SqliteStorageAdapter,
   openOrbitDatabase,
   type OrbitDatabase,
 } from '../../adapters/storage-sqlite/index.js'
+import { flushAndRecordHeads } from '../../adapters/storage-sqlite/record-heads.js'
 import { blobsPath, CONFIG_KEYS, storePath } from './data-dir.js'
 import { notInitialised, readDeviceConfig } from './device-config.js'
 import { docIdOf, IndexProjector } from './projection.js'

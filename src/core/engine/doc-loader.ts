@@ -15,8 +15,9 @@ import { parseAutomergeUrl, type AutomergeUrl, type DocHandle, type DocumentId, 
 import { silentLogger, type Logger } from '../log.js'
 import type { CrmWorkspace } from '../model/workspace.js'
 
-/** What a device holds: documentId -> its current heads (sorted hex strings). Carried in the link hello. */
-export type DocSummary = Record<string, string[]>
+import type { DocSummary } from '../link/index.js'
+
+export type { DocSummary }
 
 /** Bounds of a summary the link layer carries; a document beyond them is left out (and so counts as lacking). */
 export const SUMMARY_MAX_DOCUMENTS = 4096
@@ -152,7 +153,8 @@ export class DocLoader {
   /**
    * Narrows the Repo's current `announce` policy by {@link shouldAnnounce} (set it after the
    * sharing policy itself), and has the Repo re-evaluate what it shares each time one of these
-   * documents is saved (its heads changed), so a document that was in sync by summary and then
+   * documents is saved (its heads changed; the Repo saves every change within its 100 ms
+   * debounce), so a document that was in sync by summary and then
    * changed is announced. automerge-repo keeps syncing a document with a peer that sent messages
    * for it, whatever `announce` says. Returns a function that undoes both.
    */
@@ -165,7 +167,8 @@ export class DocLoader {
     }
     let scheduled = false
     const onMetrics = (metrics: { type: string; documentId?: string }) => {
-      if (metrics.type !== 'doc-saved' || scheduled || this.#summaries.size === 0) return
+      // A save is an incremental chunk or, when the Repo compacts, a whole snapshot.
+      if ((metrics.type !== 'doc-saved' && metrics.type !== 'doc-compacted') || scheduled || this.#summaries.size === 0) return
       if (metrics.documentId === undefined || !this.#ids().includes(metrics.documentId)) return
       scheduled = true
       queueMicrotask(() => {

@@ -13,7 +13,7 @@ import { OrbitError, WireError } from '../../../core/errors.js'
 import type { DeviceId } from '../../../core/ids.js'
 import { silentLogger, type Logger } from '../../../core/log.js'
 import { CountingNetworkAdapter } from '../../../core/sync/counting.js'
-import type { DocLoader, DocSummary, SessionDocuments } from '../../../core/engine/doc-loader.js'
+import type { DocLoader, SessionDocuments } from '../../../core/engine/doc-loader.js'
 import type { MembershipPolicy } from '../../../core/engine/membership.js'
 import type { RecordedSession, SessionRecorder } from '../../../core/engine/session-recorder.js'
 import { PeerHeadsWatcher, reportSession, restrictSharing, type SyncReport, type TrafficSnapshot } from '../../../core/engine/sync-session.js'
@@ -53,8 +53,8 @@ export interface LanTierOptions {
   loader?: DocLoader
   /** The documents a session compares (overrides `loader`); default the workspace's. */
   handles?: () => Promise<readonly DocHandle<unknown>[]>
-  /** More transport options (e.g. a document summary for the hello), passed through. */
-  transport?: Partial<Pick<TcpNetworkAdapterOptions, 'backoff' | 'timers' | 'connectTimeoutMs' | 'heartbeatMs' | 'idleTimeoutMs'>> & Record<string, unknown>
+  /** More transport options (timers, backoff), passed through. */
+  transport?: Partial<Pick<TcpNetworkAdapterOptions, 'backoff' | 'timers' | 'connectTimeoutMs' | 'heartbeatMs' | 'idleTimeoutMs'>>
   logger?: Logger
   now?: () => number
 }
@@ -97,10 +97,10 @@ export class LanTier implements Tier {
       deviceName: device.deviceName,
       logger: options.logger ?? silentLogger,
       // What this device holds, carried in the link's hello (docs/protocol/link.md), so the peer
-      // loads only what differs; transports without a link layer ignore it.
+      // loads only what differs.
       ...(options.loader === undefined ? {} : { summary: () => options.loader!.summary() }),
       ...(options.transport ?? {}),
-    } as TcpNetworkAdapterOptions)
+    })
     this.counting = new CountingNetworkAdapter(this.tcp, {
       onTraffic: (e) => {
         const link = [...this.#links.values()].find((l) => l.peerId === e.peerId)
@@ -117,9 +117,7 @@ export class LanTier implements Tier {
     if (options.loader !== undefined) {
       const loader = options.loader
       // The peer's hello summary arrives before the Repo hears of the peer: load what differs.
-      // (`peer-summary` is the link layer's event; a transport without one never emits it.)
-      const on2 = this.tcp.on2.bind(this.tcp) as unknown as (event: string, listener: (info: { peerId: PeerId; summary: DocSummary | undefined }) => void) => () => void
-      this.#off.push(on2('peer-summary', (e) => void loader.onPeerSummary(e.peerId, e.summary)))
+      this.#off.push(this.tcp.on2('peer-summary', (e) => void loader.onPeerSummary(e.peerId, e.summary)))
     }
     device.repo.networkSubsystem.addNetworkAdapter(this.counting)
   }

@@ -1,0 +1,34 @@
+/**
+ * The link layer: one versioned envelope above the secure channel, carried unchanged by every
+ * live tier (docs/protocol/link.md). A transport supplies a {@link BytePipe}; a
+ * {@link LinkNetworkAdapter} does the rest.
+ */
+export {
+  LINK_VERSION,
+  SUPPORTED_LINK_VERSIONS,
+  EnvelopeKind,
+  KIND_NAMES,
+  IMPLEMENTED_KINDS,
+  ENVELOPE_HEADER_BYTES,
+  MAX_ENVELOPE_BYTES,
+  MAX_HELLO_BYTES,
+  MAX_CONTROL_BYTES,
+  MAX_SUMMARY_DOCUMENTS,
+  MAX_SUMMARY_HEADS,
+  encodeEnvelope,
+  decodeEnvelope,
+  encodeHello,
+  decodeHello,
+  encodeSync,
+  decodeSync,
+  encodeControl,
+  decodeControl,
+  checkSummary,
+  negotiateVersion,
+} from './envelope.js'
+export type { DocSummary, Envelope, Hello, Control, EnvelopeLimits, EnvelopeKindNumber } from './envelope.js'
+export { Link } from './link.js'
+export type { LinkAuthorize, LinkOptions, LinkHandler } from './link.js'
+export { LinkNetworkAdapter } from './link-adapter.js'
+export type { LinkAdapterEvents, LinkAdapterOptions, LinkTimers, PeerSummaryInfo, DialledBy } from './link-adapter.js'
+export type { BytePipe } from './pipe.js'

@@ -1,0 +1,403 @@
+/**
+ * One link: the link layer's rules on one {@link BytePipe} (docs/protocol/link.md) — hello and
+ * version negotiation, the per-envelope authorization re-check, demultiplexing by kind, the
+ * `unsupported` notices, goodbye. What the envelopes *mean* to the Repo (peer-id binding,
+ * duplicates, events) is the host's business: link-adapter.ts.
+ *
+ * Errors: every problem is a `WireError` (or the host's `HandshakeError`) with a stable code,
+ * reported to the host. Unknown input (an unknown kind, a reserved kind nobody implements yet, a
+ * stray version byte, a sync before the hello after a `leave`) is dropped and the link stays up:
+ * nothing was written, and a newer peer may legitimately send it. Malformed input of a known kind,
+ * no common version, a revoked device or a refused hello close the link: its state can no longer
+ * be trusted, and the transport's reconnect starts clean.
+ */
+import type { Message, PeerId, PeerMetadata } from '@automerge/automerge-repo'
+import { OrbitError, WireError } from '../errors.js'
+import type { DeviceId } from '../ids.js'
+import type { Logger } from '../log.js'
+import {
+  EnvelopeKind,
+  IMPLEMENTED_KINDS,
+  KIND_NAMES,
+  MAX_ENVELOPE_BYTES,
+  SUPPORTED_LINK_VERSIONS,
+  decodeControl,
+  decodeEnvelope,
+  decodeHello,
+  decodeSync,
+  encodeControl,
+  encodeHello,
+  encodeSync,
+  negotiateVersion,
+  type Control,
+  type DocSummary,
+  type EnvelopeLimits,
+  type Hello,
+} from './envelope.js'
+import type { BytePipe } from './pipe.js'
+
+/** Whether the remote device may still use the link; re-asked for every envelope it sends. */
+export type LinkAuthorize = (deviceId: DeviceId) => boolean | Promise<boolean>
+
+/** Options shared by every link of a host. */
+export interface LinkOptions {
+  /** Link versions offered, any order. Default {@link SUPPORTED_LINK_VERSIONS}; tests use it to play other builds. */
+  versions?: readonly number[]
+  /** Kinds announced as implemented. Default {@link IMPLEMENTED_KINDS}; tests use it to play other builds. */
+  features?: readonly number[]
+  authorize?: LinkAuthorize
+  limits?: EnvelopeLimits
+}
+
+/** What a link reports to its host. */
+export interface LinkHandler<C> {
+  /** The remote's hello passed the link's checks. Throw a typed error to refuse it (the link closes). */
+  hello(link: Link<C>, hello: Hello): void
+  sync(link: Link<C>, message: Message): void
+  /** The remote's Repo detached (`leave`); the link stays. */
+  leave(link: Link<C>): void
+  /** A typed error; `closing` says whether the link closes because of it. */
+  error(link: Link<C>, error: OrbitError, closing: boolean): void
+  closed(link: Link<C>, error: Error | undefined): void
+}
+
+export class Link<C = unknown> {
+  readonly pipe: BytePipe
+  /** The host's data for this link (a transport's connection state). */
+  readonly context: C
+  readonly #handler: LinkHandler<C>
+  readonly #log: Logger
+  readonly #versions: number[]
+  readonly #features: number[]
+  readonly #authorize: LinkAuthorize | undefined
+  readonly #limits: EnvelopeLimits
+  /** Envelopes waiting for an asynchronous authorization answer, in order. */
+  readonly #inbox: Uint8Array[] = []
+  #checking = false
+  readonly #noticed = new Set<number>()
+  #localPeerId: PeerId | undefined
+  #remote: Hello | undefined
+  #everHello = false
+  /** We sent `leave` and have not said hello since: what the remote sends meanwhile is ignored. */
+  #left = false
+  #version: number | undefined
+  #closed = false
+  #closeError: Error | undefined
+  /** A duplicate on its way out: still read, never written to. */
+  retired = false
+  /** Both hellos exchanged: the host may use it for the Repo. */
+  established = false
+  /** Envelopes sent and received (all kinds). */
+  readonly counts = { sent: 0, received: 0 }
+
+  constructor(pipe: BytePipe, context: C, handler: LinkHandler<C>, options: LinkOptions, log: Logger) {
+    this.pipe = pipe
+    this.context = context
+    this.#handler = handler
+    this.#log = log
+    this.#versions = [...(options.versions ?? SUPPORTED_LINK_VERSIONS)]
+    this.#features = [...(options.features ?? IMPLEMENTED_KINDS)]
+    this.#authorize = options.authorize
+    this.#limits = options.limits ?? {}
+  }
+
+  /** Subscribes to the pipe (once the host has registered the link). */
+  start(): void {
+    this.pipe.onBytes((bytes) => this.#receive(bytes))
+    this.pipe.onClose((error) => this.#onPipeClosed(error))
+  }
+
+  get remoteDeviceId(): DeviceId {
+    return this.pipe.remoteDeviceId
+  }
+
+  /** The remote's current hello (undefined before it, and after a `leave`). */
+  get remote(): Hello | undefined {
+    return this.#remote
+  }
+
+  /** The negotiated link version, once the remote's hello arrived. */
+  get version(): number | undefined {
+    return this.#version
+  }
+
+  get helloSent(): boolean {
+    return this.#localPeerId !== undefined
+  }
+
+  get closed(): boolean {
+    return this.#closed || this.pipe.closed
+  }
+
+  // ---- sending -------------------------------------------------------------------------------
+
+  /**
+   * Sends our hello. A summary beyond the bounds is reported (`LINK_BAD_SUMMARY`) and left out:
+   * the link still works, the peer just cannot skip loading anything.
+   */
+  sendHello(peerId: PeerId, peerMetadata: PeerMetadata, summary: DocSummary | undefined): void {
+    if (this.closed) return
+    this.#localPeerId = peerId
+    const hello: Hello = { versions: this.#versions, peerId, peerMetadata, features: this.#features }
+    if (this.#left && this.#remote === undefined) hello.needHello = true
+    this.#left = false
+    let bytes: Uint8Array
+    try {
+      bytes = encodeHello(summary === undefined ? hello : { ...hello, summary })
+    } catch (error) {
+      this.#report(asOrbit(error), false)
+      bytes = encodeHello(hello)
+    }
+    this.#write(bytes)
+  }
+
+  /**
+   * Our Repo detached: tells the remote (`leave`) and forgets both hellos. Until our next hello,
+   * what the remote sends is ignored (it may have been sent before our leave arrived); that hello
+   * then asks for the remote's again (`needHello`).
+   */
+  leave(): void {
+    this.sendControl({ type: 'leave' })
+    this.reset()
+    this.#left = true
+  }
+
+  /**
+   * Forgets both hellos (after either Repo detached, `leave`): the next `sendHello` starts a new
+   * exchange, and the remote's next hello is welcome.
+   */
+  reset(): void {
+    this.#localPeerId = undefined
+    this.#remote = undefined
+    this.#version = undefined
+    this.established = false
+  }
+
+  /** Sends one automerge-repo message. Returns false when it could not go (not established, retired, too large). */
+  sendSync(message: Message): boolean {
+    if (this.closed || this.retired || this.#version === undefined) return false
+    const bytes = encodeSync(this.#version, message)
+    const max = this.#limits.maxEnvelopeBytes ?? MAX_ENVELOPE_BYTES
+    if (bytes.length > max) {
+      this.#report(new WireError(`a ${message.type} message of ${bytes.length} bytes exceeds the envelope limit ${max}; not sent`, { code: 'LINK_TOO_LARGE' }), false)
+      return false
+    }
+    this.#write(bytes)
+    return true
+  }
+
+  sendControl(control: Control): void {
+    if (this.closed) return
+    this.#write(encodeControl(this.#controlVersion(), control))
+  }
+
+  /** Writes `bytes` as they are. For tests that play other or broken builds; the link's rules do not apply. */
+  sendRaw(bytes: Uint8Array): void {
+    if (!this.closed) this.#write(bytes)
+  }
+
+  /**
+   * Closes the link. With `goodbye`, the peer is told first (a `control` goodbye carrying that
+   * reason), so it can tell an orderly close from a lost link at once.
+   */
+  close(error?: Error, goodbye?: string): void {
+    if (this.#closed) return
+    if (goodbye !== undefined && !this.pipe.closed) this.sendControl({ type: 'goodbye', reason: goodbye })
+    this.#closed = true
+    this.#closeError = error
+    this.pipe.close(error)
+  }
+
+  // ---- receiving -----------------------------------------------------------------------------
+
+  #receive(bytes: Uint8Array): void {
+    if (this.#closed) return
+    if (this.#checking) {
+      this.#inbox.push(bytes)
+      return
+    }
+    this.#checked(bytes)
+  }
+
+  /** Re-asks the authorization, then handles `bytes`; an asynchronous answer holds later envelopes back. */
+  #checked(bytes: Uint8Array): void {
+    const verdict = this.#authorize?.(this.remoteDeviceId) ?? true
+    if (verdict === true) return this.#handle(bytes)
+    if (verdict === false) return this.#revoked()
+    this.#checking = true
+    this.#inbox.unshift(bytes)
+    verdict.then(
+      (ok) => this.#afterCheck(ok),
+      (error: unknown) => {
+        this.#log.warn('authorization check failed', { error: String(error) })
+        this.#afterCheck(false)
+      },
+    )
+  }
+
+  #afterCheck(ok: boolean): void {
+    this.#checking = false
+    if (this.#closed) return
+    if (!ok) return this.#revoked()
+    this.#handle(this.#inbox.shift()!)
+    while (this.#inbox.length > 0 && !this.#checking && !this.#closed) this.#checked(this.#inbox.shift()!)
+  }
+
+  #revoked(): void {
+    this.#inbox.length = 0
+    // A revoked device is told nothing, not even goodbye.
+    this.#fail(new WireError(`device ${this.remoteDeviceId} is no longer authorized: link closed, envelope dropped`, { code: 'LINK_REVOKED' }))
+  }
+
+  #handle(bytes: Uint8Array): void {
+    if (this.#closed) return
+    this.counts.received++
+    try {
+      const envelope = decodeEnvelope(bytes, this.#limits)
+      switch (envelope.kind) {
+        case EnvelopeKind.Hello:
+          return this.#onHello(envelope.payload)
+        case EnvelopeKind.Control:
+          return this.#onControl(envelope.payload)
+      }
+      if (this.#version === undefined) {
+        const error = new WireError(`${KIND_NAMES[envelope.kind] ?? `kind ${envelope.kind}`} envelope before the peer’s hello${this.#everHello ? '' : ' (an older build speaking the pre-link dialect?)'}`, { code: 'LINK_NO_HELLO' })
+        // Before any hello this is not the protocol at all; after a `leave` it is a message in flight.
+        if (!this.#everHello) return this.#fail(error)
+        return this.#report(error, false)
+      }
+      if (envelope.version !== this.#version) {
+        return this.#report(new WireError(`envelope version ${envelope.version} on a link that negotiated ${this.#version}; dropped`, { code: 'LINK_VERSION' }), false)
+      }
+      switch (envelope.kind) {
+        case EnvelopeKind.Sync:
+          return this.#onSync(envelope.payload)
+        case EnvelopeKind.Blob:
+        case EnvelopeKind.Signal:
+          this.#notice(envelope.kind, `this device does not implement ${KIND_NAMES[envelope.kind]} envelopes yet`)
+          return this.#report(new WireError(`${KIND_NAMES[envelope.kind]} envelope dropped: reserved, not implemented by this build`, { code: 'LINK_UNSUPPORTED_KIND' }), false)
+        default:
+          this.#notice(envelope.kind, `this device does not know envelope kind ${envelope.kind}`)
+          return this.#report(new WireError(`unknown envelope kind ${envelope.kind} dropped`, { code: 'LINK_UNKNOWN_KIND' }), false)
+      }
+    } catch (error) {
+      this.#fail(asOrbit(error))
+    }
+  }
+
+  #onHello(payload: Uint8Array): void {
+    const hello = decodeHello(payload)
+    if (this.#left) {
+      this.#log.debug('hello while our Repo is detached: ignored, our next hello asks again')
+      return
+    }
+    if (this.#remote !== undefined) {
+      // A hello sent before our `needHello` one arrived, answered twice: the same peer, newer data.
+      if (hello.peerId === this.#remote.peerId && negotiateVersion(this.#versions, hello.versions) === this.#version) {
+        this.#remote = hello
+        return
+      }
+      return this.#report(new WireError('a second hello from another peer id without a leave; dropped', { code: 'LINK_UNEXPECTED_HELLO' }), false)
+    }
+    const version = negotiateVersion(this.#versions, hello.versions)
+    if (version === undefined) {
+      // Tell the peer what it lacks, in a version it knows (control is frozen across versions).
+      const ours = [...this.#versions].sort((a, b) => a - b)
+      this.#write(
+        encodeControl(Math.max(...hello.versions), {
+          type: 'unsupported',
+          versions: ours,
+          message: `no common link version: this device speaks ${ours.join(', ')}, the peer ${hello.versions.join(', ')}; update the older device`,
+        }),
+      )
+      throw new WireError(`no common link version (ours ${ours.join(', ')}, the peer's ${hello.versions.join(', ')})`, { code: 'LINK_VERSION' })
+    }
+    // Set before the host hears of it: announcing the peer may make the Repo send at once.
+    this.#remote = hello
+    this.#version = version
+    try {
+      this.#handler.hello(this, hello)
+    } catch (error) {
+      this.#remote = undefined
+      this.#version = undefined
+      throw error
+    }
+    this.#everHello = true
+  }
+
+  #onSync(payload: Uint8Array): void {
+    const remote = this.#remote
+    if (this.#left) return
+    if (remote === undefined || this.#localPeerId === undefined) {
+      return this.#report(new WireError('sync envelope while a side has left; dropped', { code: 'LINK_NO_HELLO' }), false)
+    }
+    const message = decodeSync(payload, { senderId: remote.peerId, targetId: this.#localPeerId })
+    this.#handler.sync(this, message)
+  }
+
+  #onControl(payload: Uint8Array): void {
+    const control = decodeControl(payload)
+    if (control === undefined) {
+      this.#log.debug('unknown control type ignored')
+      return
+    }
+    switch (control.type) {
+      case 'goodbye':
+        this.#log.debug('peer said goodbye', { reason: control.reason })
+        this.#closed = true
+        this.#closeError = new WireError(`the peer closed the link (${control.reason ?? 'goodbye'})`, { code: 'LINK_GOODBYE' })
+        this.pipe.close(this.#closeError)
+        return
+      case 'leave':
+        this.#handler.leave(this)
+        this.reset()
+        return
+      case 'unsupported': {
+        const what = control.kind !== undefined ? `kind ${control.kind}` : control.versions !== undefined ? `link versions (it speaks ${control.versions.join(', ')})` : 'something we sent'
+        const error = new WireError(`the peer does not support ${what}: ${control.message}`, { code: control.versions !== undefined ? 'LINK_VERSION' : 'LINK_PEER_UNSUPPORTED' })
+        // No common version: the peer closes; so do we, with the reason it gave.
+        if (control.versions !== undefined && negotiateVersion(this.#versions, control.versions) === undefined) return this.#fail(error)
+        return this.#report(error, false)
+      }
+    }
+  }
+
+  /** One `unsupported` notice per kind and link: enough to tell, never an amplifier. */
+  #notice(kind: number, message: string): void {
+    if (this.#noticed.has(kind)) return
+    this.#noticed.add(kind)
+    this.sendControl({ type: 'unsupported', kind, message })
+  }
+
+  #controlVersion(): number {
+    return this.#version ?? (this.#remote ? Math.max(...this.#remote.versions) : Math.max(...this.#versions))
+  }
+
+  #write(bytes: Uint8Array): void {
+    this.counts.sent++
+    this.pipe.send(bytes)
+  }
+
+  #report(error: OrbitError, closing: boolean): void {
+    this.#log.warn(closing ? 'link closed' : 'envelope dropped', { name: error.name, code: error.code, message: error.message, deviceId: this.remoteDeviceId })
+    this.#handler.error(this, error, closing)
+  }
+
+  #fail(error: OrbitError): void {
+    if (this.#closed) return
+    this.#report(error, true)
+    this.#closed = true
+    this.#closeError = error
+    this.pipe.close(error)
+  }
+
+  #onPipeClosed(error: Error | undefined): void {
+    this.#closed = true
+    this.#inbox.length = 0
+    this.#handler.closed(this, this.#closeError ?? error)
+  }
+}
+
+function asOrbit(error: unknown): OrbitError {
+  return error instanceof OrbitError ? error : new WireError(String(error), { code: 'LINK_INTERNAL', cause: error })
+}
