@@ -623,6 +623,8 @@ class DaemonImpl implements Daemon {
       activeSessions: Object.values(s.activeSessions),
       recentSessions: s.recentSessions.slice(0, 10),
       pendingInvites: this.invites.list(this.now()).length,
+      // Documents in memory (the root, and only the shards something needed): see DocLoader.
+      loadedDocuments: Object.keys(this.device.repo.handles).length,
     }
   }
 
