@@ -183,6 +183,12 @@ export async function startServe(dataDir: string): Promise<Serve> {
   }
 }
 
+/** How many documents the daemon holds in memory (its `status` answer). */
+async function loadedDocuments(dataDir: string): Promise<number> {
+  const status = (await callDaemon(findDaemon(dataDir)!, 'status', {}, { timeoutMs: 30_000 })) as { loadedDocuments?: number }
+  return status.loadedDocuments ?? NaN
+}
+
 interface SyncJson {
   status: string
   bytesSent: number
@@ -214,6 +220,7 @@ export const serveScaleBench: BenchModule = {
         values[`${k}.readyMs`] = r1(serve.readyMs)
         values[`${k}.readyVsNodeStart`] = r1(serve.readyMs / baseMs)
         values[`${k}.peakRssAtReadyMB`] = atReady.peakMB
+        values[`${k}.loadedDocsAtReady`] = await loadedDocuments(server)
         const peers = await runNode(tmp, [ORBIT_BIN, '--data', server, 'peers', '--json'])
         values[`${k}.cliPeersThroughDaemonMs`] = r1(peers.ms)
         await sleep(2000)
@@ -240,6 +247,7 @@ export const serveScaleBench: BenchModule = {
         const afterSync = procMemory(serve.pid)
         values[`${k}.peakRssAfterSyncsMB`] = afterSync.peakMB
         values[`${k}.rssAfterSyncsMB`] = afterSync.rssMB
+        values[`${k}.loadedDocsAfterSyncs`] = await loadedDocuments(server)
 
         progress(`  ${n}: one write through the daemon, and the sync that carries it ...`)
         const write = await runNode(tmp, [ORBIT_BIN, '--data', server, 'contact', 'add', '--name', 'Written Through Daemon', '--json'])
@@ -252,6 +260,7 @@ export const serveScaleBench: BenchModule = {
         const afterWrite = procMemory(serve.pid)
         values[`${k}.rssAfterWriteMB`] = afterWrite.rssMB
         values[`${k}.peakRssAfterWriteMB`] = afterWrite.peakMB
+        values[`${k}.loadedDocsAfterWrite`] = await loadedDocuments(server)
 
         if (n >= 100_000) {
           bars.push({ metric: `orbit serve ${n}: answering after start`, value: Math.round(serve.readyMs), unit: 'ms', bar: '≤ 2000', pass: serve.readyMs <= 2000 })

@@ -184,6 +184,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         activeSessions: Object.values(n.store.getState().activeSessions),
         recentSessions: n.store.getState().recentSessions.slice(0, 10),
         pendingInvites: n.pairing.pending(),
+        // Documents in memory (the root, and only the shards something needed): see DocLoader.
+        loadedDocuments: Object.keys(n.device.repo.handles).length,
       }),
       stop,
     }
