@@ -98,7 +98,7 @@ function badByte(carry: Uint8Array, chunk: Uint8Array, line: number, offset: num
   const inChunk = Math.max(0, at - carry.length)
   let lines = line
   for (let i = 0; i < inChunk; i++) if (chunk[i] === 0x0a) lines++
-  const byte = offset + inChunk
+  const byte = offset - carry.length + at
   const hex = (joined[at] ?? 0).toString(16).padStart(2, '0')
   return new ValidationError(
     `encoding: the file is not UTF-8: byte 0x${hex} at line ${lines} (byte offset ${byte}) is not valid UTF-8 ` +
