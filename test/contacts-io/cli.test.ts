@@ -11,6 +11,7 @@ import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ORBIT_BIN, REPO_ROOT, TINY_PNG, jsonError, orbit, orbitJson, requireBuiltCli, storeDigest, tempDir } from '../cli/helpers.js'
 import { ServeProcess } from '../daemon/helpers.js'
+import { CSV_COLUMNS, parseCsvHeader } from '../../src/core/contacts-io/csv-contacts.js'
 
 interface Listed {
   id: string
@@ -90,6 +91,21 @@ const GOOD_CSV =
   'Grace Hopper,grace@navy.mil,+1 555 0100,Rear Admiral,US Navy,navy,,\r\n' +
   'Alan Turing,alan@example.com,,,analytical engines,,,\r\n' +
   'Élodie Ünïcødé 😀,elodie@example.fr,,,,,,\r\n'
+
+describe('orbit contact import --help', () => {
+  it('lists every accepted header name, and each of them is accepted', () => {
+    const raw = orbit(['contact', 'import', '--help']).stdout
+    const help = raw.toLowerCase().replace(/[_.-]/g, ' ')
+    for (const [field, names] of Object.entries(CSV_COLUMNS)) {
+      for (const name of names) {
+        expect(help, `${field}: ${name}`).toContain(name)
+        const cells = field === 'name' || field === 'first' || field === 'last' ? [name] : ['name', name]
+        expect(() => parseCsvHeader({ line: 1, fields: cells })).not.toThrow()
+      }
+    }
+    expect(raw).toMatch(/Examples:\n {2}\$ orbit contact import contacts\.csv --dry-run/)
+  })
+})
 
 describe('orbit contact import: good files', () => {
   it('imports a CSV: every field, multi-valued cells, notes, organizations created once (case-insensitive)', () => {

@@ -78,11 +78,22 @@ function registerImport(contact: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-CSV: a header row names the columns, case-insensitive: name (or first name + last name), email,
-phone, title, org (an organization name, created if new, or an org id), tags, notes. Several
-emails, phones or tags go in one cell separated by ';' (\\; is a literal ';'), or in repeated
-columns (email,email); each notes column is one note. vCard: FN/N, EMAIL, TEL, TITLE, ORG,
-CATEGORIES, NOTE, PHOTO (inline base64 or a data: URI; PNG, JPEG, GIF or WebP, ≤ 5 MiB).
+CSV: a header row names the columns (case-insensitive; spaces, _, - and . are alike):
+  name     name, full name, fullname, display name, contact name, contact
+           — or first name/firstname/given name/givenname/first, middle name/additional name/
+           middle, last name/lastname/family name/familyname/surname/last (joined)
+  emails   email, emails, e-mail, email address, e-mail address, mail, email addresses
+  phones   phone, phones, phone number, phone numbers, telephone, tel, mobile, mobile phone,
+           cell, cell phone, work phone, home phone
+  title    title, job title, jobtitle, position, role
+  org      org, organization, organisation, company, company name, organization name, org id
+           (an organization name, created if new, or an org_… id)
+  tags     tags, tag, labels, label, categories, category, groups, group
+  notes    notes, note, comments, comment (one note per column)
+Emails, phones, tags and notes may repeat or be numbered (email 2, email2). Several emails, phones
+or tags in one cell are separated by ';' (\\; is a literal ';', \\\\ a backslash).
+vCard 3.0/4.0: FN (else N), EMAIL, TEL, TITLE, ORG, CATEGORIES, NOTE, and PHOTO as the logo
+(inline base64 or a data: URI; PNG, JPEG, GIF or WebP, ≤ 5 MiB; a photo link is not fetched).
 
 Bad rows are reported (line, field, problem) and skipped; the valid rows are imported. A file that
 is not UTF-8, has no or an unknown header, uses another delimiter, or has a row over 1 MiB is
