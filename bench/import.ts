@@ -55,7 +55,9 @@ async function orbitImport(tmp: string, csv: string, n: number): Promise<{ ms: n
   await initDevice(dataDir, { name: 'bench import' })
   const env = { ...process.env, ORBIT_BENCH_RSS_FILE: rssFile, ORBIT_LOG_LEVEL: 'silent' }
   const t0 = performance.now()
-  const child = spawn(process.execPath, ['--import', RSS_REPORTER, ORBIT_BIN, '--data', dataDir, '--json', 'contact', 'import', csv], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  // ORBIT_BENCH_IMPORT_BATCH=N tries another batch size (default: the command's own).
+  const batch = process.env.ORBIT_BENCH_IMPORT_BATCH === undefined ? [] : ['--batch-size', process.env.ORBIT_BENCH_IMPORT_BATCH]
+  const child = spawn(process.execPath, ['--import', RSS_REPORTER, ORBIT_BIN, '--data', dataDir, '--json', 'contact', 'import', csv, ...batch], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s))
