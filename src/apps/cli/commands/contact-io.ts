@@ -72,7 +72,7 @@ function registerImport(contact: Command, ctx: CliContext): void {
     .addOption(new Option('--format <format>', 'csv or vcf (default: from the file name)').argParser(oneOf(FORMATS)))
     .option('--dry-run', 'validate everything and report; write nothing')
     .option('--allow-duplicates', 'also import rows whose email another row or contact already has')
-    .option('--delimiter <char>', 'CSV field delimiter: , ; | or tab', parseDelimiter, ',')
+    .option('--delimiter <char>', 'CSV field delimiter: , ; | or tab (default: tab for .tsv, else ,)', parseDelimiter)
     .option('--ignore-unknown-columns', 'CSV: skip columns with names Orbit does not know instead of refusing the file')
     .option('--batch-size <n>', 'rows per committed batch (one transaction each)', integer(1), DEFAULT_BATCH_SIZE)
     .addHelpText(
@@ -112,7 +112,7 @@ Examples:
           format: opts.format as ContactFileFormat | undefined,
           dryRun: opts.dryRun === true,
           allowDuplicates: opts.allowDuplicates === true,
-          delimiter: opts.delimiter as string,
+          delimiter: (opts.delimiter as string | undefined) ?? (file.toLowerCase().endsWith('.tsv') ? '\t' : ','),
           ignoreUnknownColumns: opts.ignoreUnknownColumns === true,
           batchSize: opts.batchSize as number,
           progress: !json && process.stderr.isTTY === true,
@@ -182,12 +182,12 @@ export async function runImport(dataDir: string, cwd: string, file: string, opti
   try {
     if (options.dryRun) {
       const known = await readKnown(dataDir)
-      await classify(path, format, readOptions, options, report, known, validateImage, bars, size, async (rows) => {
+      await classify(path, format, readOptions, options, report, known, validateImage, bars, { bytes: size }, async (rows) => {
         for (const row of rows) if (row.newOrg !== undefined && !report.orgsCreated.includes(row.newOrg)) report.orgsCreated.push(row.newOrg)
       })
     } else {
       // Pass 1: refuse a file-level problem before anything is written.
-      await scanFile(path, format, readOptions, bars, size)
+      const totalRows = await scanFile(path, format, readOptions, bars, size)
       const { withDevice } = await import('../../node/device.js')
       let failed: { shardUrls: string[] } | undefined
       try {
@@ -195,7 +195,7 @@ export async function runImport(dataDir: string, cwd: string, file: string, opti
           const local = isLocal(device)
           const known = local ? await knownFromDevice(device) : await readKnown(dataDir)
           const writer = new BatchWriter(device, local, known, report, () => (failed = { shardUrls: [...device.workspace.shardUrls] }))
-          await classify(path, format, readOptions, options, report, known, validateImage, bars, size, (rows) => writer.commit(rows))
+          await classify(path, format, readOptions, options, report, known, validateImage, bars, { rows: totalRows }, (rows) => writer.commit(rows))
         })
       } catch (err) {
         if (failed !== undefined) await markProjectionStale(dataDir, failed.shardUrls)
@@ -233,14 +233,18 @@ async function* bytesOf(path: string, onBytes?: (n: number) => void): AsyncGener
   }
 }
 
-async function scanFile(path: string, format: ContactFileFormat, readOptions: ReadContactsOptions, bars: ProgressBars | undefined, size: number): Promise<void> {
+/** Reads the whole file once; returns its number of rows. */
+async function scanFile(path: string, format: ContactFileFormat, readOptions: ReadContactsOptions, bars: ProgressBars | undefined, size: number): Promise<number> {
   let read = 0
+  let rows = 0
   bars?.start('checking ', size, 'bytes')
   const { readContactDrafts } = await import('../../../core/contacts-io/index.js')
-  for await (const _draft of readContactDrafts(format, bytesOf(path, (n) => bars?.update((read += n))), readOptions)) {
+  for await (const _draft of readContactDrafts(format, bytesOf(path, (n) => bars?.update((read += n), { rows })), readOptions)) {
     // Only file-level problems matter here; rows are validated in the second pass.
+    rows++
   }
-  bars?.update(size)
+  bars?.update(size, { rows })
+  return rows
 }
 
 /** A checked row, its organization resolved (an existing id, or a name to create). */
@@ -265,7 +269,8 @@ async function classify(
   known: Known,
   validateImage: (bytes: Uint8Array, field?: string) => unknown,
   bars: ProgressBars | undefined,
-  size: number,
+  /** What the bar counts: rows (when a first pass counted them) or bytes read. */
+  total: { rows: number } | { bytes: number },
   commit: (rows: ReadyRow[]) => Promise<void>,
 ): Promise<void> {
   const { checkDraft, DuplicateFinder, isProblem, readContactDrafts } = await import('../../../core/contacts-io/index.js')
@@ -273,7 +278,9 @@ async function classify(
   const newOrgs = new Set<string>()
   let batch: ReadyRow[] = []
   let read = 0
-  bars?.start(options.dryRun ? 'checking ' : 'importing', size, 'bytes')
+  const byRows = 'rows' in total
+  const tick = () => bars?.update(byRows ? report.rows : read, { rows: report.rows })
+  bars?.start(options.dryRun ? 'checking ' : 'importing', byRows ? total.rows : total.bytes, byRows ? 'rows' : 'bytes')
   for await (const draft of readContactDrafts(format, bytesOf(path, (n) => (read += n)), readOptions)) {
     report.rows++
     report.warnings.push(...draft.warnings)
@@ -319,15 +326,16 @@ async function classify(
       report.imported += batch.length
       report.batches++
       batch = []
+      tick()
     }
-    if (report.rows % 500 === 0) bars?.update(read, { rows: report.rows })
+    if (report.rows % 500 === 0) tick()
   }
   if (batch.length > 0) {
     await commit(batch)
     report.imported += batch.length
     report.batches++
   }
-  bars?.update(size, { rows: report.rows })
+  tick()
 }
 
 /** A device with its own store open here (not the stand-in that forwards to `orbit serve`). */
@@ -445,7 +453,11 @@ class BatchWriter {
     const ws = this.device.workspace
     if (!this.#rowByRow) {
       try {
-        return await ws.addContacts(inputs)
+        if (this.local) return await ws.addContacts(inputs)
+        // Through the daemon, each request is one line of at most 8 MiB: send the batch in parts.
+        const out: Contact[] = []
+        for (const part of bySize(inputs, REMOTE_REQUEST_BYTES)) out.push(...(await ws.addContacts(part)))
+        return out
       } catch (err) {
         // A daemon whose control protocol predates `addContacts` refuses the method by name.
         if (this.local || !(err instanceof ValidationError) || !/method/.test(`${err.field ?? ''} ${err.message}`)) throw err
@@ -475,6 +487,28 @@ class BatchWriter {
       throw err
     }
   }
+}
+
+/** Largest JSON of contact inputs sent to the daemon in one request (its line limit is 8 MiB). */
+const REMOTE_REQUEST_BYTES = 2 * 1024 * 1024
+
+/** Splits `items` into runs whose JSON stays under `limit` bytes (at least one item each). */
+function bySize<T>(items: T[], limit: number): T[][] {
+  const parts: T[][] = []
+  let part: T[] = []
+  let bytes = 0
+  for (const item of items) {
+    const size = JSON.stringify(item).length * 3
+    if (part.length > 0 && bytes + size > limit) {
+      parts.push(part)
+      part = []
+      bytes = 0
+    }
+    part.push(item)
+    bytes += size
+  }
+  if (part.length > 0) parts.push(part)
+  return parts
 }
 
 function renderReport(r: ImportReport): string {
