@@ -231,7 +231,7 @@ describe('orbit contact import: bad files change nothing', () => {
     ['a quote never closed after valid rows', () => file('open.csv', 'name,email\nAda,ada@example.com\nBob,bob@example.com\n"Carol,carol@example.com\n'), ['--batch-size', '1'], 'record', /line 4/],
     ['a file that is not a vCard', () => file('notvcard.vcf', 'name,email\n'), [], 'format', /BEGIN:VCARD/],
     ['a file of unknown type', () => file('contacts.txt', 'name\nAda\n'), [], 'format', /--format/],
-    ['too many rows for the bound? no: a row over 1 MiB', () => file('longrow.csv', `name,notes\nAda,${'x'.repeat(1024 * 1024 + 10)}\n`), [], 'record', /line 2 is longer than/],
+    ['a CSV row over 1 MiB', () => file('longrow.csv', `name,notes\nAda,${'x'.repeat(1024 * 1024 + 10)}\n`), [], 'record', /line 2 is longer than/],
   ]
   it.each(cases)('%s: a clear error, exit 1, the store unchanged', async (_label, make, extra, field, message) => {
     const path = make()
