@@ -15,6 +15,7 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { foundationBench } from './foundation.js'
+import { importBench } from './import.js'
 import { lanBench } from './lan.js'
 import { runQrBenchWithBars } from './qr.js'
 import { runWebRtcBench } from './webrtc.js'
@@ -27,6 +28,7 @@ export const BENCH_MODULES: readonly BenchModule[] = [
   { name: 'webrtc (issue 5): set-up, blobs, 10k CRM sync vs LAN', run: (progress) => runWebRtcBench(progress) },
   { name: 'qr (issue 4): frames, loss, bc-ur', run: async () => runQrBenchWithBars() },
   serveScaleBench,
+  importBench,
 ]
 
 const started = Number(process.env.ORBIT_BENCH_STARTED ?? Date.now())

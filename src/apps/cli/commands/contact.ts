@@ -5,6 +5,7 @@ import type { ActionOptions, CliContext } from '../context.js'
 import { fields, table, when } from '../format.js'
 import { collect, integer, oneOf } from '../options.js'
 import { readLogo, type LogoFile } from './logo.js'
+import { registerContactIo } from './contact-io.js'
 
 const NOTE_KINDS = ['note', 'call', 'email', 'meeting'] as const
 
@@ -19,6 +20,7 @@ export const contactCommands: CommandModule = {
     registerEdit(contact, ctx)
     registerRemoveRestore(contact, ctx)
     registerNote(contact, ctx)
+    registerContactIo(contact, ctx)
   },
 }
 
