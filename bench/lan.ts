@@ -21,8 +21,10 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import * as Automerge from '@automerge/automerge'
+import { cbor, type Message, type PeerId } from '@automerge/automerge-repo'
 import { generateIdentity } from '../src/core/crypto/identity.js'
 import { CrmWorkspace } from '../src/core/model/workspace.js'
+import { encodeHello, encodeSync } from '../src/core/link/envelope.js'
 import type { ContactShardDoc } from '../src/core/model/types.js'
 import { buildSender, gc, median, r1, r3, sameHeads, sleep, syncIntoEmptyReceiver, tcpLink, until, type BenchAead, type CrmSyncRun, type Sender, type TcpEnd } from './crm-sync.js'
 import { runDiscoveryBench } from './lan-discovery.js'
@@ -248,6 +250,31 @@ async function oneEdit(a: TcpEnd, b: TcpEnd, sender: Sender, i: number): Promise
 }
 
 /**
+ * What the link envelope (docs/protocol/link.md) adds per message, against the message's own
+ * automerge-repo CBOR — what the pre-link dialect sent — for a sync message between these two
+ * devices of the edit's size; and the hello against the old `join`. Exact sizes, not timings.
+ */
+function linkOverhead(a: TcpEnd, b: TcpEnd, documentId: string, dataBytes: number): Values {
+  const message = {
+    type: 'sync',
+    senderId: a.identity.deviceId as unknown as PeerId,
+    targetId: b.identity.deviceId as unknown as PeerId,
+    documentId,
+    data: new Uint8Array(dataBytes),
+  } as unknown as Message
+  const peerMetadata = { storageId: '3a6c3d0e-7c55-4d0f-9a1e-2f1c1f0d9b7a' as never, isEphemeral: false }
+  const hello = encodeHello({ versions: [1], peerId: message.senderId, peerMetadata, features: [1, 2, 5] })
+  const join = cbor.encode({ type: 'join', senderId: message.senderId, peerMetadata, supportedProtocolVersions: ['1'] })
+  return {
+    'link.syncMessageCborBytes': cbor.encode(message).length,
+    'link.syncEnvelopeBytes': encodeSync(1, message).length,
+    'link.bytesAddedPerSyncMessage': encodeSync(1, message).length - cbor.encode(message).length,
+    'link.helloBytes': hello.length,
+    'link.oldJoinBytes': join.length,
+  }
+}
+
+/**
  * Runs the LAN bench and returns flat values (times in ms, bytes, ratios). Sizes and repeats:
  * ORBIT_BENCH_LAN_CONTACTS (default 10000), ORBIT_BENCH_LAN_RUNS (default 6, the first a warm-up), ORBIT_BENCH_LAN_AEAD
  * (`node` default, `noble` to compare), ORBIT_BENCH_LAN_DISCOVERY_RUNS (default 7, at least 5),
@@ -286,6 +313,8 @@ export async function runLanBench(opts: LanBenchOptions = {}): Promise<Values> {
       gc()
       const { run: r, a, b } = await initialSync(tmp, run, sender, aead, opts.signal)
       ours.push(r)
+      // A sync message the size of one edit's (about 300 bytes of Automerge data).
+      if (run === 0) Object.assign(values, linkOverhead(a, b, sender.docUrls[1]!.replace(/^automerge:/, ''), 300))
       if (run % 2 === 1) await baseline()
       try {
         // Edits on the link the last sync left up (the first run's link is warm enough too).

@@ -40,7 +40,10 @@ export interface PeerSummaryInfo {
 
 /** Events of every link host (a transport adds its own through the type parameter). */
 export interface LinkAdapterEvents {
-  /** The remote's hello arrived on a link about to carry the Repo: emitted before `peer-candidate`. */
+  /**
+   * The remote's hello arrived on a link about to carry the Repo: emitted before `peer-candidate`
+   * (and again, without a new `peer-candidate`, when a preferred duplicate link takes over).
+   */
   'peer-summary': (info: PeerSummaryInfo) => void
   /** A link dropped an envelope (`closing: false`, the link stays) or closed (`closing: true`) with a typed error. */
   'link-error': (info: { error: OrbitError; deviceId: DeviceId; closing: boolean }) => void

@@ -36,6 +36,9 @@ import {
 } from './envelope.js'
 import type { BytePipe } from './pipe.js'
 
+/** Dropped envelopes logged as warnings per link; later ones are logged at debug level. */
+const MAX_DROP_WARNINGS = 10
+
 /** Whether the remote device may still use the link; re-asked for every envelope it sends. */
 export type LinkAuthorize = (deviceId: DeviceId) => boolean | Promise<boolean>
 
@@ -75,6 +78,7 @@ export class Link<C = unknown> {
   readonly #inbox: Uint8Array[] = []
   #checking = false
   readonly #noticed = new Set<number>()
+  #dropped = 0
   #localPeerId: PeerId | undefined
   #remote: Hello | undefined
   #everHello = false
@@ -379,7 +383,10 @@ export class Link<C = unknown> {
   }
 
   #report(error: OrbitError, closing: boolean): void {
-    this.#log.warn(closing ? 'link closed' : 'envelope dropped', { name: error.name, code: error.code, message: error.message, deviceId: this.remoteDeviceId })
+    const fields = { name: error.name, code: error.code, message: error.message, deviceId: this.remoteDeviceId }
+    // A peer that keeps sending what we drop must not flood the log: the first few are warnings.
+    if (closing || this.#dropped++ < MAX_DROP_WARNINGS) this.#log.warn(closing ? 'link closed' : 'envelope dropped', fields)
+    else this.#log.debug('envelope dropped', fields)
     this.#handler.error(this, error, closing)
   }
 
