@@ -22,6 +22,7 @@ export type { DeviceRow } from './members.js'
 /** Workspace methods the API carries (each validates its own input). */
 export const WORKSPACE_METHODS = [
   'addContact',
+  'addContacts',
   'editContact',
   'removeContact',
   'restoreContact',

@@ -105,7 +105,11 @@ export async function syncOverConnection(
   const timeoutMs = options.timeoutMs ?? DEFAULT_WEBRTC_TIMEOUT_MS
   const before = { ...connection.stats }
   if (options.share === true) restrictSharing(device.repo, workspaceDocIds(device.workspace.rootUrl, device.workspace.shardUrls))
-  const adapter = new WebRtcNetworkAdapter(connection, { logger: options.logger ?? silentLogger })
+  // Every envelope re-asks membership: a device revoked mid-session is cut off (docs/protocol/link.md).
+  const adapter = new WebRtcNetworkAdapter(connection, {
+    logger: options.logger ?? silentLogger,
+    authorize: (id) => memberKeyOf(device, id) !== undefined,
+  })
   const counting = new CountingNetworkAdapter(adapter)
   // Before the adapter joins, so no heads report is missed.
   const watcher = new PeerHeadsWatcher(device.repo)

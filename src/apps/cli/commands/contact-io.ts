@@ -29,6 +29,7 @@ import type {
   RowProblem,
 } from '../../../core/contacts-io/index.js'
 import type { OrbitDevice } from '../../node/device.js'
+import type { WorkspaceApi } from '../../node/api.js'
 
 /** Rows per committed batch: one Automerge change per shard, one flush, one projection. */
 export const DEFAULT_BATCH_SIZE = 1000
@@ -188,15 +189,26 @@ export async function runImport(dataDir: string, cwd: string, file: string, opti
     } else {
       // Pass 1: refuse a file-level problem before anything is written.
       const totalRows = await scanFile(path, format, readOptions, bars, size)
-      const { withDevice } = await import('../../node/device.js')
       let failed: { shardUrls: string[] } | undefined
+      // While `orbit serve` runs on the data dir it is the only writer: the batches go through it.
+      const { findDaemon, remoteApi } = await import('../../control/client.js')
+      const endpoint = findDaemon(dataDir)
       try {
-        await withDevice(dataDir, async (device) => {
-          const local = isLocal(device)
-          const known = local ? await knownFromDevice(device) : await readKnown(dataDir)
-          const writer = new BatchWriter(device, local, known, report, () => (failed = { shardUrls: [...device.workspace.shardUrls] }))
+        if (endpoint !== undefined) {
+          const api = remoteApi(endpoint)
+          const target: ImportTarget = { workspace: api.workspace, putBlob: (bytes) => api.putBlob(bytes), flush: async () => {} }
+          const known = await readKnown(dataDir)
+          const writer = new BatchWriter(target, known, report, () => undefined)
           await classify(path, format, readOptions, options, report, known, validateImage, bars, { rows: totalRows }, (rows) => writer.commit(rows))
-        })
+        } else {
+          const { withDevice } = await import('../../node/device.js')
+          await withDevice(dataDir, async (device) => {
+            const known = await knownFromDevice(device)
+            const target: ImportTarget = { workspace: device.workspace, putBlob: (bytes) => device.blobs.put(bytes) as Promise<BlobHash>, flush: () => device.flush(), db: device.db }
+            const writer = new BatchWriter(target, known, report, () => (failed = { shardUrls: [...device.workspace.shardUrls] }))
+            await classify(path, format, readOptions, options, report, known, validateImage, bars, { rows: totalRows }, (rows) => writer.commit(rows))
+          })
+        }
       } catch (err) {
         if (failed !== undefined) await markProjectionStale(dataDir, failed.shardUrls)
         throw err
@@ -339,7 +351,16 @@ async function classify(
 }
 
 /** A device with its own store open here (not the stand-in that forwards to `orbit serve`). */
-const isLocal = (device: OrbitDevice): boolean => 'db' in device
+/**
+ * Where an import writes: the device open here (with its SQLite handle, so a batch is one
+ * transaction) or the running daemon's API (which commits each request itself).
+ */
+interface ImportTarget {
+  workspace: Pick<WorkspaceApi, 'addOrg' | 'addContacts' | 'addContact' | 'addNote'>
+  putBlob(bytes: Uint8Array): Promise<BlobHash>
+  flush(): Promise<void>
+  db?: OrbitDevice['db']
+}
 
 const PAGE = 5000
 
@@ -407,8 +428,7 @@ class BatchWriter {
   #rowByRow = false
 
   constructor(
-    private readonly device: OrbitDevice,
-    private readonly local: boolean,
+    private readonly device: ImportTarget,
     private readonly known: Known,
     private readonly report: ImportReport,
     private readonly onRollback: () => void,
@@ -417,7 +437,7 @@ class BatchWriter {
   async commit(rows: ReadyRow[]): Promise<void> {
     // Logos first: content-addressed files, harmless if the batch then fails.
     const logos = new Map<ReadyRow, BlobHash>()
-    for (const row of rows) if (row.photo !== undefined) logos.set(row, (await this.device.blobs.put(row.photo)) as BlobHash)
+    for (const row of rows) if (row.photo !== undefined) logos.set(row, await this.device.putBlob(row.photo))
     await this.#inTransaction(async () => {
       const ws = this.device.workspace
       const created: string[] = []
@@ -453,14 +473,14 @@ class BatchWriter {
     const ws = this.device.workspace
     if (!this.#rowByRow) {
       try {
-        if (this.local) return await ws.addContacts(inputs)
+        if (this.device.db !== undefined) return await ws.addContacts(inputs)
         // Through the daemon, each request is one line of at most 8 MiB: send the batch in parts.
         const out: Contact[] = []
         for (const part of bySize(inputs, REMOTE_REQUEST_BYTES)) out.push(...(await ws.addContacts(part)))
         return out
       } catch (err) {
         // A daemon whose control protocol predates `addContacts` refuses the method by name.
-        if (this.local || !(err instanceof ValidationError) || !/method/.test(`${err.field ?? ''} ${err.message}`)) throw err
+        if (this.device.db !== undefined || !(err instanceof ValidationError) || !/method/.test(`${err.field ?? ''} ${err.message}`)) throw err
         this.#rowByRow = true
       }
     }
@@ -475,7 +495,7 @@ class BatchWriter {
    * batch is durable all at once or not at all. Through the daemon, the daemon commits.
    */
   async #inTransaction(fn: () => Promise<void>): Promise<void> {
-    if (!this.local) return fn()
+    if (this.device.db === undefined) return fn()
     const sqlite = this.device.db.sqlite
     sqlite.exec('BEGIN IMMEDIATE')
     try {
