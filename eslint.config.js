@@ -18,7 +18,7 @@ export default tseslint.config(
     },
   },
   {
-    // The platform boundary (DESIGN.md §3): core runs in browsers and React Native too.
+    // The platform boundary (docs/architecture.md, "Layers"): core runs in browsers and React Native too.
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -378,7 +378,7 @@ export async function runLanBench(opts: LanBenchOptions = {}): Promise<Values> {
   }
 }
 
-/** Issue 3's bars (DESIGN.md §6) checked against the values of {@link runLanBench}. */
+/** Issue 3's bars checked against the values of {@link runLanBench}. */
 export function lanBars(values: Values): BarCheck[] {
   const bars: BarCheck[] = []
   const num = (k: string): number | undefined => (typeof values[k] === 'number' ? (values[k] as number) : undefined)

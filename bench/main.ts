@@ -98,7 +98,7 @@ for (const mod of chosen) {
   allBars.push(...(outcome.bars ?? []))
 }
 if (allBars.length > 0) {
-  process.stdout.write('\n## bars (DESIGN.md §6)\n')
+  process.stdout.write('\n## bars\n')
   process.stdout.write(
     table([['bar', 'measured', 'target', 'verdict'], ...allBars.map((b) => [b.metric, `${b.value} ${b.unit}`, `${b.bar} ${b.unit}`, b.pass ? 'PASS' : 'FAIL'])]) + '\n',
   )

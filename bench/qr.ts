@@ -185,7 +185,7 @@ function round(x: number): number {
 }
 
 /**
- * The QR bench with its bar checks (DESIGN.md §6), for `BENCH_MODULES`:
+ * The QR bench with its bar checks, for `BENCH_MODULES`:
  * `{ name: 'qr ...', run: () => runQrBenchWithBars() }`.
  */
 export async function runQrBenchWithBars(): Promise<BenchOutcome> {

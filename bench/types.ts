@@ -1,6 +1,6 @@
 /** The shape every bench module follows, so `npm run bench` can run and print them all. */
 
-/** One bar of DESIGN.md §6 checked against a measured value. */
+/** One bar checked against a measured value. */
 export interface BarCheck {
   metric: string
   value: number

@@ -64,7 +64,7 @@ export const EDITS = [
   // werift 0.24 falls back to Google's public STUN server (stun.l.google.com:19302) whenever no
   // STUN server is configured: a DNS lookup and STUN packets to the internet on every offer and
   // answer, and a 5 s gathering stall where DNS does not resolve. Orbit uses no ICE server unless
-  // the user configures one (issue 5, DESIGN.md §5), so the fallback goes. Unlike the edits
+  // the user configures one (issue 5; README.md, "Patched dependencies"), so the fallback goes. Unlike the edits
   // above, this one is required: an unpatched werift contacts Google.
   {
     pkg: 'werift',

@@ -1,5 +1,5 @@
 /**
- * Seeded random convergence (STYLE.md §11): many small worlds of 3–5 devices with conflicting
+ * Seeded random convergence: many small worlds of 3–5 devices with conflicting
  * edits, deletes against edits, restores, notes and tags, over links that cut, reorder and
  * duplicate; after healing, all replicas must be equal and no acknowledged edit lost.
  *

@@ -1,5 +1,5 @@
 /**
- * Two homes behind two NATs, joined by a "public" network running coturn (DESIGN.md §5):
+ * Two homes behind two NATs, joined by a "public" network running coturn (README.md, "Development": network tests):
  *
  * ```
  *  home A 192.168.71.2 ─ natA 192.168.71.1 | 172.31.71.2 ─┐

@@ -1,5 +1,5 @@
 /**
- * A LAN of Linux network namespaces for multi-device tests (DESIGN.md §5).
+ * A LAN of Linux network namespaces for multi-device tests (README.md, "Development": network tests).
  *
  * `createLan({ devices: 3 })` builds one namespace holding a bridge `br0` and one namespace per
  * device, each with a veth `lan0` plugged into the bridge, an address in `10.77.<random>.0/24`,

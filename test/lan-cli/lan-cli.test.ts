@@ -1,6 +1,6 @@
 /**
  * The LAN scenarios of issue 3 with the `orbit` CLI as real child processes in network
- * namespaces (DESIGN.md §5): three devices discover each other over mDNS, pair, edit offline
+ * namespaces (README.md, "Development": network tests): three devices discover each other over mDNS, pair, edit offline
  * with conflicts, come back and converge; a fourth, unpaired device sees the advertisements but
  * gets no data and writes nothing; a link cut during a sync (iptables DROP) and restored converges.
  */

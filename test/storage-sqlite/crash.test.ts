@@ -9,7 +9,7 @@ import { openOrbitDatabase } from '../../src/adapters/storage-sqlite/database.js
 import { SqliteStorageAdapter } from '../../src/adapters/storage-sqlite/storage-adapter.js'
 
 /**
- * Crash safety (issue 2, DESIGN.md §6): a child writes through a real Repo and prints `ACK n`
+ * Crash safety (issue 2): a child writes through a real Repo and prints `ACK n`
  * after each `repo.flush()`; we SIGKILL it at seeded random points, reopen the store with a
  * fresh Repo, and check that the store opens and holds every acknowledged change.
  *

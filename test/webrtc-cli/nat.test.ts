@@ -2,7 +2,7 @@
  * `orbit webrtc offer | answer` — the built CLI, `node bin/orbit.js`, as real child processes —
  * between two member devices on different networks: each runs inside its own home namespace
  * behind its own MASQUERADE NAT, with coturn in a "public" namespace between them
- * (test/helpers/nat.ts, DESIGN.md §5). The test carries A's offer code to B and B's answer code
+ * (test/helpers/nat.ts, README.md "Development"). The test carries A's offer code to B and B's answer code
  * back to A's stdin, like a person would. Both print a completed session report naming the kind of
  * path ICE found, and each device then lists the contact the other added before: through
  * STUN-discovered addresses, and through coturn's relay when direct UDP between the NATs is dropped.

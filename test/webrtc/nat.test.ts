@@ -1,5 +1,5 @@
 /**
- * WebRTC across real NATs (DESIGN.md §5): two devices in home namespaces behind two MASQUERADE
+ * WebRTC across real NATs (README.md, "Development": network tests): two devices in home namespaces behind two MASQUERADE
  * NATs, coturn in a public namespace. The devices are child processes running the built transport
  * (test/webrtc/fixtures/nat-peer.mjs); the test carries their codes between them like a person would.
  */

@@ -3,7 +3,7 @@
  *
  * Advertises (answers PTR/SRV/TXT/A queries, announces on start, says goodbye with TTL 0 on stop)
  * and browses (queries on start and every `queryIntervalMs`, expires peers after their TTL).
- * What it reports is a hint (DESIGN.md §4): a peer is keyed by the device id its TXT claims, and
+ * What it reports is a hint (README.md, "Security"): a peer is keyed by the device id its TXT claims, and
  * every address that claim came from is kept, so a forged answer can add an address but never
  * erase the real one. The handshake decides who is who.
  */

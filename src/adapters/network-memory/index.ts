@@ -1,6 +1,6 @@
 /**
- * An in-memory network for automerge-repo with deterministic, test-controlled delivery
- * (STYLE.md §10): ordered, reordered, duplicated, cut and restored links. Platform-free.
+ * An in-memory network for automerge-repo with deterministic, test-controlled delivery:
+ * ordered, reordered, duplicated, cut and restored links. Platform-free.
  */
 export { MemoryNetworkAdapter } from './adapter.js'
 export { Channel, MemoryHub, MemoryLink } from './hub.js'

@@ -1,5 +1,5 @@
 /**
- * Device identity: one long-term Ed25519 key pair per device (DESIGN.md §4).
+ * Device identity: one long-term Ed25519 key pair per device (README.md, "Security").
  *
  * - The device id is derived from the public key, as Syncthing derives it from its certificate:
  *   `deviceId = base32lower(SHA-256("orbit-device-id-v1" ‖ ed25519PublicKey)[0..20])` — 20 bytes

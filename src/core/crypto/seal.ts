@@ -1,5 +1,5 @@
 /**
- * Sealed, signed envelopes (DESIGN.md §4: QR bundles readable only by workspace members, and
+ * Sealed, signed envelopes (README.md, "Security": QR bundles readable only by workspace members, and
  * signed so the receiver knows which device wrote them).
  *
  *   sealed    := header • ciphertext • 64 signature

@@ -1,5 +1,5 @@
 /**
- * Pairing invites (DESIGN.md §4): what the inviting device shows as a code or QR code — its device
+ * Pairing invites (README.md, "Security"): what the inviting device shows as a code or QR code — its device
  * id and key, name, workspace, addresses, and a one-time, expiring 16-byte secret.
  *
  * Code: `orbit-invite:` + base64url(binary), binary layout in docs/protocol/pairing.md. The

@@ -2,7 +2,7 @@
  * The sync store of the roadmap (`useSyncStore`), on `zustand/vanilla` so that Node (daemon, CLI)
  * and React (`useStore(store, selector)`) share one implementation.
  *
- * Fixed against the roadmap's sketch (DESIGN.md §8): `completeSession` removes the session from
+ * Fixed against the roadmap's sketch: `completeSession` removes the session from
  * `activeSessions`; `updateSession` of an unknown id is ignored instead of creating a half session;
  * `status` and `currentMethod` are derived from the sessions by one function ({@link deriveStatus})
  * instead of being set by whoever spoke last; timestamps are numbers from an injected clock;
