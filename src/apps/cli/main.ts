@@ -10,6 +10,10 @@ const code = await runCli(process.argv.slice(2), {
   env: process.env,
   cwd: process.cwd(),
 })
-// Writes to pipes and files are synchronous on POSIX, so nothing printed is lost; exiting here
-// also stops any timer a library left behind once the command's work is durable.
+// A write to a pipe is asynchronous on POSIX: exiting at once can cut a long `--json` answer
+// short (seen with `contact list --all --json` of thousands of contacts). Exit once both streams
+// have handed everything to the OS; exiting (rather than returning) also stops any timer a
+// library left behind once the command's work is durable.
+const drained = (stream: NodeJS.WriteStream): Promise<void> => new Promise((resolve) => stream.write('', () => resolve()))
+await Promise.all([drained(process.stdout), drained(process.stderr)])
 process.exit(code)
