@@ -4,7 +4,8 @@
 // already applied is left alone) and refuses to guess: if neither the original nor the patched
 // text is in the file (a dependency upgrade moved it), it says so and changes nothing. The
 // automerge-repo edits only remove work (Orbit is correct without them); the werift edit keeps
-// WebRTC from contacting a public STUN server nobody configured (README, "Patched dependencies").
+// WebRTC from contacting a public STUN server nobody configured (README, "Patched dependencies"),
+// which Orbit also enforces at run time.
 //
 //   node scripts/patch-deps.mjs           # apply (what postinstall runs); warns on a missed patch point
 //   node scripts/patch-deps.mjs --check   # exit 1 unless every edit is in place (test/deps)
@@ -64,8 +65,9 @@ export const EDITS = [
   // werift 0.24 falls back to Google's public STUN server (stun.l.google.com:19302) whenever no
   // STUN server is configured: a DNS lookup and STUN packets to the internet on every offer and
   // answer, and a 5 s gathering stall where DNS does not resolve. Orbit uses no ICE server unless
-  // the user configures one (issue 5; README.md, "Patched dependencies"), so the fallback goes. Unlike the edits
-  // above, this one is required: an unpatched werift contacts Google.
+  // the user configures one (README, "Patched dependencies"), so the fallback goes. Orbit does not
+  // depend on this edit: createPeerConnection strips an unconfigured server at run time
+  // (src/adapters/transport-webrtc/peer.ts); the edit keeps other users of this werift safe too.
   {
     pkg: 'werift',
     file: 'lib/index.mjs',

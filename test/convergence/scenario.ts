@@ -22,6 +22,8 @@ export interface ScenarioResult {
   restarts: number
   /** The final heads of every shard, joined: equal for two runs of one seed when replay is exact. */
   fingerprint: string
+  /** Documents whose materialized object showed the known Automerge bug (the listings were right). */
+  staleObjects: string[]
 }
 
 /** Runs scenario `seed` under fake timers (the caller installs them). Throws on any violation. */
@@ -82,7 +84,7 @@ export async function runScenario(seed: number): Promise<ScenarioResult> {
       await tick()
     }
     const healRounds = await heal(world)
-    await checkWorld(world, log)
+    const notes = await checkWorld(world, log)
     // The shards' heads (the root's depend on document ids, which stay random).
     const shards = (await world.devices[0]!.ws.allHandles()).slice(1)
     const fingerprint = shards.map(h => A.getHeads(h.doc() as A.Doc<unknown>).join(',')).join('/')
@@ -99,6 +101,7 @@ export async function runScenario(seed: number): Promise<ScenarioResult> {
       dropped: sum('dropped'),
       restarts: world.devices.reduce((x, d) => x + (d.restarts ?? 0), 0),
       fingerprint,
+      staleObjects: notes.staleObjects,
     }
   } catch (error) {
     const e = error as Error

@@ -18,6 +18,9 @@ import {
 import type { DeviceId } from '../../src/core/ids.js'
 import type { MemberDevice } from '../../src/core/model/types.js'
 import { CrmWorkspace } from '../../src/core/model/workspace.js'
+import { silentLogger } from '../../src/core/log.js'
+import { ConfigStore, ContactIndex, OrgIndex, openOrbitDatabase, type OrbitDatabase } from '../../src/adapters/storage-sqlite/index.js'
+import { IndexProjector } from '../../src/apps/node/projection.js'
 import { Prng } from '../helpers/prng.js'
 import { MemoryStorage } from './memory-storage.js'
 
@@ -39,6 +42,40 @@ export interface Device {
   /** Present when the device persists (documents and peers' sync states) and can restart. */
   storage?: MemoryStorage
   restarts?: number
+  /** The device's contact listing: the product's SQLite projection, following its workspace. */
+  listing?: Listing
+}
+
+/** A device's listing: an in-memory SQLite store kept by the product's {@link IndexProjector}. */
+export interface Listing {
+  db: OrbitDatabase
+  projector: IndexProjector
+  index: ContactIndex
+}
+
+/**
+ * Gives `device` the product's listing projection (as `openDevice` does: start, then rebuild what
+ * is not clean), on `db` if given — a restarted device keeps its SQLite store — else a new one.
+ */
+export async function attachListing(device: Device, db?: OrbitDatabase): Promise<Listing> {
+  const store = db ?? openOrbitDatabase(':memory:', { create: true, synchronous: 'normal' })
+  const index = new ContactIndex(store)
+  const projector = new IndexProjector(store, device.repo, device.ws, index, new OrgIndex(store), new ConfigStore(store), silentLogger)
+  projector.start()
+  await projector.rebuildDirty()
+  device.listing = { db: store, projector, index }
+  return device.listing
+}
+
+/** Stops a device's listing projection once what it was told is projected; keeps its store unless `close`. */
+async function detachListing(device: Device, close: boolean): Promise<OrbitDatabase | undefined> {
+  const listing = device.listing
+  if (listing === undefined) return undefined
+  await listing.projector.settle()
+  listing.projector.stop()
+  device.listing = undefined
+  if (close) listing.db.close()
+  return listing.db
 }
 
 export interface World {
@@ -151,7 +188,9 @@ export async function buildWorld(options: {
     for (const { url, binary } of t.docs) repo.import(binary, { docId: parseAutomergeUrl(url).documentId })
     const ws = await CrmWorkspace.open(repo, t.rootUrl, { now: deviceClock(i) })
     await ws.loadAllShards()
-    devices.push({ index: i, peerId, adapter, repo, ws, ...(storage === undefined ? {} : { storage }) })
+    const device: Device = { index: i, peerId, adapter, repo, ws, ...(storage === undefined ? {} : { storage }) }
+    await attachListing(device)
+    devices.push(device)
   }
   await tick()
   const tiers = new Map<MemoryLink, Tier>()
@@ -176,6 +215,7 @@ export async function buildWorld(options: {
  */
 export async function restart(world: World, device: Device): Promise<void> {
   if (device.storage === undefined) throw new Error('only a device with storage can restart')
+  const db = await detachListing(device, false)
   device.ws.close()
   const oldLinks = world.hub.links.filter(l => l.a === device.adapter || l.b === device.adapter)
   await device.repo.shutdown()
@@ -198,6 +238,7 @@ export async function restart(world: World, device: Device): Promise<void> {
   device.adapter = adapter
   device.repo = repo
   device.ws = ws
+  await attachListing(device, db)
   await tick()
 }
 
@@ -232,6 +273,7 @@ export async function heal(world: World, maxRounds = 200): Promise<number> {
 }
 
 export async function shutdown(world: World): Promise<void> {
+  for (const d of world.devices) await detachListing(d, true)
   for (const d of world.devices) d.ws.close()
   for (const link of world.hub.links) link.cut()
   await tick()

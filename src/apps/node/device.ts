@@ -28,6 +28,7 @@ import { flushAndRecordHeads } from '../../adapters/storage-sqlite/record-heads.
 import { blobsPath, CONFIG_KEYS, storePath } from './data-dir.js'
 import { notInitialised, readDeviceConfig } from './device-config.js'
 import { docIdOf, IndexProjector } from './projection.js'
+import { takeWriterLock } from './writer-lock.js'
 
 export interface InitDeviceOptions {
   /** This device's display name. */
@@ -236,16 +237,36 @@ export async function withDevice<T>(dataDir: string, fn: (device: OrbitDevice) =
   return withOpenDevice(dataDir, fn, { ...options, logger: options.logger ?? createLogger() })
 }
 
-/** Opens the device (no daemon check), runs `fn`, flushes what it wrote and closes the device. */
+/**
+ * Opens the device (no daemon check), runs `fn`, flushes what it wrote and closes the device.
+ * Holds the data dir's writer lock throughout, so concurrent commands run one after another
+ * (src/apps/node/writer-lock.ts; StoreError `WRITER_BUSY` after a bounded wait).
+ */
 export async function withOpenDevice<T>(dataDir: string, fn: (device: OrbitDevice) => Promise<T>, options: OpenDeviceOptions = {}): Promise<T> {
-  const device = await openDevice(dataDir, options)
+  const unlock = await lockWriters(dataDir)
   try {
-    const result = await fn(device)
-    await device.flush()
-    return result
+    const device = await openDevice(dataDir, options)
+    try {
+      const result = await fn(device)
+      await device.flush()
+      return result
+    } finally {
+      await device.close()
+    }
   } finally {
-    await device.close()
+    unlock()
   }
+}
+
+/**
+ * Takes the writer lock, after refusing what `openDevice` would refuse (missing, foreign or
+ * corrupt store) without creating the lock file: a refused command leaves the data dir as it was.
+ */
+async function lockWriters(dataDir: string): Promise<() => void> {
+  const file = storePath(dataDir)
+  if (!existsSync(file)) throw notInitialised(dataDir)
+  openForProbe(file)?.close()
+  return takeWriterLock(dataDir)
 }
 
 class OpenDevice implements OrbitDevice {

@@ -7,7 +7,17 @@
  * its ids are pending), and storage never holds more than memory, so the snapshot is complete for
  * `g`. Anything stored later bumps the generation past `g`, which makes the shard dirty again; a
  * crash in between leaves it dirty, and the next full open re-projects it.
+ *
+ * The listing is read from the document's state, not from automerge-repo's materialized document
+ * object: Automerge 3.5 can leave that object stale after a batch of remote changes while the
+ * state (heads, `toJS`, a fresh load) is right (test/convergence/automerge-known-bugs.test.ts).
+ * Materializing from the state costs ~0.1 ms a contact (a change touching 20 contacts: ~2 ms; a
+ * whole 10,000-contact shard: ~1 s, against ~20 ms for reading the object), so the whole-shard
+ * rebuild at open reads the object when it is safe: the bug needs an object that already showed a
+ * value when a batch of changes arrived, and a shard no change has reached since the projector
+ * started was materialized from storage in one step.
  */
+import * as A from '@automerge/automerge'
 import type { AutomergeUrl, DocHandle, Repo } from '@automerge/automerge-repo'
 import { parseAutomergeUrl } from '@automerge/automerge-repo'
 import type { ContactId } from '../../core/ids.js'
@@ -26,6 +36,8 @@ export class IndexProjector {
   #chain: Promise<void> = Promise.resolve()
   #unsubscribe: (() => void)[] = []
   #failure: unknown
+  /** Shards a change reached since `start`: their document objects may be stale (module comment). */
+  readonly #patched = new Set<number>()
 
   constructor(
     private readonly db: OrbitDatabase,
@@ -41,6 +53,7 @@ export class IndexProjector {
   start(): void {
     this.#unsubscribe.push(
       this.workspace.onContactsChanged(({ shard, ids }) => {
+        this.#patched.add(shard)
         let set = this.#pending.get(shard)
         if (set === undefined) this.#pending.set(shard, (set = new Set()))
         for (const id of ids) set.add(id)
@@ -117,11 +130,11 @@ export class IndexProjector {
         if (handle === undefined) continue
         const docId = docIdOf(url)
         const gen = readDocGen(this.db, docId)
-        const contacts = handle.doc().contacts
+        const contacts = contactsState(handle.doc(), ids.size)
         const present = []
         const gone: ContactId[] = []
         for (const id of ids) {
-          const raw = contacts[id]
+          const raw = contacts.get(id)
           if (raw === undefined) gone.push(id as ContactId)
           else present.push(readContact(raw, { includeDeletedNotes: false }))
         }
@@ -134,7 +147,8 @@ export class IndexProjector {
   #projectWholeShard(n: number, handle: DocHandle<ContactShardDoc>, docId: string): void {
     this.db.transaction(() => {
       const gen = readDocGen(this.db, docId)
-      const contacts = Object.values(handle.doc().contacts ?? {}).map((raw) => readContact(raw))
+      const raws = this.#patched.has(n) ? contactsState(handle.doc()).all() : (handle.doc().contacts ?? {})
+      const contacts = Object.values(raws).map((raw) => readContact(raw))
       this.contacts.replaceShard(n, contacts, { shard: n, docId, gen })
     })
   }
@@ -144,7 +158,8 @@ export class IndexProjector {
     const docId = docIdOf(root.url)
     this.db.transaction(() => {
       const gen = readDocGen(this.db, docId)
-      const doc = root.doc()
+      // The document's state, not the materialized object (see the module comment).
+      const doc = A.toJS(root.doc())
       const orgs = Object.values(doc.orgs ?? {}).map((raw) => readOrg(raw))
       // The fast path shows these without loading the root document.
       this.config.set(CONFIG_KEYS.workspaceName, doc.name)
@@ -154,3 +169,37 @@ export class IndexProjector {
     })
   }
 }
+
+/** Reads a shard's contacts from the document's state (see the module comment for why not the object). */
+export interface ContactsState {
+  /** The contact `id` as the document holds it, or undefined if it has none. */
+  get(id: string): unknown
+  /** Every contact, by id. */
+  all(): Record<string, unknown>
+}
+
+/**
+ * The contacts of shard document `doc` (the current one of its handle), materialized from its
+ * state on demand. `expected`: how many `get`s will follow; past a few hundred, materializing the
+ * whole map once is cheaper than one contact at a time.
+ */
+export function contactsState(doc: A.Doc<ContactShardDoc>, expected = 0): ContactsState {
+  const backend = A.getBackend(doc)
+  const contacts = backend.getWithType('_root', 'contacts')
+  const mapId = contacts?.[0] === 'map' ? (contacts[1] as string) : undefined
+  let whole: Record<string, unknown> | undefined
+  const all = (): Record<string, unknown> => (whole ??= mapId === undefined ? {} : (backend.materialize(mapId) as Record<string, unknown>))
+  return {
+    get(id) {
+      if (mapId === undefined) return undefined
+      if (expected > BULK_READ) return Object.hasOwn(all(), id) ? all()[id] : undefined
+      const entry = backend.getWithType(mapId, id)
+      if (entry === null) return undefined
+      return entry[0] === 'map' ? backend.materialize(entry[1] as string) : entry[1]
+    },
+    all,
+  }
+}
+
+/** Past this many contacts read from one shard, one materialization of the whole map is cheaper. */
+const BULK_READ = 500

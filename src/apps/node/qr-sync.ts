@@ -28,7 +28,7 @@ export interface QrExportOptions {
 export interface QrExportResult {
   bundle: Uint8Array
   recipients: string[]
-  /** Documents with changes in the bundle. */
+  /** Documents the bundle carries changes for (all of them without `forDevice`: it cannot know what is lacking). */
   documents: number
   /** Blobs referred to that the bundle does not carry. */
   pendingBlobs: string[]
@@ -37,7 +37,9 @@ export interface QrExportResult {
 export interface QrImportResult {
   status: 'applied' | 'nothing-new'
   senderId: string
-  /** Documents that changed on this device. */
+  /** Documents the bundle carries changes for (what `qr export` reported as its `documents`). */
+  documents: number
+  /** Of those, the documents that changed on this device (the others it already had). */
   changedDocuments: number
   /** Blobs the bundle refers to that this device does not have yet (a live tier fetches them). */
   pendingBlobs: string[]
@@ -122,10 +124,13 @@ export async function exportQrBundle(device: OrbitDevice, options: QrExportOptio
     ...(knownHeads === undefined ? {} : { knownHeads }),
     pendingBlobs,
   })
+  // What the bundle carries, by the rule createBundle uses (collectChanges in src/core/qr/apply.ts):
+  // heads the peer is said to know but this device lacks do not count as known. The import reports
+  // the same number as the bundle's documents, and how many of them changed anything there.
   const documents = docs.filter(({ documentId, doc }) => {
-    const known = knownHeads?.[documentId]
     const heads = Automerge.getHeads(doc)
-    return known === undefined || known.length !== heads.length || heads.some((x) => !known.includes(x))
+    const known = (knownHeads?.[documentId] ?? []).filter((h) => Automerge.hasHeads(doc, [h]))
+    return known.length !== heads.length || heads.some((x) => !known.includes(x))
   }).length
   return { bundle, recipients: recipients.map((r) => r.deviceId), documents, pendingBlobs }
 }
@@ -164,7 +169,7 @@ export async function importQrBundle(device: OrbitDevice, bytes: Uint8Array): Pr
   for (const hash of result.pendingBlobs) {
     if (!/^[0-9a-f]{64}$/.test(hash) || !(await device.blobs.has(hash as BlobHash))) missing.push(hash)
   }
-  return { status: result.status, senderId: opened.senderId, changedDocuments: changed, pendingBlobs: missing }
+  return { status: result.status, senderId: opened.senderId, documents: opened.docs.length, changedDocuments: changed, pendingBlobs: missing }
 }
 
 /**
@@ -227,5 +232,5 @@ async function adoptFirstBundle(device: OrbitDevice, bytes: Uint8Array, pending:
   for (const hash of result.pendingBlobs) {
     if (!/^[0-9a-f]{64}$/.test(hash) || !(await device.blobs.has(hash as BlobHash))) missing.push(hash)
   }
-  return { status: 'applied', senderId: opened.senderId, changedDocuments: docs.size, pendingBlobs: missing, adoptedWorkspace: pending.workspaceId }
+  return { status: 'applied', senderId: opened.senderId, documents: docs.size, changedDocuments: docs.size, pendingBlobs: missing, adoptedWorkspace: pending.workspaceId }
 }

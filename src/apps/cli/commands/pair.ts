@@ -1,5 +1,6 @@
 import type { CommandModule } from '../command-module.js'
 import { fields, when } from '../format.js'
+import { durationOption } from '../options.js'
 import { duration, hostPort } from '../lan-options.js'
 
 export const pairCommands: CommandModule = {
@@ -13,7 +14,7 @@ export const pairCommands: CommandModule = {
       .description('print a one-time invite code (and write it as a QR PNG); needs `orbit serve` running to accept the join, unless --offline')
       .option('--qr <file.png>', 'also write the invite as a QR code PNG')
       .option('--offline', 'pair by QR codes alone, no network and no daemon: the joiner answers with an acceptance code for `orbit pair accept`')
-      .option('--ttl <duration>', 'how long the invite works, e.g. 10m, 1h', duration, 15 * 60_000)
+      .addOption(durationOption('--ttl <duration>', 'how long the invite works, e.g. 10m, 1h', duration, 15 * 60_000))
       .addHelpText(
         'after',
         `
@@ -62,7 +63,7 @@ Examples:
       .description("join the inviting device's workspace with its invite code or QR image")
       .argument('<code|file.png>', 'the invite code (orbit-invite:...) or a PNG of its QR code')
       .option('--address <host:port>', "reach the inviting device here instead of the invite's addresses", hostPort)
-      .option('--timeout <duration>', 'how long the first sync may take', duration, 60_000)
+      .addOption(durationOption('--timeout <duration>', 'how long the first sync may take', duration, 60_000))
       .option('--offline', 'no network: print an acceptance code for the inviter (`orbit pair accept`); the workspace arrives by `orbit qr import`')
       .option('--qr <file.png>', 'with --offline: also write the acceptance code as a QR code PNG')
       .addHelpText(

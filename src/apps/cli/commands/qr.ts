@@ -51,7 +51,7 @@ async function listFrameFiles(inputs: string[]): Promise<string[]> {
 function describeExport(s: ExportSummary): string {
   const lines = [
     `Wrote ${s.frames} QR frame${s.frames === 1 ? '' : 's'} to ${s.out} (open ${s.out}/index.html to show them full-screen).`,
-    `Bundle: ${s.bundleBytes} bytes, ${s.documents} document${s.documents === 1 ? '' : 's'} with changes, for ${s.recipients.join(', ')}.`,
+    `Bundle: ${s.bundleBytes} bytes, ${s.documents} document${s.documents === 1 ? '' : 's'}, for ${s.recipients.join(', ')}.`,
   ]
   if (s.frames > 1) lines.push(`Any ${s.blocks} of the ${s.frames} frames are enough, in any order.`)
   if (s.pendingBlobs.length > 0) lines.push(`${s.pendingBlobs.length} image(s) are not carried by QR; they sync over a live tier.`)
@@ -174,8 +174,10 @@ this device takes over the inviter's workspace.`,
           ctx.emit(cmd, summary, () => {
             const lines = [
               imported.status === 'applied'
-                ? `Applied changes from ${imported.senderId} to ${imported.changedDocuments} document(s).`
-                : `Nothing new from ${imported.senderId}: this device already had all of it.`,
+                ? `Applied changes from ${imported.senderId}: the bundle's ${imported.documents} document${imported.documents === 1 ? '' : 's'}, ` +
+                  `${imported.changedDocuments === imported.documents ? 'all' : imported.changedDocuments} changed here` +
+                  (imported.changedDocuments === imported.documents ? '.' : ` (this device already had the other ${imported.documents - imported.changedDocuments}).`)
+                : `Nothing new from ${imported.senderId}: this device already had all of the bundle's ${imported.documents} document${imported.documents === 1 ? '' : 's'}.`,
             ]
             if (imported.pendingBlobs.length > 0) {
               lines.push(`${imported.pendingBlobs.length} image(s) are pending: they arrive with the next LAN or WebRTC sync.`)

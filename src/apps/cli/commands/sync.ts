@@ -1,6 +1,6 @@
 import type { CommandModule } from '../command-module.js'
 import { withApi } from '../api.js'
-import { collect, oneOf } from '../options.js'
+import { collect, durationOption, oneOf } from '../options.js'
 import { failUnlessCompleted, renderSyncReport } from '../sync-report.js'
 import { duration } from '../lan-options.js'
 import type { SyncReport } from '../../../core/engine/sync-session.js'
@@ -16,7 +16,7 @@ export const syncCommands: CommandModule = {
       .option('--ice <url>', 'with --via webrtc: STUN/TURN server (repeatable; see `orbit webrtc --help`)', collect)
       .option('--host <address>', 'with --via webrtc: local address for host candidates (repeatable)', collect)
       .option('--qr <file.png>', 'with --via webrtc: also write the offer code as one QR code PNG')
-      .option('--timeout <duration>', 'give up when not in sync after this long', duration, 30_000)
+      .addOption(durationOption('--timeout <duration>', 'give up when not in sync after this long', duration, 30_000))
       .addHelpText(
         'after',
         `
