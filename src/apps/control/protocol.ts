@@ -31,6 +31,10 @@ export const OP_PARAMS = {
   'device.requireOrg': z.object({ id: z.string().max(200) }).strict(),
   'blobs.put': z.object({ base64: z.string().max(MAX_CONTROL_LINE) }).strict(),
   'pair.invite': z.object({ ttlMs: z.number().int().positive().max(7 * 24 * 3600 * 1000).optional() }).strict(),
+  /** An invite for pairing by QR alone (`orbit pair invite --offline`), pending in the daemon's store. */
+  'pair.inviteOffline': z.object({ ttlMs: z.number().int().positive().max(7 * 24 * 3600 * 1000).optional() }).strict(),
+  /** Admit an offline joiner from its acceptance code (`orbit pair accept`); a write, flushed before the answer. */
+  'pair.accept': z.object({ code: z.string().min(1).max(8192) }).strict(),
   'device.list': Empty,
   'device.revoke': z.object({ id: z.string().max(200) }).strict(),
   peers: Empty,

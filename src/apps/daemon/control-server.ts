@@ -81,6 +81,14 @@ async function dispatch(daemon: ControlTarget, op: ControlOp, params: unknown): 
       return api.putBlob(fromBase64((params as OpParams<'blobs.put'>).base64))
     case 'pair.invite':
       return api.createInvite((params as OpParams<'pair.invite'>).ttlMs)
+    case 'pair.inviteOffline':
+      return api.createOfflineInvite((params as OpParams<'pair.inviteOffline'>).ttlMs)
+    case 'pair.accept': {
+      const result = await api.acceptOfflineJoin((params as OpParams<'pair.accept'>).code)
+      // The joiner is a member: answer once that is durable and projected, like every write.
+      await daemon.device.flush()
+      return result
+    }
     case 'device.list':
       return { devices: await api.listDevices() }
     case 'device.revoke':

@@ -16,8 +16,10 @@ import type { DaemonWebRtc } from './webrtc-sync.js'
 import { listDeviceRows, revokeOn, type DeviceRow } from './members.js'
 import { readKnownPeers } from './known-peers.js'
 import { exportQrBundle, importQrBundle, type QrExportResult, type QrImportResult } from './qr-sync.js'
+import { acceptOfflineJoinOn, createOfflineInviteOn, type OfflineAccept, type OfflineInvite } from './pair-offline.js'
 
 export type { DeviceRow } from './members.js'
+export type { OfflineAccept, OfflineInvite } from './pair-offline.js'
 
 /** Workspace methods the API carries (each validates its own input). */
 export const WORKSPACE_METHODS = [
@@ -108,6 +110,13 @@ export interface OrbitApi {
   qrExport(options: { forDevice?: string }): Promise<QrExportResult>
   /** Applies a QR bundle (all or nothing) and, with `reply`, builds the answer for its sender. */
   qrImport(bundle: Uint8Array, options: { reply?: boolean }): Promise<QrImportOutcome>
+  /** An invite for pairing by QR alone (no addresses), pending in this device's store (pair-offline.ts). */
+  createOfflineInvite(ttlMs?: number): Promise<OfflineInvite>
+  /**
+   * Admits the joiner of an offline invite from its acceptance code: it becomes a member (a daemon
+   * flushes before it answers). PairingError (`REFUSED`, `BAD_SIGNATURE`, ...) with nothing written.
+   */
+  acceptOfflineJoin(acceptance: string): Promise<OfflineAccept>
   /** Held WebRTC offers and answers, and their sessions. */
   readonly webrtc: WebRtcApi
 }
@@ -244,5 +253,7 @@ export function localApi(device: OrbitDevice, options: LocalApiOptions = {}): Lo
     },
     qrExport: (o) => qrExportRecorded(device, o, options.recorder),
     qrImport: (bundle, o) => qrImportRecorded(device, bundle, o, options.recorder),
+    createOfflineInvite: async (ttlMs) => createOfflineInviteOn(device, ttlMs === undefined ? {} : { ttlMs }),
+    acceptOfflineJoin: (acceptance) => acceptOfflineJoinOn(device, acceptance),
   }
 }
