@@ -145,6 +145,8 @@ export function remoteApi(endpoint: Pick<DaemonEndpoint, 'control'>): OrbitApi {
     createInvite: async (ttlMs) => (await callDaemon(endpoint, 'pair.invite', ttlMs === undefined ? {} : { ttlMs })) as InviteInfo,
     createOfflineInvite: async (ttlMs) => (await callDaemon(endpoint, 'pair.inviteOffline', ttlMs === undefined ? {} : { ttlMs })) as OfflineInvite,
     acceptOfflineJoin: async (code) => (await callDaemon(endpoint, 'pair.accept', { code })) as OfflineAccept,
+    iceServers: async (change = {}) => ((await callDaemon(endpoint, 'webrtc.ice', change)) as { iceServers: string[] }).iceServers,
+    hostAddresses: async (change = {}) => ((await callDaemon(endpoint, 'webrtc.host', change)) as { hostAddresses: string[] }).hostAddresses,
     async qrExport({ forDevice }) {
       const { base64, ...rest } = (await callDaemon(endpoint, 'qr.export', forDevice === undefined ? {} : { forDevice })) as QrExportWire
       return { ...rest, bundle: fromBase64(base64) }

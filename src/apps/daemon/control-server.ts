@@ -89,6 +89,14 @@ async function dispatch(daemon: ControlTarget, op: ControlOp, params: unknown): 
       await daemon.device.flush()
       return result
     }
+    case 'webrtc.ice': {
+      const p = params as OpParams<'webrtc.ice'>
+      return { iceServers: await api.iceServers({ ...(p.add === undefined ? {} : { add: p.add }), ...(p.clear === undefined ? {} : { clear: p.clear }) }) }
+    }
+    case 'webrtc.host': {
+      const p = params as OpParams<'webrtc.host'>
+      return { hostAddresses: await api.hostAddresses({ ...(p.add === undefined ? {} : { add: p.add }), ...(p.clear === undefined ? {} : { clear: p.clear }) }) }
+    }
     case 'device.list':
       return { devices: await api.listDevices() }
     case 'device.revoke':
