@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { OrbitError, ValidationError, WireError } from '../../core/errors.js'
 import type { BlobHash } from '../../core/ids.js'
 import type { SyncReport } from '../../core/engine/sync-session.js'
-import { WORKSPACE_METHODS, type DeviceRow, type InviteInfo, type OrbitApi, type PeerRow, type WorkspaceApi, type WorkspaceMethod } from '../node/api.js'
+import { WORKSPACE_METHODS, type DeviceRow, type InviteInfo, type OfflineAccept, type OfflineInvite, type OrbitApi, type PeerRow, type WorkspaceApi, type WorkspaceMethod } from '../node/api.js'
 import { readDaemonLock, type DaemonLockInfo } from '../node/lock.js'
 import type { QrExportResult, QrImportResult } from '../node/qr-sync.js'
 import type { WebRtcSyncReport } from '../node/webrtc-sync.js'
@@ -143,6 +143,10 @@ export function remoteApi(endpoint: Pick<DaemonEndpoint, 'control'>): OrbitApi {
       return (await callDaemon(endpoint, 'sync', params, { timeoutMs: (timeoutMs ?? 30_000) + 30_000 })) as SyncReport | { sessions: SyncReport[] }
     },
     createInvite: async (ttlMs) => (await callDaemon(endpoint, 'pair.invite', ttlMs === undefined ? {} : { ttlMs })) as InviteInfo,
+    createOfflineInvite: async (ttlMs) => (await callDaemon(endpoint, 'pair.inviteOffline', ttlMs === undefined ? {} : { ttlMs })) as OfflineInvite,
+    acceptOfflineJoin: async (code) => (await callDaemon(endpoint, 'pair.accept', { code })) as OfflineAccept,
+    iceServers: async (change = {}) => ((await callDaemon(endpoint, 'webrtc.ice', change)) as { iceServers: string[] }).iceServers,
+    hostAddresses: async (change = {}) => ((await callDaemon(endpoint, 'webrtc.host', change)) as { hostAddresses: string[] }).hostAddresses,
     async qrExport({ forDevice }) {
       const { base64, ...rest } = (await callDaemon(endpoint, 'qr.export', forDevice === undefined ? {} : { forDevice })) as QrExportWire
       return { ...rest, bundle: fromBase64(base64) }

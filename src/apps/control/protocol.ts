@@ -31,6 +31,10 @@ export const OP_PARAMS = {
   'device.requireOrg': z.object({ id: z.string().max(200) }).strict(),
   'blobs.put': z.object({ base64: z.string().max(MAX_CONTROL_LINE) }).strict(),
   'pair.invite': z.object({ ttlMs: z.number().int().positive().max(7 * 24 * 3600 * 1000).optional() }).strict(),
+  /** An invite for pairing by QR alone (`orbit pair invite --offline`), pending in the daemon's store. */
+  'pair.inviteOffline': z.object({ ttlMs: z.number().int().positive().max(7 * 24 * 3600 * 1000).optional() }).strict(),
+  /** Admit an offline joiner from its acceptance code (`orbit pair accept`); a write, flushed before the answer. */
+  'pair.accept': z.object({ code: z.string().min(1).max(8192) }).strict(),
   'device.list': Empty,
   'device.revoke': z.object({ id: z.string().max(200) }).strict(),
   peers: Empty,
@@ -57,6 +61,10 @@ export const OP_PARAMS = {
   'qr.import': z.object({ base64: z.string().min(1).max(MAX_CONTROL_LINE), reply: z.boolean().optional() }).strict(),
   /** The report of the session an answer made by `webrtc.answer` opens, once it ended. */
   'webrtc.answered': z.object({ code: z.string().min(1).max(8192) }).strict(),
+  /** The stored ICE servers (`orbit webrtc ice list|add|clear`), after clearing and/or adding one (validated); `{ iceServers }`. */
+  'webrtc.ice': z.object({ add: z.string().min(1).max(512).optional(), clear: z.boolean().optional() }).strict(),
+  /** The stored host-candidate addresses (`orbit webrtc host list|add|clear`); `{ hostAddresses }`. */
+  'webrtc.host': z.object({ add: z.string().min(1).max(64).optional(), clear: z.boolean().optional() }).strict(),
   /** Withdraw a held offer nobody answered yet (`orbit sync --via webrtc` giving up); `{ cancelled }`. */
   'webrtc.cancel': z.object({ code: z.string().min(1).max(8192) }).strict(),
 } as const

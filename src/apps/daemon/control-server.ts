@@ -81,6 +81,22 @@ async function dispatch(daemon: ControlTarget, op: ControlOp, params: unknown): 
       return api.putBlob(fromBase64((params as OpParams<'blobs.put'>).base64))
     case 'pair.invite':
       return api.createInvite((params as OpParams<'pair.invite'>).ttlMs)
+    case 'pair.inviteOffline':
+      return api.createOfflineInvite((params as OpParams<'pair.inviteOffline'>).ttlMs)
+    case 'pair.accept': {
+      const result = await api.acceptOfflineJoin((params as OpParams<'pair.accept'>).code)
+      // The joiner is a member: answer once that is durable and projected, like every write.
+      await daemon.device.flush()
+      return result
+    }
+    case 'webrtc.ice': {
+      const p = params as OpParams<'webrtc.ice'>
+      return { iceServers: await api.iceServers({ ...(p.add === undefined ? {} : { add: p.add }), ...(p.clear === undefined ? {} : { clear: p.clear }) }) }
+    }
+    case 'webrtc.host': {
+      const p = params as OpParams<'webrtc.host'>
+      return { hostAddresses: await api.hostAddresses({ ...(p.add === undefined ? {} : { add: p.add }), ...(p.clear === undefined ? {} : { clear: p.clear }) }) }
+    }
     case 'device.list':
       return { devices: await api.listDevices() }
     case 'device.revoke':

@@ -16,8 +16,24 @@ import type { DaemonWebRtc } from './webrtc-sync.js'
 import { listDeviceRows, revokeOn, type DeviceRow } from './members.js'
 import { readKnownPeers } from './known-peers.js'
 import { exportQrBundle, importQrBundle, type QrExportResult, type QrImportResult } from './qr-sync.js'
+import { acceptOfflineJoinOn, createOfflineInviteOn, type OfflineAccept, type OfflineInvite } from './pair-offline.js'
+import { addHostAddress, addIceSpec, clearHostAddresses, clearIceSpecs, readHostAddresses, readIceSpecs } from './webrtc-config.js'
 
 export type { DeviceRow } from './members.js'
+export type { OfflineAccept, OfflineInvite } from './pair-offline.js'
+
+/** A change to a stored WebRTC list (`orbit webrtc ice|host add|clear`); none = just read it. */
+export interface WebRtcListChange {
+  add?: string
+  clear?: boolean
+}
+
+/** Applies `change` to a stored list and returns the list after it. */
+function changeList(change: WebRtcListChange, read: () => string[], add: (value: string) => string[], clear: () => void): string[] {
+  if (change.clear === true) clear()
+  if (change.add !== undefined) return add(change.add)
+  return read()
+}
 
 /** Workspace methods the API carries (each validates its own input). */
 export const WORKSPACE_METHODS = [
@@ -108,6 +124,17 @@ export interface OrbitApi {
   qrExport(options: { forDevice?: string }): Promise<QrExportResult>
   /** Applies a QR bundle (all or nothing) and, with `reply`, builds the answer for its sender. */
   qrImport(bundle: Uint8Array, options: { reply?: boolean }): Promise<QrImportOutcome>
+  /** An invite for pairing by QR alone (no addresses), pending in this device's store (pair-offline.ts). */
+  createOfflineInvite(ttlMs?: number): Promise<OfflineInvite>
+  /**
+   * Admits the joiner of an offline invite from its acceptance code: it becomes a member (a daemon
+   * flushes before it answers). PairingError (`REFUSED`, `BAD_SIGNATURE`, ...) with nothing written.
+   */
+  acceptOfflineJoin(acceptance: string): Promise<OfflineAccept>
+  /** The stored ICE server specs (config `webrtc.iceServers`), after `change`; used by every later offer and answer. */
+  iceServers(change?: WebRtcListChange): Promise<string[]>
+  /** The stored host-candidate addresses (config `webrtc.hostAddresses`; empty = every interface), after `change`. */
+  hostAddresses(change?: WebRtcListChange): Promise<string[]>
   /** Held WebRTC offers and answers, and their sessions. */
   readonly webrtc: WebRtcApi
 }
@@ -244,5 +271,11 @@ export function localApi(device: OrbitDevice, options: LocalApiOptions = {}): Lo
     },
     qrExport: (o) => qrExportRecorded(device, o, options.recorder),
     qrImport: (bundle, o) => qrImportRecorded(device, bundle, o, options.recorder),
+    createOfflineInvite: async (ttlMs) => createOfflineInviteOn(device, ttlMs === undefined ? {} : { ttlMs }),
+    acceptOfflineJoin: (acceptance) => acceptOfflineJoinOn(device, acceptance),
+    iceServers: async (change = {}) =>
+      changeList(change, () => readIceSpecs(device.config), (v) => addIceSpec(device.config, v), () => clearIceSpecs(device.config)),
+    hostAddresses: async (change = {}) =>
+      changeList(change, () => readHostAddresses(device.config) ?? [], (v) => addHostAddress(device.config, v), () => clearHostAddresses(device.config)),
   }
 }

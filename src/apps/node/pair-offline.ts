@@ -11,7 +11,10 @@
  *    the joiner and signed by the inviter named in the invite, carries the whole workspace; the
  *    joiner adopts it (qr-sync.ts) and forgets the pending join.
  *
- * Every step refuses to run while `orbit serve` holds the data dir: they write the store directly.
+ * Steps 1 and 3 are `OrbitApi` calls (`createOfflineInvite`, `acceptOfflineJoin`, over
+ * {@link createOfflineInviteOn} / {@link acceptOfflineJoinOn}): the running `orbit serve` answers
+ * them when there is one. Step 2 (and the joiner's first `qr import`) replace the workspace, so
+ * they refuse to run while `orbit serve` holds the joiner's data dir.
  */
 import { z } from 'zod'
 import { PairingError, StoreError } from '../../core/errors.js'
@@ -25,7 +28,7 @@ import {
 } from '../../core/pairing/index.js'
 import type { ConfigStore } from '../../adapters/storage-sqlite/index.js'
 import { readDaemonLock } from './lock.js'
-import { withOpenDevice } from './device.js'
+import { withOpenDevice, type OrbitDevice } from './device.js'
 import { SqliteInviteStore } from './invite-store-sqlite.js'
 import { assertMayJoin } from './join-rules.js'
 
@@ -58,7 +61,7 @@ function refuseDaemon(dataDir: string, what: string): void {
   const daemon = readDaemonLock(dataDir)
   if (daemon !== undefined) {
     throw new StoreError(
-      `orbit serve is running on ${dataDir} (pid ${daemon.pid}); ${what} writes the store directly, so stop it first (or pair over the network with \`orbit pair invite\` without --offline)`,
+      `orbit serve is running on ${dataDir} (pid ${daemon.pid}); ${what} replaces the workspace it serves, so stop it first and start it again after`,
       { code: 'DAEMON_RUNNING' },
     )
   }
@@ -72,25 +75,22 @@ export interface OfflineInvite {
 }
 
 /**
- * Inviter: issues an invite with no addresses and stores it as pending in the device's own store.
- * @throws StoreError `DAEMON_RUNNING` / `NOT_INITIALISED`.
+ * Inviter: issues an invite with no addresses and stores it as pending in the open device's store
+ * (the daemon's device, or one opened for the command: `OrbitApi.createOfflineInvite`).
  */
-export async function createOfflineInvite(dataDir: string, options: OfflineOptions & { ttlMs?: number } = {}): Promise<OfflineInvite> {
+export function createOfflineInviteOn(device: Pick<OrbitDevice, 'workspace' | 'identity' | 'deviceName' | 'db'>, options: OfflineOptions & { ttlMs?: number } = {}): OfflineInvite {
   const now = options.now ?? Date.now
-  refuseDaemon(dataDir, 'an offline invite')
-  return withOpenDevice(dataDir, async (device) => {
-    const ws = device.workspace
-    const { code, pending, invite } = createInvite({
-      identity: device.identity,
-      workspaceId: ws.workspaceId,
-      deviceName: device.deviceName,
-      addresses: [],
-      now: now(),
-      ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
-    })
-    new SqliteInviteStore(device.db).put(pending)
-    return { code, expiresAt: invite.expiresAt, workspace: { id: ws.workspaceId, name: ws.name } }
-  }, { now })
+  const ws = device.workspace
+  const { code, pending, invite } = createInvite({
+    identity: device.identity,
+    workspaceId: ws.workspaceId,
+    deviceName: device.deviceName,
+    addresses: [],
+    now: now(),
+    ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
+  })
+  new SqliteInviteStore(device.db).put(pending)
+  return { code, expiresAt: invite.expiresAt, workspace: { id: ws.workspaceId, name: ws.name } }
 }
 
 /** Result of {@link startOfflineJoin}. */
@@ -137,26 +137,24 @@ export interface OfflineAccept {
 }
 
 /**
- * Inviter: verifies the acceptance against this device's pending invites (consuming the match)
- * and adds the joiner as a member. A wrong, expired, reused or foreign acceptance throws
- * PairingError (`REFUSED`, `BAD_SIGNATURE`, `CHECKSUM`, `MALFORMED`) with nothing written.
+ * Inviter: verifies the acceptance against the open device's pending invites (consuming the match)
+ * and adds the joiner as a member (`OrbitApi.acceptOfflineJoin`; the caller flushes). A wrong,
+ * expired, reused or foreign acceptance throws PairingError (`REFUSED`, `BAD_SIGNATURE`,
+ * `CHECKSUM`, `MALFORMED`) with nothing written.
  */
-export async function acceptOfflineJoin(dataDir: string, acceptanceText: string, options: OfflineOptions = {}): Promise<OfflineAccept> {
+export async function acceptOfflineJoinOn(device: Pick<OrbitDevice, 'workspace' | 'identity' | 'db'>, acceptanceText: string, options: OfflineOptions = {}): Promise<OfflineAccept> {
   const now = options.now ?? Date.now
-  refuseDaemon(dataDir, 'accepting a join')
-  return withOpenDevice(dataDir, async (device) => {
-    const ws = device.workspace
-    const { joiner, invite } = await verifyAcceptance(acceptanceText, new SqliteInviteStore(device.db), now(), device.identity)
-    if (invite.workspaceId !== ws.workspaceId) {
-      throw new PairingError('the invite was issued for another workspace than this device shows now', { code: 'REFUSED' })
-    }
-    await ws.addDevice({
-      id: joiner.deviceId,
-      publicKey: toBase64Url(joiner.publicKey),
-      name: joiner.name,
-      addedAt: now(),
-      addedBy: device.identity.deviceId,
-    })
-    return { joiner: { deviceId: joiner.deviceId, name: joiner.name }, workspace: { id: ws.workspaceId, name: ws.name } }
-  }, { now })
+  const ws = device.workspace
+  const { joiner, invite } = await verifyAcceptance(acceptanceText, new SqliteInviteStore(device.db), now(), device.identity)
+  if (invite.workspaceId !== ws.workspaceId) {
+    throw new PairingError('the invite was issued for another workspace than this device shows now', { code: 'REFUSED' })
+  }
+  await ws.addDevice({
+    id: joiner.deviceId,
+    publicKey: toBase64Url(joiner.publicKey),
+    name: joiner.name,
+    addedAt: now(),
+    addedBy: device.identity.deviceId,
+  })
+  return { joiner: { deviceId: joiner.deviceId, name: joiner.name }, workspace: { id: ws.workspaceId, name: ws.name } }
 }

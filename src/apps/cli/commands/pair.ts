@@ -13,7 +13,7 @@ export const pairCommands: CommandModule = {
       .command('invite')
       .description('print a one-time invite code (and write it as a QR PNG); needs `orbit serve` running to accept the join, unless --offline')
       .option('--qr <file.png>', 'also write the invite as a QR code PNG')
-      .option('--offline', 'pair by QR codes alone, no network and no daemon: the joiner answers with an acceptance code for `orbit pair accept`')
+      .option('--offline', 'pair by QR codes alone, no network: the joiner answers with an acceptance code for `orbit pair accept`')
       .addOption(durationOption('--ttl <duration>', 'how long the invite works, e.g. 10m, 1h', duration, 15 * 60_000))
       .addHelpText(
         'after',
@@ -34,9 +34,10 @@ Examples:
           const { storePath } = await import('../../node/data-dir.js')
           const { notInitialised } = await import('../../node/device-config.js')
           if (!existsSync(storePath(dataDir))) throw notInitialised(dataDir)
+          const { withApi } = await import('../api.js')
           if (opts.offline === true) {
-            const { createOfflineInvite } = await import('../../node/pair-offline.js')
-            const invite = await createOfflineInvite(dataDir, { ttlMs: opts.ttl as number })
+            // The invite is pending in the store of whoever answers: the running `orbit serve`, or this process.
+            const invite = await withApi(dataDir, (api) => api.createOfflineInvite(opts.ttl as number))
             const qr = await writeQr(opts.qr, invite.code)
             ctx.emit(cmd, { ...invite, ...(qr === undefined ? {} : { qr }) }, () => invite.code)
             ctx.hint(
@@ -47,7 +48,6 @@ Examples:
             return
           }
           // In-process this refuses (PairingError DAEMON_NOT_RUNNING): only a running device can answer the joiner.
-          const { withApi } = await import('../api.js')
           const invite = await withApi(dataDir, (api) => api.createInvite(opts.ttl as number))
           const qr = await writeQr(opts.qr, invite.code)
           ctx.emit(cmd, { ...invite, ...(qr === undefined ? {} : { qr }) }, () => invite.code)
@@ -136,8 +136,8 @@ Pairing by QR codes alone, with no network:
   joiner  $ orbit qr import ./qr --reply ./qr-reply
   inviter $ orbit qr import ./qr-reply
 
-The acceptance works once, only with an invite of this device that has not expired. Stop
-\`orbit serve\` on this data dir first.
+The acceptance works once, only with an invite of this device that has not expired. With
+\`orbit serve\` running on this data dir, the invite and the acceptance go through it.
 
 Examples:
   $ orbit pair accept acceptance.png
@@ -147,8 +147,8 @@ Examples:
         ctx.action<[string]>(async (arg, _opts, cmd) => {
           const { dataDir } = ctx.globals(cmd)
           const code = await readCode(arg, 'orbit-accept:')
-          const { acceptOfflineJoin } = await import('../../node/pair-offline.js')
-          const result = await acceptOfflineJoin(dataDir, code)
+          const { withApi } = await import('../api.js')
+          const result = await withApi(dataDir, (api) => api.acceptOfflineJoin(code))
           ctx.emit(cmd, result, () => `Added ${result.joiner.name} (${result.joiner.deviceId}) to workspace ${result.workspace.name}.`)
           ctx.hint(cmd, `Next: orbit qr export --out DIR --for ${result.joiner.deviceId}   (the joiner runs: orbit qr import DIR)`)
         }),

@@ -327,7 +327,7 @@ Examples:
       .argument('<url>', 'stun:HOST:PORT or turn:USER:PASS@HOST:PORT')
       .action(
         ctx.action<[string]>(async (url, _opts, cmd) => {
-          const list = await withConfig(ctx, cmd, async (config) => (await import('../../node/webrtc-config.js')).addIceSpec(config, url))
+          const list = await withStored(ctx, cmd, (api) => api.iceServers({ add: url }))
           ctx.emit(cmd, { iceServers: list }, () => `ICE servers: ${list.map(redact).join(', ')}`)
         }),
       )
@@ -336,7 +336,7 @@ Examples:
       .description('list the stored ICE servers')
       .action(
         ctx.action(async (_opts, cmd) => {
-          const list = await withConfig(ctx, cmd, async (config) => (await import('../../node/webrtc-config.js')).readIceSpecs(config))
+          const list = await withStored(ctx, cmd, (api) => api.iceServers())
           ctx.emit(cmd, { iceServers: list }, () => (list.length === 0 ? 'No ICE servers (host candidates only).' : list.map(redact).join('\n')))
         }),
       )
@@ -345,7 +345,7 @@ Examples:
       .description('remove every stored ICE server')
       .action(
         ctx.action(async (_opts, cmd) => {
-          await withConfig(ctx, cmd, async (config) => (await import('../../node/webrtc-config.js')).clearIceSpecs(config))
+          await withStored(ctx, cmd, (api) => api.iceServers({ clear: true }))
           ctx.emit(cmd, { iceServers: [] }, () => 'No ICE servers (host candidates only).')
         }),
       )
@@ -367,7 +367,7 @@ Examples:
       .argument('<address>', 'an IPv4 or IPv6 address of this machine')
       .action(
         ctx.action<[string]>(async (address, _opts, cmd) => {
-          const list = await withConfig(ctx, cmd, async (config) => (await import('../../node/webrtc-config.js')).addHostAddress(config, address))
+          const list = await withStored(ctx, cmd, (api) => api.hostAddresses({ add: address }))
           ctx.emit(cmd, { hostAddresses: list }, () => `Host candidates from: ${list.join(', ')}`)
         }),
       )
@@ -376,7 +376,7 @@ Examples:
       .description('list the stored host addresses')
       .action(
         ctx.action(async (_opts, cmd) => {
-          const list = await withConfig(ctx, cmd, async (config) => (await import('../../node/webrtc-config.js')).readHostAddresses(config) ?? [])
+          const list = await withStored(ctx, cmd, (api) => api.hostAddresses())
           ctx.emit(cmd, { hostAddresses: list }, () => (list.length === 0 ? 'Host candidates from every interface.' : list.join('\n')))
         }),
       )
@@ -385,7 +385,7 @@ Examples:
       .description('use every interface again')
       .action(
         ctx.action(async (_opts, cmd) => {
-          await withConfig(ctx, cmd, async (config) => (await import('../../node/webrtc-config.js')).clearHostAddresses(config))
+          await withStored(ctx, cmd, (api) => api.hostAddresses({ clear: true }))
           ctx.emit(cmd, { hostAddresses: [] }, () => 'Host candidates from every interface.')
         }),
       )
@@ -397,21 +397,12 @@ function redact(spec: string): string {
   return spec.replace(/^(turns?:[^:@]+:)[^@]*@/i, '$1***@')
 }
 
-/** The config store of an initialised data dir, without loading Automerge. */
-async function withConfig<T>(ctx: CliContext, cmd: Command, fn: (config: import('../../../adapters/storage-sqlite/index.js').ConfigStore) => Promise<T>): Promise<T> {
+/**
+ * The stored WebRTC settings through the data dir's `OrbitApi` (src/apps/cli/api.ts): the running
+ * `orbit serve` changes them (and uses them for its next offer or answer), else this process.
+ */
+async function withStored<T>(ctx: CliContext, cmd: Command, fn: (api: import('../../node/api.js').OrbitApi) => Promise<T>): Promise<T> {
   const { dataDir } = ctx.globals(cmd)
-  const { existsSync } = await import('node:fs')
-  const { storePath } = await import('../../node/data-dir.js')
-  const { notInitialised, readDeviceConfig } = await import('../../node/device-config.js')
-  const { ConfigStore, openOrbitDatabase } = await import('../../../adapters/storage-sqlite/index.js')
-  const file = storePath(dataDir)
-  if (!existsSync(file)) throw notInitialised(dataDir)
-  const db = openOrbitDatabase(file, { create: false })
-  try {
-    const config = new ConfigStore(db)
-    readDeviceConfig(config, dataDir)
-    return await fn(config)
-  } finally {
-    db.close()
-  }
+  const { withApi } = await import('../api.js')
+  return withApi(dataDir, fn)
 }
