@@ -201,18 +201,23 @@ export async function qrImportRecorded(device: OrbitDevice, bundle: Uint8Array, 
   const started = Date.now()
   const imported = await importQrBundle(device, bundle)
   const reply = options.reply === true ? (await exportQrBundle(device, { forDevice: imported.senderId })).bundle : undefined
-  recorder?.record({
+  recorder?.record(qrImportReport(imported, { received: bundle.length, replied: reply?.length ?? 0, durationMs: Date.now() - started }))
+  return { imported, ...(reply === undefined ? {} : { replyBundle: reply }) }
+}
+
+/** The session report of one QR import: the bundle this side received and the reply it wrote. */
+export function qrImportReport(imported: QrImportResult, bytes: { received: number; replied: number; durationMs: number }): SyncReport {
+  return {
     method: 'qr-code',
     status: 'completed',
     peer: { deviceId: imported.senderId },
     changesSent: 0,
     changesReceived: imported.changedDocuments,
-    bytesSent: reply?.length ?? 0,
-    bytesReceived: bundle.length,
-    durationMs: Date.now() - started,
+    bytesSent: bytes.replied,
+    bytesReceived: bytes.received,
+    durationMs: bytes.durationMs,
     documents: imported.changedDocuments,
-  })
-  return { imported, ...(reply === undefined ? {} : { replyBundle: reply }) }
+  }
 }
 
 /**

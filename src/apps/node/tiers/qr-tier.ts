@@ -14,7 +14,7 @@ import { failedReport, type SyncReport } from '../../../core/engine/sync-session
 import { tierPriority, type Carried, type Reachability, type Tier, type TierResponse, type TierSessionOptions } from '../../../core/engine/tier.js'
 import { encodeFrames, FrameDecoder, parseFrame } from '../../../core/qr/frame.js'
 import { decodeQrPng, renderQrPng } from '../../../adapters/qr-image/index.js'
-import { qrExportRecorded, qrImportRecorded } from '../api.js'
+import { qrExportRecorded, qrImportRecorded, qrImportReport } from '../api.js'
 import type { OrbitDevice } from '../device.js'
 
 export interface QrTierOptions {
@@ -113,19 +113,10 @@ export class QrTier implements Tier {
 
   async respond(incoming: Carried): Promise<TierResponse> {
     const bundle = bundleFromImages(imagesOf(incoming))
+    const started = Date.now()
     const { imported, replyBundle } = await qrImportRecorded(this.#o.device, bundle, { reply: true }, this.#o.recorder)
     await this.#o.device.flush()
-    const report: SyncReport = {
-      method: 'qr-code',
-      status: 'completed',
-      peer: { deviceId: imported.senderId },
-      changesSent: 0,
-      changesReceived: imported.changedDocuments,
-      bytesSent: replyBundle?.length ?? 0,
-      bytesReceived: bundle.length,
-      durationMs: 0,
-      documents: imported.changedDocuments,
-    }
+    const report = qrImportReport(imported, { received: bundle.length, replied: replyBundle?.length ?? 0, durationMs: Date.now() - started })
     return { reply: replyBundle === undefined ? undefined : { images: bundleImages(replyBundle, this.#o.frames) }, report: Promise.resolve(report) }
   }
 
