@@ -7,52 +7,27 @@
  * - one committed edit: `editContact` + flush to SQLite (and the projection) vs a plain
  *   `Automerge.change` + `saveIncremental` + one SQLite insert with the same durability settings.
  */
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import * as Automerge from '@automerge/automerge'
 import { initDevice, openDevice } from '../src/apps/node/device.js'
 import type { Contact } from '../src/core/model/types.js'
 import { fakeContact } from './fake-contacts.js'
+import { timedChild, type ChildRun } from './timed-child.js'
 import type { BarCheck, BenchModule, BenchOutcome } from './types.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const REPO = resolve(HERE, '../..')
 const ORBIT_BIN = join(REPO, 'bin/orbit.js')
-const RSS_REPORTER = pathToFileURL(join(HERE, 'children/report-rss.js')).href
 const AUTOMERGE_LIST = join(HERE, 'children/automerge-list.js')
 const PAGE = 50
 
 interface BaselineDoc {
   contacts: Record<string, Contact>
-}
-
-interface ChildRun {
-  ms: number
-  rssMB: number
-  stdout: string
-}
-
-let runCounter = 0
-
-/** Spawns `node ...args`, timing from spawn to exit, and reads its peak RSS. */
-async function timedChild(tmp: string, args: string[]): Promise<ChildRun> {
-  const rssFile = join(tmp, `rss-${runCounter++}.txt`)
-  const env = { ...process.env, ORBIT_BENCH_RSS_FILE: rssFile, ORBIT_LOG_LEVEL: 'silent' }
-  const t0 = performance.now()
-  const child = spawn(process.execPath, ['--import', RSS_REPORTER, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s))
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s))
-  const code = await new Promise<number | null>((done) => child.on('close', done))
-  const ms = performance.now() - t0
-  if (code !== 0) throw new Error(`child ${args.join(' ')} exited ${code}: ${stderr}`)
-  return { ms, rssMB: Number(readFileSync(rssFile, 'utf8')) / 1024, stdout }
 }
 
 const median = (xs: number[]): number => {

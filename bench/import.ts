@@ -7,12 +7,11 @@
  *   Bar: ≤ 2×.
  * - 100,000 contacts from CSV: ≤ 30 s, peak RSS reported.
  */
-import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import * as Automerge from '@automerge/automerge'
 import { initDevice } from '../src/apps/node/device.js'
@@ -22,12 +21,12 @@ import type { Contact } from '../src/core/model/types.js'
 import { parseContactInput } from '../src/core/model/validate.js'
 import { formatCsvRow } from '../src/core/contacts-io/csv.js'
 import { fakeContact } from './fake-contacts.js'
+import { timedChild } from './timed-child.js'
 import type { BarCheck, BenchModule, BenchOutcome } from './types.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const REPO = resolve(HERE, '../..')
 const ORBIT_BIN = join(REPO, 'bin/orbit.js')
-const RSS_REPORTER = pathToFileURL(join(HERE, 'children/report-rss.js')).href
 
 const r1 = (x: number) => Math.round(x * 10) / 10
 const r3 = (x: number) => Math.round(x * 1000) / 1000
@@ -50,24 +49,13 @@ let runs = 0
 
 /** `orbit contact import` in a fresh data dir, timed from spawn to exit, with its peak RSS. */
 async function orbitImport(tmp: string, csv: string, n: number): Promise<{ ms: number; rssMB: number; batches: number }> {
-  const dataDir = join(tmp, `orbit-${runs}`)
-  const rssFile = join(tmp, `rss-${runs++}.txt`)
+  const dataDir = join(tmp, `orbit-${runs++}`)
   await initDevice(dataDir, { name: 'bench import' })
-  const env = { ...process.env, ORBIT_BENCH_RSS_FILE: rssFile, ORBIT_LOG_LEVEL: 'silent' }
-  const t0 = performance.now()
   // ORBIT_BENCH_IMPORT_BATCH=N tries another batch size (default: the command's own).
   const batch = process.env.ORBIT_BENCH_IMPORT_BATCH === undefined ? [] : ['--batch-size', process.env.ORBIT_BENCH_IMPORT_BATCH]
-  const child = spawn(process.execPath, ['--import', RSS_REPORTER, ORBIT_BIN, '--data', dataDir, '--json', 'contact', 'import', csv, ...batch], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s))
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s))
-  const code = await new Promise<number | null>((done) => child.on('close', done))
-  const ms = performance.now() - t0
-  if (code !== 0) throw new Error(`orbit contact import exited ${code}: ${stderr}`)
+  const { ms, rssMB, stdout } = await timedChild(tmp, [ORBIT_BIN, '--data', dataDir, '--json', 'contact', 'import', csv, ...batch])
   const report = JSON.parse(stdout) as { imported: number; batches: number }
   if (report.imported !== n) throw new Error(`imported ${report.imported} of ${n}`)
-  const rssMB = Number(readFileSync(rssFile, 'utf8')) / 1024
   rmSync(dataDir, { recursive: true, force: true })
   return { ms, rssMB, batches: report.batches }
 }

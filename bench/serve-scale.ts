@@ -23,7 +23,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, r
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { SCHEMA_VERSION } from '../src/adapters/storage-sqlite/index.js'
 import { saveIdentity } from '../src/adapters/identity-fs/index.js'
@@ -33,12 +33,12 @@ import { CONFIG_KEYS, storePath } from '../src/apps/node/data-dir.js'
 import { callDaemon, findDaemon } from '../src/apps/control/client.js'
 import { buildDataset } from './foundation.js'
 import { median, r1, sleep } from './crm-sync.js'
+import { timedChild } from './timed-child.js'
 import type { BarCheck, BenchModule, BenchOutcome } from './types.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const REPO = resolve(HERE, '../..')
 const ORBIT_BIN = join(REPO, 'bin/orbit.js')
-const RSS_REPORTER = pathToFileURL(join(HERE, 'children/report-rss.js')).href
 /** "A few KB": what a no-op sync with an in-sync peer may cost on the wire, both directions. */
 const IN_SYNC_BYTES_BAR = 4096
 
@@ -60,24 +60,10 @@ interface Run {
   peakRssMB: number
 }
 
-let runs = 0
-
-/** `node [--import rss] ...args` from spawn to exit; fails on a non-zero exit. */
+/** A timed `node` child; its peak RSS rounded to 0.1 MB. */
 async function runNode(tmp: string, args: string[]): Promise<Run> {
-  const rssFile = join(tmp, `rss-${runs++}.txt`)
-  const t0 = performance.now()
-  const child = spawn(process.execPath, ['--import', RSS_REPORTER, ...args], {
-    env: { ...process.env, ORBIT_BENCH_RSS_FILE: rssFile, ORBIT_LOG_LEVEL: 'silent' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s))
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s))
-  const code = await new Promise<number | null>((done) => child.on('close', done))
-  const ms = performance.now() - t0
-  if (code !== 0) throw new Error(`node ${args.join(' ')} exited ${code}: ${stderr}${stdout}`)
-  return { ms, stdout, peakRssMB: existsSync(rssFile) ? r1(Number(readFileSync(rssFile, 'utf8')) / 1024) : NaN }
+  const run = await timedChild(tmp, args)
+  return { ms: run.ms, stdout: run.stdout, peakRssMB: r1(run.rssMB) }
 }
 
 /** A data dir with `n` contacts, built once (foundation's builder) and kept for later runs. */
