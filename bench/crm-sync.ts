@@ -20,6 +20,7 @@ import { nodeChaChaPoly } from '../src/adapters/crypto-node/index.js'
 import { SqliteStorageAdapter, openOrbitDatabase, type OrbitDatabase } from '../src/adapters/storage-sqlite/index.js'
 import { TcpNetworkAdapter } from '../src/adapters/transport-tcp/index.js'
 import { performHandshake } from '../src/core/crypto/channel.js'
+import { nobleChaChaPoly } from '../src/core/crypto/noise.js'
 import { encodePublicKey, generateIdentity, type DeviceIdentity } from '../src/core/crypto/identity.js'
 import { CrmWorkspace } from '../src/core/model/workspace.js'
 import { CountingNetworkAdapter, type TrafficEvent } from '../src/core/sync/counting.js'
@@ -212,11 +213,12 @@ export interface TcpEnd extends CrmEnd {
   readonly tcp: TcpNetworkAdapter
 }
 
-/** The secure channel's AEAD: Node's native ChaCha20-Poly1305 (what the app uses) or @noble's, to compare. */
+/** The secure channel's AEAD: Node's native ChaCha20-Poly1305 (the TCP adapter's default, what `orbit serve` runs) or @noble's, to compare. */
 export type BenchAead = 'node' | 'noble'
 
 function handshakeWithAead(aead: BenchAead): typeof performHandshake {
-  return aead === 'node' ? (io, options) => performHandshake(io, { ...options, aead: nodeChaChaPoly }) : performHandshake
+  const chosen = aead === 'node' ? nodeChaChaPoly : nobleChaChaPoly
+  return (io, options) => performHandshake(io, { ...options, aead: chosen })
 }
 
 /**

@@ -10,6 +10,8 @@ import { join } from 'node:path'
 import { openOrbitDatabase, SqliteStorageAdapter } from '../../src/adapters/storage-sqlite/index.js'
 import type { TcpNetworkAdapter } from '../../src/adapters/transport-tcp/index.js'
 import { nodeChaChaPoly } from '../../src/adapters/crypto-node/index.js'
+import { nobleChaChaPoly } from '../../src/core/crypto/noise.js'
+import { performHandshake } from '../../src/core/crypto/channel.js'
 import { makeDevices, type TestDevice } from './setup.js'
 
 type Book = { contacts: Record<string, { name: string; email: string }> }
@@ -94,8 +96,18 @@ describe('TCP transport reconnects', () => {
     expect(handle.doc().contacts.ct_1!.name).toBe('Ana María')
   })
 
+  it('encrypts with Node\'s native AEAD by default, on the dialling and the listening side', async () => {
+    const used: unknown[] = []
+    const [a, b] = await makeDevices(2, { handshake: (io, opts) => (used.push(opts.aead), performHandshake(io, opts)) })
+    repoOn(a!)
+    repoOn(b!)
+    await b!.adapter.dial('127.0.0.1', a!.port)
+    expect(used).toHaveLength(2)
+    expect(used.every((aead) => aead === nodeChaChaPoly)).toBe(true)
+  })
+
   it('interoperates with the Node AEAD on one side and @noble on the other', async () => {
-    const [a, b] = await makeDevices(2, { perDevice: (i) => (i === 0 ? { aead: nodeChaChaPoly } : {}) })
+    const [a, b] = await makeDevices(2, { perDevice: (i) => (i === 0 ? { aead: nodeChaChaPoly } : { aead: nobleChaChaPoly }) })
     const ra = repoOn(a!)
     const rb = repoOn(b!)
     const handle = ra.create<Book>({ contacts: {} })

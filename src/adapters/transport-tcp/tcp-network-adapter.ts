@@ -34,6 +34,7 @@ import type {
   TimeoutTimers,
 } from './types.js'
 import { performHandshake } from '../../core/crypto/channel.js'
+import { nodeChaChaPoly } from '../crypto-node/index.js'
 import { FramedSocket } from './framed-socket.js'
 import { DEFAULT_MAX_FRAME_BYTES } from './frames.js'
 
@@ -400,7 +401,7 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
         authorize: (remote) => this.#o.authorize(remote),
         ...(target?.options.expectedDeviceId ? { expectedRemote: target.options.expectedDeviceId } : {}),
         ...(this.#o.deviceName ? { deviceName: this.#o.deviceName } : {}),
-        ...(this.#o.aead ? { aead: this.#o.aead } : {}),
+        aead: this.#o.aead ?? nodeChaChaPoly,
         timeoutMs: this.#o.handshakeTimeoutMs ?? 10_000,
       })
     } catch (error) {
