@@ -12,14 +12,14 @@
  * response (`ValidationError`) and changes nothing.
  */
 import { z } from 'zod'
-import { WORKSPACE_METHODS } from '../node/api.js'
+import { WORKSPACE_METHODS } from '../node/api-methods.js'
 
 /** Version of the control protocol. */
 export const CONTROL_VERSION = 1
 /** Largest request or response line, bytes (a logo travels base64 in `blobs.put`). */
 export const MAX_CONTROL_LINE = 8 * 1024 * 1024
 
-export { READ_METHODS, WORKSPACE_METHODS, type WorkspaceMethod } from '../node/api.js'
+export { READ_METHODS, WORKSPACE_METHODS, type WorkspaceMethod } from '../node/api-methods.js'
 
 const Empty = z.object({}).strict()
 

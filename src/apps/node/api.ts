@@ -14,12 +14,14 @@ import type { Logger } from '../../core/log.js'
 import type { OrbitDevice } from './device.js'
 import type { DaemonWebRtc } from './webrtc-sync.js'
 import { listDeviceRows, revokeOn, type DeviceRow } from './members.js'
+import { WORKSPACE_METHODS, type WorkspaceMethod } from './api-methods.js'
 import { readKnownPeers } from './known-peers.js'
 import { exportQrBundle, importQrBundle, type QrExportResult, type QrImportResult } from './qr-sync.js'
 import { acceptOfflineJoinOn, createOfflineInviteOn, type OfflineAccept, type OfflineInvite } from './pair-offline.js'
 import { addHostAddress, addIceSpec, clearHostAddresses, clearIceSpecs, readHostAddresses, readIceSpecs } from './webrtc-config.js'
 
 export type { DeviceRow } from './members.js'
+export { READ_METHODS, WORKSPACE_METHODS, type WorkspaceMethod } from './api-methods.js'
 export type { OfflineAccept, OfflineInvite } from './pair-offline.js'
 
 /** A change to a stored WebRTC list (`orbit webrtc ice|host add|clear`); none = just read it. */
@@ -34,32 +36,6 @@ function changeList(change: WebRtcListChange, read: () => string[], add: (value:
   if (change.add !== undefined) return add(change.add)
   return read()
 }
-
-/** Workspace methods the API carries (each validates its own input). */
-export const WORKSPACE_METHODS = [
-  'addContact',
-  'addContacts',
-  'editContact',
-  'removeContact',
-  'restoreContact',
-  'getContact',
-  'listContacts',
-  'addNote',
-  'removeNote',
-  'addOrg',
-  'editOrg',
-  'removeOrg',
-  'restoreOrg',
-  'getOrg',
-  'listOrgs',
-  'listDevices',
-  'getDevice',
-  'memberStatus',
-] as const
-export type WorkspaceMethod = (typeof WORKSPACE_METHODS)[number]
-
-/** Methods among {@link WORKSPACE_METHODS} that only read. */
-export const READ_METHODS: ReadonlySet<WorkspaceMethod> = new Set(['getContact', 'listContacts', 'getOrg', 'listOrgs', 'listDevices', 'getDevice', 'memberStatus'])
 
 /** The workspace's typed change API, every method asynchronous (it may run in another process). */
 export type WorkspaceApi = {
