@@ -7,7 +7,9 @@
  * - a no-op `orbit sync HOST:PORT` (no daemon on the client's side) against that daemon when both
  *   devices already hold the same data: wall time, the client's peak RSS, bytes on the wire (the
  *   sync report's), and the daemon's memory after it;
- * - one write through the daemon (`orbit contact add`), and the sync that carries it.
+ * - one write through the daemon (`orbit contact add`), and the sync that carries it;
+ * - at 10,000 contacts, CLI latency: `contact add` with no daemon and through the daemon, and
+ *   `contact list`, each the median of 5 runs from spawn to exit, as ratios to `node -e 0`.
  *
  * Baseline, measured in the same run: `node -e 0` from spawn to exit (the floor of any CLI command
  * on this machine). The old behaviour (load every shard before listening) is no longer in the
@@ -52,6 +54,20 @@ function procMemory(pid: number): ProcMemory {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
   return { peakMB: r1(kb('VmHWM') / 1024), rssMB: r1(kb('VmRSS') / 1024) }
+}
+
+/** The data dir size of the CLI latency bars (issue 13, "What a new user sees"). */
+const CLI_BAR_CONTACTS = 10_000
+
+/** Median wall time (spawn to exit, 5 runs each) of `contact add` and `contact list` on `dataDir`, with or without its daemon. */
+async function cliLatency(tmp: string, dataDir: string, how: 'direct' | 'daemon'): Promise<{ addMs: number; listMs: number }> {
+  const add: number[] = []
+  const list: number[] = []
+  for (let i = 0; i < 5; i++) {
+    add.push((await runNode(tmp, [ORBIT_BIN, '--data', dataDir, 'contact', 'add', '--name', `Latency ${how} ${i}`, '--json'])).ms)
+    list.push((await runNode(tmp, [ORBIT_BIN, '--data', dataDir, 'contact', 'list', '--json'])).ms)
+  }
+  return { addMs: median(add), listMs: median(list) }
 }
 
 interface Run {
@@ -199,8 +215,20 @@ export const serveScaleBench: BenchModule = {
       let serve: Serve | undefined
       try {
         const { server, client } = await inSyncPair(base, tmp)
+        const cli = n === CLI_BAR_CONTACTS ? await cliLatency(tmp, server, 'direct') : undefined
         progress(`  ${n}: orbit serve ...`)
         serve = await startServe(server)
+        if (cli !== undefined) {
+          const routed = await cliLatency(tmp, server, 'daemon')
+          const ratio = (ms: number) => r1(ms / baseMs)
+          values[`cli.${n}.addDirectMs`] = r1(cli.addMs)
+          values[`cli.${n}.listDirectMs`] = r1(cli.listMs)
+          values[`cli.${n}.addThroughDaemonMs`] = r1(routed.addMs)
+          values[`cli.${n}.listWithDaemonMs`] = r1(routed.listMs)
+          bars.push({ metric: `CLI ${n}: contact add, no daemon, vs node -e 0`, value: ratio(cli.addMs), unit: '×', bar: '≤ 3', pass: cli.addMs <= 3 * baseMs })
+          bars.push({ metric: `CLI ${n}: contact add through the daemon, vs node -e 0`, value: ratio(routed.addMs), unit: '×', bar: '≤ 2', pass: routed.addMs <= 2 * baseMs })
+          bars.push({ metric: `CLI ${n}: contact list, vs node -e 0`, value: ratio(cli.listMs), unit: '×', bar: '≤ 2', pass: cli.listMs <= 2 * baseMs })
+        }
         const k = `serve.${n}`
         const atReady = procMemory(serve.pid)
         values[`${k}.readyMs`] = r1(serve.readyMs)
