@@ -3,7 +3,10 @@
  * - cold open: process start → first page of 50 contacts printed, `orbit contact list` vs a child
  *   that does a plain `Automerge.load` of the same contacts saved as ONE document and sorts out
  *   the first page; 10k (bar: ≤ 0.5×) and 100k (bar: ≤ 2 s, ≤ 600 MB peak RSS) contacts;
- * - cold open with a stale projection (the full Automerge open + re-projection), for scale;
+ *   Also the floor: a child that reads the same first page from the store's SQLite index with
+ *   better-sqlite3 and nothing else (`children/sqlite-list.ts`), reported as a ratio;
+ * - cold open with a stale projection (the full Automerge open + re-projection), as its own ratio
+ *   against `Automerge.load`;
  * - one committed edit: `editContact` + flush to SQLite (and the projection) vs a plain
  *   `Automerge.change` + `saveIncremental` + one SQLite insert with the same durability settings.
  */
@@ -24,6 +27,7 @@ const HERE = dirname(fileURLToPath(import.meta.url))
 const REPO = resolve(HERE, '../..')
 const ORBIT_BIN = join(REPO, 'bin/orbit.js')
 const AUTOMERGE_LIST = join(HERE, 'children/automerge-list.js')
+const SQLITE_LIST = join(HERE, 'children/sqlite-list.js')
 const PAGE = 50
 
 interface BaselineDoc {
@@ -84,17 +88,21 @@ export async function buildDataset(tmp: string, n: number, progress: (m: string)
 async function coldOpen(tmp: string, ds: Dataset, runs: number, baselineRuns: number, progress: (m: string) => void) {
   const ours: ChildRun[] = []
   const theirs: ChildRun[] = []
+  const floor: ChildRun[] = []
   const oursArgs = [ORBIT_BIN, '--data', ds.dataDir, 'contact', 'list', '--limit', String(PAGE)]
   const theirArgs = [AUTOMERGE_LIST, ds.baselineFile, String(PAGE)]
+  const floorArgs = [SQLITE_LIST, join(ds.dataDir, 'orbit.sqlite'), String(PAGE)]
   // One warm-up each (page cache, compiled code cache), then alternate so noise hits both.
   // (The baseline's warm-up is skipped at 100k, where one load takes about a minute here.)
   await timedChild(tmp, oursArgs)
+  await timedChild(tmp, floorArgs)
   if (baselineRuns > 0 && ds.n < 100_000) await timedChild(tmp, theirArgs)
   for (let i = 0; i < Math.max(runs, baselineRuns); i++) {
     const parts: string[] = []
     if (i < runs) {
       ours.push(await timedChild(tmp, oursArgs))
-      parts.push(`orbit ${r1(ours.at(-1)!.ms)} ms`)
+      floor.push(await timedChild(tmp, floorArgs))
+      parts.push(`orbit ${r1(ours.at(-1)!.ms)} ms`, `SQLite floor ${r1(floor.at(-1)!.ms)} ms`)
     }
     if (i < baselineRuns) {
       theirs.push(await timedChild(tmp, theirArgs))
@@ -108,7 +116,10 @@ async function coldOpen(tmp: string, ds: Dataset, runs: number, baselineRuns: nu
   if (theirFirst !== undefined && firstLine(ours[0]!.stdout) !== theirFirst) {
     throw new Error(`first page differs: orbit ${firstLine(ours[0]!.stdout)} vs baseline ${theirFirst}`)
   }
+  const floorFirst = floor[0]?.stdout.split('\n')[0]?.split(/\s+/)[0]
+  if (firstLine(ours[0]!.stdout) !== floorFirst) throw new Error(`first page differs: orbit ${firstLine(ours[0]!.stdout)} vs SQLite floor ${floorFirst}`)
   return {
+    floorMs: median(floor.map((r) => r.ms)),
     oursMs: median(ours.map((r) => r.ms)),
     oursRssMB: Math.max(...ours.map((r) => r.rssMB)),
     theirMs: theirs.length > 0 ? median(theirs.map((r) => r.ms)) : NaN,
@@ -174,11 +185,15 @@ export const foundationBench: BenchModule = {
         progress(`building ${n} contacts (addContacts in batches of 10,000) ...`)
         const ds = await buildDataset(tmp, n, progress)
         const big = n >= 100_000
-        const res = await coldOpen(tmp, ds, big ? 3 : 5, big ? Number(process.env.ORBIT_BENCH_BASELINE_RUNS_100K ?? 1) : 5, progress)
+        // The baseline runs as often as Orbit's side (at 100k one Automerge.load takes about a minute here).
+        const runs = big ? 3 : 5
+        const res = await coldOpen(tmp, ds, runs, big ? Number(process.env.ORBIT_BENCH_BASELINE_RUNS_100K ?? runs) : runs, progress)
         const key = `coldOpen.${n}`
         values[`${key}.orbitMs`] = r1(res.oursMs)
         values[`${key}.automergeLoadMs`] = r1(res.theirMs)
         values[`${key}.ratio`] = r3(res.oursMs / res.theirMs)
+        values[`${key}.sqliteFloorMs`] = r1(res.floorMs)
+        values[`${key}.vsSqliteFloor`] = r3(res.oursMs / res.floorMs)
         values[`${key}.orbitPeakRssMB`] = r1(res.oursRssMB)
         values[`${key}.automergeLoadPeakRssMB`] = r1(res.theirRssMB)
         values[`${key}.rssRatio`] = r3(res.oursRssMB / res.theirRssMB)
@@ -190,7 +205,9 @@ export const foundationBench: BenchModule = {
           bars.push({ metric: 'cold open 100k peak RSS', value: r1(res.oursRssMB), unit: 'MB', bar: '≤ 600', pass: res.oursRssMB <= 600 })
         }
         progress(`  ${n}: cold open with a stale projection (full open + re-projection) ...`)
-        values[`${key}.staleProjectionMs`] = r1(await staleOpen(tmp, ds))
+        const staleMs = await staleOpen(tmp, ds)
+        values[`${key}.staleProjectionMs`] = r1(staleMs)
+        values[`${key}.staleProjectionVsAutomergeLoad`] = r3(staleMs / res.theirMs)
         if (n === sizes[0]) {
           progress(`  ${n}: committed edit latency ...`)
           const edit = await editLatency(tmp, ds, 30)
