@@ -3,6 +3,7 @@
  * - payload bytes per frame at the chosen QR version (≥ 1,000 at version ≤ 25);
  * - frames needed at 0/10/20/40% random frame loss, vs the ideal (k) and vs @ngraveio/bc-ur with
  *   the same payload and fragment size (seeded, averaged over many trials);
+ * - how often "any k frames" is not enough: the measured chance of needing one (or two) more;
  * - one edit exchanged both ways: frames each way;
  * - render-PNG and decode-PNG time per full-size frame.
  */
@@ -63,6 +64,49 @@ function simulate(
   return { received: received / trials, shown: shown / trials }
 }
 
+/**
+ * "Any k of the frames" is probabilistic once repair frames are involved: k received frames decode
+ * only when their coefficient vectors are independent (docs/protocol/qr.md §3 estimates ≈ 1/256).
+ * Measured here: with 20% and 40% random loss (so repair frames make up part of what is received),
+ * the share of transfers that needed one more frame than k, and two or more.
+ */
+function extraFrameOdds(fragment: number): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [size, trials] of [
+    [12_000, Number(process.env.ORBIT_QR_BENCH_ODDS_TRIALS ?? 3000)],
+    [50_000, Number(process.env.ORBIT_QR_BENCH_ODDS_TRIALS_LARGE ?? 400)],
+  ] as const) {
+    const data = payload(size, size + 1)
+    const k = Math.ceil(size / fragment)
+    const frames = encodeFrames(data, { frameCount: k * 6 + 20 })
+    for (const loss of [0.2, 0.4]) {
+      const rnd = prng(size ^ Math.round(loss * 1000))
+      let oneMore = 0
+      let twoMore = 0
+      for (let t = 0; t < trials; t++) {
+        const dec = new FrameDecoder()
+        let received = 0
+        // Each trial starts at a random place in the stream (a camera catches it mid-loop).
+        let i = Math.floor(rnd() * frames.length)
+        for (;;) {
+          const frame = frames[i++ % frames.length]!
+          if (rnd() < loss) continue
+          received++
+          if (dec.push(frame).status === 'complete') break
+          if (received > frames.length) throw new Error('decoder never completed')
+        }
+        if (received - k >= 1) oneMore++
+        if (received - k >= 2) twoMore++
+      }
+      const tag = `qr.${size}B.loss${Math.round(loss * 100)}`
+      out[`${tag}.trials`] = trials
+      out[`${tag}.pNeedsOneMoreFrame`] = Math.round((oneMore / trials) * 1e5) / 1e5
+      out[`${tag}.pNeedsTwoMoreFrames`] = Math.round((twoMore / trials) * 1e5) / 1e5
+    }
+  }
+  return out
+}
+
 function cached<T>(make: (i: number) => T): (i: number) => T {
   const cache: T[] = []
   return (i) => (cache[i] ??= make(i))
@@ -111,6 +155,8 @@ export async function runQrBench(): Promise<Record<string, number | string>> {
       out[`${tag}.shownIdeal`] = round(k / (1 - loss))
     }
   }
+
+  Object.assign(out, extraFrameOdds(fragment))
 
   const timedFrames = encodeFrames(payload(10 * fragment, 2)).slice(0, 5)
   let renderMs = 0
