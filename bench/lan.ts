@@ -38,7 +38,7 @@ export interface LanBenchOptions {
 type Values = Record<string, number | string>
 
 /** Automerge's own sync loop between two in-memory documents, for every document; total ms. */
-function baselineSync(saved: readonly Uint8Array[]): { ms: number; cpuMs: number } {
+export function baselineSync(saved: readonly Uint8Array[]): { ms: number; cpuMs: number } {
   const senders = saved.map((bytes) => Automerge.load<unknown>(bytes))
   let total = 0
   let cpu = 0

@@ -20,11 +20,13 @@ import { lanBench } from './lan.js'
 import { runQrBenchWithBars } from './qr.js'
 import { runWebRtcBench } from './webrtc.js'
 import { serveScaleBench } from './serve-scale.js'
+import { lanDeviceBench } from './lan-device.js'
 import type { BarCheck, BenchModule, BenchOutcome } from './types.js'
 
 export const BENCH_MODULES: readonly BenchModule[] = [
   foundationBench,
   lanBench,
+  lanDeviceBench,
   { name: 'webrtc (issue 5): set-up, blobs, 10k CRM sync vs LAN', run: (progress) => runWebRtcBench(progress) },
   { name: 'qr (issue 4): frames, loss, bc-ur', run: async () => runQrBenchWithBars() },
   serveScaleBench,

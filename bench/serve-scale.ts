@@ -50,7 +50,7 @@ interface ProcMemory {
 }
 
 /** VmHWM (peak) and VmRSS of a live process, from /proc. */
-function procMemory(pid: number): ProcMemory {
+export function procMemory(pid: number): ProcMemory {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
   return { peakMB: r1(kb('VmHWM') / 1024), rssMB: r1(kb('VmRSS') / 1024) }

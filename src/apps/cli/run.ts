@@ -22,6 +22,10 @@ export async function runCli(argv: readonly string[], io: CliIo, modules: readon
     if (mapped.exitCode !== 0) {
       if (json) io.stderr(JSON.stringify(mapped.json) + '\n')
       else io.stderr(mapped.human + '\n')
+      // What the "looks like a bug" message promises: the stack, when asked for.
+      if (mapped.json.error.code === 'INTERNAL' && /^(debug|trace)$/.test(io.env.ORBIT_LOG_LEVEL ?? '') && err instanceof Error && err.stack !== undefined) {
+        io.stderr(err.stack + '\n')
+      }
     }
     return mapped.exitCode
   }
