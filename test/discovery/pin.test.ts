@@ -15,7 +15,7 @@ describe('discoveryPin', () => {
 
   it('a specific listen host means its interface; a loopback one means off, so tests on 127.0.0.1 never multicast', () => {
     expect(discoveryPin({}, { host: '10.0.0.2', port: 0 })).toEqual({ pin: '10.0.0.2' })
-    expect(discoveryPin({}, { host: '127.0.0.1', port: 0 })).toEqual({ off: 'listening on loopback only (127.0.0.1)' })
+    expect(discoveryPin({}, { host: '127.0.0.1', port: 7879 })).toEqual({ off: 'listening on loopback 127.0.0.1 only; --listen 0.0.0.0:7879 to be found on the LAN' })
     expect(discoveryPin({}, { host: '::1', port: 0 })).toMatchObject({ off: expect.stringMatching(/loopback/) })
     // An explicit --interface still wins (as before: the user asked for it).
     expect(discoveryPin({ interface: '127.0.0.1' }, { host: '127.0.0.1', port: 0 })).toEqual({ pin: '127.0.0.1' })
@@ -26,7 +26,7 @@ describe("serve's discovery line", () => {
   it('names the interfaces, or says why it is off or what it waits for', () => {
     expect(discoveryLine({ interfaces: [{ name: 'eth1', address: '10.0.0.2' }, { name: 'wlan0', address: '192.168.1.20' }] })).toBe('mDNS on eth1 (10.0.0.2), wlan0 (192.168.1.20)')
     expect(discoveryLine({ off: '--no-mdns' })).toBe('off (--no-mdns; reach devices with `orbit sync HOST:PORT`)')
-    expect(discoveryLine({ off: 'listening on loopback only (127.0.0.1)' })).toMatch(/^off \(listening on loopback only \(127\.0\.0\.1\); pin an interface with --interface NAME;/)
+    expect(discoveryLine({ off: 'listening on loopback 127.0.0.1 only; --listen 0.0.0.0:7879 to be found on the LAN' })).toBe('off (listening on loopback 127.0.0.1 only; --listen 0.0.0.0:7879 to be found on the LAN)')
     expect(discoveryLine({ interfaces: [], reason: 'no usable interface (eth0 192.0.2.2: not-private); pin one with --interface NAME' })).toBe(
       'mDNS waiting: no usable interface (eth0 192.0.2.2: not-private); pin one with --interface NAME; it starts when one comes up',
     )

@@ -126,7 +126,7 @@ export function discoveryPin(o: DiscoveryOptions, listen: { host: string; port: 
   const pin = o.interface ?? o.interfaceAddress
   if (pin !== undefined) return { pin }
   if (WILDCARD.has(listen.host)) return {}
-  if (isLoopback(listen.host)) return { off: `listening on loopback only (${listen.host})` }
+  if (isLoopback(listen.host)) return { off: `listening on loopback ${listen.host} only; --listen 0.0.0.0:${listen.port} to be found on the LAN` }
   return { pin: listen.host }
 }
 
@@ -146,8 +146,10 @@ export async function startDaemonDiscovery(node: OrbitNode, o: DiscoveryOptions,
   const { createMultiMdnsDiscovery, resolvePin } = await import('../../adapters/discovery-mdns/index.js')
   if (where.pin !== undefined) {
     const { networkInterfaces } = await import('node:os')
-    if (resolvePin(where.pin, networkInterfaces()) === undefined) {
-      throw new ValidationError(`--interface ${where.pin}: not an IPv4 address or interface name of this machine`, { field: 'interface' })
+    const all = networkInterfaces()
+    if (resolvePin(where.pin, all) === undefined) {
+      const have = Object.entries(all).flatMap(([name, list]) => (list ?? []).filter((e) => e.family === 'IPv4').map((e) => `${name} ${e.address}`))
+      throw new ValidationError(`--interface ${where.pin}: not an IPv4 address or interface name of this machine (it has: ${have.join(', ') || 'none'})`, { field: 'interface' })
     }
   }
   const { device, store, policy, lan } = node

@@ -14,10 +14,7 @@ function interfaceArg(value: string): string {
 export function discoveryLine(mdns: unknown): string {
   const m = mdns as { off?: string; interfaces?: Array<{ name: string; address: string }>; reason?: string } | undefined
   if (m === undefined || typeof m !== 'object') return 'off'
-  if (m.off !== undefined) {
-    const hint = m.off === '--no-mdns' ? '' : '; pin an interface with --interface NAME'
-    return `off (${m.off}${hint}; reach devices with \`orbit sync HOST:PORT\`)`
-  }
+  if (m.off !== undefined) return m.off === '--no-mdns' ? 'off (--no-mdns; reach devices with `orbit sync HOST:PORT`)' : `off (${m.off})`
   const on = (m.interfaces ?? []).map((i) => `${i.name} (${i.address})`)
   if (on.length > 0) return `mDNS on ${on.join(', ')}`
   return `mDNS waiting: ${m.reason ?? 'no usable interface'}; it starts when one comes up`
