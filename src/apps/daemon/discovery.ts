@@ -71,6 +71,9 @@ export interface DaemonDiscovery {
 /** Handshake failures that prove the address is not the claimed device (a timeout proves nothing). */
 const REFUTING = new Set(['UNEXPECTED_PEER', 'BAD_MESSAGE', 'BAD_IDENTITY', 'PROTOCOL', 'TRUNCATED', 'TOO_LONG'])
 
+/** Quarantined addresses kept per device. */
+const MAX_QUARANTINED = 64
+
 const WILDCARD = new Set(['0.0.0.0', '::', ''])
 const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host)
 
@@ -113,7 +116,10 @@ class Trust {
     const fresh = !this.isBad(deviceId, address)
     let map = this.#bad.get(deviceId)
     if (map === undefined) this.#bad.set(deviceId, (map = new Map()))
+    map.delete(address)
     map.set(address, this.now() + this.quarantineMs)
+    // Bounded: a flood of forging addresses evicts the oldest quarantine, never grows memory.
+    if (map.size > MAX_QUARANTINED) map.delete(map.keys().next().value!)
     this.#proven.get(deviceId)?.delete(address)
     return fresh
   }
@@ -194,8 +200,10 @@ export async function startDaemonDiscovery(node: OrbitNode, o: DiscoveryOptions,
       return undefined
     }
     const view = trusted(peer)
-    if (view === undefined) store.getState().removePeer(peer.deviceId)
-    else store.getState().upsertPeer({ ...toDeviceInfo(view, true), revoked: false })
+    // Every endpoint refuted: the claims were forged; a live link (from elsewhere) keeps its entry.
+    if (view === undefined) {
+      if (!lan.isConnected(peer.deviceId)) store.getState().removePeer(peer.deviceId)
+    } else store.getState().upsertPeer({ ...toDeviceInfo(view, true), revoked: false })
     return view
   }
 
