@@ -17,6 +17,7 @@ class FakeInstance {
   readonly known = new Map<DeviceId, MdnsPeer>()
   started = false
   stopped = false
+  goodbye: boolean | undefined
   constructor(
     readonly iface: ChosenInterface,
     readonly fail: boolean,
@@ -30,8 +31,9 @@ class FakeInstance {
     if (this.fail) throw new WireError('no socket', { code: 'MDNS_SOCKET' })
     this.started = true
   }
-  stop = async (): Promise<void> => {
+  stop = async (o?: { goodbye?: boolean }): Promise<void> => {
     this.stopped = true
+    this.goodbye = o?.goodbye
     this.known.clear()
   }
   see(address: string, port = 7878): void {
@@ -77,7 +79,7 @@ describe('multi-interface mDNS discovery', () => {
     expect(r.discovery.where()).toEqual({ interfaces: [{ name: 'eth1', address: '10.0.0.2' }, { name: 'wlan0', address: '192.168.1.20' }] })
     expect(r.ticks).toHaveLength(1) // the poll interval is armed
     await r.discovery.stop()
-    expect(r.made.every((m) => m.stopped)).toBe(true)
+    expect(r.made.every((m) => m.stopped && m.goodbye === true)).toBe(true)
   })
 
   it('a device seen on two interfaces is one peer with both endpoints; it is lost only when no interface sees it', async () => {
@@ -105,7 +107,7 @@ describe('multi-interface mDNS discovery', () => {
     r.setList({ wlan0: [v4('10.9.0.4')], eth0: [v4('172.16.0.8')] })
     await r.discovery.poll()
     expect(r.live().map((m) => `${m.iface.name} ${m.iface.address}`)).toEqual(['eth0 172.16.0.8', 'wlan0 10.9.0.4'])
-    expect(r.made[0]!.stopped).toBe(true)
+    expect(r.made[0]!).toMatchObject({ stopped: true, goodbye: false }) // its address is gone: no goodbye to send from it
     expect(r.events.at(-1)).toEqual({ event: 'peer-lost', deviceId: X })
     expect(r.changes).toEqual([
       expect.objectContaining({ why: 'eth0 172.16.0.8 up; wlan0 10.9.0.4 up; wlan0 192.168.1.20 gone', removed: [expect.objectContaining({ address: '192.168.1.20' })] }),

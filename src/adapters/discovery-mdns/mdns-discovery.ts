@@ -122,7 +122,7 @@ function subnetFilter(interfaceAddress: string): (address: string) => boolean {
  * discovery.on('peer', (peer) => console.log(peer.deviceId, peer.addresses, peer.port))
  * await discovery.start()
  */
-export function createMdnsDiscovery(options: MdnsDiscoveryOptions): Omit<Discovery, 'peers'> & { peers(): MdnsPeer[] } {
+export function createMdnsDiscovery(options: MdnsDiscoveryOptions): Omit<Discovery, 'peers' | 'stop'> & { peers(): MdnsPeer[]; stop(o?: { goodbye?: boolean }): Promise<void> } {
   const log = (options.logger ?? silentLogger).forComponent('orbit:discovery-mdns')
   const now = options.now ?? Date.now
   const timers = options.timers ?? defaultTimers
@@ -391,7 +391,7 @@ export function createMdnsDiscovery(options: MdnsDiscoveryOptions): Omit<Discove
       starting.catch(() => (starting = undefined))
       return starting
     },
-    async stop() {
+    async stop(o?: { goodbye?: boolean }) {
       if (starting === undefined) return
       await starting.catch(() => undefined)
       starting = undefined
@@ -401,7 +401,8 @@ export function createMdnsDiscovery(options: MdnsDiscoveryOptions): Omit<Discove
       interval = undefined
       if (m === undefined) return
       mdns = m
-      await announce(0) // goodbye (RFC 6762 §10.1)
+      // Goodbye (RFC 6762 §10.1) — unless the interface's address is gone, where sending only fails.
+      if (o?.goodbye !== false) await announce(0)
       mdns = undefined
       await new Promise<void>((resolve) => m.destroy(() => resolve()))
       peers.clear()

@@ -25,7 +25,11 @@ import { readInterfaceFlags, resolvePin, selectInterfaces, type ChosenInterface,
 export const DEFAULT_POLL_INTERVAL_MS = 3000
 
 /** One single-interface discovery, as the multi-interface one drives it. */
-export type InterfaceDiscovery = Omit<Discovery, 'peers'> & { peers(): MdnsPeer[] }
+export type InterfaceDiscovery = Omit<Discovery, 'peers' | 'stop'> & {
+  peers(): MdnsPeer[]
+  /** `goodbye: false` when the interface's address is already gone (sending would only fail). */
+  stop(o?: { goodbye?: boolean }): Promise<void>
+}
 
 export interface MultiMdnsDiscoveryOptions {
   /** What to advertise (the address is each interface's own); omit to browse only. */
@@ -63,7 +67,9 @@ export interface DiscoveryInterfaces {
   reason?: string
 }
 
-export interface MultiMdnsDiscovery extends InterfaceDiscovery {
+export interface MultiMdnsDiscovery extends Omit<InterfaceDiscovery, 'stop'> {
+  /** Stops every instance, each saying goodbye. */
+  stop(): Promise<void>
   /** The interfaces with a running instance (or why none). */
   where(): DiscoveryInterfaces
   /** Called after every poll that started or stopped an instance. */
@@ -186,12 +192,12 @@ export function createMultiMdnsDiscovery(options: MultiMdnsDiscoveryOptions = {}
     }
   }
 
-  const retire = async (r: Running): Promise<void> => {
+  const retire = async (r: Running, goodbye: boolean): Promise<void> => {
     const ids = r.discovery.peers().map((p) => p.deviceId)
     running.delete(keyOf(r.iface))
     for (const off of r.off) off()
     // The goodbye may fail (the interface is already gone): that is not news.
-    await r.discovery.stop().catch((error: unknown) => log.debug('mDNS stop failed', { interface: r.iface.name, error: String(error) }))
+    await r.discovery.stop({ goodbye }).catch((error: unknown) => log.debug('mDNS stop failed', { interface: r.iface.name, error: String(error) }))
     for (const id of ids) settle(id)
   }
 
@@ -228,7 +234,7 @@ export function createMultiMdnsDiscovery(options: MultiMdnsDiscoveryOptions = {}
     }
     const keys = new Set(want.interfaces.map(keyOf))
     const removed = instances().filter((r) => !keys.has(keyOf(r.iface)))
-    for (const r of removed) await retire(r)
+    for (const r of removed) await retire(r, false)
     const added: ChosenInterface[] = []
     for (const iface of want.interfaces) {
       if (!started) break
@@ -272,7 +278,7 @@ export function createMultiMdnsDiscovery(options: MultiMdnsDiscoveryOptions = {}
       if (timer !== undefined) timers.clearInterval(timer)
       timer = undefined
       await polling.catch(() => undefined)
-      await Promise.all(instances().map((r) => retire(r)))
+      await Promise.all(instances().map((r) => retire(r, true)))
       reason = 'stopped'
     },
   }
