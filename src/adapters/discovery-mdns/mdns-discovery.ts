@@ -4,8 +4,12 @@
  * Advertises (answers PTR/SRV/TXT/A queries, announces on start, says goodbye with TTL 0 on stop)
  * and browses (queries on start and every `queryIntervalMs`, expires peers after their TTL).
  * What it reports is a hint (README.md, "Security"): a peer is keyed by the device id its TXT claims, and
- * every address that claim came from is kept, so a forged answer can add an address but never
- * erase the real one. The handshake decides who is who.
+ * every address that claim came from is kept with its own port (`endpoints`), so a forged answer
+ * can add an address but never erase the real one, nor change the port or name reported for the
+ * first address still alive. The handshake decides who is who (the daemon dials every endpoint
+ * with the expected device id: src/apps/daemon/discovery.ts).
+ *
+ * Several interfaces: src/adapters/discovery-mdns/multi.ts runs one of these per interface.
  */
 import { networkInterfaces } from 'node:os'
 import makeMdns from 'multicast-dns'
@@ -48,11 +52,35 @@ export interface MdnsDiscoveryOptions {
   timers?: IntervalTimers
 }
 
+/** One address a device was claimed at, with the port that claim named. */
+export interface Endpoint {
+  address: string
+  port: number
+}
+
+/** A discovered peer with the port of each address (a forged claim may name another port). */
+export type MdnsPeer = DiscoveredPeer & { endpoints: Endpoint[] }
+
+/** The endpoints of a peer: its own when it has them (this adapter's), else every address at `port`. */
+export function endpointsOf(peer: DiscoveredPeer): Endpoint[] {
+  const own = (peer as Partial<MdnsPeer>).endpoints
+  return own !== undefined ? own.map((e) => ({ ...e })) : peer.addresses.map((address) => ({ address, port: peer.port }))
+}
+
 interface PeerState {
-  peer: DiscoveredPeer
-  /** address → when its claim expires (ms). */
+  peer: MdnsPeer
+  /** address → when its claim expires (ms), in the order first claimed. */
   addressExpiry: Map<string, number>
+  /** address → the port its latest claim named. */
+  addressPort: Map<string, number>
   expiresAt: number
+}
+
+/** The peer as reported: addresses in claim order; port, name and version those of the first address's claim. */
+function view(state: PeerState): MdnsPeer {
+  const addresses = [...state.addressExpiry.keys()]
+  const endpoints = addresses.map((address) => ({ address, port: state.addressPort.get(address) ?? state.peer.port }))
+  return { ...state.peer, addresses, endpoints, port: endpoints[0]?.port ?? state.peer.port }
 }
 
 const defaultTimers: IntervalTimers = {
@@ -94,7 +122,7 @@ function subnetFilter(interfaceAddress: string): (address: string) => boolean {
  * discovery.on('peer', (peer) => console.log(peer.deviceId, peer.addresses, peer.port))
  * await discovery.start()
  */
-export function createMdnsDiscovery(options: MdnsDiscoveryOptions): Discovery {
+export function createMdnsDiscovery(options: MdnsDiscoveryOptions): Omit<Discovery, 'peers' | 'stop'> & { peers(): MdnsPeer[]; stop(o?: { goodbye?: boolean }): Promise<void> } {
   const log = (options.logger ?? silentLogger).forComponent('orbit:discovery-mdns')
   const now = options.now ?? Date.now
   const timers = options.timers ?? defaultTimers
@@ -216,7 +244,7 @@ export function createMdnsDiscovery(options: MdnsDiscoveryOptions): Discovery {
       // Only addresses on our subnet: an A record pointing elsewhere would send us off-link.
       const addresses = [...new Set([...aRecords.filter(inSubnet), rinfo.address])]
       const recordTtl = Math.min(ptr.ttl ?? ttl, srv.ttl ?? ttl, ttl)
-      upsert({ ...claimed, port, instance: name, addresses, recordTtl })
+      upsert({ ...claimed, port, instance: name, addresses, source: rinfo.address, recordTtl })
     }
   }
 
@@ -227,53 +255,69 @@ export function createMdnsDiscovery(options: MdnsDiscoveryOptions): Discovery {
     port: number
     instance: string
     addresses: string[]
+    /** Where the packet came from: the claim that may update name and version. */
+    source: string
     recordTtl: number
   }): void => {
     const t = now()
     const expiry = t + seen.recordTtl * 1000
     const state = peers.get(seen.deviceId)
     if (state === undefined) {
-      const addressExpiry = new Map(seen.addresses.map((a) => [a, expiry]))
-      const peer: DiscoveredPeer = {
-        deviceId: seen.deviceId,
-        deviceName: seen.name,
-        protocolVersion: seen.protocolVersion,
-        addresses: [...addressExpiry.keys()],
-        port: seen.port,
-        instance: seen.instance,
-        lastSeen: t,
+      const fresh: PeerState = {
+        peer: {
+          deviceId: seen.deviceId,
+          deviceName: seen.name,
+          protocolVersion: seen.protocolVersion,
+          addresses: [],
+          endpoints: [],
+          port: seen.port,
+          instance: seen.instance,
+          lastSeen: t,
+        },
+        addressExpiry: new Map(seen.addresses.map((a) => [a, expiry])),
+        addressPort: new Map(seen.addresses.map((a) => [a, seen.port])),
+        expiresAt: expiry,
       }
-      peers.set(seen.deviceId, { peer, addressExpiry, expiresAt: expiry })
-      log.debug('peer found', { deviceId: seen.deviceId, addresses: peer.addresses })
-      emitPeer(peer)
+      fresh.peer = view(fresh)
+      peers.set(seen.deviceId, fresh)
+      log.debug('peer found', { deviceId: seen.deviceId, addresses: fresh.peer.addresses })
+      emitPeer(fresh.peer)
       return
     }
-    const before = JSON.stringify([state.peer.addresses, state.peer.port, state.peer.deviceName, state.peer.protocolVersion])
-    for (const a of seen.addresses) state.addressExpiry.set(a, expiry)
-    state.expiresAt = Math.max(state.expiresAt, expiry)
-    state.peer = {
-      ...state.peer,
-      deviceName: seen.name,
-      protocolVersion: seen.protocolVersion,
-      port: seen.port,
-      addresses: [...state.addressExpiry.keys()],
-      lastSeen: t,
+    const before = JSON.stringify([state.peer.endpoints, state.peer.deviceName, state.peer.protocolVersion])
+    // Name and version follow only the claim from the first address still alive: another
+    // address claiming this id (perhaps forged) adds an endpoint, and changes nothing else.
+    const primary = [...state.addressExpiry.keys()][0]
+    for (const a of seen.addresses) {
+      state.addressExpiry.set(a, expiry)
+      // An A record naming someone else's address may add it, never re-port it: only the
+      // packet's own source speaks for its port.
+      if (a === seen.source || !state.addressPort.has(a)) state.addressPort.set(a, seen.port)
     }
-    const after = JSON.stringify([state.peer.addresses, state.peer.port, state.peer.deviceName, state.peer.protocolVersion])
+    state.expiresAt = Math.max(state.expiresAt, expiry)
+    const fromPrimary = primary === undefined || primary === seen.source
+    state.peer = view({
+      ...state,
+      peer: { ...state.peer, ...(fromPrimary ? { deviceName: seen.name, protocolVersion: seen.protocolVersion } : {}), lastSeen: t },
+    })
+    const after = JSON.stringify([state.peer.endpoints, state.peer.deviceName, state.peer.protocolVersion])
     if (before !== after) emitPeer(state.peer)
   }
 
-  const emitPeer = (peer: DiscoveredPeer): void => {
-    listeners.emit('peer', [{ ...peer, addresses: [...peer.addresses] }], (e) => log.error('peer listener threw', { error: String(e) }))
+  const copy = (peer: MdnsPeer): MdnsPeer => ({ ...peer, addresses: [...peer.addresses], endpoints: peer.endpoints.map((e) => ({ ...e })) })
+
+  const emitPeer = (peer: MdnsPeer): void => {
+    listeners.emit('peer', [copy(peer)], (e) => log.error('peer listener threw', { error: String(e) }))
   }
 
   const dropAddress = (deviceId: DeviceId, address: string): void => {
     const state = peers.get(deviceId)
     if (state === undefined) return
-    state.addressExpiry.delete(address)
+    if (!state.addressExpiry.delete(address)) return
+    state.addressPort.delete(address)
     if (state.addressExpiry.size === 0) lose(deviceId)
     else {
-      state.peer = { ...state.peer, addresses: [...state.addressExpiry.keys()] }
+      state.peer = view(state)
       emitPeer(state.peer)
     }
   }
@@ -285,12 +329,13 @@ export function createMdnsDiscovery(options: MdnsDiscoveryOptions): Discovery {
       for (const [address, expiry] of [...state.addressExpiry]) {
         if (expiry <= t) {
           state.addressExpiry.delete(address)
+          state.addressPort.delete(address)
           changed = true
         }
       }
       if (state.addressExpiry.size === 0 || state.expiresAt <= t) lose(deviceId)
       else if (changed) {
-        state.peer = { ...state.peer, addresses: [...state.addressExpiry.keys()] }
+        state.peer = view(state)
         emitPeer(state.peer)
       }
     }
@@ -305,7 +350,7 @@ export function createMdnsDiscovery(options: MdnsDiscoveryOptions): Discovery {
 
   return {
     on: (event, listener) => listeners.on(event, listener),
-    peers: () => [...peers.values()].map((s) => ({ ...s.peer, addresses: [...s.peer.addresses] })),
+    peers: () => [...peers.values()].map((s) => copy(s.peer)),
     refresh: () => {
       if (mdns !== undefined) tick()
     },
@@ -346,7 +391,7 @@ export function createMdnsDiscovery(options: MdnsDiscoveryOptions): Discovery {
       starting.catch(() => (starting = undefined))
       return starting
     },
-    async stop() {
+    async stop(o?: { goodbye?: boolean }) {
       if (starting === undefined) return
       await starting.catch(() => undefined)
       starting = undefined
@@ -356,7 +401,8 @@ export function createMdnsDiscovery(options: MdnsDiscoveryOptions): Discovery {
       interval = undefined
       if (m === undefined) return
       mdns = m
-      await announce(0) // goodbye (RFC 6762 §10.1)
+      // Goodbye (RFC 6762 §10.1) — unless the interface's address is gone, where sending only fails.
+      if (o?.goodbye !== false) await announce(0)
       mdns = undefined
       await new Promise<void>((resolve) => m.destroy(() => resolve()))
       peers.clear()

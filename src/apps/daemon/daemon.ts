@@ -41,12 +41,20 @@ export interface DaemonOptions {
   dataDir: string
   /** Where to accept TCP connections. Default `0.0.0.0:7878`. */
   listen?: { host: string; port: number }
-  /** IPv4 address of the interface for mDNS, and the address put into invites. */
+  /**
+   * `--interface IP|NAME`: mDNS on this interface only, and its address in invites. Default: every
+   * usable interface (up, multicast, private IPv4), followed as they change; a specific listen host
+   * means its interface, a loopback one means discovery off (src/apps/daemon/discovery.ts).
+   */
+  interface?: string
+  /** The same as `interface`, an IPv4 address (the older name). */
   interfaceAddress?: string
-  /** Advertise and browse mDNS (needs `interfaceAddress`, or the listen host when it is not a wildcard). Default true. */
+  /** Advertise and browse mDNS. Default true; false is `--no-mdns`. */
   mdns?: boolean
   /** mDNS UDP port (tests). Default 5353. */
   mdnsPort?: number
+  /** How often discovery polls the interfaces for changes. Default 3000 ms. */
+  mdnsPollIntervalMs?: number
   logger?: Logger
   now?: () => number
   /** Drop discovered peers not seen for this long. Default 5 minutes. */
@@ -114,7 +122,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     node = await createOrbitNode({
       dataDir: options.dataDir,
       listen,
-      ...(options.interfaceAddress === undefined ? {} : { interfaceAddress: options.interfaceAddress }),
+      ...((options.interface ?? options.interfaceAddress) === undefined ? {} : { interfaceAddress: (options.interface ?? options.interfaceAddress)! }),
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
       discovered: (deviceId) => node?.store.getState().discoveredPeers[deviceId],
       logger: options.logger ?? silentLogger,
@@ -125,8 +133,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const listenAddress = n.listenAddress ?? listen
     dial = new DialPolicy(n, {
       ...(options.mdns === undefined ? {} : { mdns: options.mdns }),
+      ...(options.interface === undefined ? {} : { interface: options.interface }),
       ...(options.interfaceAddress === undefined ? {} : { interfaceAddress: options.interfaceAddress }),
       ...(options.mdnsPort === undefined ? {} : { mdnsPort: options.mdnsPort }),
+      ...(options.mdnsPollIntervalMs === undefined ? {} : { pollIntervalMs: options.mdnsPollIntervalMs }),
       ...(options.peerExpiryMs === undefined ? {} : { peerExpiryMs: options.peerExpiryMs }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
       now,
@@ -176,7 +186,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         deviceId: n.device.identity.deviceId,
         deviceName: n.device.deviceName,
         listen: formatHostPort(listenAddress.host, listenAddress.port),
-        mdns: d.discovery !== undefined,
+        // { interfaces: [{ name, address }], pinned?, reason? } while on (reason: waiting for one), { off } when off.
+        mdns: d.mdnsStatus(),
         status: n.store.getState().status,
         currentMethod: n.store.getState().currentMethod,
         lastSyncTimestamp: n.store.getState().lastSyncTimestamp,

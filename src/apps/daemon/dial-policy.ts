@@ -1,21 +1,19 @@
 /**
- * The daemon's dial policy: whom to connect to, and when. Discovery (mDNS on one interface)
- * feeds the sync store's peers; a discovered member is dialled at once (its TXT id is a hint: the
+ * The daemon's dial policy: whom to connect to, and when. Discovery (mDNS on every usable
+ * interface, or the pinned one: discovery.ts) feeds the sync store's peers; a discovered member is
+ * dialled at once (its TXT id is a hint: the
  * handshake proves it), remembered addresses are dialled at start, and a device that becomes a
  * member later (paired through another member) is dialled when the root document says so. A
  * periodic tick refreshes what is connected, expires what was not seen, and purges old invites.
  */
 import type { DeviceId } from '../../core/ids.js'
 import { silentLogger, type Logger } from '../../core/log.js'
-import { toDeviceInfo, type Discovery } from '../../core/discovery/index.js'
+import type { DiscoveredPeer, Discovery } from '../../core/discovery/index.js'
 import type { OrbitNode } from '../node/orbit-node.js'
 import { parseHostPort, readKnownPeers } from '../node/known-peers.js'
+import { peerEndpoints, startDaemonDiscovery, type DiscoveryOptions, type MdnsStatus } from './discovery.js'
 
-export interface DialPolicyOptions {
-  /** Advertise and browse mDNS. Default true (needs `interfaceAddress` or a specific listen host). */
-  mdns?: boolean
-  interfaceAddress?: string
-  mdnsPort?: number
+export interface DialPolicyOptions extends DiscoveryOptions {
   /** Drop discovered peers not seen for this long. Default 5 minutes. */
   peerExpiryMs?: number
   logger?: Logger
@@ -23,6 +21,7 @@ export interface DialPolicyOptions {
 }
 
 export class DialPolicy {
+  /** Discovery as trusted (a member's quarantined endpoints left out); undefined when off. */
   discovery: Discovery | undefined
   readonly #node: OrbitNode
   readonly #o: DialPolicyOptions
@@ -49,38 +48,35 @@ export class DialPolicy {
   }
 
   async #startDiscovery(): Promise<void> {
-    if (this.#o.mdns === false) return
-    const listen = this.#node.listenAddress
-    const host = this.#o.interfaceAddress ?? (listen !== undefined && listen.host !== '0.0.0.0' ? listen.host : undefined)
-    if (host === undefined || listen === undefined) {
-      this.#log.warn('mDNS is off: give --interface IP to advertise and browse on one interface')
-      return
-    }
-    const { createMdnsDiscovery } = await import('../../adapters/discovery-mdns/index.js')
-    const { device, store, policy, lan } = this.#node
-    const me = device.identity.deviceId
-    const discovery = createMdnsDiscovery({
-      interfaceAddress: host,
-      advertise: { deviceId: me, name: device.deviceName, port: listen.port },
-      logger: this.#o.logger ?? silentLogger,
-      ...(this.#o.mdnsPort === undefined ? {} : { mdnsPort: this.#o.mdnsPort }),
+    const started = await startDaemonDiscovery(this.#node, this.#o, {
+      discovered: (peer) => this.discovered(peer),
+      networkChanged: (why) => this.networkChanged(why),
     })
-    this.discovery = discovery
-    this.#off.push(
-      discovery.on('peer', (peer) => {
-        if (peer.deviceId === me) return
-        const status = policy.status(peer.deviceId)
-        store.getState().upsertPeer({ ...toDeviceInfo(peer, status === 'member'), revoked: status === 'revoked' })
-        // The TXT id is a hint: dialling with the expected device id makes the handshake prove it.
-        if (status === 'member') for (const address of peer.addresses) void lan.tryDial(address, peer.port, peer.deviceId)
-      }),
-      discovery.on('peer-lost', (deviceId) => {
-        if (!lan.isConnected(deviceId)) store.getState().removePeer(deviceId)
-      }),
-      discovery.on('error', (error) => this.#log.debug('discovery input dropped', { name: error.name, code: error.code })),
-    )
-    await discovery.start()
-    store.getState().setDiscovering(true)
+    this.#off.push(() => started.unsubscribe())
+    this.#mdnsStatus = () => started.status()
+    this.discovery = started.discovery
+  }
+
+  #mdnsStatus: () => MdnsStatus = () => ({ off: 'not started' })
+
+  /** Where discovery runs now (it follows interface changes), or why it is off. */
+  mdnsStatus(): MdnsStatus {
+    return this.#mdnsStatus()
+  }
+
+  /**
+   * A member was announced (Contract D seam; the store is updated already). Dials each endpoint
+   * with the expected device id: the handshake proves the TXT's claim or refuses it.
+   */
+  discovered(peer: DiscoveredPeer): void {
+    for (const { address, port } of peerEndpoints(peer)) void this.#node.lan.tryDial(address, port, peer.deviceId)
+  }
+
+  /** An interface or address came or went (Contract D seam): dial what we know again. */
+  networkChanged(why: string): void {
+    this.#log.info('network changed: dialling known members', { why })
+    this.dialKnown()
+    this.dialDiscoveredMembers()
   }
 
   dialKnown(): void {
@@ -104,7 +100,7 @@ export class DialPolicy {
     const me = device.identity.deviceId
     for (const peer of this.discovery?.peers() ?? []) {
       if (peer.deviceId === me || lan.isConnected(peer.deviceId) || !policy.isMember(peer.deviceId)) continue
-      for (const address of peer.addresses) void lan.tryDial(address, peer.port, peer.deviceId)
+      for (const { address, port } of peerEndpoints(peer)) void lan.tryDial(address, port, peer.deviceId)
     }
   }
 

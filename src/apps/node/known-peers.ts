@@ -7,6 +7,7 @@ import { networkInterfaces } from 'node:os'
 import { z } from 'zod'
 import { ValidationError } from '../../core/errors.js'
 import type { ConfigStore } from '../../adapters/storage-sqlite/index.js'
+import { currentSelection, looksLikeIpv4, resolvePin } from '../../adapters/discovery-mdns/interfaces.js'
 
 /** Config key: `{ [deviceId]: ["host:port", ...] }`, newest first. */
 export const KNOWN_PEERS_KEY = 'daemon.knownPeers'
@@ -41,16 +42,21 @@ export function parseHostPort(value: string, field = 'address'): { host: string;
 export const formatHostPort = (host: string, port: number): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`)
 
 /**
- * Addresses to put in an invite for a listener bound to `host:port`: the host itself, or for a
- * wildcard bind every non-internal IPv4 address of this machine (the loopback one when there is
+ * Addresses to put in an invite for a listener bound to `host:port`: the `--interface` one
+ * (`preferred`, an IPv4 address or an interface name), the host itself, or for a wildcard bind
+ * the addresses of the interfaces discovery uses (src/adapters/discovery-mdns/interfaces.ts)
+ * first, then this machine's other non-internal IPv4 addresses (the loopback one when there is
  * nothing else).
  */
 export function advertisedAddresses(host: string, port: number, preferred?: string): string[] {
-  if (preferred !== undefined) return [formatHostPort(preferred, port)]
-  if (host !== '0.0.0.0' && host !== '::') return [formatHostPort(host, port)]
-  const found: string[] = []
-  for (const list of Object.values(networkInterfaces())) {
-    for (const entry of list ?? []) if (entry.family === 'IPv4' && !entry.internal) found.push(formatHostPort(entry.address, port))
+  if (preferred !== undefined) {
+    const address = looksLikeIpv4(preferred) ? preferred : resolvePin(preferred, networkInterfaces())?.address
+    if (address !== undefined) return [formatHostPort(address, port)]
   }
-  return found.length > 0 ? found.slice(0, 8) : [formatHostPort('127.0.0.1', port)]
+  if (host !== '0.0.0.0' && host !== '::') return [formatHostPort(host, port)]
+  const found = currentSelection().chosen.map((i) => i.address)
+  for (const list of Object.values(networkInterfaces())) {
+    for (const entry of list ?? []) if (entry.family === 'IPv4' && !entry.internal && !found.includes(entry.address)) found.push(entry.address)
+  }
+  return found.length > 0 ? found.slice(0, 8).map((a) => formatHostPort(a, port)) : [formatHostPort('127.0.0.1', port)]
 }

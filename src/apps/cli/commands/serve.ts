@@ -1,7 +1,24 @@
-import { Option } from 'commander'
+import { InvalidArgumentError, Option } from 'commander'
 import type { CommandModule } from '../command-module.js'
 import { fields, when } from '../format.js'
 import { hostPort, ipv4 } from '../lan-options.js'
+
+/** `--interface`: an IPv4 address (digits and dots must be one) or an interface name. */
+function interfaceArg(value: string): string {
+  if (/^[\d.]+$/.test(value)) return ipv4(value)
+  if (!/^[\w .:@()-]{1,64}$/.test(value)) throw new InvalidArgumentError('expected an IPv4 address (192.168.1.20) or an interface name (eth0, wlan0, en0)')
+  return value
+}
+
+/** The greeting's discovery line, from `daemon.status().mdns` (src/apps/daemon/discovery.ts). */
+export function discoveryLine(mdns: unknown): string {
+  const m = mdns as { off?: string; interfaces?: Array<{ name: string; address: string }>; reason?: string } | undefined
+  if (m === undefined || typeof m !== 'object') return 'off'
+  if (m.off !== undefined) return m.off === '--no-mdns' ? 'off (--no-mdns; reach devices with `orbit sync HOST:PORT`)' : `off (${m.off})`
+  const on = (m.interfaces ?? []).map((i) => `${i.name} (${i.address})`)
+  if (on.length > 0) return `mDNS on ${on.join(', ')}`
+  return `mDNS waiting: ${m.reason ?? 'no usable interface'}; it starts when one comes up`
+}
 
 export const serveCommands: CommandModule = {
   name: 'serve',
@@ -10,7 +27,7 @@ export const serveCommands: CommandModule = {
       .command('serve')
       .description('start this device: keep it online on the LAN and sync with paired devices (initialises the data dir on first run)')
       .option('--listen <host:port>', 'accept connections here', hostPort)
-      .option('--interface <ip>', 'IPv4 address of the network interface for mDNS discovery and invites', ipv4)
+      .option('--interface <ip|name>', 'mDNS discovery and invites on this one interface (IPv4 address or name, e.g. wlan0); default: every usable interface', interfaceArg)
       .option('--no-mdns', 'do not advertise or browse with mDNS (reach peers by address: `orbit sync HOST:PORT`)')
       .addOption(new Option('--http <host:port>', 'serve the web UI here (not part of this build yet)').argParser(hostPort))
       .option('--name <name>', 'on first run: a name for this device (default: the host name)')
@@ -21,8 +38,17 @@ export const serveCommands: CommandModule = {
 Listens on 0.0.0.0:7878 unless --listen says otherwise. While it runs, the other commands on the
 same data dir go through it. Stop it with Ctrl-C (SIGINT) or SIGTERM.
 
+Discovery (mDNS, _crmorbit._tcp): by default on every interface that is up, multicast-capable,
+not loopback and has a private IPv4 address (10/8, 172.16/12, 192.168/16, 169.254/16; container
+and VM bridges such as docker0 excluded), each advertising its own address. Interfaces are
+checked every 3 s, so joining another network needs no restart. --interface pins one (an IPv4
+address or a name); a specific --listen host means its interface only, and a loopback one
+(127.0.0.1) turns discovery off; --no-mdns turns it off. Announcements are hints: every
+connection proves the device's key.
+
 Examples:
   $ orbit serve --name "My laptop"
+  $ orbit serve --interface wlan0
   $ orbit serve --interface 192.168.1.20
   $ orbit --data /tmp/b serve --listen 127.0.0.1:7879 --no-mdns --json`,
       )
@@ -48,7 +74,7 @@ Examples:
           const daemon = await startDaemon({
             dataDir,
             ...(listen === undefined ? {} : { listen }),
-            ...(typeof opts.interface === 'string' ? { interfaceAddress: opts.interface } : {}),
+            ...(typeof opts.interface === 'string' ? { interface: opts.interface } : {}),
             mdns: opts.mdns !== false,
             logger: createLogger({ level: ctx.io.env.ORBIT_LOG_LEVEL ?? 'warn' }),
           })
@@ -84,7 +110,7 @@ Examples:
                     ['device', `${daemon.device.deviceName} (${daemon.device.identity.deviceId})`],
                     ['workspace', `${ws.name} (${ws.workspaceId})`],
                     ['listening', listenText],
-                    ['discovery', status.mdns === true ? `mDNS on ${String(opts.interface ?? daemon.listenAddress.host)}` : 'off (give --interface IP to discover devices; or reach them with `orbit sync HOST:PORT`)'],
+                    ['discovery', discoveryLine(status.mdns)],
                     ['data dir', dataDir],
                   ]),
                   '',
