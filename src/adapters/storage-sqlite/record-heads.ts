@@ -27,7 +27,7 @@ export async function flushAndRecordHeads(repo: Repo, db: OrbitDatabase, documen
     const heads = liveHeads(repo, id)
     if (heads !== undefined) before.set(id, heads)
   }
-  await repo.flush()
+  await flushReady(repo)
   if (db.readonly || !db.sqlite.open) return 0
   // From here on synchronous: the generation and the heads are read at the same moment.
   let written = 0
@@ -45,6 +45,17 @@ export async function flushAndRecordHeads(repo: Repo, db: OrbitDatabase, documen
     }
   })
   return written
+}
+
+/**
+ * `repo.flush()` for the ready handles only. automerge-repo's own flush calls `doc()` on every
+ * cached handle and rejects with "DocHandle is not ready" on one that is not — a document a peer
+ * announced or this device asked for and never got (`unavailable`, still `requesting`) — after
+ * which whether the others were written is left to chance. Those hold nothing to write.
+ */
+export async function flushReady(repo: Repo): Promise<void> {
+  const ready = Object.values(repo.handles).filter((h) => h.isReady())
+  await repo.flush(ready.map((h) => h.documentId))
 }
 
 /** The sorted hex heads of a loaded, ready document, or undefined. */

@@ -24,7 +24,7 @@ import {
   openOrbitDatabase,
   type OrbitDatabase,
 } from '../../adapters/storage-sqlite/index.js'
-import { flushAndRecordHeads } from '../../adapters/storage-sqlite/record-heads.js'
+import { flushAndRecordHeads, flushReady } from '../../adapters/storage-sqlite/record-heads.js'
 import { blobsPath, CONFIG_KEYS, storePath } from './data-dir.js'
 import { notInitialised, readDeviceConfig } from './device-config.js'
 import { docIdOf, IndexProjector } from './projection.js'
@@ -126,7 +126,7 @@ export async function initDevice(dataDir: string, options: InitDeviceOptions): P
       rootUrl: workspace.rootUrl,
     }
   } finally {
-    await repo.shutdown()
+    await shutdownRepo(repo)
     db.close()
   }
 }
@@ -220,7 +220,7 @@ export async function openDevice(dataDir: string, options: OpenDeviceOptions = {
     await projector.rebuildDirty()
     return new OpenDevice(dataDir, identity, conf.deviceName, db, repo, workspace, index, orgIndex, config, new FsBlobStore(blobsPath(dataDir)), projector)
   } catch (err) {
-    await repo?.shutdown()
+    if (repo !== undefined) await shutdownRepo(repo)
     db.close()
     throw err
   }
@@ -312,8 +312,17 @@ class OpenDevice implements OrbitDevice {
     } finally {
       this.projector.stop()
       this.workspace.close()
-      await this.repo.shutdown()
+      await shutdownRepo(this.repo)
       this.db.close()
     }
   }
+}
+
+/**
+ * `Repo.shutdown()` (disconnect, then flush) with the flush of the ready handles only: its own
+ * flush rejects with "DocHandle is not ready" on a handle that is not (see `flushReady`).
+ */
+async function shutdownRepo(repo: Repo): Promise<void> {
+  for (const adapter of repo.networkSubsystem.adapters) adapter.disconnect()
+  await flushReady(repo)
 }

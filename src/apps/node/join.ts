@@ -13,6 +13,7 @@
  *
  * Runs without a daemon on this data dir (a running one holds the store: stop it first).
  */
+import { flushReady } from '../../adapters/storage-sqlite/record-heads.js'
 import { connect } from 'node:net'
 import { isValidAutomergeUrl, type AutomergeUrl, type DocHandle, type Repo } from '@automerge/automerge-repo'
 import { HandshakeError, OrbitError, PairingError, StoreError, WireError } from '../../core/errors.js'
@@ -108,7 +109,7 @@ export async function joinWorkspace(dataDir: string, codeText: string, options: 
       // Plain handles, not a CrmWorkspace: its shard adoption on first arrival is not needed here.
       handles = await fetchWorkspaceDocs(device.repo, accept.rootUrl, share)
       await link.watcher.until(async () => handles, peerId, { timeoutMs: options.timeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS })
-      await device.repo.flush()
+      await flushReady(device.repo)
     } finally {
       await link.close()
       await settleSyncStateSaves()

@@ -17,6 +17,7 @@
  * value when a batch of changes arrived, and a shard no change has reached since the projector
  * started was materialized from storage in one step.
  */
+import { flushReady } from '../../adapters/storage-sqlite/record-heads.js'
 import * as A from '@automerge/automerge'
 import type { AutomergeUrl, DocHandle, Repo } from '@automerge/automerge-repo'
 import { parseAutomergeUrl } from '@automerge/automerge-repo'
@@ -115,7 +116,7 @@ export class IndexProjector {
 
   async #drain(): Promise<void> {
     if (this.#pending.size === 0 && !this.#rootPending) return
-    await this.repo.flush()
+    await flushReady(this.repo)
     // From here to the end: synchronous, so the snapshot is consistent (see module comment).
     if (this.#rootPending) {
       this.#rootPending = false

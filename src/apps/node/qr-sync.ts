@@ -3,6 +3,7 @@
  * nothing), and remember per peer the heads it is known to have (config key
  * `qr.peerHeads.<deviceId>`), so that each reply carries only what the other side lacks.
  */
+import { flushReady } from '../../adapters/storage-sqlite/record-heads.js'
 import * as Automerge from '@automerge/automerge'
 import { stringifyAutomergeUrl, type AutomergeUrl, type DocHandle, type DocumentId } from '@automerge/automerge-repo'
 import { PairingError, QrError } from '../../core/errors.js'
@@ -217,7 +218,7 @@ async function adoptFirstBundle(device: OrbitDevice, bytes: Uint8Array, pending:
   for (const [documentId, doc] of docs) {
     device.repo.import(Automerge.save(doc), { docId: documentId as DocumentId })
   }
-  await device.repo.flush()
+  await flushReady(device.repo)
   const rootUrl = stringifyAutomergeUrl({ documentId: rootId as DocumentId })
   const workspace = await CrmWorkspace.open(device.repo, rootUrl as AutomergeUrl)
   adopted.set(device, workspace)
