@@ -5,7 +5,7 @@
  * interface, and src/apps/control/client.ts carries it over the control socket
  * (docs/protocol/control.md). A command is written once, against this interface.
  */
-import { OrbitError, PairingError, ValidationError, WireError } from '../../core/errors.js'
+import { OrbitError, PairingError, UnknownIdError, ValidationError, WireError } from '../../core/errors.js'
 import type { BlobHash, OrgId } from '../../core/ids.js'
 import type { CrmWorkspace } from '../../core/model/workspace.js'
 import { failedReport, type SyncReport } from '../../core/engine/sync-session.js'
@@ -297,13 +297,16 @@ function lazyWebRtc(device: OrbitDevice, options: LocalApiOptions): { api: WebRt
   }
 }
 
-/** The member a failed `orbit sync TARGET` was for (undefined for a HOST:PORT: who would have answered is unknown). */
-function failedPeer(device: OrbitDevice, target: string): string | undefined {
-  if (/:\d+$/.test(target)) return undefined
+/**
+ * Who a failed `orbit sync TARGET` was with: the member it names, or for a HOST:PORT that never
+ * answered no device (`deviceId` empty) and the address.
+ */
+function failedPeer(device: OrbitDevice, target: string): SyncReport['peer'] {
+  if (/:\d+$/.test(target)) return { deviceId: '', address: target }
   try {
-    return resolveMember(device, target)
+    return { deviceId: resolveMember(device, target) }
   } catch {
-    return undefined
+    return { deviceId: '', address: target }
   }
 }
 
@@ -334,13 +337,17 @@ export function localApi(device: OrbitDevice, options: LocalApiOptions = {}): Lo
       // The link's session is recorded with the session's report (status, error, documents), also
       // when the dial fails before any link (then with the device the target names, if it names one).
       const settling = settlingRecorder(recorder)
+      const started = Date.now()
       try {
         const report = await syncDirectOn(device, { target, ...(timeoutMs === undefined ? {} : { timeoutMs }), recorder: settling })
         settling.settle(report)
         return report
       } catch (error) {
-        const peer = failedPeer(device, target)
-        if (peer !== undefined) settling.settle(failedReport('local-network', { deviceId: peer }, error instanceof OrbitError ? error : new WireError(String(error), { code: 'CONNECTION' })))
+        const e = error instanceof OrbitError ? error : new WireError(String(error), { code: 'CONNECTION' })
+        // A validation error (a bad target) is not a session; a dial that failed is.
+        if (!(error instanceof ValidationError) && !(error instanceof UnknownIdError)) {
+          settling.settle(failedReport('local-network', failedPeer(device, target), e, undefined, Date.now() - started))
+        }
         throw error
       }
     },
