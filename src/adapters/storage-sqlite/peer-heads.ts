@@ -15,6 +15,7 @@ interface Row {
   doc_id: string
   heads: string
   ours: string | null
+  contained: number | null
   via: string
   at: number
 }
@@ -28,18 +29,18 @@ interface Row {
 export class PeerHeadsStore implements PeerHeadsPort {
   readonly #db: OrbitDatabase
   readonly #get: Database.Statement<[string], Row>
-  readonly #put: Database.Statement<[string, string, string, string | null, string, number]> | undefined
+  readonly #put: Database.Statement<[string, string, string, string | null, number | null, string, number]> | undefined
   readonly #devices: Database.Statement<[], { device_id: string }>
 
   constructor(db: OrbitDatabase) {
     this.#db = db
     const s = db.sqlite
-    this.#get = s.prepare(`SELECT doc_id, heads, ours, via, at FROM peer_heads WHERE device_id = ?`)
+    this.#get = s.prepare(`SELECT doc_id, heads, ours, contained, via, at FROM peer_heads WHERE device_id = ?`)
     this.#put = db.readonly
       ? undefined
       : s.prepare(
-          `INSERT INTO peer_heads (device_id, doc_id, heads, ours, via, at) VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (device_id, doc_id) DO UPDATE SET heads = excluded.heads, ours = excluded.ours, via = excluded.via, at = excluded.at`,
+          `INSERT INTO peer_heads (device_id, doc_id, heads, ours, contained, via, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (device_id, doc_id) DO UPDATE SET heads = excluded.heads, ours = excluded.ours, contained = excluded.contained, via = excluded.via, at = excluded.at`,
         )
     this.#devices = s.prepare(`SELECT DISTINCT device_id FROM peer_heads ORDER BY device_id`)
   }
@@ -50,7 +51,7 @@ export class PeerHeadsStore implements PeerHeadsPort {
       const heads = parseHeads(r.heads)
       if (heads === undefined || !METHODS.has(r.via)) return []
       const ours = r.ours === null ? undefined : parseHeads(r.ours)
-      return [{ documentId: r.doc_id, heads, ours, via: r.via as SyncMethod, at: r.at }]
+      return [{ documentId: r.doc_id, heads, ours, ...(r.contained === null ? {} : { contained: r.contained === 1 }), via: r.via as SyncMethod, at: r.at }]
     })
   }
 
@@ -60,7 +61,7 @@ export class PeerHeadsStore implements PeerHeadsPort {
     if (put === undefined || records.length === 0) return
     this.#db.transaction(() => {
       for (const r of records) {
-        put.run(deviceId, r.documentId, JSON.stringify([...r.heads].sort()), r.ours === undefined ? null : JSON.stringify([...r.ours].sort()), r.via, Math.round(r.at))
+        put.run(deviceId, r.documentId, JSON.stringify([...r.heads].sort()), r.ours === undefined ? null : JSON.stringify([...r.ours].sort()), r.contained === undefined ? null : r.contained ? 1 : 0, r.via, Math.round(r.at))
       }
     })
   }

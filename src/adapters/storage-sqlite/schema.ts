@@ -105,20 +105,22 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX IF NOT EXISTS sync_history_device ON sync_history (device_id, seq);
 
   -- What each peer device is known to hold, per document (src/adapters/storage-sqlite/peer-heads.ts):
-  -- its heads, this device's heads when that was learnt (NULL: not known), which tier, when.
+  -- its heads, this device's heads when that was learnt (NULL: not known), whether this device then
+  -- held every one of the peer's heads (1/0, NULL: not known), which tier, when.
   CREATE TABLE IF NOT EXISTS peer_heads (
     device_id TEXT NOT NULL,
     doc_id    TEXT NOT NULL,
     heads     TEXT NOT NULL,
     ours      TEXT,
+    contained INTEGER,
     via       TEXT NOT NULL,
     at        INTEGER NOT NULL,
     PRIMARY KEY (device_id, doc_id)
   ) WITHOUT ROWID;
 
   -- Heads the QR tier kept in config (\`qr.peerHeads.<deviceId>\` -> { docId: heads }) move here once.
-  INSERT OR IGNORE INTO peer_heads (device_id, doc_id, heads, ours, via, at)
-    SELECT substr(c.key, length('qr.peerHeads.') + 1), j.key, j.value, NULL, 'qr-code', 0
+  INSERT OR IGNORE INTO peer_heads (device_id, doc_id, heads, ours, contained, via, at)
+    SELECT substr(c.key, length('qr.peerHeads.') + 1), j.key, j.value, NULL, NULL, 'qr-code', 0
     FROM config c, json_each(c.value) j
     WHERE substr(c.key, 1, 13) = 'qr.peerHeads.' AND json_valid(c.value) AND json_type(c.value) = 'object' AND j.type = 'array';
   DELETE FROM config WHERE substr(key, 1, 13) = 'qr.peerHeads.';

@@ -80,7 +80,8 @@ function rememberSenderHeads(device: OrbitDevice, senderId: string, senderHeads:
     senderId,
     Object.entries(senderHeads)
       .filter(([, heads]) => heads.length > 0)
-      .map(([documentId, heads]) => ({ documentId, heads: [...heads], ours: ours(documentId), via: 'qr-code' as const, at })),
+      // Applied all or nothing: this device now holds every head the sender stated.
+      .map(([documentId, heads]) => ({ documentId, heads: [...heads], ours: ours(documentId), contained: true, via: 'qr-code' as const, at })),
   )
 }
 

@@ -68,6 +68,10 @@ function create(device: SyncDevice): DeviceSyncState {
     port: heads,
     documentIds: ids,
     ours,
+    contains: (id, h) => {
+      const doc = loaded(id)
+      return doc === undefined ? undefined : A.hasHeads(doc, [...h])
+    },
     // Peer ids are device ids on every tier; only members' heads are worth keeping.
     deviceOf: (peerId) => (peerId !== device.identity.deviceId && device.workspace.memberStatus(peerId) === 'member' ? peerId : undefined),
     onError: (error) => log.warn('peer heads not stored', { error: String(error) }),

@@ -27,6 +27,11 @@ export interface PeerHeadsRecord {
   heads: string[]
   /** This device's heads when that was learnt (sorted), or undefined when not known (migrated QR entries). */
   ours: string[] | undefined
+  /**
+   * Whether this device held every one of the peer's heads when that was learnt (it had all the
+   * peer had); undefined when that could not be told (the document was not loaded and the heads differed).
+   */
+  contained?: boolean | undefined
   /** The tier it was learnt on. */
   via: SyncMethod
   /** Epoch ms when it was learnt (0: unknown, a migrated entry). */
@@ -62,6 +67,8 @@ export interface PeerHeadsLearnerOptions {
   /** The synced documents (the workspace's root and shards); others are not learnt. */
   documentIds: () => readonly string[]
   ours: OurHeads
+  /** Whether this device holds every head in `heads` of the document; undefined when it cannot tell without loading it. */
+  contains?: (documentId: string, heads: readonly string[]) => boolean | undefined
   /** The device a Repo peer id belongs to (peer ids are device ids on every tier; undefined: not a member). */
   deviceOf?: (peerId: string) => string | undefined
   now?: () => number
@@ -103,8 +110,10 @@ export class PeerHeadsLearner {
       const deviceId = this.#o.deviceOf === undefined ? (event.peerId as string) : this.#o.deviceOf(event.peerId)
       if (deviceId === undefined) return
       const handle = repo.handles[event.documentId as DocumentId] as DocHandle<unknown> | undefined
-      const ours = handle !== undefined && handle.isReady() ? sorted(A.getHeads(handle.doc() as A.Doc<unknown>)) : this.#o.ours(event.documentId)
-      this.#learn(deviceId, event.documentId, event.syncState.theirHeads, ours, this.#via.get(deviceId) ?? 'local-network')
+      const doc = handle !== undefined && handle.isReady() ? (handle.doc() as A.Doc<unknown>) : undefined
+      const ours = doc !== undefined ? sorted(A.getHeads(doc)) : this.#o.ours(event.documentId)
+      const contained = doc !== undefined ? A.hasHeads(doc, event.syncState.theirHeads) : undefined
+      this.#learn(deviceId, event.documentId, event.syncState.theirHeads, ours, this.#via.get(deviceId) ?? 'local-network', contained)
     }
     synchronizer.on('sync-state', onEvent)
     return () => synchronizer.off('sync-state', onEvent)
@@ -120,7 +129,7 @@ export class PeerHeadsLearner {
     if (summary === undefined) return
     this.#via.set(deviceId, via)
     for (const [documentId, heads] of Object.entries(summary)) {
-      if (Array.isArray(heads) && heads.length > 0) this.#learn(deviceId, documentId, heads, this.#o.ours(documentId), via)
+      if (Array.isArray(heads) && heads.length > 0) this.#learn(deviceId, documentId, heads, this.#o.ours(documentId), via, this.#o.contains?.(documentId, heads))
     }
   }
 
@@ -130,7 +139,7 @@ export class PeerHeadsLearner {
    */
   learnt(deviceId: string, heads: Record<string, readonly string[]>, via: SyncMethod, ours: OurHeads = this.#o.ours): void {
     for (const [documentId, h] of Object.entries(heads)) {
-      if (h.length > 0) this.#learn(deviceId, documentId, h, ours(documentId), via)
+      if (h.length > 0) this.#learn(deviceId, documentId, h, ours(documentId), via, this.#o.contains?.(documentId, h))
     }
     this.flush(deviceId)
   }
@@ -161,11 +170,13 @@ export class PeerHeadsLearner {
     return [...byDoc.values()]
   }
 
-  #learn(deviceId: string, documentId: string, heads: readonly string[], ours: readonly string[] | undefined, via: SyncMethod): void {
+  #learn(deviceId: string, documentId: string, heads: readonly string[], ours: readonly string[] | undefined, via: SyncMethod, contained: boolean | undefined): void {
     if (!this.#o.documentIds().includes(documentId)) return
     let byDoc = this.#pending.get(deviceId)
     if (byDoc === undefined) this.#pending.set(deviceId, (byDoc = new Map()))
-    byDoc.set(documentId, { documentId, heads: sorted(heads), ours: ours === undefined ? undefined : sorted(ours), via, at: this.#now() })
+    // Equal heads: we held all the peer had, whether or not the document was loaded.
+    const held = same(heads, ours) ? true : contained
+    byDoc.set(documentId, { documentId, heads: sorted(heads), ours: ours === undefined ? undefined : sorted(ours), via, at: this.#now(), ...(held === undefined ? {} : { contained: held }) })
     if (this.#timer === undefined) {
       this.#timer = setTimeout(() => {
         this.#timer = undefined
@@ -212,11 +223,13 @@ export interface PeerSyncStateInput {
  * How a peer's copy compares with ours, per document, from heads only:
  * 1. peer heads = our heads now: in sync;
  * 2. the document is loaded here: exact — it holds every peer head (`hasHeads`): the peer is
- *    behind; it lacks one: the peer is ahead (and may also lack ours: counted once, as ahead);
- * 3. not loaded: the peer's heads were exactly ours when we learnt them, and ours moved since
- *    (changes are only ever added): the peer is behind;
- * 4. otherwise (no knowledge, our heads unknown, or the two differed when learnt and the document
- *    is not loaded): unknown — heads alone cannot tell which side holds what.
+ *    behind; it lacks one: the peer is ahead (it may also lack ours: counted once, as ahead);
+ * 3. not loaded, and when we learnt the peer's heads we held all of them (`contained`: equal
+ *    heads, or `hasHeads` on the document then): changes are only ever added, so we still hold
+ *    them and more — the peer is behind;
+ * 4. not loaded, we lacked some of them then (`contained` false) and our heads have not moved
+ *    since (`ours` then = now): we still lack them — the peer is ahead;
+ * 5. otherwise (no knowledge, our heads unknown, or undecidable without loading): unknown.
  */
 export function peerSyncState(input: PeerSyncStateInput): PeerSyncState {
   const byDoc = new Map(input.known.map((r) => [r.documentId, r]))
@@ -237,9 +250,8 @@ export function peerSyncState(input: PeerSyncStateInput): PeerSyncState {
     if (loaded !== undefined) {
       if (A.hasHeads(loaded, record.heads)) behind++
       else ahead++
-      continue
-    }
-    if (ours !== undefined && same(record.heads, record.ours)) behind++
+    } else if (ours !== undefined && (record.contained === true || same(record.heads, record.ours))) behind++
+    else if (ours !== undefined && record.contained === false && same(ours, record.ours)) ahead++
     else unknown++
   }
   const documents = input.documentIds.length
