@@ -60,7 +60,7 @@ describe('peerSyncState', () => {
     expect(notLoaded).toMatchObject({ state: 'diverged', behind: 1, ahead: 1, unknown: 2, documents: 5, via: 'local-network', at: 1000 })
 
     // Loaded, the relation is exact: the undecidable one is ahead (we lack the peer's change).
-    const loaded = peerSyncState({ documentIds: Object.keys(now), known, ours: (id) => heads(now[id]!), loaded: (id) => now[id] })
+    const loaded = peerSyncState({ documentIds: Object.keys(now), known, ours: (id) => heads(now[id]!), loaded: (id) => ({ heads: heads(now[id]!), has: (h) => A.hasHeads(now[id]!, [...h]) }) })
     expect(loaded).toMatchObject({ behind: 1, ahead: 2, unknown: 1 })
 
     // One document at a time: each state on its own.

@@ -12,7 +12,7 @@ import { sessionRecorder, type SessionRecorder, type SessionRecorderOptions, typ
 import { PeerHeadsLearner, peerSyncState, type PeerSyncState } from '../../core/engine/peer-state.js'
 import { workspaceDocIds } from '../../core/engine/sync-session.js'
 import type { SyncStore } from '../../core/sync/store.js'
-import { DocHeadsStore, PeerHeadsStore, SyncHistoryStore, type OrbitDatabase } from '../../adapters/storage-sqlite/index.js'
+import { DocHeadsStore, PeerHeadsStore, SyncHistoryStore } from '../../adapters/storage-sqlite/index.js'
 import type { OrbitDevice } from './device.js'
 
 /** Why a peer is not in sync, from the orchestrator (Contract O's `condition`), when one runs. */
@@ -94,7 +94,16 @@ function create(device: SyncDevice): DeviceSyncState {
     learner,
     recorderOptions,
     recorder: (store, logger) => sessionRecorder(store, recorderOptions(logger)),
-    peerSync: (deviceId) => peerSyncState({ documentIds: ids(), known: learner.known(deviceId), ours, loaded }),
+    peerSync: (deviceId) =>
+      peerSyncState({
+        documentIds: ids(),
+        known: learner.known(deviceId),
+        ours,
+        loaded: (id) => {
+          const doc = loaded(id)
+          return doc === undefined ? undefined : { heads: A.getHeads(doc), has: (h) => A.hasHeads(doc, [...h]) }
+        },
+      }),
     knownHeads: (deviceId) => Object.fromEntries(learner.known(deviceId).map((r) => [r.documentId, r.heads])),
   }
 }
@@ -110,12 +119,3 @@ export function peerSyncView(state: PeerSyncState, condition: ReturnType<Conditi
   return { ...state, ...(reason === undefined ? {} : { reason }), ...(detail === undefined ? {} : { detail }) }
 }
 
-/**
- * Peer sync states from a read-only store (`orbit status` without a daemon): our heads from the
- * `doc_heads` cache only, the documents from the config.
- */
-export function readOnlyPeerSync(db: OrbitDatabase, documentIds: readonly string[]): Array<{ deviceId: string; sync: PeerSyncState }> {
-  const heads = new PeerHeadsStore(db)
-  const cache = new DocHeadsStore(db)
-  return heads.devices().map((deviceId) => ({ deviceId, sync: peerSyncState({ documentIds, known: heads.get(deviceId), ours: (id) => cache.heads(id) }) }))
-}

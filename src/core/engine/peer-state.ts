@@ -13,10 +13,10 @@
  * Learnt heads are buffered in memory and written once per ended session (one transaction), or
  * at the latest {@link FLUSH_AFTER_MS} after they were learnt on a link that stays up.
  *
- * Platform-free: storage is the port, our heads come from an injected source.
+ * Platform-free, and free of Automerge itself (so `orbit status` can answer without loading it):
+ * storage is the port; our heads, and whether we hold a peer's, come from injected sources.
  */
-import type { DocHandle, DocumentId, PeerId, Repo } from '@automerge/automerge-repo'
-import * as A from '@automerge/automerge'
+import type { PeerId, Repo } from '@automerge/automerge-repo'
 import type { SyncMethod } from '../sync/types.js'
 import type { DocSummary } from '../link/index.js'
 
@@ -48,6 +48,12 @@ export interface PeerHeadsPort {
 
 /** This device's heads of a document without loading it (a loaded handle's, else the `doc_heads` cache's). */
 export type OurHeads = (documentId: string) => readonly string[] | undefined
+
+/** A document that is loaded here: its heads, and whether it holds given heads (Automerge `hasHeads`). */
+export interface LoadedDoc {
+  heads: readonly string[]
+  has(heads: readonly string[]): boolean
+}
 
 /** How long heads learnt on a link that stays up may wait in memory before they are written. */
 export const FLUSH_AFTER_MS = 5_000
@@ -109,10 +115,8 @@ export class PeerHeadsLearner {
       if (event.syncState.theirHeads === null) return
       const deviceId = this.#o.deviceOf === undefined ? (event.peerId as string) : this.#o.deviceOf(event.peerId)
       if (deviceId === undefined) return
-      const handle = repo.handles[event.documentId as DocumentId] as DocHandle<unknown> | undefined
-      const doc = handle !== undefined && handle.isReady() ? (handle.doc() as A.Doc<unknown>) : undefined
-      const ours = doc !== undefined ? sorted(A.getHeads(doc)) : this.#o.ours(event.documentId)
-      const contained = doc !== undefined ? A.hasHeads(doc, event.syncState.theirHeads) : undefined
+      const ours = this.#o.ours(event.documentId)
+      const contained = this.#o.contains?.(event.documentId, event.syncState.theirHeads)
       this.#learn(deviceId, event.documentId, event.syncState.theirHeads, ours, this.#via.get(deviceId) ?? 'local-network', contained)
     }
     synchronizer.on('sync-state', onEvent)
@@ -216,7 +220,7 @@ export interface PeerSyncStateInput {
   known: readonly PeerHeadsRecord[]
   ours: OurHeads
   /** A loaded document (never loaded for this): with it, the relation is exact (`hasHeads`). */
-  loaded?: (documentId: string) => A.Doc<unknown> | undefined
+  loaded?: (documentId: string) => LoadedDoc | undefined
 }
 
 /**
@@ -245,10 +249,10 @@ export function peerSyncState(input: PeerSyncStateInput): PeerSyncState {
     }
     if (newest === undefined || record.at > newest.at) newest = record
     const loaded = input.loaded?.(id)
-    const ours = loaded === undefined ? input.ours(id) : A.getHeads(loaded)
+    const ours = loaded === undefined ? input.ours(id) : loaded.heads
     if (same(record.heads, ours)) continue
     if (loaded !== undefined) {
-      if (A.hasHeads(loaded, record.heads)) behind++
+      if (loaded.has(record.heads)) behind++
       else ahead++
     } else if (ours !== undefined && (record.contained === true || same(record.heads, record.ours))) behind++
     else if (ours !== undefined && record.contained === false && same(ours, record.ours)) ahead++

@@ -5,15 +5,17 @@ import type { PeerSyncView } from '../../node/api.js'
 
 /** Each peer's sync state: the daemon's rows (names, reasons) when it runs, else read from the store. */
 async function peerStates(dataDir: string): Promise<Array<{ deviceId: string; name?: string; sync: PeerSyncView }>> {
-  const { findDaemon, remoteApi } = await import('../../control/client.js')
-  const endpoint = findDaemon(dataDir)
+  // The lock first: the control client (and what it imports) only when a daemon runs.
+  const { readDaemonLock } = await import('../../node/lock.js')
+  const endpoint = readDaemonLock(dataDir) === undefined ? undefined : (await import('../../control/client.js')).findDaemon(dataDir)
   if (endpoint !== undefined) {
+    const { remoteApi } = await import('../../control/client.js')
     const rows = await remoteApi(endpoint).peers()
     return rows.filter((r) => r.paired).map((r) => ({ deviceId: r.deviceId, name: r.name, sync: r.sync }))
   }
   const { openOrbitDatabase, ConfigStore } = await import('../../../adapters/storage-sqlite/index.js')
   const { CONFIG_KEYS, storePath } = await import('../../node/data-dir.js')
-  const { readOnlyPeerSync } = await import('../../node/sync-state.js')
+  const { readOnlyPeerSync } = await import('../../node/peer-sync-read.js')
   const db = openOrbitDatabase(storePath(dataDir), { create: false, readonly: true })
   try {
     const config = new ConfigStore(db)
