@@ -54,7 +54,13 @@ function create(device: SyncDevice): DeviceSyncState {
   const history = new SyncHistoryStore(device.db)
   const heads = new PeerHeadsStore(device.db)
   const cache = new DocHeadsStore(device.db)
-  const ids = (): string[] => [...workspaceDocIds(device.workspace.rootUrl, device.workspace.shardUrls)]
+  // Asked on every sync message: recomputed only when the workspace's layout changes.
+  let layout: { key: string; ids: string[] } | undefined
+  const ids = (): string[] => {
+    const key = `${device.workspace.rootUrl} ${device.workspace.shardUrls.length}`
+    if (layout?.key !== key) layout = { key, ids: [...workspaceDocIds(device.workspace.rootUrl, device.workspace.shardUrls)] }
+    return layout.ids
+  }
   const loaded = (id: string): A.Doc<unknown> | undefined => {
     const handle = device.repo.handles[id as DocumentId] as DocHandle<unknown> | undefined
     return handle !== undefined && handle.isReady() ? (handle.doc() as A.Doc<unknown>) : undefined

@@ -59,8 +59,12 @@ export interface LoadedDoc {
 export const FLUSH_AFTER_MS = 5_000
 
 const sorted = (heads: readonly string[]): string[] => [...heads].sort()
-const same = (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean =>
-  a !== undefined && b !== undefined && a.length === b.length && sorted(a).every((h, i) => h === sorted(b)[i])
+const same = (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean => {
+  if (a === undefined || b === undefined || a.length !== b.length) return false
+  const x = sorted(a)
+  const y = sorted(b)
+  return x.every((h, i) => h === y[i])
+}
 
 interface SyncStateEvent {
   documentId: string
