@@ -86,11 +86,17 @@ function create(device: SyncDevice): DeviceSyncState {
   const recorderOptions = (logger?: Logger): SessionRecorderOptions => {
     if (logger !== undefined) log = logger.forComponent('orbit:sync-state')
     return {
-      history,
+      // One transaction (one fsync) per ended session: its history row and the heads it taught.
+      history: {
+        append: (entry: SyncHistoryEntry) =>
+          device.db.transaction(() => {
+            history.append(entry)
+            learner.flush(entry.deviceId)
+          }),
+        list: (query) => history.list(query),
+      },
       onBegun: (init) => learner.linked(init.deviceId, init.method),
       onSummary: (deviceId, summary, method) => learner.summary(deviceId, summary, method),
-      // One transaction per ended session for what it taught.
-      onEnded: (entry: SyncHistoryEntry) => learner.flush(entry.deviceId),
       onError: (error) => log.warn('sync history not stored', { error: String(error) }),
     }
   }
