@@ -81,5 +81,5 @@ describe('peer sync state across tiers', () => {
     const bAfter = await syncOf(b.dir, a.id)
     expect(bAfter.via).toBe('qr-code')
     expect(bAfter.ahead).toBe(0)
-  }, 240_000)
+  }, 480_000)
 })

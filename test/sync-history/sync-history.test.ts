@@ -67,7 +67,7 @@ describe('orbit sync history', () => {
     expect(text.stdout).toMatch(/ENDED\s+DEVICE\s+METHOD\s+STATUS/)
     expect(text.stdout).toContain(b.id)
     expect(text.stdout).toContain('qr')
-  }, 240_000)
+  }, 480_000)
 
   it('refuses bad input: an unknown device prefix is a typed error, a bad --limit a usage error; nothing is written', async () => {
     const dir = scratch.dir('orbit-state-')
