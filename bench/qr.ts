@@ -5,8 +5,14 @@
  *   the same payload and fragment size (seeded, averaged over many trials);
  * - how often "any k frames" is not enough: the measured chance of needing one (or two) more;
  * - one edit exchanged both ways: frames each way;
- * - render-PNG and decode-PNG time per full-size frame.
+ * - render-PNG and decode-PNG time per full-size frame;
+ * - issue 10's bar: real devices (two nodes on loopback) that last synced over the LAN, one new edit,
+ *   then a QR export `--for` the other: one frame (the heads learnt on the LAN session), against
+ *   the export without that knowledge (every document) in the same run.
  */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import * as Automerge from '@automerge/automerge'
 import { URDecoder, UREncoder, UR } from '@ngraveio/bc-ur'
@@ -14,6 +20,9 @@ import { decodeQrPng, qrModules, renderQrPng } from '../src/adapters/qr-image/in
 import { generateIdentity } from '../src/core/crypto/identity.js'
 import { applyBundle, createBundle, openBundle } from '../src/core/qr/bundle.js'
 import { DEFAULT_PAYLOAD_SIZE, FrameDecoder, encodeFrames } from '../src/core/qr/frame.js'
+import { createOrbitNode } from '../src/apps/node/orbit-node.js'
+import { initDevice } from '../src/apps/node/device.js'
+import { joinWorkspace } from '../src/apps/node/join.js'
 import type { BarCheck, BenchOutcome } from './types.js'
 
 function prng(seed: number): () => number {
@@ -174,8 +183,47 @@ export async function runQrBench(): Promise<Record<string, number | string>> {
   out['qr.decodePngMsPerFrame'] = round(decodeMs / timedFrames.length)
 
   Object.assign(out, editRoundTrip())
+  Object.assign(out, await afterLan())
 
   return out
+}
+
+/**
+ * Issue 10's bar with real devices: A (listening on 127.0.0.1) holds 300 contacts, B joins it by
+ * invite and syncs over the LAN; A then makes one edit and exports QR frames `--for` B. The heads A
+ * learnt of B on the LAN session leave only the edited document in the bundle.
+ */
+async function afterLan(): Promise<Record<string, number>> {
+  const root = mkdtempSync(join(tmpdir(), 'orbit-bench-qr-lan-'))
+  const a = await createOrbitNode({ dataDir: join(root, 'a'), init: { name: 'Alpha' }, listen: { host: '127.0.0.1', port: 0 } })
+  let b: Awaited<ReturnType<typeof createOrbitNode>> | undefined
+  try {
+    await a.api.workspace.addContacts(Array.from({ length: 300 }, (_, i) => ({ name: `Contact ${i}`, emails: [`c${i}@example.com`] })))
+    const invite = await a.createInvite()
+    await initDevice(join(root, 'b'), { name: 'Beta' })
+    await joinWorkspace(join(root, 'b'), invite.code)
+    b = await createOrbitNode({ dataDir: join(root, 'b') })
+    await b.api.workspace.addContact({ name: 'Grace Hopper' })
+    const lan = await b.sync(`127.0.0.1:${a.listenAddress!.port}`)
+    if ('sessions' in lan || lan.status !== 'completed') throw new Error('the LAN sync did not complete')
+    await a.api.workspace.addContact({ name: 'Ada Lovelace' })
+    const bId = b.device.identity.deviceId
+    const forB = await a.api.qrExport({ forDevice: bId })
+    const everything = await a.api.qrExport({})
+    return {
+      'qr.afterLan.lanDocuments': lan.documents,
+      'qr.afterLan.forDevice.documents': forB.documents,
+      'qr.afterLan.forDevice.frames': encodeFrames(forB.bundle).length,
+      'qr.afterLan.forDevice.bundleBytes': forB.bundle.length,
+      'qr.afterLan.noKnowledge.documents': everything.documents,
+      'qr.afterLan.noKnowledge.frames': encodeFrames(everything.bundle).length,
+      'qr.afterLan.noKnowledge.bundleBytes': everything.bundle.length,
+    }
+  } finally {
+    await b?.stop()
+    await a.stop()
+    rmSync(root, { recursive: true, force: true })
+  }
 }
 
 type Crm = { contacts: Record<string, { name: string; email: string; tags: string[] }> }
@@ -253,5 +301,7 @@ export async function runQrBenchWithBars(): Promise<BenchOutcome> {
     const frames = num(`qr.edit${dir}.frames`)
     bars.push({ metric: `qr one edit ${dir}: frames`, value: frames, unit: 'frames', bar: '= 1', pass: frames === 1 })
   }
+  const afterLanFrames = num('qr.afterLan.forDevice.frames')
+  bars.push({ metric: 'qr export --for a device that last synced over LAN, one new edit: frames', value: afterLanFrames, unit: 'frames', bar: '= 1', pass: afterLanFrames === 1 })
   return { values, bars }
 }

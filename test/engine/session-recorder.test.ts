@@ -53,7 +53,9 @@ describe('sessionRecorder', () => {
     const recorder = sessionRecorder(undefined)
     const s = recorder.begin({ method: 'qr-code', deviceId: peer })
     s.traffic({ bytesSent: 1 })
-    expect(s.id).toBe('')
+    // Its own id (a history, when given one, still needs it), unique per session.
+    expect(s.id).toMatch(/^ss_local_/)
+    expect(recorder.begin({ method: 'qr-code', deviceId: peer }).id).not.toBe(s.id)
     expect(() => {
       s.end(report())
       recorder.record(report())

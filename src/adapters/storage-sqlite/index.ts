@@ -11,3 +11,5 @@ export { ContactIndex, OrgIndex, ORG_SHARD } from './contact-index.js'
 export { ConfigStore } from './config-store.js'
 export { DocHeadsStore, MAX_RECORDED_HEADS } from './doc-heads.js'
 // flushAndRecordHeads: import './record-heads.js' directly (it loads Automerge; this index must not).
+export { SyncHistoryStore, SYNC_HISTORY_MAX } from './sync-history.js'
+export { PeerHeadsStore } from './peer-heads.js'

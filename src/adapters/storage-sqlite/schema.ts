@@ -13,7 +13,7 @@
 export const ORBIT_APPLICATION_ID = 0x4f524254
 
 /** `PRAGMA user_version` written by the newest migration below. */
-export const SCHEMA_VERSION = 2
+export const SCHEMA_VERSION = 3
 
 /** Tables a store at {@link SCHEMA_VERSION} must have; a store missing one is not ours. */
 export const REQUIRED_TABLES = ['chunks', 'doc_gen', 'config', 'entity_index', 'index_state', 'doc_heads'] as const
@@ -79,5 +79,50 @@ export const MIGRATIONS: readonly string[] = [
     gen    INTEGER NOT NULL,
     heads  TEXT NOT NULL
   ) WITHOUT ROWID;
+  `,
+  `
+  -- Every finished sync session of every tier (src/adapters/storage-sqlite/sync-history.ts),
+  -- newest = highest seq; bounded to the last SYNC_HISTORY_MAX rows on each insert.
+  CREATE TABLE IF NOT EXISTS sync_history (
+    seq              INTEGER PRIMARY KEY,
+    id               TEXT NOT NULL,
+    method           TEXT NOT NULL,
+    device_id        TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    changes_sent     INTEGER NOT NULL,
+    changes_received INTEGER NOT NULL,
+    bytes_sent       INTEGER NOT NULL,
+    bytes_received   INTEGER NOT NULL,
+    started_at       INTEGER NOT NULL,
+    ended_at         INTEGER NOT NULL,
+    duration_ms      INTEGER NOT NULL,
+    documents        INTEGER,
+    error_name       TEXT,
+    error_code       TEXT,
+    error_message    TEXT,
+    via              TEXT
+  );
+  CREATE INDEX IF NOT EXISTS sync_history_device ON sync_history (device_id, seq);
+
+  -- What each peer device is known to hold, per document (src/adapters/storage-sqlite/peer-heads.ts):
+  -- its heads, this device's heads when that was learnt (NULL: not known), whether this device then
+  -- held every one of the peer's heads (1/0, NULL: not known), which tier, when.
+  CREATE TABLE IF NOT EXISTS peer_heads (
+    device_id TEXT NOT NULL,
+    doc_id    TEXT NOT NULL,
+    heads     TEXT NOT NULL,
+    ours      TEXT,
+    contained INTEGER,
+    via       TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    PRIMARY KEY (device_id, doc_id)
+  ) WITHOUT ROWID;
+
+  -- Heads the QR tier kept in config (\`qr.peerHeads.<deviceId>\` -> { docId: heads }) move here once.
+  INSERT OR IGNORE INTO peer_heads (device_id, doc_id, heads, ours, contained, via, at)
+    SELECT substr(c.key, length('qr.peerHeads.') + 1), j.key, j.value, NULL, NULL, 'qr-code', 0
+    FROM config c, json_each(c.value) j
+    WHERE substr(c.key, 1, 13) = 'qr.peerHeads.' AND json_valid(c.value) AND json_type(c.value) = 'object' AND j.type = 'array';
+  DELETE FROM config WHERE substr(key, 1, 13) = 'qr.peerHeads.';
   `,
 ]

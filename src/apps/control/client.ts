@@ -11,12 +11,12 @@ import { randomBytes } from 'node:crypto'
 import { OrbitError, ValidationError, WireError } from '../../core/errors.js'
 import type { BlobHash } from '../../core/ids.js'
 import type { SyncReport } from '../../core/engine/sync-session.js'
-import type { DeviceRow, InviteInfo, OfflineAccept, OfflineInvite, OrbitApi, PeerRow, WorkspaceApi } from '../node/api.js'
+import type { DeviceRow, InviteInfo, OfflineAccept, OfflineInvite, OrbitApi, PeerRow, SyncHistoryEntry, WorkspaceApi } from '../node/api.js'
 import { WORKSPACE_METHODS, type WorkspaceMethod } from '../node/api-methods.js'
 import { readDaemonLock, type DaemonLockInfo } from '../node/lock.js'
 import type { QrExportResult, QrImportResult } from '../node/qr-sync.js'
 import type { WebRtcSyncReport } from '../node/webrtc-sync.js'
-import { CONTROL_VERSION, MAX_CONTROL_LINE, ResponseSchema, type ControlErrorBody, type ControlOp, type OpParams } from './protocol.js'
+import { CONTROL_VERSION, MAX_CONTROL_LINE, PeersResultSchema, ResponseSchema, SyncHistoryResultSchema, type ControlErrorBody, type ControlOp, type OpParams } from './protocol.js'
 
 /** A running daemon, as its lock file describes it. */
 export type DaemonEndpoint = DaemonLockInfo
@@ -137,7 +137,12 @@ export function remoteApi(endpoint: Pick<DaemonEndpoint, 'control'>): OrbitApi {
     putBlob: async (bytes) => (await callDaemon(endpoint, 'blobs.put', { base64: toBase64(bytes) })) as BlobHash,
     listDevices: async () => ((await callDaemon(endpoint, 'device.list', {})) as { devices: DeviceRow[] }).devices,
     revokeDevice: async (id) => (await callDaemon(endpoint, 'device.revoke', { id })) as DeviceRow,
-    peers: async () => ((await callDaemon(endpoint, 'peers', {})) as { peers: PeerRow[] }).peers,
+    // Parsed, not cast: a daemon of another version must not hand the CLI rows it cannot print.
+    peers: async () => PeersResultSchema.parse(await callDaemon(endpoint, 'peers', {})).peers as PeerRow[],
+    syncHistory: async (query = {}) =>
+      SyncHistoryResultSchema.parse(
+        await callDaemon(endpoint, 'sync.history', { ...(query.device === undefined ? {} : { device: query.device }), ...(query.limit === undefined ? {} : { limit: query.limit }) }),
+      ).sessions as SyncHistoryEntry[],
     async sync({ target, timeoutMs }) {
       const params = { ...(target === undefined ? {} : { target }), ...(timeoutMs === undefined ? {} : { timeoutMs }) }
       // The daemon bounds the session by timeoutMs; the margin covers its report.

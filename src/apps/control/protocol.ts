@@ -38,6 +38,8 @@ export const OP_PARAMS = {
   'device.list': Empty,
   'device.revoke': z.object({ id: z.string().max(200) }).strict(),
   peers: Empty,
+  /** Finished sync sessions, newest first (`orbit sync history`): one device (id or unique prefix) or all; `{ sessions }`. */
+  'sync.history': z.object({ device: z.string().min(1).max(200).optional(), limit: z.number().int().min(1).max(10_000).optional() }).strict(),
   sync: z
     .object({
       /** A device id (or a unique prefix) or `host:port`; omitted = every connected or known member. */
@@ -68,6 +70,54 @@ export const OP_PARAMS = {
   /** Withdraw a held offer nobody answered yet (`orbit sync --via webrtc` giving up); `{ cancelled }`. */
   'webrtc.cancel': z.object({ code: z.string().min(1).max(8192) }).strict(),
 } as const
+
+const Method = z.enum(['local-network', 'webrtc', 'qr-code'])
+
+/** `PeerRow.sync` (src/apps/node/api.ts) as the daemon answers it. */
+export const PeerSyncSchema = z.object({
+  state: z.enum(['in-sync', 'behind', 'ahead', 'diverged', 'unknown']),
+  behind: z.number().int().min(0),
+  ahead: z.number().int().min(0),
+  unknown: z.number().int().min(0),
+  documents: z.number().int().min(0),
+  via: Method.optional(),
+  at: z.number().optional(),
+  reason: z.string().optional(),
+  detail: z.string().optional(),
+})
+
+/** A row of `peers`' answer `{ peers: PeerRow[] }`. */
+export const PeerRowSchema = z.object({
+  deviceId: z.string(),
+  name: z.string(),
+  addresses: z.array(z.string()),
+  lastSeen: z.number().nullable(),
+  paired: z.boolean(),
+  revoked: z.boolean(),
+  connected: z.boolean(),
+  discovered: z.boolean(),
+  sync: PeerSyncSchema,
+})
+export const PeersResultSchema = z.object({ peers: z.array(PeerRowSchema) })
+
+/** One session of `sync.history`'s answer `{ sessions }` (SyncHistoryEntry, src/core/engine/session-recorder.ts). */
+export const SyncHistoryEntrySchema = z.object({
+  id: z.string(),
+  method: Method,
+  deviceId: z.string(),
+  status: z.enum(['completed', 'error']),
+  changesSent: z.number(),
+  changesReceived: z.number(),
+  bytesSent: z.number(),
+  bytesReceived: z.number(),
+  startedAt: z.number(),
+  endedAt: z.number(),
+  durationMs: z.number(),
+  documents: z.number().optional(),
+  error: z.object({ name: z.string(), code: z.string().optional(), message: z.string() }).optional(),
+  via: z.string().optional(),
+})
+export const SyncHistoryResultSchema = z.object({ sessions: z.array(SyncHistoryEntrySchema) })
 
 export type ControlOp = keyof typeof OP_PARAMS
 export const CONTROL_OPS = Object.keys(OP_PARAMS) as ControlOp[]

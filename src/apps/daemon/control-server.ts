@@ -103,6 +103,10 @@ async function dispatch(daemon: ControlTarget, op: ControlOp, params: unknown): 
       return api.revokeDevice((params as OpParams<'device.revoke'>).id)
     case 'peers':
       return { peers: await api.peers() }
+    case 'sync.history': {
+      const p = params as OpParams<'sync.history'>
+      return { sessions: await api.syncHistory({ ...(p.device === undefined ? {} : { device: p.device }), ...(p.limit === undefined ? {} : { limit: p.limit }) }) }
+    }
     case 'sync': {
       const p = params as OpParams<'sync'>
       return api.sync({ ...(p.target === undefined ? {} : { target: p.target }), ...(p.timeoutMs === undefined ? {} : { timeoutMs: p.timeoutMs }) })

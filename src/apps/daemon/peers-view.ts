@@ -7,9 +7,23 @@ import type { DeviceId } from '../../core/ids.js'
 import type { PeerRow } from '../node/api.js'
 import type { OrbitNode } from '../node/orbit-node.js'
 import { formatHostPort, readKnownPeers } from '../node/known-peers.js'
+import { deviceSyncState, peerSyncView, type ConditionProvider } from '../node/sync-state.js'
 
-/** Every device worth listing: members, discovered ones and connected ones, this device excepted. */
-export function peerRows(node: OrbitNode): PeerRow[] {
+/**
+ * Why a device is not in sync: the orchestrator's condition (Contract O) when the node has one,
+ * else what the LAN tier alone can tell.
+ */
+function conditionOf(node: OrbitNode, condition: ConditionProvider | undefined): ConditionProvider | undefined {
+  if (condition !== undefined) return condition
+  const orchestrator = (node as { orchestrator?: { condition?: ConditionProvider } }).orchestrator
+  return orchestrator?.condition === undefined ? undefined : (id) => orchestrator.condition!.call(orchestrator, id)
+}
+
+/**
+ * Every device worth listing: members, discovered ones and connected ones, this device excepted,
+ * each with its sync state (`sync`; the reason from `condition`, default the node's orchestrator).
+ */
+export function peerRows(node: OrbitNode, condition?: ConditionProvider): PeerRow[] {
   const { device, store, lan } = node
   const ws = device.workspace
   const me = device.identity.deviceId
@@ -18,6 +32,8 @@ export function peerRows(node: OrbitNode): PeerRow[] {
   const connected = new Set<string>(lan.connected())
   const ids = new Set<string>([...ws.listDevices().map((d) => d.id as string), ...Object.keys(discovered), ...connected])
   ids.delete(me)
+  const sync = deviceSyncState(device)
+  const why = conditionOf(node, condition)
   return [...ids].sort().map((id) => {
     const info = discovered[id]
     const member = ws.getDevice(id)
@@ -33,8 +49,17 @@ export function peerRows(node: OrbitNode): PeerRow[] {
       revoked: status === 'revoked',
       connected: connected.has(id),
       discovered: info !== undefined && info.port !== undefined,
+      sync: peerSyncView(sync.peerSync(id), why?.(id as DeviceId), fallbackReason(status, connected.has(id), via)),
     }
   })
+}
+
+/** Without an orchestrator's condition: what the membership and the LAN tier say. */
+function fallbackReason(status: string, connected: boolean, via: string | undefined): { reason: string; detail: string } {
+  if (status === 'revoked') return { reason: 'not-member', detail: 'this device was revoked' }
+  if (status !== 'member') return { reason: 'not-member', detail: 'not a member of this workspace (discovered only)' }
+  if (connected) return { reason: 'syncing', detail: `connected over the LAN${via === undefined ? '' : ` (${via})`}; changes flow as they are made` }
+  return { reason: 'offline', detail: 'no live link to it' }
 }
 
 /** Keeps the store's entry of a device whose link joined (addresses stay where it listens: discovery's). */

@@ -5,16 +5,17 @@
  * interface, and src/apps/control/client.ts carries it over the control socket
  * (docs/protocol/control.md). A command is written once, against this interface.
  */
-import { PairingError, ValidationError } from '../../core/errors.js'
+import { OrbitError, PairingError, UnknownIdError, ValidationError, WireError } from '../../core/errors.js'
 import type { BlobHash, OrgId } from '../../core/ids.js'
 import type { CrmWorkspace } from '../../core/model/workspace.js'
-import type { SyncReport } from '../../core/engine/sync-session.js'
-import type { SessionRecorder } from '../../core/engine/session-recorder.js'
+import { failedReport, type SyncReport } from '../../core/engine/sync-session.js'
+import { settlingRecorder, type SessionRecorder, type SyncHistoryEntry } from '../../core/engine/session-recorder.js'
 import type { Logger } from '../../core/log.js'
 import type { OrbitDevice } from './device.js'
 import type { DaemonWebRtc } from './webrtc-sync.js'
-import { listDeviceRows, revokeOn, type DeviceRow } from './members.js'
+import { listDeviceRows, resolveMember, revokeOn, type DeviceRow } from './members.js'
 import { WORKSPACE_METHODS, type WorkspaceMethod } from './api-methods.js'
+import { deviceSyncState, peerSyncView, type PeerSyncView } from './sync-state.js'
 import { readKnownPeers } from './known-peers.js'
 import { exportQrBundle, importQrBundle, type QrExportResult, type QrImportResult } from './qr-sync.js'
 import { acceptOfflineJoinOn, createOfflineInviteOn, type OfflineAccept, type OfflineInvite } from './pair-offline.js'
@@ -22,6 +23,8 @@ import { addHostAddress, addIceSpec, clearHostAddresses, clearIceSpecs, readHost
 
 export type { DeviceRow } from './members.js'
 export { READ_METHODS, WORKSPACE_METHODS, type WorkspaceMethod } from './api-methods.js'
+export type { PeerSyncView } from './sync-state.js'
+export type { SyncHistoryEntry } from '../../core/engine/session-recorder.js'
 export type { OfflineAccept, OfflineInvite } from './pair-offline.js'
 
 /** A change to a stored WebRTC list (`orbit webrtc ice|host add|clear`); none = just read it. */
@@ -53,7 +56,23 @@ export interface PeerRow {
   revoked: boolean
   connected: boolean
   discovered: boolean
+  /**
+   * What it is known to hold against what this device holds, from heads learnt on any tier
+   * (src/core/engine/peer-state.ts): in sync, N documents behind / ahead, or unknown; the tier and
+   * time of that knowledge; for any state but in sync, the reason (the orchestrator's condition
+   * when a daemon runs one).
+   */
+  sync: PeerSyncView
 }
+
+/** `orbit sync history`: newest first, at most `limit` (default 20), of one device (id or unique prefix) or all. */
+export interface SyncHistoryQuery {
+  device?: string
+  limit?: number
+}
+
+/** Largest `limit` of a history query. */
+export const SYNC_HISTORY_QUERY_MAX = 10_000
 
 /** What `orbit pair invite` prints. */
 export interface InviteInfo {
@@ -89,6 +108,11 @@ export interface OrbitApi {
   revokeDevice(id: string): Promise<DeviceRow>
   /** Paired devices (and, with a daemon, discovered and connected ones). */
   peers(): Promise<PeerRow[]>
+  /**
+   * Finished sync sessions of every tier, newest first (the `sync_history` table).
+   * @throws UnknownIdError('device') / ValidationError for a device that names no member; ValidationError `limit`.
+   */
+  syncHistory(query?: SyncHistoryQuery): Promise<SyncHistoryEntry[]>
   /**
    * One LAN session with `target` (device id/prefix or host:port), or with every reachable member.
    * In-process a target is required (ValidationError `target`): only a daemon knows who is online.
@@ -139,17 +163,41 @@ export function workspaceApi(ws: CrmWorkspace): WorkspaceApi {
   return api as unknown as WorkspaceApi
 }
 
-/** Peers as an open device knows them without a daemon: its members and remembered addresses. */
-export function memberPeers(device: Pick<OrbitDevice, 'workspace' | 'identity' | 'config'>): PeerRow[] {
+/** Peers as an open device knows them without a daemon: its members, remembered addresses and sync state. */
+export function memberPeers(device: Pick<OrbitDevice, 'workspace' | 'identity' | 'config' | 'db' | 'repo'>): PeerRow[] {
   const ws = device.workspace
   const known = readKnownPeers(device.config)
+  const state = deviceSyncState(device)
+  // Without `orbit serve` nothing syncs in the background: that is the reason for any state but in sync.
+  const idle = { reason: 'not-serving', detail: 'orbit serve is not running on this data dir: nothing syncs in the background (`orbit sync DEVICE`, or start `orbit serve`)' }
   return ws
     .listDevices()
     .filter((m) => m.id !== device.identity.deviceId)
     .map((m) => {
       const status = ws.memberStatus(m.id)
-      return { deviceId: m.id, name: m.name, addresses: known[m.id] ?? [], lastSeen: null, paired: status === 'member', revoked: status === 'revoked', connected: false, discovered: false }
+      const revoked = status === 'revoked' ? { reason: 'not-member', detail: 'this device was revoked' } : idle
+      return {
+        deviceId: m.id,
+        name: m.name,
+        addresses: known[m.id] ?? [],
+        lastSeen: null,
+        paired: status === 'member',
+        revoked: status === 'revoked',
+        connected: false,
+        discovered: false,
+        sync: peerSyncView(state.peerSync(m.id), undefined, revoked),
+      }
     })
+}
+
+/** A history query on an open device: the device resolved (id or unique prefix, revoked ones too), the limit checked. */
+export function syncHistoryOn(device: Pick<OrbitDevice, 'workspace' | 'db' | 'repo' | 'identity'>, query: SyncHistoryQuery = {}): SyncHistoryEntry[] {
+  const limit = query.limit ?? 20
+  if (!Number.isInteger(limit) || limit < 1 || limit > SYNC_HISTORY_QUERY_MAX) {
+    throw new ValidationError(`limit must be a whole number from 1 to ${SYNC_HISTORY_QUERY_MAX}`, { field: 'limit' })
+  }
+  const deviceId = query.device === undefined ? undefined : resolveMember(device, query.device, { includeRevoked: true })
+  return deviceSyncState(device).history.list({ ...(deviceId === undefined ? {} : { deviceId }), limit })
 }
 
 /** QR export as a recorded session: the bundle is what this side sends. */
@@ -225,12 +273,31 @@ function lazyWebRtc(device: OrbitDevice, options: LocalApiOptions): { api: WebRt
   }
 }
 
+/**
+ * Who a failed `orbit sync TARGET` was with: the member it names, or for a HOST:PORT that never
+ * answered no device (`deviceId` empty) and the address.
+ */
+function failedPeer(device: OrbitDevice, target: string): SyncReport['peer'] {
+  if (/:\d+$/.test(target)) return { deviceId: '', address: target }
+  try {
+    return { deviceId: resolveMember(device, target) }
+  } catch {
+    return { deviceId: '', address: target }
+  }
+}
+
 /** The API over a device open in this process. */
 export function localApi(device: OrbitDevice, options: LocalApiOptions = {}): LocalApi {
+  // Every session of this process lands in the history (an embedding node passes its own recorder, which does too).
+  const recorder = options.recorder ?? deviceSyncState(device).recorder(undefined, options.logger)
+  options = { ...options, recorder }
   const webrtc = lazyWebRtc(device, options)
   return {
     webrtc: webrtc.api,
-    close: () => webrtc.close(),
+    async close() {
+      await webrtc.close()
+      deviceSyncState(device).learner.flush()
+    },
     where: 'in-process',
     workspace: workspaceApi(device.workspace),
     requireOrg: (id) => device.requireOrg(id),
@@ -238,11 +305,27 @@ export function localApi(device: OrbitDevice, options: LocalApiOptions = {}): Lo
     listDevices: async () => listDeviceRows(device),
     revokeDevice: (id) => revokeOn(device, id),
     peers: async () => memberPeers(device),
+    syncHistory: async (query) => syncHistoryOn(device, query),
     async sync({ target, timeoutMs }) {
       if (target === undefined) throw new ValidationError('give a device or HOST:PORT to sync with (or start `orbit serve`, which knows its peers)', { field: 'target' })
       if (options.syncDirect !== undefined) return options.syncDirect(target, timeoutMs)
       const { syncDirectOn } = await import('./direct-sync.js')
-      return syncDirectOn(device, { target, ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(options.recorder === undefined ? {} : { recorder: options.recorder }) })
+      // The link's session is recorded with the session's report (status, error, documents), also
+      // when the dial fails before any link (then with the device the target names, if it names one).
+      const settling = settlingRecorder(recorder)
+      const started = Date.now()
+      try {
+        const report = await syncDirectOn(device, { target, ...(timeoutMs === undefined ? {} : { timeoutMs }), recorder: settling })
+        settling.settle(report)
+        return report
+      } catch (error) {
+        const e = error instanceof OrbitError ? error : new WireError(String(error), { code: 'CONNECTION' })
+        // A validation error (a bad target) is not a session; a dial that failed is.
+        if (!(error instanceof ValidationError) && !(error instanceof UnknownIdError)) {
+          settling.settle(failedReport('local-network', failedPeer(device, target), e, undefined, Date.now() - started))
+        }
+        throw error
+      }
     },
     async createInvite() {
       throw new PairingError(

@@ -16,7 +16,7 @@ import type { DeviceId } from '../../core/ids.js'
 import { silentLogger, type Logger } from '../../core/log.js'
 import { workspaceDocLoader, type DocLoader } from '../../core/engine/doc-loader.js'
 import { membershipPolicy, type MembershipPolicy } from '../../core/engine/membership.js'
-import { sessionRecorder, type SessionRecorder } from '../../core/engine/session-recorder.js'
+import type { SessionRecorder } from '../../core/engine/session-recorder.js'
 import { settleSyncStateSaves, workspaceDocIds, type SyncReport } from '../../core/engine/sync-session.js'
 import type { Tier } from '../../core/engine/tier.js'
 import { createSyncStore, type SyncStore, type SyncStoreState } from '../../core/sync/store.js'
@@ -25,6 +25,7 @@ import { localApi, type InviteInfo, type LocalApi, type OrbitApi } from './api.j
 import { initDevice, openDevice, type OrbitDevice } from './device.js'
 import { advertisedAddresses, formatHostPort, parseHostPort } from './known-peers.js'
 import { resolveMember } from './members.js'
+import { deviceSyncState } from './sync-state.js'
 import { PairingAdmission } from './pairing-admission.js'
 import { DEFAULT_SYNC_TIMEOUT_MS, LanTier } from './tiers/lan-tier.js'
 import { QrTier } from './tiers/qr-tier.js'
@@ -125,7 +126,7 @@ class Node implements OrbitNode {
   ) {
     this.#now = options.now ?? Date.now
     this.store = createSyncStore({ localDeviceId: device.identity.deviceId, now: this.#now })
-    this.recorder = sessionRecorder(this.store)
+    this.recorder = deviceSyncState(device).recorder(this.store, logger)
     this.pairing = new PairingAdmission({
       device,
       addresses: () => (this.listenAddress === undefined ? [] : advertisedAddresses(this.listenAddress.host, this.listenAddress.port, options.interfaceAddress)),

@@ -1,7 +1,8 @@
 /**
  * QR sync for an open device: build the bundle a peer lacks, apply a received one (all or
- * nothing), and remember per peer the heads it is known to have (config key
- * `qr.peerHeads.<deviceId>`), so that each reply carries only what the other side lacks.
+ * nothing), and remember per peer the heads it is known to have (the `peer_heads` table, shared
+ * with every tier: a device that last synced over LAN is known to hold what that session carried),
+ * so that each bundle `--for` a device carries only what it lacks.
  */
 import { flushReady } from '../../adapters/storage-sqlite/record-heads.js'
 import * as Automerge from '@automerge/automerge'
@@ -18,8 +19,7 @@ import { CONFIG_KEYS } from './data-dir.js'
 import type { OrbitDevice } from './device.js'
 import { PENDING_JOIN_KEY, readPendingJoin, type PendingJoin } from './pair-offline.js'
 import { ownData } from './join-rules.js'
-
-const PEER_HEADS_KEY = 'qr.peerHeads.'
+import { deviceSyncState } from './sync-state.js'
 
 export interface QrExportOptions {
   /** Only this member device may read the bundle, and it carries only what that device lacks. */
@@ -69,10 +69,21 @@ function memberKey(device: OrbitDevice, deviceId: string): Uint8Array | undefine
   return membershipPolicy(workspaceOf(device)).memberKey(deviceId)
 }
 
-/** The heads `peerId` is known to have, per document (empty when never heard from). */
+/** The heads `peerId` is known to have, per document, learnt on any tier (empty when never heard from). */
 export function peerHeads(device: OrbitDevice, peerId: string): Record<string, Heads> {
-  const value = device.config.get<Record<string, Heads>>(PEER_HEADS_KEY + peerId)
-  return value !== undefined && typeof value === 'object' && value !== null ? value : {}
+  return deviceSyncState(device).knownHeads(peerId)
+}
+
+/** Stores the sender's heads of a bundle just applied, with this device's heads now (all loaded). */
+function rememberSenderHeads(device: OrbitDevice, senderId: string, senderHeads: Record<string, Heads>, ours: (documentId: string) => string[] | undefined): void {
+  const at = Date.now()
+  deviceSyncState(device).heads.put(
+    senderId,
+    Object.entries(senderHeads)
+      .filter(([, heads]) => heads.length > 0)
+      // Applied all or nothing: this device now holds every head the sender stated.
+      .map(([documentId, heads]) => ({ documentId, heads: [...heads], ours: ours(documentId), contained: true, via: 'qr-code' as const, at })),
+  )
 }
 
 function referencedBlobs(handles: Iterable<DocHandle<unknown>>): string[] {
@@ -164,8 +175,10 @@ export async function importQrBundle(device: OrbitDevice, bytes: Uint8Array): Pr
     handles.get(item.documentId)!.update((doc) => Automerge.loadIncremental(doc, changes))
     changed++
   }
-  const known = peerHeads(device, opened.senderId)
-  device.config.set(PEER_HEADS_KEY + opened.senderId, { ...known, ...result.senderHeads })
+  rememberSenderHeads(device, opened.senderId, result.senderHeads, (id) => {
+    const doc = handles.get(id)?.doc() as Automerge.Doc<unknown> | undefined
+    return doc === undefined ? undefined : Automerge.getHeads(doc)
+  })
   const missing: string[] = []
   for (const hash of result.pendingBlobs) {
     if (!/^[0-9a-f]{64}$/.test(hash) || !(await device.blobs.has(hash as BlobHash))) missing.push(hash)
@@ -227,7 +240,10 @@ async function adoptFirstBundle(device: OrbitDevice, bytes: Uint8Array, pending:
     device.config.delete(CONFIG_KEYS.rootDocId)
     device.config.delete(CONFIG_KEYS.shardDocIds)
     device.config.delete(PENDING_JOIN_KEY)
-    device.config.set(PEER_HEADS_KEY + opened.senderId, result.senderHeads)
+    rememberSenderHeads(device, opened.senderId, result.senderHeads, (id) => {
+      const doc = docs.get(id) as Automerge.Doc<unknown> | undefined
+      return doc === undefined ? undefined : Automerge.getHeads(doc)
+    })
   })
   const missing: string[] = []
   for (const hash of result.pendingBlobs) {

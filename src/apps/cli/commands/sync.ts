@@ -4,6 +4,7 @@ import { collect, durationOption, oneOf } from '../options.js'
 import { failUnlessCompleted, renderSyncReport } from '../sync-report.js'
 import { duration } from '../lan-options.js'
 import type { SyncReport } from '../../../core/engine/sync-session.js'
+import { registerSyncHistory } from './sync-history.js'
 
 export const syncCommands: CommandModule = {
   name: 'sync',
@@ -60,5 +61,7 @@ Examples:
           failUnlessCompleted(reports)
         }),
       )
+    // `orbit sync history` (its own file): sessions of every tier, from the store.
+    registerSyncHistory(program.commands.find((c) => c.name() === 'sync')!, ctx)
   },
 }

@@ -114,6 +114,8 @@ export class LanTier implements Tier {
       this.tcp.on2('device-disconnected', (e) => this.#onDisconnected(e.deviceId)),
       this.tcp.on2('connection-error', (e) => this.#log.info('connection refused or failed', { name: e.error.name, code: e.error.code, remote: e.remoteAddress })),
     )
+    // What the peer holds, learnt from its hello (the recorder persists it as the peer's heads).
+    if (options.recorder?.summary !== undefined) this.#off.push(this.tcp.on2('peer-summary', (e) => options.recorder?.summary?.(e.deviceId, e.summary, 'local-network')))
     if (options.loader !== undefined) {
       const loader = options.loader
       // The peer's hello summary arrives before the Repo hears of the peer: load what differs.
