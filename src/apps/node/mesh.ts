@@ -135,6 +135,16 @@ export class Mesh {
     return p
   }
 
+  /** Closes the kept link to `deviceId` (goodbye on its link); false when there is none. */
+  async disconnect(deviceId: DeviceId): Promise<boolean> {
+    const k = this.#kept.get(deviceId)
+    if (k === undefined) return false
+    this.#kept.delete(deviceId)
+    await k.connection.close()
+    this.#emit()
+    return true
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true

@@ -93,6 +93,11 @@ export class WebRtcTier implements Tier {
     return this.#o.mesh?.isConnected(deviceId) ?? false
   }
 
+  /** Closes the kept WebRTC link to `deviceId`; false when there is none. */
+  disconnect(deviceId: DeviceId): Promise<boolean> {
+    return this.#o.mesh?.disconnect(deviceId) ?? Promise.resolve(false)
+  }
+
   /** Devices with a kept WebRTC link. */
   connected(): DeviceId[] {
     return this.#o.mesh?.connected() ?? []
