@@ -84,4 +84,15 @@ describe('mesh signalling through a relay member (loopback nodes)', () => {
     expect(a.webrtc.connected()).toEqual([ids.c])
     expect(c.webrtc.connected()).toEqual([ids.a])
   }, 60_000)
+
+  it('a LAN link that comes up to a device with a kept WebRTC link replaces it (both sides close the WebRTC one)', async () => {
+    const { a, c, ids } = await bridged()
+    await a.webrtc.connect(ids.c)
+    await until(() => c.webrtc.isConnected(ids.a), 'the kept link on C')
+    await a.lan.dial('127.0.0.1', c.listenAddress!.port)
+    await until(() => !a.webrtc.isConnected(ids.c) && !c.webrtc.isConnected(ids.a), 'the WebRTC link to yield')
+    expect(a.lan.isConnected(ids.c)).toBe(true)
+    await a.api.workspace.addContact({ name: 'Over the LAN' })
+    await until(async () => (await names(c)).includes('Over the LAN'), 'the edit on A at C over the LAN')
+  }, 60_000)
 })

@@ -90,7 +90,12 @@ export class Mesh {
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     })
     for (const port of options.ports) this.#off.push(this.relay.addPort(port))
-    this.#off.push(this.relay.onRoutesChanged(() => this.#emit()))
+    this.#off.push(
+      this.relay.onRoutesChanged(() => {
+        this.#yieldToLan()
+        this.#emit()
+      }),
+    )
   }
 
   /** `{ ok: true, via: 'relay <B>' }` when a linked member reports `deviceId` in its routes (or a kept link exists). */
@@ -311,6 +316,19 @@ export class Mesh {
     return first
   }
 
+  /**
+   * A LAN link came up to a device we hold a kept WebRTC link to (it was discovered, or dialled
+   * us): the LAN is the better tier and one peer must not ride two adapters of the Repo, so the
+   * WebRTC link goes. Both sides see the LAN link, so both decide the same.
+   */
+  #yieldToLan(): void {
+    for (const id of [...this.#kept.keys()]) {
+      if (this.#o.linkedElsewhere?.(id) !== true) continue
+      this.#log.info('a LAN link to this device came up: closing the WebRTC link', { deviceId: id })
+      void this.disconnect(id)
+    }
+  }
+
   #hooks(): SessionHooks {
     let session: RecordedSession | undefined
     return {
@@ -357,14 +375,19 @@ function errorFields(error: unknown): { name: string; code: string | undefined; 
 /**
  * Until the orchestrator dials WebRTC itself (Contract O: `webrtc.connect(id)` when LAN cannot
  * reach a member and `reach` is ok): whenever routes change, and every `intervalMs`, connect to
- * each member that has no link on any tier and that a relay reaches. Only the lower device id
+ * each member that has no link on any tier, that the LAN tier cannot reach (no address to try)
+ * and that a relay reaches. Only the lower device id
  * dials (the other side answers), so two daemons never race. Returns the function that stops it.
  */
-export function autoConnectMembers(mesh: Mesh, o: { self: DeviceId; members: () => DeviceId[]; linkedElsewhere: (id: DeviceId) => boolean; logger?: Logger; intervalMs?: number }): () => void {
+export function autoConnectMembers(
+  mesh: Mesh,
+  o: { self: DeviceId; members: () => DeviceId[]; linkedElsewhere: (id: DeviceId) => boolean; lanReaches: (id: DeviceId) => boolean; logger?: Logger; intervalMs?: number },
+): () => void {
   const log = (o.logger ?? silentLogger).forComponent('orbit:mesh:auto')
   const tick = (): void => {
     for (const id of o.members()) {
-      if (id === o.self || id < o.self || o.linkedElsewhere(id) || mesh.isConnected(id)) continue
+      // As the orchestrator will: only when the LAN cannot reach it (no link, no address to try).
+      if (id === o.self || id < o.self || o.linkedElsewhere(id) || o.lanReaches(id) || mesh.isConnected(id)) continue
       if (!mesh.reach(id)?.ok) continue
       mesh.connect(id).then(
         (r) => log.info('mesh link up', { deviceId: id, status: r.status }),

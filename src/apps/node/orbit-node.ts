@@ -163,7 +163,7 @@ class Node implements OrbitNode {
     // STAND-IN until the orchestrator merges (it calls webrtc.connect(id) when LAN cannot reach a
     // member and webrtc.reach(id) is ok): connect to relayed members with no link. Remove at merge.
     if (mesh !== undefined && options.meshAutoConnect !== false) {
-      this.#off.push(autoConnectMembers(mesh, { self: device.identity.deviceId, members: () => this.policy.peers(device.identity.deviceId), linkedElsewhere, logger }))
+      this.#off.push(autoConnectMembers(mesh, { self: device.identity.deviceId, members: () => this.policy.peers(device.identity.deviceId), linkedElsewhere, lanReaches: (id) => this.lan.reach(id).ok, logger }))
     }
     this.qr = new QrTier({ device, policy: this.policy, recorder: this.recorder })
     this.tiers = [this.lan, this.webrtc, this.qr]
