@@ -22,6 +22,16 @@ if (reason !== undefined) console.warn(`skipping the mesh namespace test: ${reas
 const PORT = 7420
 // The daemons' info log tells when the link is up (what the test waits for).
 process.env.ORBIT_TEST_LOG ??= 'info'
+process.env.ORBIT_LOG_FORMAT ??= 'json'
+
+/** The daemon's JSON log records with message `msg`. */
+function logged(d: ServeProcess, msg: string): Array<Record<string, unknown>> {
+  return d.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{') && l.includes(msg))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((r) => r.msg === msg)
+}
 
 describe.skipIf(reason !== undefined)('mesh signalling across NATs (orbit serve in namespaces, coturn for STUN)', () => {
   let topology: NatTopology | undefined
@@ -62,13 +72,18 @@ describe.skipIf(reason !== undefined)('mesh signalling across NATs (orbit serve 
     }
 
     // The daemons link A and C through B by themselves (their logs say so; waited for, not asserted on).
-    const linked = (d: ServeProcess, peer: string): boolean => d.stderr.split('\n').some((l) => l.includes('kept WebRTC link up') && l.includes(peer))
+    const linked = (d: ServeProcess, peer: string): boolean => logged(d, 'kept WebRTC link in sync').some((r) => r.deviceId === peer && r.status === 'completed')
     try {
       await until(() => linked(da, m.ids.c) && linked(dc, m.ids.a), 'the WebRTC link A–C', 60_000)
     } catch (error) {
       for (const [k, d] of Object.entries({ a: da, b: db, c: dc })) console.warn(`--- ${k}\n${d.stderr.split('\n').filter((l) => /mesh|webrtc|relay/i.test(l)).slice(-30).join('\n')}`)
       throw error
     }
+
+    // A direct path between the two NATs' public sides (learnt from STUN or the peer's checks), not via B.
+    const path = logged(da, 'kept WebRTC link in sync').find((r) => r.deviceId === m.ids.c)!
+    expect(['srflx', 'prflx']).toContain(path.candidateType)
+    expect(String(path.address)).toMatch(new RegExp(`^${t.b.publicIp.replaceAll('.', '\\.')}:\\d+$`))
 
     // B goes away; the link A–C does not need it.
     expect(await db.stop()).toBe(0)

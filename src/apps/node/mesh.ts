@@ -313,6 +313,9 @@ export class Mesh {
     })
     this.#log.info('kept WebRTC link up', { deviceId: id })
     this.#emit()
+    void first.then((r) =>
+      this.#log.info('kept WebRTC link in sync', { deviceId: id, status: r.status, candidateType: r.peer.candidateType, address: r.peer.address, durationMs: r.durationMs }),
+    )
     return first
   }
 
