@@ -302,6 +302,11 @@ export class Mesh {
       keep: true,
       started,
       hooks: this.#hooks(),
+      // The kept link carries signals too: this device relays between the members it links over WebRTC.
+      onAdapter: (adapter) => {
+        const off = this.relay.addPort(adapter.signalPort())
+        connection.onClose(() => off())
+      },
       ...(this.#o.run?.timeoutMs === undefined ? {} : { timeoutMs: this.#o.run.timeoutMs }),
       ...(this.#o.logger === undefined ? {} : { logger: this.#o.logger }),
     })

@@ -100,7 +100,17 @@ export interface SessionHooks {
 export async function syncOverConnection(
   device: WebRtcDevice,
   connection: WebRtcConnection,
-  options: { timeoutMs?: number; signal?: AbortSignal; logger?: Logger; share?: boolean; started?: number; hooks?: SessionHooks; keep?: boolean } = {},
+  options: {
+    timeoutMs?: number
+    signal?: AbortSignal
+    logger?: Logger
+    share?: boolean
+    started?: number
+    hooks?: SessionHooks
+    keep?: boolean
+    /** Called with the link host made for the connection (a mesh relays signals over kept links too). */
+    onAdapter?: (adapter: WebRtcNetworkAdapter) => void
+  } = {},
 ): Promise<WebRtcSyncReport> {
   const started = options.started ?? Date.now()
   const deviceId = connection.remoteDeviceId
@@ -113,6 +123,7 @@ export async function syncOverConnection(
     logger: options.logger ?? silentLogger,
     authorize: (id) => memberKeyOf(device, id) !== undefined,
   })
+  options.onAdapter?.(adapter)
   const counting = new CountingNetworkAdapter(adapter)
   // Before the adapter joins, so no heads report is missed.
   const watcher = new PeerHeadsWatcher(device.repo)

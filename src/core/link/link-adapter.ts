@@ -310,6 +310,8 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
     this.linkLog.info('peer joined', { peerId, deviceId: link.remoteDeviceId })
     this.emit('peer-candidate', { peerId, peerMetadata: remote.peerMetadata })
     this.onPeerJoined(link)
+    // Again now that the transport announced the device (what other tiers ask, e.g. `isConnected`).
+    this.emit2('signal-peers', [] as never)
   }
 
   #emitSummary(link: Link<C>, remote: Hello): void {
