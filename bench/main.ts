@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { foundationBench } from './foundation.js'
 import { importBench } from './import.js'
 import { lanBench } from './lan.js'
+import { meshBench } from './mesh.js'
 import { runQrBenchWithBars } from './qr.js'
 import { runWebRtcBench } from './webrtc.js'
 import { serveScaleBench } from './serve-scale.js'
@@ -31,6 +32,7 @@ export const BENCH_MODULES: readonly BenchModule[] = [
   { name: 'qr (issue 4): frames, loss, bc-ur', run: async () => runQrBenchWithBars() },
   serveScaleBench,
   importBench,
+  meshBench,
 ]
 
 const started = Number(process.env.ORBIT_BENCH_STARTED ?? Date.now())

@@ -194,3 +194,49 @@ describe('version negotiation', () => {
     expect(negotiateVersion([1], [2, 3])).toBeUndefined()
   })
 })
+
+describe('signal envelopes (docs/protocol/mesh.md)', () => {
+  const dev = (c: string): string => c.repeat(32)
+  const payloadOf = (bytes: Uint8Array): Uint8Array => bytes.subarray(2)
+
+  it('round-trips routes and relay signals; a relay keeps from only when set', async () => {
+    const { encodeSignal, decodeSignal, SIGNAL_VERSION } = await import('../../src/core/link/envelope.js')
+    const routes = encodeSignal(1, { type: 'routes', members: [dev('a'), dev('b')] })
+    expect(routes[1]).toBe(4)
+    expect(decodeSignal(payloadOf(routes))).toEqual({ type: 'routes', members: [dev('a'), dev('b')] })
+    const relay = { type: 'relay' as const, to: dev('c'), id: new Uint8Array(16).fill(7), expiresAt: 1_700_000_000_000, body: Uint8Array.of(1, 2, 3) }
+    expect(decodeSignal(payloadOf(encodeSignal(1, relay)))).toEqual(relay)
+    expect(decodeSignal(payloadOf(encodeSignal(1, { ...relay, from: dev('a') })))).toEqual({ ...relay, from: dev('a') })
+    expect((cbor.decode(payloadOf(routes)) as { v: number }).v).toBe(SIGNAL_VERSION)
+  })
+
+  it('refuses malformed signals with LINK_BAD_SIGNAL and ignores unknown types', async () => {
+    const { decodeSignal, encodeSignal, MAX_ROUTES, MAX_RELAY_BODY_BYTES } = await import('../../src/core/link/envelope.js')
+    const good = { v: 1, type: 'relay', to: dev('c'), id: new Uint8Array(16), expiresAt: 5, body: Uint8Array.of(1) }
+    for (const bad of [
+      { ...good, to: 'not-a-device' },
+      { ...good, id: new Uint8Array(15) },
+      { ...good, body: new Uint8Array(0) },
+      { ...good, expiresAt: -1 },
+      { ...good, from: 42 },
+      { v: 1, type: 'routes', members: 'x' },
+      { v: 1, type: 'routes', members: Array.from({ length: MAX_ROUTES + 1 }, () => dev('a')) },
+      { v: 1, type: 7 },
+    ]) {
+      expect(() => decodeSignal(cbor.encode(bad)), JSON.stringify(bad).slice(0, 80)).toThrow(expect.objectContaining({ name: 'WireError', code: 'LINK_BAD_SIGNAL' }))
+    }
+    expect(() => decodeSignal(Uint8Array.of(0))).toThrow(expect.objectContaining({ code: 'LINK_BAD_SIGNAL' }))
+    expect(decodeSignal(cbor.encode({ v: 2, type: 'later' }))).toBeUndefined()
+    expect(() => encodeSignal(1, { type: 'relay', to: dev('c'), id: new Uint8Array(16), expiresAt: 1, body: new Uint8Array(MAX_RELAY_BODY_BYTES + 1) })).toThrow(
+      expect.objectContaining({ code: 'LINK_BAD_SIGNAL' }),
+    )
+  })
+
+  it('bounds the whole signal envelope (LINK_TOO_LARGE)', async () => {
+    const { decodeEnvelope, MAX_SIGNAL_BYTES } = await import('../../src/core/link/envelope.js')
+    const big = new Uint8Array(MAX_SIGNAL_BYTES + 1)
+    big[0] = 1
+    big[1] = 4
+    expect(() => decodeEnvelope(big)).toThrow(expect.objectContaining({ code: 'LINK_TOO_LARGE' }))
+  })
+})

@@ -150,11 +150,11 @@ export function runLinkPipeSuite(name: string, makePair: PairFactory, options: {
       }
     }, t)
 
-    it('answers a reserved kind nobody implements yet (blob, signal) with an unsupported notice, link up', async () => {
+    it('answers a reserved kind nobody implements yet (blob) with an unsupported notice, link up', async () => {
       const l = await live(makePair)
       try {
         const [a, b] = await shared(l)
-        for (const kind of [EnvelopeKind.Blob, EnvelopeKind.Signal]) {
+        for (const kind of [EnvelopeKind.Blob]) {
           const dropped = linkError(l.pair.left.adapter, 'LINK_UNSUPPORTED_KIND')
           const told = linkError(l.pair.right.adapter, 'LINK_PEER_UNSUPPORTED')
           l.pair.right.link()!.sendRaw(encodeEnvelope(1, kind, new Uint8Array(64)))
@@ -163,6 +163,31 @@ export function runLinkPipeSuite(name: string, makePair: PairFactory, options: {
         }
         b.change((d) => (d.note = 'after the reserved kinds'))
         await until(() => a.doc()?.note === 'after the reserved kinds', 'a change after the reserved kinds')
+      } finally {
+        await stop(l)
+      }
+    }, t)
+
+    it('carries signal envelopes to the host, naming the link-authenticated sender; a malformed one closes (LINK_BAD_SIGNAL)', async () => {
+      const l = await live(makePair)
+      try {
+        await shared(l)
+        const got = new Promise<{ deviceId: DeviceId; signal: unknown }>((resolve) => {
+          const off = l.pair.left.adapter.on2('signal', (e) => {
+            off()
+            resolve(e)
+          })
+        })
+        const right = l.pair.right.adapter as unknown as LinkNetworkAdapter
+        expect(right.signalPeers()).toEqual([l.pair.left.deviceId])
+        const member = 'a'.repeat(32)
+        expect(right.sendSignal(l.pair.left.deviceId, { type: 'routes', members: [member] })).toBe(true)
+        const e = await got
+        expect(e.deviceId).toBe(l.pair.right.deviceId)
+        expect(e.signal).toEqual({ type: 'routes', members: [member] })
+        const failed = linkError(l.pair.left.adapter, 'LINK_BAD_SIGNAL')
+        l.pair.right.link()!.sendRaw(encodeEnvelope(1, EnvelopeKind.Signal, new Uint8Array(64)))
+        expect((await failed).closing).toBe(true)
       } finally {
         await stop(l)
       }

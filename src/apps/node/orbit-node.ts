@@ -30,6 +30,7 @@ import { PairingAdmission } from './pairing-admission.js'
 import { DEFAULT_SYNC_TIMEOUT_MS, LanTier } from './tiers/lan-tier.js'
 import { QrTier } from './tiers/qr-tier.js'
 import { WebRtcTier } from './tiers/webrtc-tier.js'
+import { Mesh, autoConnectMembers } from './mesh.js'
 
 export interface OrbitNodeOptions {
   dataDir: string
@@ -47,6 +48,8 @@ export interface OrbitNodeOptions {
   discovered?: (deviceId: DeviceId) => { addresses: readonly string[]; port?: number | undefined } | undefined
   logger?: Logger
   now?: () => number
+  /** Stand-in trigger for mesh links until the orchestrator drives them (default true when listening). */
+  meshAutoConnect?: boolean
 }
 
 /** A running device: the engine with its adapters. */
@@ -150,7 +153,19 @@ class Node implements OrbitNode {
       logger,
       now: this.#now,
     })
-    this.webrtc = new WebRtcTier({ device, policy: this.policy, recorder: this.recorder, run: { logger, now: this.#now }, share: false })
+    // ---- mesh signalling (Contract M): a listening node (the daemon) relays signals between the
+    // members it links and answers relayed offers by itself; a one-shot node does neither.
+    const linkedElsewhere = (id: DeviceId): boolean => this.lan.isConnected(id)
+    const mesh =
+      options.listen === undefined
+        ? undefined
+        : new Mesh({ device, policy: this.policy, ports: [this.lan.tcp.signalPort()], linkedElsewhere, recorder: this.recorder, run: { logger, now: this.#now }, logger, now: this.#now })
+    this.webrtc = new WebRtcTier({ device, policy: this.policy, recorder: this.recorder, run: { logger, now: this.#now }, share: false, ...(mesh === undefined ? {} : { mesh }), linkedElsewhere })
+    // STAND-IN until the orchestrator merges (it calls webrtc.connect(id) when LAN cannot reach a
+    // member and webrtc.reach(id) is ok): connect to relayed members with no link. Remove at merge.
+    if (mesh !== undefined && options.meshAutoConnect !== false) {
+      this.#off.push(autoConnectMembers(mesh, { self: device.identity.deviceId, members: () => this.policy.peers(device.identity.deviceId), linkedElsewhere, lanReaches: (id) => this.lan.reach(id).ok, logger }))
+    }
     this.qr = new QrTier({ device, policy: this.policy, recorder: this.recorder })
     this.tiers = [this.lan, this.webrtc, this.qr]
     this.#local = localApi(device, { recorder: this.recorder, logger, shared: true })

@@ -93,11 +93,24 @@ export interface SessionHooks {
  * failure is a report with `status: 'error'`.
  *
  * `share` — set it when the Repo's sharing policy is not set up yet (standalone runs).
+ * `keep` — a kept link (mesh signalling): once in sync the report resolves but the connection
+ * and its adapter stay on the Repo, so live edits keep syncing, until the connection closes (it
+ * failed, or its owner closed it). A first session that fails closes it as usual.
  */
 export async function syncOverConnection(
   device: WebRtcDevice,
   connection: WebRtcConnection,
-  options: { timeoutMs?: number; signal?: AbortSignal; logger?: Logger; share?: boolean; started?: number; hooks?: SessionHooks } = {},
+  options: {
+    timeoutMs?: number
+    signal?: AbortSignal
+    logger?: Logger
+    share?: boolean
+    started?: number
+    hooks?: SessionHooks
+    keep?: boolean
+    /** Called with the link host made for the connection (a mesh relays signals over kept links too). */
+    onAdapter?: (adapter: WebRtcNetworkAdapter) => void
+  } = {},
 ): Promise<WebRtcSyncReport> {
   const started = options.started ?? Date.now()
   const deviceId = connection.remoteDeviceId
@@ -110,6 +123,7 @@ export async function syncOverConnection(
     logger: options.logger ?? silentLogger,
     authorize: (id) => memberKeyOf(device, id) !== undefined,
   })
+  options.onAdapter?.(adapter)
   const counting = new CountingNetworkAdapter(adapter)
   // Before the adapter joins, so no heads report is missed.
   const watcher = new PeerHeadsWatcher(device.repo)
@@ -140,16 +154,20 @@ export async function syncOverConnection(
     syncedAt = Date.now()
     // Our side is in sync; the peer learns it from our next sync message. Keep the channel until
     // it closes (it is in sync too) or a short grace passes.
-    await Promise.race([closed, sleep(LINGER_MS)])
+    if (options.keep !== true) await Promise.race([closed, sleep(LINGER_MS)])
   } catch (e) {
     error = asOrbitError(e)
   } finally {
     options.signal?.removeEventListener('abort', onOuterAbort)
     watcher.close()
-    adapter.disconnect()
-    device.repo.networkSubsystem.removeNetworkAdapter(counting)
-    await connection.close()
-    await settleSyncStateSaves()
+    const release = async (): Promise<void> => {
+      adapter.disconnect()
+      device.repo.networkSubsystem.removeNetworkAdapter(counting)
+      await connection.close()
+      await settleSyncStateSaves()
+    }
+    if (options.keep === true && error === undefined) void closed.then(release)
+    else await release()
   }
   const traffic = peerId === undefined ? undefined : counting.traffic(peerId)
   const pair = connection.selectedPair()

@@ -28,8 +28,10 @@ export const EnvelopeKind = { Hello: 1, Sync: 2, Blob: 3, Signal: 4, Control: 5 
 export type EnvelopeKindNumber = (typeof EnvelopeKind)[keyof typeof EnvelopeKind]
 /** The kinds defined by link version 1, by number. */
 export const KIND_NAMES: Readonly<Record<number, string>> = { 1: 'hello', 2: 'sync', 3: 'blob', 4: 'signal', 5: 'control' }
-/** Kinds this build implements (announced in its hello's `features`). Blob and signal are reserved. */
-export const IMPLEMENTED_KINDS: readonly number[] = [EnvelopeKind.Hello, EnvelopeKind.Sync, EnvelopeKind.Control]
+/** Kinds this build implements (announced in its hello's `features`). Blob is reserved. */
+export const IMPLEMENTED_KINDS: readonly number[] = [EnvelopeKind.Hello, EnvelopeKind.Sync, EnvelopeKind.Signal, EnvelopeKind.Control]
+/** Version of the `signal` payloads (docs/protocol/mesh.md), carried in each as `v`. */
+export const SIGNAL_VERSION = 1
 
 export const ENVELOPE_HEADER_BYTES = 2
 /** Largest envelope of any kind (the secure channel's message limit). */
@@ -41,6 +43,12 @@ export const MAX_ENVELOPE_BYTES = MAX_MESSAGE_BYTES
 export const MAX_HELLO_BYTES = 10 * 1024 * 1024
 /** Largest control envelope. */
 export const MAX_CONTROL_BYTES = 4096
+/** Largest signal envelope (a relay's sealed body carries one WebRTC code: ~1 KB). */
+export const MAX_SIGNAL_BYTES = 16 * 1024
+/** Largest sealed body in a relay signal. */
+export const MAX_RELAY_BODY_BYTES = 12 * 1024
+/** Most device ids in one route gossip. */
+export const MAX_ROUTES = 256
 /** Summary bounds (Contract A). */
 export const MAX_SUMMARY_DOCUMENTS = 4096
 export const MAX_SUMMARY_HEADS = 64
@@ -89,6 +97,17 @@ export type Control =
   /** The sender cannot handle what we sent: a kind (`kind`), or no common version (`versions` it speaks). */
   | { type: 'unsupported'; kind?: number; versions?: number[]; message: string }
 
+/**
+ * `signal` payloads (docs/protocol/mesh.md). Unknown `type`s are ignored by receivers.
+ * - `routes`: the members the sender has a live link to now (not the receiver itself).
+ * - `relay`: an end-to-end sealed body for `to`. The original sender leaves `from` out; a relay
+ *   forwarding it stamps `from` with the device its link authenticated. `id` (16 bytes) and
+ *   `expiresAt` (ms since the epoch) are bound into the sealed body's signature by the endpoints.
+ */
+export type Signal =
+  | { type: 'routes'; members: string[] }
+  | { type: 'relay'; to: string; from?: string; id: Uint8Array; expiresAt: number; body: Uint8Array }
+
 /** Bounds a decoder enforces; tests lower them. */
 export interface EnvelopeLimits {
   maxEnvelopeBytes?: number
@@ -124,7 +143,9 @@ export function decodeEnvelope(bytes: Uint8Array, limits: EnvelopeLimits = {}): 
       ? (limits.maxHelloBytes ?? MAX_HELLO_BYTES)
       : kind === EnvelopeKind.Control
         ? (limits.maxControlBytes ?? MAX_CONTROL_BYTES)
-        : (limits.maxEnvelopeBytes ?? MAX_ENVELOPE_BYTES)
+        : kind === EnvelopeKind.Signal
+          ? MAX_SIGNAL_BYTES
+          : (limits.maxEnvelopeBytes ?? MAX_ENVELOPE_BYTES)
   if (bytes.length > max) throw fail('LINK_TOO_LARGE', `${KIND_NAMES[kind] ?? `kind ${kind}`} envelope of ${bytes.length} bytes exceeds ${max}`)
   return { version, kind, payload: bytes.subarray(ENVELOPE_HEADER_BYTES) }
 }
@@ -312,6 +333,53 @@ export function decodeControl(payload: Uint8Array): Control | undefined {
     }
     default:
       if (typeof m.type !== 'string') throw fail('LINK_BAD_CONTROL', 'control: type is not a string')
+      return undefined
+  }
+}
+
+// ---- signal ----------------------------------------------------------------------------------
+
+const DEVICE_ID = /^[a-z2-7]{32}$/
+
+/** Encodes a `signal` envelope. Throws `LINK_BAD_SIGNAL` for one beyond the bounds (nothing sent). */
+export function encodeSignal(version: number, signal: Signal): Uint8Array {
+  let body: Record<string, unknown>
+  if (signal.type === 'routes') {
+    if (signal.members.length > MAX_ROUTES) throw fail('LINK_BAD_SIGNAL', `routes: ${signal.members.length} members, at most ${MAX_ROUTES}`)
+    body = { v: SIGNAL_VERSION, type: 'routes', members: signal.members }
+  } else {
+    if (signal.body.length > MAX_RELAY_BODY_BYTES) throw fail('LINK_BAD_SIGNAL', `relay: body of ${signal.body.length} bytes, at most ${MAX_RELAY_BODY_BYTES}`)
+    body = { v: SIGNAL_VERSION, type: 'relay', to: signal.to, id: signal.id, expiresAt: signal.expiresAt, body: signal.body }
+    if (signal.from !== undefined) body.from = signal.from
+  }
+  return encodeEnvelope(version, EnvelopeKind.Signal, cbor.encode(body))
+}
+
+/**
+ * Parses a `signal` payload; `undefined` for a signal type this build does not know (ignored).
+ * Throws `LINK_BAD_SIGNAL` for a malformed one.
+ */
+export function decodeSignal(payload: Uint8Array): Signal | undefined {
+  const m = decodeCborMap(payload, 'LINK_BAD_SIGNAL', 'signal')
+  const id = (v: unknown, field: string): string => {
+    if (typeof v !== 'string' || !DEVICE_ID.test(v)) throw fail('LINK_BAD_SIGNAL', `signal: ${field} is not a device id`)
+    return v
+  }
+  switch (m.type) {
+    case 'routes': {
+      if (!Array.isArray(m.members) || m.members.length > MAX_ROUTES) throw fail('LINK_BAD_SIGNAL', `routes: members must be a list of at most ${MAX_ROUTES} device ids`)
+      return { type: 'routes', members: [...new Set(m.members.map((v: unknown) => id(v, 'a member')))] }
+    }
+    case 'relay': {
+      if (!(m.id instanceof Uint8Array) || m.id.length !== 16) throw fail('LINK_BAD_SIGNAL', 'relay: id must be 16 bytes')
+      if (!(m.body instanceof Uint8Array) || m.body.length === 0 || m.body.length > MAX_RELAY_BODY_BYTES) throw fail('LINK_BAD_SIGNAL', `relay: body must be 1..${MAX_RELAY_BODY_BYTES} bytes`)
+      if (!Number.isSafeInteger(m.expiresAt) || (m.expiresAt as number) < 0) throw fail('LINK_BAD_SIGNAL', 'relay: expiresAt must be a non-negative integer')
+      const out: Signal = { type: 'relay', to: id(m.to, 'to'), id: m.id, expiresAt: m.expiresAt as number, body: m.body }
+      if (m.from !== undefined) out.from = id(m.from, 'from')
+      return out
+    }
+    default:
+      if (typeof m.type !== 'string') throw fail('LINK_BAD_SIGNAL', 'signal: type is not a string')
       return undefined
   }
 }

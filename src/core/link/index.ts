@@ -13,6 +13,10 @@ export {
   MAX_ENVELOPE_BYTES,
   MAX_HELLO_BYTES,
   MAX_CONTROL_BYTES,
+  MAX_SIGNAL_BYTES,
+  MAX_RELAY_BODY_BYTES,
+  MAX_ROUTES,
+  SIGNAL_VERSION,
   MAX_SUMMARY_DOCUMENTS,
   MAX_SUMMARY_HEADS,
   encodeEnvelope,
@@ -23,12 +27,16 @@ export {
   decodeSync,
   encodeControl,
   decodeControl,
+  encodeSignal,
+  decodeSignal,
   checkSummary,
   negotiateVersion,
 } from './envelope.js'
-export type { DocSummary, Envelope, Hello, Control, EnvelopeLimits, EnvelopeKindNumber } from './envelope.js'
+export type { DocSummary, Envelope, Hello, Control, Signal, EnvelopeLimits, EnvelopeKindNumber } from './envelope.js'
 export { Link } from './link.js'
 export type { LinkAuthorize, LinkOptions, LinkHandler } from './link.js'
 export { LinkNetworkAdapter } from './link-adapter.js'
-export type { LinkAdapterEvents, LinkAdapterOptions, LinkTimers, PeerSummaryInfo, DialledBy } from './link-adapter.js'
+export type { LinkAdapterEvents, LinkAdapterOptions, LinkTimers, PeerSummaryInfo, DialledBy, SignalPort } from './link-adapter.js'
+export { SignalRelay, RELAY_RATE } from './signal-relay.js'
+export type { SignalRelayOptions, RelayDelivery } from './signal-relay.js'
 export type { BytePipe } from './pipe.js'

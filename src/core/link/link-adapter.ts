@@ -21,7 +21,7 @@ import { HandshakeError, OrbitError, WireError } from '../errors.js'
 import type { DeviceId } from '../ids.js'
 import { silentLogger, type Logger } from '../log.js'
 import { Listeners } from '../discovery/listeners.js'
-import type { DocSummary, Hello } from './envelope.js'
+import type { DocSummary, Hello, Signal } from './envelope.js'
 import { Link, type LinkHandler, type LinkOptions } from './link.js'
 import type { BytePipe } from './pipe.js'
 
@@ -47,6 +47,21 @@ export interface LinkAdapterEvents {
   'peer-summary': (info: PeerSummaryInfo) => void
   /** A link dropped an envelope (`closing: false`, the link stays) or closed (`closing: true`) with a typed error. */
   'link-error': (info: { error: OrbitError; deviceId: DeviceId; closing: boolean }) => void
+  /** A `signal` envelope arrived (docs/protocol/mesh.md); `deviceId` is the link-authenticated sender. */
+  signal: (info: { deviceId: DeviceId; signal: Signal }) => void
+  /** The set of devices {@link LinkNetworkAdapter.signalPeers} returns may have changed. */
+  'signal-peers': () => void
+}
+
+/**
+ * What a mesh relay needs of a link host: the devices it can send `signal` envelopes to now,
+ * sending one, and hearing them (src/core/link/signal-relay.ts).
+ */
+export interface SignalPort {
+  signalPeers(): DeviceId[]
+  sendSignal(deviceId: DeviceId, signal: Signal): boolean
+  onSignal(listener: (deviceId: DeviceId, signal: Signal) => void): () => void
+  onPeersChanged(listener: () => void): () => void
 }
 
 export interface LinkAdapterOptions extends LinkOptions {
@@ -104,6 +119,7 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
     this.#handler = {
       hello: (link, hello) => this.#onHello(link, hello),
       sync: (link, message) => this.#onSync(link, message),
+      signal: (link, signal) => this.emit2('signal', [{ deviceId: link.remoteDeviceId, signal }] as never),
       leave: (link) => this.#onLeave(link),
       error: (link, error, closing) => {
         this.emit2('link-error', [{ error, deviceId: link.remoteDeviceId, closing }] as never)
@@ -127,6 +143,37 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
 
   protected emit2<K extends keyof E>(event: K, args: Parameters<E[K]>): void {
     this.#events.emit(event, args, (error) => this.linkLog.error('event listener threw', { event: String(event), error: String(error) }))
+  }
+
+  // ---- signal (mesh) ------------------------------------------------------------------------
+
+  /** Devices with a link that carries `signal` envelopes now (both hellos in, both implement it). */
+  signalPeers(): DeviceId[] {
+    const out = new Set<DeviceId>()
+    for (const link of this.#links) if (this.#signalReady(link)) out.add(link.remoteDeviceId)
+    return [...out]
+  }
+
+  /** Sends a `signal` on the link carrying `deviceId` (else any live one to it); false when none can. */
+  sendSignal(deviceId: DeviceId, signal: Signal): boolean {
+    const active = [...this.#active.values()].find((l) => l.remoteDeviceId === deviceId)
+    if (active !== undefined && this.#signalReady(active)) return active.sendSignal(signal)
+    for (const link of this.#links) if (link.remoteDeviceId === deviceId && this.#signalReady(link)) return link.sendSignal(signal)
+    return false
+  }
+
+  /** This host as a relay's {@link SignalPort}. */
+  signalPort(): SignalPort {
+    return {
+      signalPeers: () => this.signalPeers(),
+      sendSignal: (deviceId, signal) => this.sendSignal(deviceId, signal),
+      onSignal: (listener) => this.on2('signal', ((info: { deviceId: DeviceId; signal: Signal }) => listener(info.deviceId, info.signal)) as E['signal']),
+      onPeersChanged: (listener) => this.on2('signal-peers', listener as E['signal-peers']),
+    }
+  }
+
+  #signalReady(link: Link<C>): boolean {
+    return !link.closed && !link.retired && link.helloSent && link.speaksSignal
   }
 
   // ---- automerge-repo NetworkAdapter ---------------------------------------------------------
@@ -242,6 +289,7 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
     if (link.established || !link.helloSent || remote === undefined || link.closed || !this.#repoConnected) return
     link.established = true
     this.onLinkEstablished(link)
+    this.emit2('signal-peers', [] as never)
     const peerId = remote.peerId
     const existing = this.#active.get(peerId)
     if (existing !== undefined && existing !== link) {
@@ -262,6 +310,8 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
     this.linkLog.info('peer joined', { peerId, deviceId: link.remoteDeviceId })
     this.emit('peer-candidate', { peerId, peerMetadata: remote.peerMetadata })
     this.onPeerJoined(link)
+    // Again now that the transport announced the device (what other tiers ask, e.g. `isConnected`).
+    this.emit2('signal-peers', [] as never)
   }
 
   #emitSummary(link: Link<C>, remote: Hello): void {
@@ -310,6 +360,7 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
     this.#unannounce(link, error)
     this.#dialledBy.delete(link)
     this.onLinkClosed(link, error)
+    this.emit2('signal-peers', [] as never)
   }
 }
 

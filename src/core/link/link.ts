@@ -24,15 +24,18 @@ import {
   decodeControl,
   decodeEnvelope,
   decodeHello,
+  decodeSignal,
   decodeSync,
   encodeControl,
   encodeHello,
+  encodeSignal,
   encodeSync,
   negotiateVersion,
   type Control,
   type DocSummary,
   type EnvelopeLimits,
   type Hello,
+  type Signal,
 } from './envelope.js'
 import type { BytePipe } from './pipe.js'
 
@@ -57,6 +60,8 @@ export interface LinkHandler<C> {
   /** The remote's hello passed the link's checks. Throw a typed error to refuse it (the link closes). */
   hello(link: Link<C>, hello: Hello): void
   sync(link: Link<C>, message: Message): void
+  /** A `signal` envelope (docs/protocol/mesh.md): the host routes it. */
+  signal(link: Link<C>, signal: Signal): void
   /** The remote's Repo detached (`leave`); the link stays. */
   leave(link: Link<C>): void
   /** A typed error; `closing` says whether the link closes because of it. */
@@ -190,6 +195,28 @@ export class Link<C = unknown> {
     return true
   }
 
+  /** Whether the remote said (in its hello) that it implements `signal` envelopes. */
+  get speaksSignal(): boolean {
+    return this.#version !== undefined && this.#remote?.features.includes(EnvelopeKind.Signal) === true && this.#features.includes(EnvelopeKind.Signal)
+  }
+
+  /**
+   * Sends one `signal` envelope. Returns false when it could not go (no hello yet, retired, the
+   * remote does not speak signal, beyond the bounds).
+   */
+  sendSignal(signal: Signal): boolean {
+    if (this.closed || this.retired || this.#version === undefined || !this.speaksSignal) return false
+    let bytes: Uint8Array
+    try {
+      bytes = encodeSignal(this.#version, signal)
+    } catch (error) {
+      this.#report(asOrbit(error), false)
+      return false
+    }
+    this.#write(bytes)
+    return true
+  }
+
   sendControl(control: Control): void {
     if (this.closed) return
     this.#write(encodeControl(this.#controlVersion(), control))
@@ -276,8 +303,11 @@ export class Link<C = unknown> {
       switch (envelope.kind) {
         case EnvelopeKind.Sync:
           return this.#onSync(envelope.payload)
-        case EnvelopeKind.Blob:
         case EnvelopeKind.Signal:
+          if (this.#features.includes(EnvelopeKind.Signal)) return this.#onSignal(envelope.payload)
+          this.#notice(envelope.kind, `this device does not implement ${KIND_NAMES[envelope.kind]} envelopes`)
+          return this.#report(new WireError(`${KIND_NAMES[envelope.kind]} envelope dropped: not implemented by this build`, { code: 'LINK_UNSUPPORTED_KIND' }), false)
+        case EnvelopeKind.Blob:
           this.#notice(envelope.kind, `this device does not implement ${KIND_NAMES[envelope.kind]} envelopes yet`)
           return this.#report(new WireError(`${KIND_NAMES[envelope.kind]} envelope dropped: reserved, not implemented by this build`, { code: 'LINK_UNSUPPORTED_KIND' }), false)
         default:
@@ -337,6 +367,16 @@ export class Link<C = unknown> {
     }
     const message = decodeSync(payload, { senderId: remote.peerId, targetId: this.#localPeerId })
     this.#handler.sync(this, message)
+  }
+
+  #onSignal(payload: Uint8Array): void {
+    if (this.#left) return
+    const signal = decodeSignal(payload)
+    if (signal === undefined) {
+      this.#log.debug('unknown signal type ignored')
+      return
+    }
+    this.#handler.signal(this, signal)
   }
 
   #onControl(payload: Uint8Array): void {

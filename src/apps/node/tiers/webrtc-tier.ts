@@ -4,6 +4,10 @@
  * a QR image). This side makes the offer, the carrier brings back the answer, the data channel
  * opens and the workspace syncs over it until both sides hold the same heads. Only members'
  * codes are accepted: the membership policy verifies the signer.
+ *
+ * With a {@link Mesh} (the daemon), no code is carried by hand while a linked member bridges the
+ * two devices: `reach` says `relay <B>`, and `connect(id)` opens a KEPT link through the relay
+ * (docs/protocol/mesh.md). Never a WebRTC link to a device that has a LAN link (`linkedElsewhere`).
  */
 import { WebRtcError, WireError } from '../../../core/errors.js'
 import type { DeviceId } from '../../../core/ids.js'
@@ -12,6 +16,7 @@ import type { RecordedSession, SessionRecorder } from '../../../core/engine/sess
 import type { SyncReport } from '../../../core/engine/sync-session.js'
 import { tierPriority, type Carried, type Reachability, type Tier, type TierResponse, type TierSessionOptions } from '../../../core/engine/tier.js'
 import { answerFrom, offerFrom, type SessionHooks, type WebRtcDevice, type WebRtcRunOptions } from '../webrtc-sync.js'
+import type { Mesh } from '../mesh.js'
 
 export interface WebRtcTierOptions {
   device: WebRtcDevice
@@ -21,6 +26,10 @@ export interface WebRtcTierOptions {
   run?: WebRtcRunOptions
   /** Set the Repo's sharing policy to the workspace's documents before a session. Default true; a node whose LAN tier set it (with its announcement gate) passes false. */
   share?: boolean
+  /** Mesh signalling through linked members (the daemon's); without it, every session needs a carrier. */
+  mesh?: Mesh
+  /** Whether a device has a link on another tier now (the LAN tier's `isConnected`): refused here (`MESH_LINKED_ELSEWHERE`). */
+  linkedElsewhere?: (deviceId: DeviceId) => boolean
 }
 
 const textOf = (carried: Carried): string => {
@@ -42,6 +51,8 @@ export class WebRtcTier implements Tier {
   reach(deviceId: DeviceId): Reachability {
     if (this.#closed) return { ok: false, reason: 'stopped', detail: 'the WebRTC tier is stopped' }
     if (!this.#o.policy.isMember(deviceId)) return { ok: false, reason: 'not-member', detail: `${deviceId} is not a member of this workspace` }
+    const relayed = this.#o.mesh?.reach(deviceId)
+    if (relayed !== undefined) return relayed
     return { ok: false, reason: 'needs-code', detail: 'a WebRTC session needs its offer and answer carried between the devices (`orbit webrtc offer`)' }
   }
 
@@ -65,9 +76,43 @@ export class WebRtcTier implements Tier {
     }
   }
 
+  /**
+   * Opens a KEPT link to a member through a relay (no carrier) and resolves with the first
+   * session's report; the link stays up, syncing live edits, until it fails or the tier closes.
+   * @throws WireError `NOT_MEMBER` / `NEEDS_CODE` (no mesh) / `MESH_NO_ROUTE`; WebRtcError
+   *   `MESH_LINKED_ELSEWHERE`, `MESH_TIMEOUT`, `MESH_REFUSED` (see src/apps/node/mesh.ts).
+   */
+  connect(deviceId: DeviceId, options: { timeoutMs?: number } = {}): Promise<SyncReport> {
+    if (this.#closed) return Promise.reject(new WebRtcError('the WebRTC tier is stopped', { code: 'STOPPED' }))
+    if (this.#o.mesh === undefined) return Promise.reject(new WireError('no mesh signalling here: a WebRTC session needs its codes carried (`orbit webrtc offer`)', { code: 'NEEDS_CODE' }))
+    return this.#o.mesh.connect(deviceId, options)
+  }
+
+  /** Whether a kept (mesh) WebRTC link to `deviceId` is up. */
+  isConnected(deviceId: DeviceId): boolean {
+    return this.#o.mesh?.isConnected(deviceId) ?? false
+  }
+
+  /** Closes the kept WebRTC link to `deviceId`; false when there is none. */
+  disconnect(deviceId: DeviceId): Promise<boolean> {
+    return this.#o.mesh?.disconnect(deviceId) ?? Promise.resolve(false)
+  }
+
+  /** Devices with a kept WebRTC link. */
+  connected(): DeviceId[] {
+    return this.#o.mesh?.connected() ?? []
+  }
+
+  /** Called when a relay route or a kept link comes or goes (the orchestrator pokes on it). */
+  onRoutesChanged(listener: () => void): () => void {
+    return this.#o.mesh?.onRoutesChanged(listener) ?? (() => {})
+  }
+
   async session(deviceId: DeviceId, options: TierSessionOptions = {}): Promise<SyncReport> {
     const reach = this.reach(deviceId)
     if (!reach.ok && reach.reason === 'not-member') throw new WireError(reach.detail, { code: 'NOT_MEMBER' })
+    if (this.#o.linkedElsewhere?.(deviceId) === true) throw new WebRtcError(`${deviceId} has a LAN link already: sync over it`, { code: 'MESH_LINKED_ELSEWHERE' })
+    if (options.carrier === undefined && this.#o.mesh !== undefined && reach.ok) return this.connect(deviceId, options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs })
     if (options.carrier === undefined) throw new WireError(reach.ok ? 'no carrier' : reach.detail, { code: 'NEEDS_CODE' })
     const offer = await offerFrom(this.#o.device, this.#run(options))
     this.#open.add(offer)
@@ -92,6 +137,7 @@ export class WebRtcTier implements Tier {
 
   async close(): Promise<void> {
     this.#closed = true
+    await this.#o.mesh?.close()
     await Promise.allSettled([...this.#open].map((o) => o.close()))
     this.#open.clear()
   }
