@@ -137,8 +137,8 @@ export function remoteApi(endpoint: Pick<DaemonEndpoint, 'control'>): OrbitApi {
     listDevices: async () => ((await callDaemon(endpoint, 'device.list', {})) as { devices: DeviceRow[] }).devices,
     revokeDevice: async (id) => (await callDaemon(endpoint, 'device.revoke', { id })) as DeviceRow,
     peers: async () => ((await callDaemon(endpoint, 'peers', {})) as { peers: PeerRow[] }).peers,
-    async sync({ target, timeoutMs }) {
-      const params = { ...(target === undefined ? {} : { target }), ...(timeoutMs === undefined ? {} : { timeoutMs }) }
+    async sync({ target, timeoutMs, via }) {
+      const params = { ...(target === undefined ? {} : { target }), ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(via === undefined ? {} : { via }) }
       // The daemon bounds the session by timeoutMs; the margin covers its report.
       return (await callDaemon(endpoint, 'sync', params, { timeoutMs: (timeoutMs ?? 30_000) + 30_000 })) as SyncReport | { sessions: SyncReport[] }
     },

@@ -326,6 +326,17 @@ export class Orchestrator {
     }
   }
 
+  /**
+   * A tier's live link to the device dropped: it is redialled on its backoff (from the base
+   * ceiling after a link that worked), not at once — a peer that went away rarely answers within
+   * milliseconds, and its own loop or announcement will poke us when it is back.
+   */
+  linkDown(deviceId: DeviceId): void {
+    if (!this.#running || !this.#isMember(deviceId) || this.linked(deviceId) !== undefined) return
+    const s = this.#state(deviceId)
+    if (s.timer === undefined && s.inFlight === undefined) this.#schedule(deviceId, s.backoff.delay())
+  }
+
   /** Starts the background loop: every member without a live link is dialled now. */
   start(): void {
     if (this.#running) return
