@@ -18,6 +18,7 @@ import { foundationBench } from './foundation.js'
 import { importBench } from './import.js'
 import { lanBench } from './lan.js'
 import { runQrBenchWithBars } from './qr.js'
+import { reappearBench } from './reappear.js'
 import { runWebRtcBench } from './webrtc.js'
 import { serveScaleBench } from './serve-scale.js'
 import type { BarCheck, BenchModule, BenchOutcome } from './types.js'
@@ -29,6 +30,7 @@ export const BENCH_MODULES: readonly BenchModule[] = [
   { name: 'qr (issue 4): frames, loss, bc-ur', run: async () => runQrBenchWithBars() },
   serveScaleBench,
   importBench,
+  reappearBench,
 ]
 
 const started = Number(process.env.ORBIT_BENCH_STARTED ?? Date.now())
