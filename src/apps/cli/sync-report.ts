@@ -27,7 +27,8 @@ export function renderSyncReport(r: SyncReport): string {
 
 /** The orchestrator found no live tier (error code `NO_ROUTE`): only a carried code or QR frames will do. */
 export function isNoRoute(r: SyncReport): boolean {
-  return r.status === 'error' && r.error?.code === 'NO_ROUTE'
+  // `skipped` tells it from a tier's own NO_ROUTE (a WebRTC connection that never came up).
+  return r.status === 'error' && r.error?.code === 'NO_ROUTE' && r.skipped !== undefined
 }
 
 /** Quotes an argument for a POSIX shell when it needs it. */

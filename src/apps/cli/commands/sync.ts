@@ -115,6 +115,10 @@ Examples:
               const { WireError } = await import('../../../core/errors.js')
               if (target === undefined || isAddress(target)) throw new WireError('--via qr needs a paired device: `orbit qr export --for DEVICE --out DIR`', { code: 'NEEDS_CODE' })
               const id = await fullId(api, target)
+              if (id === target && !(await api.listDevices()).some((d) => d.id === id && !d.self && d.status === 'member')) {
+                const { UnknownIdError } = await import('../../../core/errors.js')
+                throw new UnknownIdError('paired device', target)
+              }
               const r = inProcessNoRoute(id, { name: 'WireError', message: 'not tried (--via qr)' })
               result = { ...r, skipped: [], error: { name: 'WireError', code: 'NO_ROUTE', message: `--via qr: carry QR frames to ${id}` } }
             } else {
