@@ -8,7 +8,7 @@
  * processes on loopback, a daemon redialling by itself) is daemon-redial.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { WireError } from '../../src/core/errors.js'
+import { HandshakeError, WireError } from '../../src/core/errors.js'
 import type { DeviceId } from '../../src/core/ids.js'
 import { Orchestrator, type LinkingTier } from '../../src/core/engine/orchestrator.js'
 import type { SyncReport } from '../../src/core/engine/sync-session.js'
@@ -43,6 +43,8 @@ class FakeTier implements Tier, LinkingTier {
   readonly connects: Array<{ id: DeviceId; at: number }> = []
   readonly sessions: DeviceId[] = []
   failSession = false
+  /** When set, connect() throws it (the device answered but refused us, say). */
+  connectError: Error | undefined
   /** When set, connect() waits for it (an attempt held in flight). */
   gate: Promise<void> | undefined
   routesListener: (() => void) | undefined
@@ -69,6 +71,7 @@ class FakeTier implements Tier, LinkingTier {
   async connect(id: DeviceId): Promise<boolean> {
     this.connects.push({ id, at: Date.now() })
     await (this.gate ?? Promise.resolve())
+    if (this.connectError !== undefined) throw this.connectError
     if (!this.answering.has(id)) return false
     this.links.add(id)
     return true
@@ -315,6 +318,35 @@ describe('the background loop', () => {
     // It failed, but a poke came meanwhile: at once, not after the 1600 ms ceiling.
     expect(lan.connects.length).toBe(7)
     expect(lan.connects[6]!.at).toBe(lan.connects[5]!.at)
+    await orch.stop()
+  })
+
+  it('a device that answers but refuses us: condition "error" with the typed error, still retried on the backoff', async () => {
+    const { lan, orch } = setup([B])
+    lan.route.set(B, '10.0.0.2:7420')
+    lan.connectError = new HandshakeError('the device at 10.0.0.2:7420 is not device-b', { code: 'UNEXPECTED_DEVICE' })
+    orch.start()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(orch.condition(B)).toMatchObject({ reason: 'error', detail: 'the device at 10.0.0.2:7420 is not device-b', lastError: { name: 'HandshakeError', code: 'UNEXPECTED_DEVICE' } })
+    await vi.advanceTimersByTimeAsync(100)
+    expect(lan.connects.length).toBe(2)
+    await orch.stop()
+  })
+
+  it('linkDown: a dropped link is redialled on the base ceiling, not at once', async () => {
+    const { lan, orch } = setup([B])
+    lan.route.set(B, '10.0.0.2:7420')
+    lan.answering.add(B)
+    orch.start()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(lan.connects.length).toBe(1)
+    lan.links.delete(B)
+    orch.linkDown(B)
+    await vi.advanceTimersByTimeAsync(99)
+    expect(lan.connects.length).toBe(1)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(lan.connects.length).toBe(2)
+    expect(lan.isConnected(B)).toBe(true)
     await orch.stop()
   })
 

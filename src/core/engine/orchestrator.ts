@@ -360,7 +360,13 @@ export class Orchestrator {
       state.nextAttemptAt = undefined
     }
     for (const a of this.#aborts) a.abort()
-    await Promise.allSettled([...this.#devices.values()].map((s) => s.inFlight))
+    // Sessions end on the abort; a dial in flight may not take a signal (the LAN's connect waits
+    // for its TCP and handshake timeouts), so wait a moment at most — once it settles it sees the
+    // loop stopped and does nothing more.
+    let timer: unknown
+    const grace = new Promise<void>((resolve) => (timer = this.#timers.setTimeout(resolve, 1000)))
+    await Promise.race([Promise.allSettled([...this.#devices.values()].map((s) => s.inFlight)), grace])
+    this.#timers.clearTimeout(timer)
   }
 
   /** The sweep: members without a live link and nothing scheduled get a (backed-off) attempt. */
