@@ -48,6 +48,11 @@ export interface OrbitNodeOptions {
   reconnect?: boolean
   /** TCP redial delays, used only with `reconnect: true` (tests). */
   backoff?: number[]
+  /**
+   * Keep a live link to every member in the background (the orchestrator's loop: `orchestrator.start()`
+   * at start). Default true when listening, as the transport's own redial was before.
+   */
+  background?: boolean
   /** The orchestrator's redial loop: backoff ceilings (ms), how often it sweeps for dropped links, the random draw (tests). */
   orchestrator?: { backoff?: { baseMs?: number; capMs?: number }; sweepMs?: number; random?: () => number }
   /** Where discovery saw a device (the daemon's mDNS); hints only. */
@@ -197,7 +202,10 @@ class Node implements OrbitNode {
     this.#off.push(this.device.workspace.onRootChanged(() => this.lan.enforce()))
     // A dropped LAN link goes back to the orchestrator's loop (the transport does not redial).
     this.#off.push(this.lan.tcp.on2('device-disconnected', (e) => this.orchestrator.linkDown(e.deviceId)))
-    if (this.options.listen === undefined) return
+    if (this.options.listen === undefined) {
+      if (this.options.background === true) this.orchestrator.start()
+      return
+    }
     try {
       this.listenAddress = (await this.lan.listen()) ?? this.options.listen
     } catch (error) {
@@ -207,6 +215,7 @@ class Node implements OrbitNode {
         cause: error,
       })
     }
+    if (this.options.background !== false) this.orchestrator.start()
   }
 
   subscribe(listener: (state: SyncStoreState) => void): () => void {
