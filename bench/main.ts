@@ -19,6 +19,7 @@ import { importBench } from './import.js'
 import { lanBench } from './lan.js'
 import { meshBench } from './mesh.js'
 import { runQrBenchWithBars } from './qr.js'
+import { reappearBench } from './reappear.js'
 import { runWebRtcBench } from './webrtc.js'
 import { serveScaleBench } from './serve-scale.js'
 import { lanDeviceBench } from './lan-device.js'
@@ -33,6 +34,7 @@ export const BENCH_MODULES: readonly BenchModule[] = [
   serveScaleBench,
   importBench,
   meshBench,
+  reappearBench,
 ]
 
 const started = Number(process.env.ORBIT_BENCH_STARTED ?? Date.now())

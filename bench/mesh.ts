@@ -109,8 +109,8 @@ export async function runMeshBench(progress: (m: string) => void): Promise<Bench
   const nodes: OrbitNode[] = []
   try {
     const dirs = await threeMembers(root)
-    // No stand-in auto-connect: the bench opens the links itself.
-    for (const k of ['a', 'b', 'c'] as const) nodes.push(await createOrbitNode({ dataDir: dirs[k], listen: { host: '127.0.0.1', port: 0 }, meshAutoConnect: false }))
+    // No background loop (the orchestrator would link A and C by itself): the bench opens the links.
+    for (const k of ['a', 'b', 'c'] as const) nodes.push(await createOrbitNode({ dataDir: dirs[k], listen: { host: '127.0.0.1', port: 0 }, background: false }))
     const [a, b, c] = nodes as [OrbitNode, OrbitNode, OrbitNode]
     const aId = a.device.identity.deviceId
     const cId = c.device.identity.deviceId

@@ -132,8 +132,11 @@ describe('daemon sync store', () => {
     expect(daemon.store.getState().discoveredPeers[beta]).toMatchObject({ paired: true })
     expect((await daemon.device.workspace.listContacts()).map((c) => c.name)).toEqual(['From Beta'])
     expect(daemon.peers()).toEqual([expect.objectContaining({ deviceId: beta, paired: true, connected: false })])
-    // Nobody is connected and B's address is unknown: a sync without target says so.
-    await expect(daemon.sync(undefined, 1000)).rejects.toMatchObject({ name: 'WireError', code: 'NO_PEER' })
+    // Nobody is connected and B's address is unknown: a sync without target reports, per member,
+    // that no live tier reaches it (the orchestrator: LAN has no address, WebRTC and QR need a code).
+    expect(await daemon.sync(undefined, 1000)).toEqual({
+      sessions: [expect.objectContaining({ status: 'error', peer: { deviceId: beta }, error: expect.objectContaining({ code: 'NO_ROUTE' }) })],
+    })
   }, 60_000)
 })
 

@@ -19,8 +19,9 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
 })
 
-async function start(dataDir: string, meshAutoConnect = false): Promise<OrbitNode> {
-  const node = await createOrbitNode({ dataDir, listen: { host: '127.0.0.1', port: 0 }, meshAutoConnect })
+async function start(dataDir: string, background = false): Promise<OrbitNode> {
+  // `background`: the orchestrator's loop links members by itself (through a relay when the LAN cannot reach them).
+  const node = await createOrbitNode({ dataDir, listen: { host: '127.0.0.1', port: 0 }, background })
   nodes.push(node)
   return node
 }
@@ -78,7 +79,7 @@ describe('mesh signalling through a relay member (loopback nodes)', () => {
     expect(a.lan.isConnected(ids.b)).toBe(true)
   }, 60_000)
 
-  it('the stand-in trigger (until the orchestrator merges) links A and C by itself once B routes between them', async () => {
+  it('the orchestrator\'s loop links A and C by itself (WebRTC through B, the LAN having no address) once B routes between them', async () => {
     const { a, c, ids } = await bridged(true)
     await until(() => a.webrtc.isConnected(ids.c) && c.webrtc.isConnected(ids.a), 'the automatic mesh link')
     expect(a.webrtc.connected()).toEqual([ids.c])

@@ -143,8 +143,8 @@ export function remoteApi(endpoint: Pick<DaemonEndpoint, 'control'>): OrbitApi {
       SyncHistoryResultSchema.parse(
         await callDaemon(endpoint, 'sync.history', { ...(query.device === undefined ? {} : { device: query.device }), ...(query.limit === undefined ? {} : { limit: query.limit }) }),
       ).sessions as SyncHistoryEntry[],
-    async sync({ target, timeoutMs }) {
-      const params = { ...(target === undefined ? {} : { target }), ...(timeoutMs === undefined ? {} : { timeoutMs }) }
+    async sync({ target, timeoutMs, via }) {
+      const params = { ...(target === undefined ? {} : { target }), ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(via === undefined ? {} : { via }) }
       // The daemon bounds the session by timeoutMs; the margin covers its report.
       return (await callDaemon(endpoint, 'sync', params, { timeoutMs: (timeoutMs ?? 30_000) + 30_000 })) as SyncReport | { sessions: SyncReport[] }
     },

@@ -45,6 +45,8 @@ export const OP_PARAMS = {
       /** A device id (or a unique prefix) or `host:port`; omitted = every connected or known member. */
       target: z.string().min(1).max(300).optional(),
       timeoutMs: z.number().int().positive().max(3_600_000).optional(),
+      /** Which tier: 'auto' (the orchestrator's choice with fallback; the default) or one method. */
+      via: z.enum(['auto', 'local-network', 'webrtc', 'qr-code']).optional(),
     })
     .strict(),
   /** Make and hold a WebRTC offer (`orbit webrtc offer` with a daemon); `orbit webrtc accept` gives it the answer. */

@@ -109,7 +109,7 @@ async function dispatch(daemon: ControlTarget, op: ControlOp, params: unknown): 
     }
     case 'sync': {
       const p = params as OpParams<'sync'>
-      return api.sync({ ...(p.target === undefined ? {} : { target: p.target }), ...(p.timeoutMs === undefined ? {} : { timeoutMs: p.timeoutMs }) })
+      return api.sync({ ...(p.target === undefined ? {} : { target: p.target }), ...(p.timeoutMs === undefined ? {} : { timeoutMs: p.timeoutMs }), ...(p.via === undefined ? {} : { via: p.via }) })
     }
     case 'qr.export': {
       const p = params as OpParams<'qr.export'>

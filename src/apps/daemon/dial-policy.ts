@@ -1,21 +1,23 @@
 /**
- * The daemon's dial policy: whom to connect to, and when. Discovery (mDNS on every usable
- * interface, or the pinned one: discovery.ts) feeds the sync store's peers; a discovered member is
- * dialled at once (its TXT id is a hint: the
- * handshake proves it), remembered addresses are dialled at start, and a device that becomes a
- * member later (paired through another member) is dialled when the root document says so. A
- * periodic tick refreshes what is connected, expires what was not seen, and purges old invites.
+ * The daemon's dial policy: whom to connect to, and when. The node's orchestrator owns redial
+ * (src/core/engine/orchestrator.ts): its background loop keeps a live link to every member, with
+ * capped exponential backoff and full jitter. This policy starts and stops that loop and pokes it:
+ * a discovered member (`discovered`: its TXT id is a hint, the handshake proves it), an interface
+ * or address change (`networkChanged`), a device that became a member (paired through another
+ * member: the root document says so) are dialled at once. Discovery (mDNS on every usable interface, or the pinned one:
+ * discovery.ts) feeds the sync store's peers. A periodic tick does the chores: it refreshes what is connected, expires what was not
+ * seen, purges old invites and flushes.
  */
-import type { DeviceId } from '../../core/ids.js'
 import { silentLogger, type Logger } from '../../core/log.js'
 import type { DiscoveredPeer, Discovery } from '../../core/discovery/index.js'
 import type { OrbitNode } from '../node/orbit-node.js'
-import { parseHostPort, readKnownPeers } from '../node/known-peers.js'
-import { peerEndpoints, startDaemonDiscovery, type DiscoveryOptions, type MdnsStatus } from './discovery.js'
+import { startDaemonDiscovery, type DiscoveryOptions, type MdnsStatus } from './discovery.js'
 
 export interface DialPolicyOptions extends DiscoveryOptions {
   /** Drop discovered peers not seen for this long. Default 5 minutes. */
   peerExpiryMs?: number
+  /** How often the chores run (expiry, invite purge, flush). Default 15 s. Redial is the orchestrator's, not this tick's. */
+  tickMs?: number
   logger?: Logger
   now?: () => number
 }
@@ -37,14 +39,27 @@ export class DialPolicy {
     this.#now = options.now ?? Date.now
   }
 
-  /** Starts discovery, dials remembered members and starts the tick. */
+  /** Starts discovery, the orchestrator's redial loop (it dials every member now) and the chores' tick. */
   async start(): Promise<void> {
     // A device that became a member (paired through another member) is dialled now.
-    this.#off.push(this.#node.device.workspace.onRootChanged(() => this.dialDiscoveredMembers()))
+    this.#off.push(this.#node.device.workspace.onRootChanged(() => this.#node.orchestrator.poke('all', 'membership changed')))
     await this.#startDiscovery()
-    this.dialKnown()
-    this.#timer = setInterval(() => this.tick(), 15_000)
+    this.#node.orchestrator.start()
+    this.#timer = setInterval(() => this.tick(), this.#o.tickMs ?? 15_000)
     this.#timer.unref?.()
+  }
+
+  /**
+   * A member was announced (mDNS; the store already holds its addresses, which the LAN tier dials
+   * with the announced id expected): dial it now, its backoff reset.
+   */
+  discovered(peer: DiscoveredPeer): void {
+    this.#node.orchestrator.poke(peer.deviceId, 'announced')
+  }
+
+  /** An interface or address came or went (a laptop changed networks): dial every member without a live link now. */
+  networkChanged(why: string): void {
+    this.#node.orchestrator.poke('all', why)
   }
 
   async #startDiscovery(): Promise<void> {
@@ -64,48 +79,7 @@ export class DialPolicy {
     return this.#mdnsStatus()
   }
 
-  /**
-   * A member was announced (Contract D seam; the store is updated already). Dials each endpoint
-   * with the expected device id: the handshake proves the TXT's claim or refuses it.
-   */
-  discovered(peer: DiscoveredPeer): void {
-    for (const { address, port } of peerEndpoints(peer)) void this.#node.lan.tryDial(address, port, peer.deviceId)
-  }
-
-  /** An interface or address came or went (Contract D seam): dial what we know again. */
-  networkChanged(why: string): void {
-    this.#log.info('network changed: dialling known members', { why })
-    this.dialKnown()
-    this.dialDiscoveredMembers()
-  }
-
-  dialKnown(): void {
-    const { device, policy, lan } = this.#node
-    for (const [deviceId, addresses] of Object.entries(readKnownPeers(device.config))) {
-      if (!policy.isMember(deviceId)) continue
-      for (const address of addresses) {
-        try {
-          const { host, port } = parseHostPort(address)
-          void lan.tryDial(host, port, deviceId as DeviceId)
-        } catch {
-          // a damaged entry: skip it
-        }
-      }
-    }
-  }
-
-  /** Discovered devices that are members but not connected (e.g. refused before their membership synced here). */
-  dialDiscoveredMembers(): void {
-    const { device, policy, lan } = this.#node
-    const me = device.identity.deviceId
-    for (const peer of this.discovery?.peers() ?? []) {
-      if (peer.deviceId === me || lan.isConnected(peer.deviceId) || !policy.isMember(peer.deviceId)) continue
-      for (const { address, port } of peerEndpoints(peer)) void lan.tryDial(address, port, peer.deviceId)
-    }
-  }
-
   tick(): void {
-    this.dialDiscoveredMembers()
     const state = this.#node.store.getState()
     for (const deviceId of this.#node.lan.connected()) {
       const peer = state.discoveredPeers[deviceId]
@@ -120,6 +94,7 @@ export class DialPolicy {
   /** Says goodbye on mDNS first, so peers stop dialling an address that is about to go away. */
   async stop(): Promise<void> {
     if (this.#timer !== undefined) clearInterval(this.#timer)
+    await this.#node.orchestrator.stop()
     for (const off of this.#off.splice(0)) off()
     await this.discovery?.stop().catch((error: unknown) => this.#log.warn('mDNS stop failed', { error: String(error) }))
     this.#node.store.getState().setDiscovering(false)

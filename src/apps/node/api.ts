@@ -9,6 +9,7 @@ import { OrbitError, PairingError, UnknownIdError, ValidationError, WireError } 
 import type { BlobHash, OrgId } from '../../core/ids.js'
 import type { CrmWorkspace } from '../../core/model/workspace.js'
 import { failedReport, type SyncReport } from '../../core/engine/sync-session.js'
+import type { SyncMethod } from '../../core/sync/types.js'
 import { settlingRecorder, type SessionRecorder, type SyncHistoryEntry } from '../../core/engine/session-recorder.js'
 import type { Logger } from '../../core/log.js'
 import type { OrbitDevice } from './device.js'
@@ -117,7 +118,7 @@ export interface OrbitApi {
    * One LAN session with `target` (device id/prefix or host:port), or with every reachable member.
    * In-process a target is required (ValidationError `target`): only a daemon knows who is online.
    */
-  sync(request: { target?: string; timeoutMs?: number }): Promise<SyncReport | { sessions: SyncReport[] }>
+  sync(request: { target?: string; timeoutMs?: number; via?: 'auto' | SyncMethod }): Promise<SyncReport | { sessions: SyncReport[] }>
   /** A one-time invite; only a running daemon can answer the joiner (PairingError `DAEMON_NOT_RUNNING` otherwise). */
   createInvite(ttlMs?: number): Promise<InviteInfo>
   /** The QR bundle for one member (only what it lacks) or for every other member. */
@@ -306,8 +307,12 @@ export function localApi(device: OrbitDevice, options: LocalApiOptions = {}): Lo
     revokeDevice: (id) => revokeOn(device, id),
     peers: async () => memberPeers(device),
     syncHistory: async (query) => syncHistoryOn(device, query),
-    async sync({ target, timeoutMs }) {
+    async sync({ target, timeoutMs, via }) {
       if (target === undefined) throw new ValidationError('give a device or HOST:PORT to sync with (or start `orbit serve`, which knows its peers)', { field: 'target' })
+      // Without a daemon only the LAN runs by itself; the carried tiers have their own commands.
+      if (via === 'webrtc' || via === 'qr-code') {
+        throw new WireError(`--via ${via} needs a code carried between the devices: use \`orbit ${via === 'webrtc' ? 'webrtc offer' : 'qr export --for ' + target}\``, { code: 'NEEDS_CODE' })
+      }
       if (options.syncDirect !== undefined) return options.syncDirect(target, timeoutMs)
       const { syncDirectOn } = await import('./direct-sync.js')
       // The link's session is recorded with the session's report (status, error, documents), also

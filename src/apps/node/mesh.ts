@@ -377,37 +377,3 @@ export class Mesh {
 function errorFields(error: unknown): { name: string; code: string | undefined; message: string } {
   return { name: (error as Error).name ?? 'Error', code: error instanceof OrbitError ? error.code : undefined, message: (error as Error).message ?? String(error) }
 }
-
-// ---- stand-in trigger (to be replaced by the orchestrator at merge) ----------------------------
-
-/**
- * Until the orchestrator dials WebRTC itself (Contract O: `webrtc.connect(id)` when LAN cannot
- * reach a member and `reach` is ok): whenever routes change, and every `intervalMs`, connect to
- * each member that has no link on any tier, that the LAN tier cannot reach (no address to try)
- * and that a relay reaches. Only the lower device id
- * dials (the other side answers), so two daemons never race. Returns the function that stops it.
- */
-export function autoConnectMembers(
-  mesh: Mesh,
-  o: { self: DeviceId; members: () => DeviceId[]; linkedElsewhere: (id: DeviceId) => boolean; lanReaches: (id: DeviceId) => boolean; logger?: Logger; intervalMs?: number },
-): () => void {
-  const log = (o.logger ?? silentLogger).forComponent('orbit:mesh:auto')
-  const tick = (): void => {
-    for (const id of o.members()) {
-      // As the orchestrator will: only when the LAN cannot reach it (no link, no address to try).
-      if (id === o.self || id < o.self || o.linkedElsewhere(id) || o.lanReaches(id) || mesh.isConnected(id)) continue
-      if (!mesh.reach(id)?.ok) continue
-      mesh.connect(id).then(
-        (r) => log.info('mesh link up', { deviceId: id, status: r.status }),
-        (error: unknown) => log.info('mesh connect failed; retried on the next route change or tick', { deviceId: id, ...errorFields(error) }),
-      )
-    }
-  }
-  const off = mesh.onRoutesChanged(() => queueMicrotask(tick))
-  const timer = setInterval(tick, o.intervalMs ?? 10_000)
-  timer.unref?.()
-  return () => {
-    off()
-    clearInterval(timer)
-  }
-}

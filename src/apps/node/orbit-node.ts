@@ -17,7 +17,9 @@ import { silentLogger, type Logger } from '../../core/log.js'
 import { workspaceDocLoader, type DocLoader } from '../../core/engine/doc-loader.js'
 import { membershipPolicy, type MembershipPolicy } from '../../core/engine/membership.js'
 import type { SessionRecorder } from '../../core/engine/session-recorder.js'
+import { Orchestrator } from '../../core/engine/orchestrator.js'
 import { settleSyncStateSaves, workspaceDocIds, type SyncReport } from '../../core/engine/sync-session.js'
+import type { SyncMethod } from '../../core/sync/types.js'
 import type { Tier } from '../../core/engine/tier.js'
 import { createSyncStore, type SyncStore, type SyncStoreState } from '../../core/sync/store.js'
 import { DocHeadsStore } from '../../adapters/storage-sqlite/index.js'
@@ -30,7 +32,7 @@ import { PairingAdmission } from './pairing-admission.js'
 import { DEFAULT_SYNC_TIMEOUT_MS, LanTier } from './tiers/lan-tier.js'
 import { QrTier } from './tiers/qr-tier.js'
 import { WebRtcTier } from './tiers/webrtc-tier.js'
-import { Mesh, autoConnectMembers } from './mesh.js'
+import { Mesh } from './mesh.js'
 
 export interface OrbitNodeOptions {
   dataDir: string
@@ -40,16 +42,25 @@ export interface OrbitNodeOptions {
   listen?: { host: string; port: number }
   /** The address put into invites (default: the listen host, or this machine's IPv4 addresses for a wildcard). */
   interfaceAddress?: string
-  /** Redial dropped LAN links with backoff. Default true when listening. */
+  /**
+   * Let the LAN transport redial dropped links itself (its own fixed ladder). Default false: the
+   * orchestrator's background loop is the one owner of redial (started by the daemon, or by
+   * `node.orchestrator.start()`), so the two never dial the same device on different schedules.
+   */
   reconnect?: boolean
-  /** TCP redial delays (tests). */
+  /** TCP redial delays, used only with `reconnect: true` (tests). */
   backoff?: number[]
+  /**
+   * Keep a live link to every member in the background (the orchestrator's loop: `orchestrator.start()`
+   * at start). Default true when listening, as the transport's own redial was before.
+   */
+  background?: boolean
+  /** The orchestrator's redial loop: backoff ceilings (ms), how often it sweeps for dropped links, the random draw (tests). */
+  orchestrator?: { backoff?: { baseMs?: number; capMs?: number }; sweepMs?: number; random?: () => number }
   /** Where discovery saw a device (the daemon's mDNS); hints only. */
   discovered?: (deviceId: DeviceId) => { addresses: readonly string[]; port?: number | undefined } | undefined
   logger?: Logger
   now?: () => number
-  /** Stand-in trigger for mesh links until the orchestrator drives them (default true when listening). */
-  meshAutoConnect?: boolean
 }
 
 /** A running device: the engine with its adapters. */
@@ -66,6 +77,11 @@ export interface OrbitNode {
   readonly qr: QrTier
   /** The tiers, by priority. */
   readonly tiers: readonly Tier[]
+  /**
+   * Chooses the tier per device, falls back in order, and (once started) keeps a live link to
+   * every member with capped exponential backoff (src/core/engine/orchestrator.ts).
+   */
+  readonly orchestrator: Orchestrator
   readonly pairing: PairingAdmission
   /** What commands ask; the same interface a daemon serves over its control socket. */
   readonly api: OrbitApi
@@ -73,8 +89,13 @@ export interface OrbitNode {
   readonly listenAddress: { host: string; port: number } | undefined
   /** Calls `listener` on every sync store change; returns the unsubscribe function. */
   subscribe(listener: (state: SyncStoreState) => void): () => void
-  /** One LAN session with a member (id or prefix) or `host:port`, or with every reachable member. */
-  sync(target?: string, timeoutMs?: number): Promise<SyncReport | { sessions: SyncReport[] }>
+  /**
+   * One session with a member (id or prefix) through the orchestrator (`via` 'auto' by default:
+   * the best tier that works, the others reported as `skipped`), a LAN session with `host:port`, or
+   * — no target — one session with every member, each through the orchestrator.
+   * @throws WireError `NO_PEER` (no target and no member), `NOT_MEMBER`; UnknownIdError for an unknown device.
+   */
+  sync(target?: string, timeoutMs?: number, via?: 'auto' | SyncMethod): Promise<SyncReport | { sessions: SyncReport[] }>
   createInvite(ttlMs?: number): Promise<InviteInfo>
   /** Idempotent: closes every link, flushes and closes the device. */
   stop(): Promise<void>
@@ -113,6 +134,7 @@ class Node implements OrbitNode {
   readonly webrtc: WebRtcTier
   readonly qr: QrTier
   readonly tiers: readonly Tier[]
+  readonly orchestrator: Orchestrator
   readonly pairing: PairingAdmission
   readonly api: OrbitApi
   readonly loader: DocLoader
@@ -148,7 +170,8 @@ class Node implements OrbitNode {
       recorder: this.recorder,
       ...(options.listen === undefined ? {} : { listen: options.listen, onPairingSession: (conn) => void this.pairing.answer(conn) }),
       ...(options.discovered === undefined ? {} : { discovered: options.discovered }),
-      reconnect: options.reconnect ?? options.listen !== undefined,
+      // One owner of redial: the orchestrator's loop (see OrbitNodeOptions.reconnect).
+      reconnect: options.reconnect ?? false,
       ...(options.backoff === undefined ? {} : { transport: { backoff: options.backoff } }),
       logger,
       now: this.#now,
@@ -161,17 +184,24 @@ class Node implements OrbitNode {
         ? undefined
         : new Mesh({ device, policy: this.policy, ports: [this.lan.tcp.signalPort()], linkedElsewhere, recorder: this.recorder, run: { logger, now: this.#now }, logger, now: this.#now })
     this.webrtc = new WebRtcTier({ device, policy: this.policy, recorder: this.recorder, run: { logger, now: this.#now }, share: false, ...(mesh === undefined ? {} : { mesh }), linkedElsewhere })
-    // STAND-IN until the orchestrator merges (it calls webrtc.connect(id) when LAN cannot reach a
-    // member and webrtc.reach(id) is ok): connect to relayed members with no link. Remove at merge.
-    if (mesh !== undefined && options.meshAutoConnect !== false) {
-      this.#off.push(autoConnectMembers(mesh, { self: device.identity.deviceId, members: () => this.policy.peers(device.identity.deviceId), linkedElsewhere, lanReaches: (id) => this.lan.reach(id).ok, logger }))
-    }
     this.qr = new QrTier({ device, policy: this.policy, recorder: this.recorder })
     this.tiers = [this.lan, this.webrtc, this.qr]
+    const me = device.identity.deviceId
+    const o = options.orchestrator ?? {}
+    this.orchestrator = new Orchestrator({
+      tiers: this.tiers,
+      members: () => this.policy.peers(me),
+      isMember: (id) => this.policy.isMember(id) && id !== me,
+      ...(o.backoff === undefined ? {} : { backoff: o.backoff }),
+      ...(o.sweepMs === undefined ? {} : { sweepMs: o.sweepMs }),
+      ...(o.random === undefined ? {} : { random: o.random }),
+      logger,
+      now: this.#now,
+    })
     this.#local = localApi(device, { recorder: this.recorder, logger, shared: true })
     this.api = {
       ...this.#local,
-      sync: ({ target, timeoutMs }) => this.sync(target, timeoutMs),
+      sync: ({ target, timeoutMs, via }) => this.sync(target, timeoutMs, via),
       createInvite: (ttlMs) => this.createInvite(ttlMs),
     }
   }
@@ -179,7 +209,12 @@ class Node implements OrbitNode {
   async start(): Promise<void> {
     // A revocation (here or replicated from another member) drops that device at once.
     this.#off.push(this.device.workspace.onRootChanged(() => this.lan.enforce()))
-    if (this.options.listen === undefined) return
+    // A dropped LAN link goes back to the orchestrator's loop (the transport does not redial).
+    this.#off.push(this.lan.tcp.on2('device-disconnected', (e) => this.orchestrator.linkDown(e.deviceId)))
+    if (this.options.listen === undefined) {
+      if (this.options.background === true) this.orchestrator.start()
+      return
+    }
     try {
       this.listenAddress = (await this.lan.listen()) ?? this.options.listen
     } catch (error) {
@@ -189,6 +224,7 @@ class Node implements OrbitNode {
         cause: error,
       })
     }
+    if (this.options.background !== false) this.orchestrator.start()
   }
 
   subscribe(listener: (state: SyncStoreState) => void): () => void {
@@ -202,24 +238,21 @@ class Node implements OrbitNode {
     return this.pairing.createInvite(ttlMs)
   }
 
-  async sync(target: string | undefined, timeoutMs = DEFAULT_SYNC_TIMEOUT_MS): Promise<SyncReport | { sessions: SyncReport[] }> {
+  async sync(target: string | undefined, timeoutMs = DEFAULT_SYNC_TIMEOUT_MS, via: 'auto' | SyncMethod = 'auto'): Promise<SyncReport | { sessions: SyncReport[] }> {
     if (target !== undefined) {
       if (/:\d+$/.test(target)) {
+        // An address is the LAN's by definition (`manual` of the roadmap).
+        if (via !== 'auto' && via !== 'local-network') throw new ValidationError(`HOST:PORT is a LAN address; it cannot be reached --via ${via}`, { field: 'via' })
         const { host, port } = parseHostPort(target, 'target')
         return this.lan.sessionAt(host, port, { timeoutMs })
       }
-      return this.lan.session(resolveMember(this.device, target), { timeoutMs })
+      return this.orchestrator.sync(resolveMember(this.device, target), { via, timeoutMs })
     }
-    let devices = this.lan.connected()
-    if (devices.length === 0) {
-      const members = this.policy.peers(this.device.identity.deviceId)
-      const reached = await Promise.all(members.map(async (id) => ((await this.lan.connect(id)) ? id : undefined)))
-      devices = reached.filter((d): d is DeviceId => d !== undefined)
-    }
-    if (devices.length === 0) {
+    const members = this.policy.peers(this.device.identity.deviceId)
+    if (members.length === 0) {
       throw new WireError('no paired device is reachable: pair one (`orbit pair invite`), or give its address (`orbit sync HOST:PORT`)', { code: 'NO_PEER' })
     }
-    const sessions = await Promise.all([...new Set(devices)].map((d) => this.lan.report(d, { timeoutMs })))
+    const sessions = await Promise.all(members.map((d) => this.orchestrator.sync(d, { via, timeoutMs })))
     return { sessions }
   }
 
@@ -230,6 +263,7 @@ class Node implements OrbitNode {
 
   async #stop(): Promise<void> {
     for (const off of this.#off.splice(0)) off()
+    await this.orchestrator.stop()
     await this.#local.close()
     await this.webrtc.close()
     await this.qr.close()

@@ -4,6 +4,17 @@
  */
 export { DocLoader, workspaceDocLoader, type DocSummary, type HeadsSource, type SessionDocuments } from './doc-loader.js'
 export { fixedMembership, membershipPolicy, type Admission, type MembershipOptions, type MembershipPolicy, type MembershipSource } from './membership.js'
+export { Backoff, backoffCeiling, type BackoffOptions } from './backoff.js'
+export {
+  Orchestrator,
+  type LinkingTier,
+  type OrchestratorOptions,
+  type OrchestratorTimers,
+  type PeerCondition,
+  type SkippedTier,
+  type SyncPlan,
+  type TierOption,
+} from './orchestrator.js'
 export { sessionRecorder, type RecordedSession, type SessionRecorder } from './session-recorder.js'
 export {
   diffTraffic,

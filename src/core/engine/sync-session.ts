@@ -27,6 +27,10 @@ export interface SyncReport {
   /** Documents compared. */
   documents: number
   error?: { name: string; code?: string; message: string }
+  /** How the tier reached the peer (`host:port`, `relay <deviceId>`): set by the orchestrator. */
+  via?: string
+  /** Tiers the orchestrator passed over before this one served (or before it gave up), and why. */
+  skipped?: Array<{ method: SyncMethod; reason: string; detail: string }>
 }
 
 /** Counters of one peer at one moment, to diff a session's traffic out of lifetime totals. */
@@ -58,6 +62,8 @@ export const SyncReportSchema = z.object({
   durationMs: z.number(),
   documents: z.number(),
   error: z.object({ name: z.string(), code: z.string().optional(), message: z.string() }).optional(),
+  via: z.string().optional(),
+  skipped: z.array(z.object({ method: z.enum(['local-network', 'webrtc', 'qr-code']), reason: z.string(), detail: z.string() })).optional(),
 })
 
 const ZERO: TrafficSnapshot = { changesSent: 0, changesReceived: 0, bytesSent: 0, bytesReceived: 0 }
