@@ -55,7 +55,11 @@ describe('orbit sync history', () => {
     const down = await orbit(['--data', b.dir, '--json', 'sync', a.id.slice(0, 6)])
     expect(down.code).toBe(1)
     const failed = (await history(b.dir, [a.id.slice(0, 6), '--limit', '1']))[0]!
-    expect(failed).toMatchObject({ method: 'local-network', deviceId: a.id, status: 'error', error: { name: jsonError(down).name, code: jsonError(down).code, message: jsonError(down).message } })
+    // The row is the LAN session's own failure; the command's answer is the orchestrated one (no
+    // live tier: NO_ROUTE), which names that failure.
+    expect(failed).toMatchObject({ method: 'local-network', deviceId: a.id, status: 'error', error: { name: 'WireError' } })
+    expect(jsonError(down).code).toBe('NO_ROUTE')
+    expect(jsonError(down).message).toContain(failed.error!.message)
 
     // After the restart (A's daemon is gone: in-process now), everything is still there, newest first.
     const all = await history(a.dir)
@@ -68,6 +72,20 @@ describe('orbit sync history', () => {
     expect(text.stdout).toContain(b.id)
     expect(text.stdout).toContain('qr')
   }, 480_000)
+
+  it('an orbit sync through a daemon is its own row at once, though the link it ran over stays up', async () => {
+    const { a, b } = await pairOnLoopback(scratch)
+    const serveB = scratch.serve(b.dir, ['--listen', '127.0.0.1:0', '--no-mdns', '--no-invite'])
+    const readyB = (await serveB.ready) as unknown as { listen: string }
+    await orbitJson(a.dir, ['contact', 'add', '--name', 'Katherine Johnson'])
+    const before = (await history(a.dir, [b.id])).length
+    const report = await orbitJson<{ method: string; status: string; changesSent: number }>(a.dir, ['sync', readyB.listen])
+    expect(report).toMatchObject({ method: 'local-network', status: 'completed' })
+    // Both daemons still run, so the link is up: the row is the asked-for session's, not the link's.
+    const rows = await history(a.dir, [b.id])
+    expect(rows).toHaveLength(before + 1)
+    expect(rows[0]).toMatchObject({ method: 'local-network', deviceId: b.id, status: 'completed', changesSent: report.changesSent })
+  }, 240_000)
 
   it('refuses bad input: an unknown device prefix is a typed error, a bad --limit a usage error; nothing is written', async () => {
     const dir = scratch.dir('orbit-state-')

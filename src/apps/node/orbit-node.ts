@@ -239,6 +239,15 @@ class Node implements OrbitNode {
   }
 
   async sync(target: string | undefined, timeoutMs = DEFAULT_SYNC_TIMEOUT_MS, via: 'auto' | SyncMethod = 'auto'): Promise<SyncReport | { sessions: SyncReport[] }> {
+    const result = await this.#sync(target, timeoutMs, via)
+    // A LAN session over a link that stays up is otherwise in the history only when the link
+    // closes (its row covers the link's life): an asked-for session is its own row at once.
+    // WebRTC and QR sessions record themselves.
+    for (const report of 'sessions' in result ? result.sessions : [result]) if (report.method === 'local-network') this.recorder.record(report)
+    return result
+  }
+
+  async #sync(target: string | undefined, timeoutMs: number, via: 'auto' | SyncMethod): Promise<SyncReport | { sessions: SyncReport[] }> {
     if (target !== undefined) {
       if (/:\d+$/.test(target)) {
         // An address is the LAN's by definition (`manual` of the roadmap).
