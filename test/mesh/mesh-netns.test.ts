@@ -85,6 +85,10 @@ describe.skipIf(reason !== undefined)('mesh signalling across NATs (orbit serve 
     expect(['srflx', 'prflx']).toContain(path.candidateType)
     expect(String(path.address)).toMatch(new RegExp(`^${t.b.publicIp.replaceAll('.', '\\.')}:\\d+$`))
 
+    // `orbit peers` on A says so too: C is connected, over WebRTC.
+    const peersOnA = await orbitJson<{ peers: Array<{ deviceId: string; connected: boolean; link?: string }> }>(m.dirs.a, ['peers'], { spawner: inNs(ns.a) })
+    expect(peersOnA.peers.find((p) => p.deviceId === m.ids.c)).toMatchObject({ connected: true, link: 'webrtc' })
+
     // B goes away; the link A–C does not need it.
     expect(await db.stop()).toBe(0)
     await orbitJson(m.dirs.a, ['contact', 'add', '--name', 'Ada Lovelace'], { spawner: inNs(ns.a) })

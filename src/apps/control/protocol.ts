@@ -97,6 +97,7 @@ export const PeerRowSchema = z.object({
   paired: z.boolean(),
   revoked: z.boolean(),
   connected: z.boolean(),
+  link: z.enum(['local-network', 'webrtc']).optional(),
   discovered: z.boolean(),
   sync: PeerSyncSchema,
 })

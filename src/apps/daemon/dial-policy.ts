@@ -11,7 +11,7 @@
 import { silentLogger, type Logger } from '../../core/log.js'
 import type { DiscoveredPeer, Discovery } from '../../core/discovery/index.js'
 import type { OrbitNode } from '../node/orbit-node.js'
-import { startDaemonDiscovery, type DiscoveryOptions, type MdnsStatus } from './discovery.js'
+import { peerEndpoints, startDaemonDiscovery, type DiscoveryOptions, type MdnsStatus } from './discovery.js'
 
 export interface DialPolicyOptions extends DiscoveryOptions {
   /** Drop discovered peers not seen for this long. Default 5 minutes. */
@@ -55,6 +55,33 @@ export class DialPolicy {
    */
   discovered(peer: DiscoveredPeer): void {
     this.#node.orchestrator.poke(peer.deviceId, 'announced')
+    this.#verifyEndpoints(peer)
+  }
+
+  /** Per member, the `address:port` endpoints a handshake proved (or that are being tried now). */
+  readonly #verified = new Map<string, Set<string>>()
+
+  /**
+   * While a member is linked the orchestrator dials nothing (hysteresis), so an address announced
+   * for it meanwhile — a second interface, or a forger's — is tried once here, with the member's
+   * id expected: the handshake proves it, or refutes it and discovery quarantines the address
+   * (discovery.ts). The link layer keeps one link per device, so a proven extra link is drained.
+   */
+  #verifyEndpoints(peer: DiscoveredPeer): void {
+    const { lan } = this.#node
+    if (!lan.isConnected(peer.deviceId)) return
+    let seen = this.#verified.get(peer.deviceId)
+    if (seen === undefined) this.#verified.set(peer.deviceId, (seen = new Set()))
+    const linkHost = lan.connectedVia(peer.deviceId)?.replace(/:\d+$/, '')
+    for (const { address, port } of peerEndpoints(peer)) {
+      const key = `${address}:${port}`
+      if (address === linkHost || seen.has(key) || seen.size >= 16) continue
+      seen.add(key)
+      void lan.tryDial(address, port, peer.deviceId).then((got) => {
+        // Not proven (refuted, or no answer): may be tried again at a later announcement.
+        if (got !== peer.deviceId) seen.delete(key)
+      })
+    }
   }
 
   /** An interface or address came or went (a laptop changed networks): dial every member without a live link now. */

@@ -1,7 +1,7 @@
 /**
  * `orbit peers` as the daemon sees it: members, discovered devices and live links, merged from the
- * workspace (trusted), the sync store (discovery hints) and the LAN tier (who is connected, and
- * where from). It also keeps the store's peer entry of a device current when its link joins.
+ * workspace (trusted), the sync store (discovery hints), the LAN tier (who is connected, and where
+ * from) and the WebRTC tier (links kept after a mesh or code set-up). It also keeps the store's peer entry of a device current when its link joins.
  */
 import type { DeviceId } from '../../core/ids.js'
 import type { PeerRow } from '../node/api.js'
@@ -29,7 +29,8 @@ export function peerRows(node: OrbitNode, condition?: ConditionProvider): PeerRo
   const me = device.identity.deviceId
   const discovered = store.getState().discoveredPeers
   const known = readKnownPeers(device.config)
-  const connected = new Set<string>(lan.connected())
+  const overWebRtc = new Set<string>(node.webrtc.connected())
+  const connected = new Set<string>([...lan.connected(), ...overWebRtc])
   const ids = new Set<string>([...ws.listDevices().map((d) => d.id as string), ...Object.keys(discovered), ...connected])
   ids.delete(me)
   const sync = deviceSyncState(device)
@@ -48,6 +49,7 @@ export function peerRows(node: OrbitNode, condition?: ConditionProvider): PeerRo
       paired: status === 'member',
       revoked: status === 'revoked',
       connected: connected.has(id),
+      ...(connected.has(id) ? { link: overWebRtc.has(id) && !lan.isConnected(id as DeviceId) ? ('webrtc' as const) : ('local-network' as const) } : {}),
       discovered: info !== undefined && info.port !== undefined,
       sync: peerSyncView(sync.peerSync(id), why?.(id as DeviceId), fallbackReason(status, connected.has(id), via)),
     }
@@ -58,7 +60,7 @@ export function peerRows(node: OrbitNode, condition?: ConditionProvider): PeerRo
 function fallbackReason(status: string, connected: boolean, via: string | undefined): { reason: string; detail: string } {
   if (status === 'revoked') return { reason: 'not-member', detail: 'this device was revoked' }
   if (status !== 'member') return { reason: 'not-member', detail: 'not a member of this workspace (discovered only)' }
-  if (connected) return { reason: 'syncing', detail: `connected over the LAN${via === undefined ? '' : ` (${via})`}; changes flow as they are made` }
+  if (connected) return { reason: 'syncing', detail: `connected${via === undefined ? ' over WebRTC' : ` over the LAN (${via})`}; changes flow as they are made` }
   return { reason: 'offline', detail: 'no live link to it' }
 }
 

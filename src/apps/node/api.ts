@@ -56,6 +56,8 @@ export interface PeerRow {
   paired: boolean
   revoked: boolean
   connected: boolean
+  /** The tier of its live link, when connected: the LAN, or a WebRTC link (set up through a relay member or by codes). */
+  link?: 'local-network' | 'webrtc'
   discovered: boolean
   /**
    * What it is known to hold against what this device holds, from heads learnt on any tier

@@ -63,7 +63,7 @@ Examples:
                   peers.map((p) => [
                     p.deviceId,
                     p.name,
-                    [p.revoked ? 'revoked' : p.paired ? 'paired' : 'not paired', p.connected ? 'connected' : '', p.discovered ? 'discovered' : '']
+                    [p.revoked ? 'revoked' : p.paired ? 'paired' : 'not paired', p.connected ? (p.link === 'webrtc' ? 'connected (webrtc)' : 'connected') : '', p.discovered ? 'discovered' : '']
                       .filter(Boolean)
                       .join(', '),
                     syncText(p.sync),
