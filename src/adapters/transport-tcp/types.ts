@@ -62,7 +62,7 @@ export interface TcpNetworkAdapterOptions {
   /** See the module comment. Default 'device-id'. */
   peerIdPolicy?: 'device-id' | 'bound'
   /**
-   * What this device holds (documentId → sorted heads), sent in every link's hello (Contract A,
+   * What this device holds (documentId → sorted heads), sent in every link's hello (docs/protocol/link.md,
    * docs/protocol/link.md); the remote's arrives as `peer-summary` before its `peer-candidate`.
    */
   summary?: () => DocSummary | undefined

@@ -34,7 +34,7 @@ export interface WebRtcNetworkAdapterOptions {
    * (a remote whose repo never joins must not block the local repo). Default 1000 ms.
    */
   readonly joinGraceMs?: number
-  /** What this device holds (documentId → sorted heads), sent in the hello (Contract A). */
+  /** What this device holds (documentId → sorted heads), sent in the hello (docs/protocol/link.md). */
   readonly summary?: () => DocSummary | undefined
   /**
    * Re-asked for every envelope the remote sends: false → dropped and the connection closed

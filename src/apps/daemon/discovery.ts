@@ -50,7 +50,7 @@ export interface DiscoveryOptions {
 /** What `daemon.status().mdns` says: where discovery runs (or waits, with `reason`), or why it is off. */
 export type MdnsStatus = { interfaces: Array<{ name: string; address: string }>; pinned?: string; reason?: string } | { off: string }
 
-/** The two calls discovery makes into the dial policy (Contract D). */
+/** The two calls discovery makes into the dial policy (docs/architecture.md, "The daemon"). */
 export interface DiscoveryHooks {
   /** A member was announced (the store is already updated); endpoints under quarantine are left out. */
   discovered(peer: DiscoveredPeer): void

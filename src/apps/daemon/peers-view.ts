@@ -10,7 +10,7 @@ import { formatHostPort, readKnownPeers } from '../node/known-peers.js'
 import { deviceSyncState, peerSyncView, type ConditionProvider } from '../node/sync-state.js'
 
 /**
- * Why a device is not in sync: the orchestrator's condition (Contract O) when the node has one,
+ * Why a device is not in sync: the orchestrator's condition (src/core/engine/orchestrator.ts) when the node has one,
  * else what the LAN tier alone can tell.
  */
 function conditionOf(node: OrbitNode, condition: ConditionProvider | undefined): ConditionProvider | undefined {

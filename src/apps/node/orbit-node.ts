@@ -176,7 +176,7 @@ class Node implements OrbitNode {
       logger,
       now: this.#now,
     })
-    // ---- mesh signalling (Contract M): a listening node (the daemon) relays signals between the
+    // ---- mesh signalling (docs/protocol/mesh.md): a listening node (the daemon) relays signals between the
     // members it links and answers relayed offers by itself; a one-shot node does neither.
     const linkedElsewhere = (id: DeviceId): boolean => this.lan.isConnected(id)
     const mesh =

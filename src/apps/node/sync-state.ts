@@ -1,5 +1,5 @@
 /**
- * The sync state of an open device (Contract S): its session history (`sync_history`) and what
+ * The sync state of an open device (docs/architecture.md, "Sync state across tiers"): its session history (`sync_history`) and what
  * each peer is known to hold (`peer_heads`), wired once per device so the node, its in-process API
  * and the QR tier share one peer-heads learner (one listener on the Repo's sync protocol).
  */
@@ -15,7 +15,7 @@ import type { SyncStore } from '../../core/sync/store.js'
 import { DocHeadsStore, PeerHeadsStore, SyncHistoryStore } from '../../adapters/storage-sqlite/index.js'
 import type { OrbitDevice } from './device.js'
 
-/** Why a peer is not in sync, from the orchestrator (Contract O's `condition`), when one runs. */
+/** Why a peer is not in sync, from the orchestrator (`Orchestrator.condition`), when one runs. */
 export type ConditionProvider = (deviceId: DeviceId) => { reason?: string | undefined; detail?: string | undefined } | undefined
 
 /** `PeerRow.sync`: the peer's state, and the reason when it is not in sync. */

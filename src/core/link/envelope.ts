@@ -49,7 +49,7 @@ export const MAX_SIGNAL_BYTES = 16 * 1024
 export const MAX_RELAY_BODY_BYTES = 12 * 1024
 /** Most device ids in one route gossip. */
 export const MAX_ROUTES = 256
-/** Summary bounds (Contract A). */
+/** Summary bounds (docs/protocol/link.md). */
 export const MAX_SUMMARY_DOCUMENTS = 4096
 export const MAX_SUMMARY_HEADS = 64
 const MAX_ID_LENGTH = 256
@@ -177,7 +177,7 @@ function bytesToHex(bytes: Uint8Array): string {
 }
 
 /**
- * Checks a summary against Contract A's bounds (≤ 4096 documents, ≤ 64 heads each, heads as
+ * Checks a summary against the summary bounds of docs/protocol/link.md (≤ 4096 documents, ≤ 64 heads each, heads as
  * 64-digit lowercase hex). Throws `ValidationError`-like `WireError` `LINK_BAD_SUMMARY`.
  */
 export function checkSummary(summary: DocSummary): void {

@@ -67,7 +67,7 @@ export interface SignalPort {
 export interface LinkAdapterOptions extends LinkOptions {
   /** This device: the duplicate rule compares it with the remote's. Without it the older link is kept. */
   localDeviceId?: DeviceId
-  /** What this device holds, sent in every hello (Contract A). Read when a link's hello is sent. */
+  /** What this device holds, sent in every hello (docs/protocol/link.md). Read when a link's hello is sent. */
   summary?: () => DocSummary | undefined
   /** Whether the remote may present `peerId` over a link authenticated as `deviceId`. Default: only when equal. */
   acceptPeerId?: (peerId: PeerId, deviceId: DeviceId) => boolean
@@ -136,7 +136,7 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
     return this.#events.on(event, listener)
   }
 
-  /** Contract A's `peer-summary`, as a plain subscription. */
+  /** The link's `peer-summary` event, as a plain subscription. */
   onSummary(listener: (info: PeerSummaryInfo) => void): () => void {
     return this.on2('peer-summary', listener as E['peer-summary'])
   }
