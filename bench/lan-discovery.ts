@@ -7,8 +7,8 @@
  */
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { ChildProcess } from 'node:child_process'
 import { generateIdentity } from '../src/core/crypto/identity.js'
+import { watchLines } from './child-lines.js'
 import { createPairLan, netnsUnavailableReason } from './lan-netns.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -21,58 +21,6 @@ interface Line {
   name?: string
   code?: string
   message?: string
-}
-
-function watchLines(child: ChildProcess): { lines: Line[]; next(pred: (l: Line) => boolean, timeoutMs: number, what: string): Promise<Line> } {
-  const lines: Line[] = []
-  const waiters = new Set<() => void>()
-  let buffer = ''
-  let stderr = ''
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s))
-  child.stdout?.setEncoding('utf8').on('data', (s: string) => {
-    buffer += s
-    let nl
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const raw = buffer.slice(0, nl)
-      buffer = buffer.slice(nl + 1)
-      try {
-        lines.push(JSON.parse(raw) as Line)
-      } catch {
-        continue
-      }
-      for (const w of [...waiters]) w()
-    }
-  })
-  child.once('exit', () => {
-    for (const w of [...waiters]) w()
-  })
-  return {
-    lines,
-    next(pred, timeoutMs, what) {
-      return new Promise((resolveLine, reject) => {
-        const check = (): void => {
-          const found = lines.find(pred)
-          if (found !== undefined) {
-            done()
-            resolveLine(found)
-          } else if (child.exitCode !== null || child.signalCode !== null) {
-            done()
-            reject(new Error(`discovery child exited before ${what}: ${stderr.trim()}`))
-          }
-        }
-        const timer = setTimeout(() => {
-          done()
-          reject(new Error(`timed out waiting for ${what}; child said: ${JSON.stringify(lines)} ${stderr.trim()}`))
-        }, timeoutMs)
-        const done = (): void => {
-          clearTimeout(timer)
-          waiters.delete(check)
-        }
-        waiters.add(check)
-        check()
-      })
-    },
-  }
 }
 
 /** Median-of-runs discovery latency; values keyed `discovery.*`. */
@@ -96,7 +44,7 @@ export async function runDiscoveryBench(opts: { signal?: AbortSignal; log?: (lin
           PEER_SCRIPT,
           JSON.stringify({ interfaceAddress: d.ip, deviceId: ids[i], watchFor: ids[1 - i], name: `bench ${i}`, port: 7420 + i }),
         ])
-        return { child, out: watchLines(child) }
+        return { child, out: watchLines<Line>(child) }
       })
       try {
         await Promise.all(peers.map((p) => p.out.next((l) => l.event === 'ready', 20_000, 'ready')))

@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ChildProcess } from 'node:child_process'
+import { watchLines } from './child-lines.js'
 import { createPairLan, netnsUnavailableReason, type PairLan } from './lan-netns.js'
 import type { BarCheck, BenchModule, BenchOutcome } from './types.js'
 
@@ -37,60 +38,6 @@ interface Line {
   event: string
   t?: number
   [k: string]: unknown
-}
-
-/** JSON lines of a child's stdout, and a wait for one of them. Drains stderr (kept for errors). */
-function watch(child: ChildProcess): { lines: Line[]; stderr: () => string; next(pred: (l: Line) => boolean, timeoutMs: number, what: string): Promise<Line> } {
-  const lines: Line[] = []
-  const waiters = new Set<() => void>()
-  let buffer = ''
-  let err = ''
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-4000)))
-  child.stdout?.setEncoding('utf8').on('data', (s: string) => {
-    buffer += s
-    let nl
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const raw = buffer.slice(0, nl)
-      buffer = buffer.slice(nl + 1)
-      try {
-        lines.push(JSON.parse(raw) as Line)
-      } catch {
-        continue
-      }
-      for (const w of [...waiters]) w()
-    }
-  })
-  child.once('exit', () => {
-    for (const w of [...waiters]) w()
-  })
-  return {
-    lines,
-    stderr: () => err,
-    next(pred, timeoutMs, what) {
-      return new Promise((resolveLine, reject) => {
-        const check = (): void => {
-          const found = lines.find(pred)
-          if (found !== undefined) {
-            done()
-            resolveLine(found)
-          } else if (child.exitCode !== null || child.signalCode !== null) {
-            done()
-            reject(new Error(`child exited before ${what}: ${err.trim()}`))
-          }
-        }
-        const timer = setTimeout(() => {
-          done()
-          reject(new Error(`timed out waiting for ${what}; child said: ${JSON.stringify(lines)} ${err.trim()}`))
-        }, timeoutMs)
-        const done = (): void => {
-          clearTimeout(timer)
-          waiters.delete(check)
-        }
-        waiters.add(check)
-        check()
-      })
-    },
-  }
 }
 
 /** `orbit ...args` in a namespace, to completion; its JSON stdout. */
@@ -147,7 +94,7 @@ async function run(progress: (message: string) => void): Promise<BenchOutcome> {
   let serveA: ChildProcess | undefined
   try {
     serveA = lan.spawnIn(nsA, process.execPath, [ORBIT, '--data', dataA, '--json', 'serve', '--name', 'Alpha', '--listen', `${ipA}:${PORT}`, '--interface', ipA])
-    const a = watch(serveA)
+    const a = watchLines<Line>(serveA)
     const ready = await a.next((l) => l.event === 'ready', 60_000, "A's ready line")
     const invite = (ready.invite as { code: string } | undefined)?.code
     if (invite === undefined) throw new Error(`A printed no invite: ${JSON.stringify(ready)}`)
@@ -165,7 +112,7 @@ async function run(progress: (message: string) => void): Promise<BenchOutcome> {
         // Downtime 0.5 to 4 s: A's redial backoff is at a different step each trial.
         await sleep(500 + ((i * 1300) % 3600))
         const b = lan.spawnIn(nsB, process.execPath, [PEER_SCRIPT, JSON.stringify({ dataDir: dataB, ip: ipB, port: PORT, watchFor: contact.id, forgetPeers: variant === 'announce' })])
-        const out = watch(b)
+        const out = watchLines<Line>(b)
         try {
           const synced = await out.next((l) => l.event === 'synced', 60_000, `trial ${i}: A's edit on B`)
           const readyLine = await out.next((l) => l.event === 'ready', 1000, 'ready')

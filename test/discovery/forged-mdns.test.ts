@@ -12,7 +12,7 @@ import { PeerProcess, assertBuiltForChildren, type PeerEvent } from '../lan/peer
 const skip = netnsUnavailableReason()
 if (skip) console.warn(`skipping forged mDNS tests: ${skip}`)
 
-const FORGE = fileURLToPath(new URL('./peers/forge.mjs', import.meta.url))
+const FORGE = fileURLToPath(new URL('../lan/peers/forge.mjs', import.meta.url))
 const X = 'x'.repeat(32)
 type Peer = { deviceId: string; deviceName: string; port: number; addresses: string[]; endpoints: Array<{ address: string; port: number }> }
 const peerOf = (e: PeerEvent): Peer | undefined => (e.event === 'peer' ? (e.peer as Peer) : undefined)

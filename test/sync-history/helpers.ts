@@ -2,6 +2,7 @@
  * Two devices on loopback for the sync-state suites: A runs `orbit serve` (mDNS off), B joins it
  * by invite code and works in-process (no daemon), so both paths of the CLI are exercised.
  */
+import type { SyncHistoryEntry } from '../../src/core/engine/session-recorder.js'
 import { orbitJson, type Scratch } from '../daemon/helpers.js'
 
 export interface Ready {
@@ -27,22 +28,7 @@ export async function pairOnLoopback(scratch: Scratch): Promise<Pair> {
 }
 
 /** A finished session as `orbit sync history --json` prints it. */
-export interface HistoryRow {
-  id: string
-  method: 'local-network' | 'webrtc' | 'qr-code'
-  deviceId: string
-  status: 'completed' | 'error'
-  changesSent: number
-  changesReceived: number
-  bytesSent: number
-  bytesReceived: number
-  startedAt: number
-  endedAt: number
-  durationMs: number
-  documents?: number
-  error?: { name: string; code?: string; message: string }
-  via?: string
-}
+export type HistoryRow = SyncHistoryEntry
 
 export async function history(dir: string, args: string[] = []): Promise<HistoryRow[]> {
   return (await orbitJson<{ sessions: HistoryRow[] }>(dir, ['sync', 'history', ...args])).sessions

@@ -10,16 +10,6 @@ import { formatHostPort, readKnownPeers } from '../node/known-peers.js'
 import { deviceSyncState, peerSyncView, type ConditionProvider } from '../node/sync-state.js'
 
 /**
- * Why a device is not in sync: the orchestrator's condition (src/core/engine/orchestrator.ts) when the node has one,
- * else what the LAN tier alone can tell.
- */
-function conditionOf(node: OrbitNode, condition: ConditionProvider | undefined): ConditionProvider | undefined {
-  if (condition !== undefined) return condition
-  const orchestrator = (node as { orchestrator?: { condition?: ConditionProvider } }).orchestrator
-  return orchestrator?.condition === undefined ? undefined : (id) => orchestrator.condition!.call(orchestrator, id)
-}
-
-/**
  * Every device worth listing: members, discovered ones and connected ones, this device excepted,
  * each with its sync state (`sync`; the reason from `condition`, default the node's orchestrator).
  */
@@ -34,7 +24,7 @@ export function peerRows(node: OrbitNode, condition?: ConditionProvider): PeerRo
   const ids = new Set<string>([...ws.listDevices().map((d) => d.id as string), ...Object.keys(discovered), ...connected])
   ids.delete(me)
   const sync = deviceSyncState(device)
-  const why = conditionOf(node, condition)
+  const why = condition ?? ((id: DeviceId) => node.orchestrator.condition(id))
   return [...ids].sort().map((id) => {
     const info = discovered[id]
     const member = ws.getDevice(id)
@@ -51,7 +41,7 @@ export function peerRows(node: OrbitNode, condition?: ConditionProvider): PeerRo
       connected: connected.has(id),
       ...(connected.has(id) ? { link: overWebRtc.has(id) && !lan.isConnected(id as DeviceId) ? ('webrtc' as const) : ('local-network' as const) } : {}),
       discovered: info !== undefined && info.port !== undefined,
-      sync: peerSyncView(sync.peerSync(id), why?.(id as DeviceId), fallbackReason(status, connected.has(id), via)),
+      sync: peerSyncView(sync.peerSync(id), why(id as DeviceId), fallbackReason(status, connected.has(id), via)),
     }
   })
 }
