@@ -151,7 +151,7 @@ function openForProbe(file: string): OrbitDatabase | undefined {
 }
 
 /** The document ids the read-only fast path checks for staleness (fixed for a workspace's life). */
-function recordLayout(config: ConfigStore, workspace: CrmWorkspace): void {
+export function recordLayout(config: ConfigStore, workspace: CrmWorkspace): void {
   config.set(CONFIG_KEYS.rootDocId, docIdOf(workspace.rootUrl))
   config.set(CONFIG_KEYS.shardDocIds, workspace.shardUrls.map(docIdOf))
 }

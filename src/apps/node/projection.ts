@@ -68,8 +68,12 @@ export class IndexProjector {
     )
   }
 
-  /** Re-project every shard (and the organizations) whose projection is not clean. */
-  async rebuildDirty(): Promise<number> {
+  /**
+   * Re-project every shard (and the organizations) whose projection is not clean. `fromState`
+   * reads every shard from the document's state: for documents that arrived by sync in this
+   * process before the projector started (a join), whose objects may be stale (module comment).
+   */
+  async rebuildDirty(options: { fromState?: boolean } = {}): Promise<number> {
     let rebuilt = 0
     const rootId = docIdOf(this.workspace.rootUrl)
     if (!this.orgs.isClean(ORG_SHARD, rootId)) {
@@ -80,6 +84,7 @@ export class IndexProjector {
       const docId = docIdOf(this.workspace.shardUrls[n] as AutomergeUrl)
       if (this.contacts.isClean(n, docId)) continue
       const handle = await this.workspace.shardHandle(n)
+      if (options.fromState === true) this.#patched.add(n)
       this.#pending.delete(n)
       this.#projectWholeShard(n, handle, docId)
       rebuilt++
