@@ -3,7 +3,9 @@
 // script) and checked by the tests. Each edit replaces one exact line; it is idempotent (an edit
 // already applied is left alone) and refuses to guess: if neither the original nor the patched
 // text is in the file (a dependency upgrade moved it), it says so and changes nothing. The
-// automerge-repo edits only remove work (Orbit is correct without them); the werift edit keeps
+// automerge-repo edits only remove work and change nothing anyone observes (Orbit is correct
+// without them; the first-sync race they once also closed is closed in Orbit's own link adapters,
+// src/core/sync/first-sync-guard.ts, so other Repos in the process are untouched); the werift edit keeps
 // WebRTC from contacting a public STUN server nobody configured (README, "Patched dependencies"),
 // which Orbit also enforces at run time.
 //
@@ -35,32 +37,6 @@ export const EDITS = [
     file: 'dist/synchronizer/DocSynchronizer.js',
     from: 'handle.on("change", asyncThrottle(() => this.#syncWithPeers(), this.syncDebounceRate));',
     to: 'handle.on("heads-changed", asyncThrottle(() => this.#syncWithPeers(), this.syncDebounceRate)); /* orbit-sync: lazy diff */',
-  },
-  // A first sync races: the receiver asks for a document it lacks ('request') while the sender,
-  // on connect, announces it (heads only). If the announcement arrives before the data, the
-  // receiver answers it with empty heads, which Automerge reads as "the peer lost everything": the
-  // sender resets and sends the whole document a second time (measured: ~430 KB after a 10k-contact
-  // LAN sync, and every shard twice over WebRTC). Edits 3-5: while a document is still empty and we
-  // have requested it from that peer, an announcement gets no reply: the answer to our request
-  // carries the document, and our next message (after applying it) acknowledges it. Forgotten when
-  // the peer leaves, so a reconnect behaves as before.
-  {
-    pkg: '@automerge/automerge-repo',
-    file: 'dist/synchronizer/DocSynchronizer.js',
-    from: '                    // we don\'t have the document (or access to it), so we request it\n                    this.emit("message", {\n                        type: "request",',
-    to: '                    // we don\'t have the document (or access to it), so we request it\n                    (this.orbitRequestedFrom ??= new Set()).add(peerId); /* orbit-sync: no double send */\n                    this.emit("message", {\n                        type: "request",',
-  },
-  {
-    pkg: '@automerge/automerge-repo',
-    file: 'dist/synchronizer/DocSynchronizer.js',
-    from: '                this.#setSyncState(message.senderId, newSyncState);\n                // respond to just this peer (as required)\n                this.#sendSyncMessage(message.senderId, doc);',
-    to: '                this.#setSyncState(message.senderId, newSyncState);\n                // respond to just this peer (as required)\n                if (!(message.type === "sync" && A.getHeads(newDoc).length === 0 && this.orbitRequestedFrom?.has(message.senderId))) /* orbit-sync: no double send */\n                this.#sendSyncMessage(message.senderId, doc);',
-  },
-  {
-    pkg: '@automerge/automerge-repo',
-    file: 'dist/synchronizer/DocSynchronizer.js',
-    from: '        this.#peers = this.#peers.filter(p => p !== peerId);\n        delete this.#peerDocumentStatuses[peerId];',
-    to: '        this.#peers = this.#peers.filter(p => p !== peerId);\n        delete this.#peerDocumentStatuses[peerId];\n        this.orbitRequestedFrom?.delete(peerId); /* orbit-sync: no double send */',
   },
   // werift 0.24 falls back to Google's public STUN server (stun.l.google.com:19302) whenever no
   // STUN server is configured: a DNS lookup and STUN packets to the internet on every offer and

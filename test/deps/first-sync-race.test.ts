@@ -1,14 +1,29 @@
 /**
- * The first-sync race scripts/patch-deps.mjs closes in automerge-repo, played message by message
- * on the in-memory network: the receiver asks for a document (`request`) while the holder, on
- * connect, announces it; the announcement reaches the receiver before the data. Unpatched, the
- * receiver answers the announcement with empty heads, which Automerge reads as "the peer lost
- * everything", and the holder sends the whole document a second time.
+ * automerge-repo's first-sync race, played message by message on the in-memory network: the
+ * receiver asks for a document (`request`) while the holder, on connect, announces it; the
+ * announcement reaches the receiver before the data. Upstream, the receiver answers the
+ * announcement with empty heads, which Automerge reads as "the peer lost everything", and the
+ * holder sends the whole document a second time. Orbit's link adapters hold that reply back with
+ * `FirstSyncGuard` (src/core/sync/first-sync-guard.ts); here it sits on the receiver's adapter
+ * exactly as `LinkNetworkAdapter.send` applies it, and the same race without it shows the upstream
+ * behaviour the guard exists for.
  */
-import { Repo, type PeerId } from '@automerge/automerge-repo'
+import { Repo, type Message, type NetworkAdapter, type PeerId } from '@automerge/automerge-repo'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MemoryHub } from '../../src/adapters/network-memory/index.js'
 import { CountingNetworkAdapter, type TrafficEvent } from '../../src/core/sync/counting.js'
+import { FirstSyncGuard } from '../../src/core/sync/first-sync-guard.js'
+
+/** What `LinkNetworkAdapter.send` does with the guard, on another adapter's `send`. */
+function guard(adapter: NetworkAdapter): FirstSyncGuard {
+  const g = new FirstSyncGuard()
+  const send = adapter.send.bind(adapter)
+  adapter.send = (message: Message) => {
+    if (g.outgoing(message)) send(message)
+  }
+  adapter.on('peer-disconnected', ({ peerId }) => g.peerLeft(peerId))
+  return g
+}
 
 const repos: Repo[] = []
 afterEach(async () => {
@@ -19,10 +34,14 @@ afterEach(async () => {
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 50))
 
 describe('first sync: a request crossing an announcement', () => {
-  it('sends the document once, and both sides end in sync', async () => {
+  it.each([
+    { guarded: true, sends: [2], held: 1 },
+    { guarded: false, sends: [2, 2], held: 0 },
+  ])('guarded $guarded: the holder sends the document $sends.length time(s), and both sides end in sync', async ({ guarded, sends, held }) => {
     const hub = new MemoryHub({ mode: 'manual' })
     const portA = hub.createAdapter('a')
     const portB = hub.createAdapter('b')
+    const g = guarded ? guard(portB) : undefined
     const sentByA: TrafficEvent[] = []
     const a = new Repo({ network: [new CountingNetworkAdapter(portA, { onTraffic: (e) => e.direction === 'sent' && sentByA.push(e) })], peerId: 'a' as PeerId })
     const b = new Repo({ network: [portB], peerId: 'b' as PeerId })
@@ -63,6 +82,7 @@ describe('first sync: a request crossing an announcement', () => {
     expect(Object.keys(handle.doc().items)).toHaveLength(500)
     expect(handle.heads()).toEqual(doc.heads())
     const dataMessages = sentByA.filter((e) => e.changes > 0)
-    expect(dataMessages.map((e) => e.changes)).toEqual([2])
+    expect(dataMessages.map((e) => e.changes)).toEqual(sends)
+    expect(g?.held ?? 0).toBe(held)
   })
 })

@@ -12,7 +12,8 @@
  * - one active link per peer: when two links to one device are up (both sides dialled at once),
  *   both sides keep the one dialled by the lower device id; the other is read for
  *   `duplicateDrainMs` and closed, so the Repo sees one uninterrupted peer;
- * - demultiplexing to the Repo (`peer-candidate` / `message` / `peer-disconnected`), and goodbye.
+ * - demultiplexing to the Repo (`peer-candidate` / `message` / `peer-disconnected`), and goodbye;
+ * - automerge-repo's first-sync race, closed for Orbit's links only (src/core/sync/first-sync-guard.ts).
  *
  * docs/protocol/link.md has the wire format and the rules.
  */
@@ -21,6 +22,7 @@ import { HandshakeError, OrbitError, WireError } from '../errors.js'
 import type { DeviceId } from '../ids.js'
 import { silentLogger, type Logger } from '../log.js'
 import { Listeners } from '../discovery/listeners.js'
+import { FirstSyncGuard } from '../sync/first-sync-guard.js'
 import type { DocSummary, Hello, Signal } from './envelope.js'
 import { Link, type LinkHandler, type LinkOptions } from './link.js'
 import type { BytePipe } from './pipe.js'
@@ -109,6 +111,8 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
   readonly #peerOwner = new Map<PeerId, DeviceId>()
   #repoConnected = false
   readonly #handler: LinkHandler<C>
+  /** Closes automerge-repo's first-sync race on these links (src/core/sync/first-sync-guard.ts). */
+  readonly #firstSync = new FirstSyncGuard()
 
   constructor(options: LinkAdapterOptions) {
     super()
@@ -191,6 +195,10 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
     const link = this.#active.get(message.targetId)
     if (link === undefined || !link.established) {
       this.linkLog.debug('no link for target', { targetId: message.targetId })
+      return
+    }
+    if (!this.#firstSync.outgoing(message)) {
+      this.linkLog.debug('empty reply to an announcement of a requested document held back', { targetId: message.targetId })
       return
     }
     if (link.sendSync(message)) this.onSyncSent(link, message)
@@ -351,6 +359,7 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
     this.#active.delete(peerId)
     if (!wasEstablished) return
     this.linkLog.info('peer left', { peerId, reason: error?.message })
+    this.#firstSync.peerLeft(peerId)
     this.emit('peer-disconnected', { peerId })
     this.onPeerLeft(link, peerId, error)
   }
