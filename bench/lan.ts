@@ -14,14 +14,15 @@
  *   node dist/bench/lan.js          # standalone: prints the values
  *   ORBIT_BENCH_LAN_CONTACTS=2000 ORBIT_BENCH_LAN_RUNS=3 node dist/bench/lan.js   # quicker
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import * as Automerge from '@automerge/automerge'
-import { cbor, type Message, type PeerId } from '@automerge/automerge-repo'
+import { cbor, DocHandle, type Message, type PeerId } from '@automerge/automerge-repo'
 import { generateIdentity } from '../src/core/crypto/identity.js'
 import { CrmWorkspace } from '../src/core/model/workspace.js'
 import { encodeHello, encodeSync } from '../src/core/link/envelope.js'
@@ -278,7 +279,8 @@ function linkOverhead(a: TcpEnd, b: TcpEnd, documentId: string, dataBytes: numbe
  * Runs the LAN bench and returns flat values (times in ms, bytes, ratios). Sizes and repeats:
  * ORBIT_BENCH_LAN_CONTACTS (default 10000), ORBIT_BENCH_LAN_RUNS (default 6, the first a warm-up), ORBIT_BENCH_LAN_AEAD
  * (`node` default, `noble` to compare), ORBIT_BENCH_LAN_DISCOVERY_RUNS (default 7, at least 5),
- * ORBIT_BENCH_LAN_DISCOVERY=0 (skip discovery), ORBIT_BENCH_LAN_RECEIVER_FINDS=0 (the receiver asks
+ * ORBIT_BENCH_LAN_DISCOVERY=0 (skip discovery), ORBIT_BENCH_LAN_UNPATCHED=0 (skip the re-run on
+ * unpatched automerge-repo), ORBIT_BENCH_LAN_JSON=1 (standalone: print the values as one JSON line), ORBIT_BENCH_LAN_RECEIVER_FINDS=0 (the receiver asks
  * for nothing and takes what the sender announces), ORBIT_BENCH_LAN_PROFILE=FILE (V8 CPU profiles of
  * the first run's TCP sync → FILE and its baseline → FILE.baseline.cpuprofile).
  */
@@ -288,6 +290,8 @@ export async function runLanBench(opts: LanBenchOptions = {}): Promise<Values> {
   const runs = Math.max(1, Number(process.env.ORBIT_BENCH_LAN_RUNS ?? 6))
   const aead = process.env.ORBIT_BENCH_LAN_AEAD === 'noble' ? 'noble' : 'node'
   const values: Values = {}
+  // Which automerge-repo this process runs: Orbit's edits are marked in its source.
+  values.automergeRepoPatched = DocHandle.toString().includes('orbit-sync') ? 'yes' : 'no'
   const tmp = mkdtempSync(join(tmpdir(), 'orbit-bench-lan-'))
   try {
     log(`lan: building a ${n}-contact sender store ...`)
@@ -394,10 +398,49 @@ export function lanBars(values: Values): BarCheck[] {
 }
 
 /** For bench/main.ts's BENCH_MODULES. */
+/**
+ * The initial sync and the one edit again, on automerge-repo without Orbit's edits (README,
+ * "Patched dependencies"): this bench re-run in a child from a copy of dist/ whose modules resolve
+ * an unpatched automerge-repo (scripts/patch-deps.mjs `unpatchedCopy`). Its values come back
+ * prefixed `unpatched.`; `unpatched.automergeRepoPatched` says which code the child really ran.
+ */
+export async function runUnpatchedLanBench(log: (line: string) => void): Promise<Values> {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+  const dir = join(root, 'dist', 'unpatched-bench')
+  const { unpatchedCopy } = (await import(pathToFileURL(join(root, 'scripts', 'patch-deps.mjs')).href)) as { unpatchedCopy: (pkg: string, root: string, dir: string) => string }
+  rmSync(dir, { recursive: true, force: true })
+  try {
+    unpatchedCopy('@automerge/automerge-repo', root, dir)
+    for (const part of ['src', 'bench']) cpSync(join(root, 'dist', part), join(dir, 'dist', part), { recursive: true })
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'orbit-unpatched-bench', private: true, type: 'module' }))
+    log('lan: the same initial sync and edit on unpatched automerge-repo (a child) ...')
+    const out = await new Promise<string>((resolve, reject) => {
+      // Node's flags (--expose-gc), not an -e script a caller ran this from.
+      const flags = process.execArgv.filter((a) => a.startsWith('--expose-gc') || a.startsWith('--max-old-space-size'))
+      const child = spawn(process.execPath, [...flags, join(dir, 'dist', 'bench', 'lan.js')], {
+        cwd: dir,
+        env: { ...process.env, ORBIT_BENCH_LAN_DISCOVERY: '0', ORBIT_BENCH_LAN_UNPATCHED: '0', ORBIT_BENCH_LAN_JSON: '1' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
+      let text = ''
+      child.stdout.on('data', (b: Buffer) => (text += b.toString()))
+      child.on('error', reject)
+      child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`the unpatched LAN bench exited with ${code}`))))
+    })
+    const theirs = JSON.parse(out.trim().split('\n').pop()!) as Values
+    const values: Values = {}
+    for (const [k, v] of Object.entries(theirs)) if (k.startsWith('initialSync.') || k.startsWith('edit.') || k === 'automergeRepoPatched') values[`unpatched.${k}`] = v
+    return values
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 export const lanBench: BenchModule = {
   name: 'lan (issue 3): initial sync, one edit, discovery',
   async run(progress): Promise<BenchOutcome> {
     const values = await runLanBench({ log: progress })
+    if (process.env.ORBIT_BENCH_LAN_UNPATCHED !== '0') Object.assign(values, await runUnpatchedLanBench(progress))
     return { values, bars: lanBars(values) }
   },
 }
@@ -405,6 +448,10 @@ export const lanBench: BenchModule = {
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const started = performance.now()
   const values = await runLanBench({ log: (line) => process.stderr.write(`[lan ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`) })
+  if (process.env.ORBIT_BENCH_LAN_JSON === '1') {
+    process.stdout.write(`${JSON.stringify(values)}\n`)
+    process.exit(0)
+  }
   const width = Math.max(...Object.keys(values).map((k) => k.length))
   for (const [k, v] of Object.entries(values)) process.stdout.write(`${k.padEnd(width)}  ${v}\n`)
   for (const b of lanBars(values)) process.stdout.write(`bar: ${b.metric}: ${b.value} ${b.unit} (${b.bar}) ${b.pass ? 'PASS' : 'FAIL'}\n`)

@@ -11,7 +11,7 @@
 //
 //   node scripts/patch-deps.mjs           # apply (what postinstall runs); warns on a missed patch point
 //   node scripts/patch-deps.mjs --check   # exit 1 unless every edit is in place (test/deps)
-import { readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -91,6 +91,35 @@ export function packageDir(pkg, root) {
     dir = up
   }
   return dir
+}
+
+/**
+ * Copies the installed `pkg` to `<dir>/node_modules/<pkg>` with every edit of {@link EDITS} for it
+ * undone (each edit's one exact `to` text back to `from`), so that modules placed under `dir`
+ * resolve upstream's code: how the tests and the bench run Orbit on an unpatched dependency.
+ * Throws when an edit's patched text is not found exactly once (nothing to undo, or ambiguous).
+ * @param {string} pkg
+ * @param {string} root the project root (where the installed copy is resolved from)
+ * @param {string} dir
+ * @returns {string} the copy's directory
+ */
+export function unpatchedCopy(pkg, root, dir) {
+  const copy = join(dir, 'node_modules', pkg)
+  rmSync(copy, { recursive: true, force: true })
+  cpSync(packageDir(pkg, root), copy, { recursive: true, dereference: true })
+  const edits = EDITS.filter((e) => e.pkg === pkg)
+  for (const file of new Set(edits.map((e) => e.file))) {
+    const path = join(copy, file)
+    let text = readFileSync(path, 'utf8')
+    for (const e of edits.filter((x) => x.file === file)) {
+      if (text.split(e.to).length !== 2) throw new Error(`${pkg}/${file}: the patched text of an edit is not there exactly once: ${e.to}`)
+      // By hand, not applyEdits: an edit whose original is a prefix of its result reads as applied.
+      text = text.replace(e.to, () => e.from)
+    }
+    if (text.includes('orbit-sync')) throw new Error(`${pkg}/${file}: an Orbit edit is left after undoing them all`)
+    writeFileSync(path, text)
+  }
+  return copy
 }
 
 function main() {
