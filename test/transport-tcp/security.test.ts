@@ -1,8 +1,9 @@
 /**
  * Who gets what over TCP: refused devices get nothing, replayed handshakes fail, a member cannot
- * speak as another peer, garbage on the port is dropped without harming the listener.
+ * speak as another peer, garbage on the port is dropped without harming the listener, and stalled
+ * handshakes cannot fill the listener so that a member is refused.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { connect, type Socket } from 'node:net'
 import { Repo, type PeerId } from '@automerge/automerge-repo'
 import { generateIdentity } from '../../src/core/crypto/identity.js'
@@ -34,6 +35,17 @@ function rawSocket(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect({ host: '127.0.0.1', port }, () => resolve(s))
     s.resume() // discard what the server says; flowing mode is needed to see its close
+    s.once('error', reject)
+    cleanups.push(() => s.destroy())
+  })
+}
+
+/** A TCP connection from `localAddress` (any of 127/8 is this host) that never says a word. */
+function stalled(port: number, localAddress: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port, localAddress }, () => resolve(s))
+    s.resume()
+    s.once('error', () => undefined)
     s.once('error', reject)
     cleanups.push(() => s.destroy())
   })
@@ -197,5 +209,42 @@ describe('TCP transport security', () => {
     expect(new TextDecoder().decode(got)).toBe('proof')
     expect(candidates).toBe(0)
     for (const p of pairing) p.close()
+  })
+
+  it('stalled handshakes from many addresses cannot lock a member out: the oldest make room', async () => {
+    const [owner, member] = await makeDevices(2, { maxPendingHandshakes: 16 })
+    track(owner!.adapter)
+    track(member!.adapter)
+    repoOn(owner!.adapter, owner!.identity.deviceId)
+    repoOn(member!.adapter, member!.identity.deviceId)
+    const evicted: string[] = []
+    owner!.adapter.on2('connection-error', ({ error }) => {
+      if (error.code === 'HANDSHAKE_EVICTED') evicted.push(error.code)
+    })
+    // 40 strangers, one connection each from its own address, none of them ever speaks.
+    const strangers = await Promise.all(Array.from({ length: 40 }, (_, i) => stalled(owner!.port, `127.0.0.${i + 2}`)))
+    await vi.waitFor(() => expect(evicted.length).toBe(40 - 16), { timeout: 10_000 })
+    expect(strangers.filter((s) => s.destroyed || s.readableEnded).length).toBeGreaterThan(0)
+    // An honest member still gets through.
+    const session = sessions(owner!.adapter, 1)
+    await expect(member!.adapter.dial('127.0.0.1', owner!.port)).resolves.toBe(owner!.identity.deviceId)
+    await session
+  })
+
+  it('one address holds at most 8 pending handshakes; the rest are refused as BUSY and others still connect', async () => {
+    const [owner, member] = await makeDevices(2)
+    track(owner!.adapter)
+    track(member!.adapter)
+    repoOn(owner!.adapter, owner!.identity.deviceId)
+    repoOn(member!.adapter, member!.identity.deviceId)
+    const busy: string[] = []
+    owner!.adapter.on2('connection-error', ({ error }) => {
+      if (error.code === 'BUSY') busy.push(error.message)
+    })
+    const flood = await Promise.all(Array.from({ length: 30 }, () => stalled(owner!.port, '127.0.0.77')))
+    await vi.waitFor(() => expect(busy.length).toBe(30 - 8), { timeout: 10_000 })
+    expect(busy[0]).toMatch(/127\.0\.0\.77/)
+    await Promise.all(flood.slice(8).map((s) => closed(s)))
+    await expect(member!.adapter.dial('127.0.0.1', owner!.port)).resolves.toBe(owner!.identity.deviceId)
   })
 })

@@ -103,7 +103,9 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
   /** Public keys of the devices we hold sessions with, for the per-envelope `authorize` re-check. */
   readonly #keys = new Map<DeviceId, Uint8Array>()
   #server: Server | undefined
-  #pendingInbound = 0
+  /** Inbound connections still in their handshake, oldest first, with their release functions. */
+  readonly #pendingInbound = new Map<Socket, () => void>()
+  readonly #pendingByAddress = new Map<string, number>()
   #listening: Promise<void> | undefined
   #boundPort: number | undefined
   /** `disconnect` was called: no listening, no dialling, until `connect`. */
@@ -291,23 +293,51 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
     return t
   }
 
+  /**
+   * Bounds what unauthenticated connections can cost (a handshake costs X25519 and Ed25519 work,
+   * and a stalled one holds a slot until its timeout). At most `maxPendingHandshakes` are pending
+   * at once, and at most `maxPendingHandshakesPerAddress` from one address (beyond it: refused,
+   * `BUSY`). When every slot is taken, the oldest pending handshake is dropped to make room
+   * (`HANDSHAKE_EVICTED`): stalled connections cannot lock an honest device out, because an
+   * honest handshake completes in one round trip and a stalled one only ever gets older.
+   * Returns the slot's release function, or undefined when the socket was refused.
+   */
+  #admitHandshake(socket: Socket): (() => void) | undefined {
+    const address = socket.remoteAddress ?? 'unknown'
+    const fromThere = this.#pendingByAddress.get(address) ?? 0
+    if (fromThere >= (this.#o.maxPendingHandshakesPerAddress ?? 8)) {
+      this.#reportError(new WireError(`too many pending handshakes from ${address}`, { code: 'BUSY' }), address)
+      socket.destroy()
+      return undefined
+    }
+    if (this.#pendingInbound.size >= (this.#o.maxPendingHandshakes ?? 64)) {
+      const [oldest, releaseOldest] = this.#pendingInbound.entries().next().value as [Socket, () => void]
+      releaseOldest()
+      this.#reportError(new WireError('the oldest pending handshake was dropped to make room for a new connection', { code: 'HANDSHAKE_EVICTED' }), oldest.remoteAddress)
+      oldest.destroy()
+    }
+    let held = true
+    const release = (): void => {
+      if (!held) return
+      held = false
+      this.#pendingInbound.delete(socket)
+      const left = (this.#pendingByAddress.get(address) ?? 1) - 1
+      if (left <= 0) this.#pendingByAddress.delete(address)
+      else this.#pendingByAddress.set(address, left)
+    }
+    this.#pendingInbound.set(socket, release)
+    this.#pendingByAddress.set(address, fromThere + 1)
+    return release
+  }
+
   #startListening(): Promise<void> {
     const listen = this.#o.listen
     if (listen === undefined) return Promise.resolve()
     this.#listening ??= new Promise<void>((resolve, reject) => {
       const server = createServer((socket) => {
         if (this.#halted) return socket.destroy()
-        // Handshakes cost CPU (X25519, Ed25519): cap how many strangers can make us do them at once.
-        if (this.#pendingInbound >= (this.#o.maxPendingHandshakes ?? 64)) {
-          this.#reportError(new WireError('too many pending handshakes', { code: 'BUSY' }), socket.remoteAddress)
-          return socket.destroy()
-        }
-        this.#pendingInbound++
-        let counted = true
-        const release = (): void => {
-          if (counted) this.#pendingInbound--
-          counted = false
-        }
+        const release = this.#admitHandshake(socket)
+        if (release === undefined) return
         socket.once('close', release)
         void this.#runConnection(socket, 'responder', undefined, release)
       })

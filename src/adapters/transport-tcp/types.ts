@@ -57,8 +57,13 @@ export interface TcpNetworkAdapterOptions {
   idleTimeoutMs?: number
   /** How long a duplicate link is still read before it is closed. Default 2000. */
   duplicateDrainMs?: number
-  /** Inbound connections still in their handshake beyond this are refused at once. Default 64. */
+  /**
+   * Inbound connections in their handshake at once; beyond it the oldest is dropped to make room
+   * (`HANDSHAKE_EVICTED`), so stalled strangers cannot lock out an honest device. Default 64.
+   */
   maxPendingHandshakes?: number
+  /** Inbound connections in their handshake from one address; beyond it refused (`BUSY`). Default 8. */
+  maxPendingHandshakesPerAddress?: number
   /** See the module comment. Default 'device-id'. */
   peerIdPolicy?: 'device-id' | 'bound'
   /**
