@@ -23,11 +23,20 @@ export interface PairingAdmissionOptions {
   now?: () => number
 }
 
+/** Refused pairing attempts after which every pending invite is withdrawn (docs/protocol/pairing.md). */
+export const MAX_FAILED_PAIRINGS = 5
+/** After a refused attempt, the next one is answered no sooner than this (ms). */
+export const PAIRING_RETRY_DELAY_MS = 1000
+
 export class PairingAdmission {
   readonly invites: SqliteInviteStore
   readonly #o: PairingAdmissionOptions
   readonly #log: Logger
   readonly #now: () => number
+  /** Refused attempts since the last invite was issued or withdrawn. */
+  #failures = 0
+  /** When the last attempt was refused (0: none): the next answer waits for the retry delay. */
+  #lastFailureAt = 0
 
   constructor(options: PairingAdmissionOptions) {
     this.#o = options
@@ -59,6 +68,7 @@ export class PairingAdmission {
     })
     await this.invites.purgeExpired(this.#now())
     await this.invites.put(pending)
+    this.#failures = 0
     return {
       code,
       expiresAt: invite.expiresAt,
@@ -68,10 +78,18 @@ export class PairingAdmission {
     }
   }
 
-  /** Answers one pairing session (the transport's `onPairingSession`), then closes it. */
+  /**
+   * Answers one pairing session (the transport's `onPairingSession`), then closes it. Guessing is
+   * bounded: after a refusal the next attempt is answered no sooner than
+   * {@link PAIRING_RETRY_DELAY_MS}, and after {@link MAX_FAILED_PAIRINGS} refusals every pending
+   * invite is withdrawn (the user makes a new one).
+   */
   async answer(conn: PairingConnection): Promise<void> {
     try {
+      const wait = this.#lastFailureAt + PAIRING_RETRY_DELAY_MS - this.#now()
+      if (this.#lastFailureAt > 0 && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
       const decision = await answerPairing(conn.io, conn.session, { store: this.invites, now: this.#now, admit: (invite, joiner) => this.#admit(invite, joiner) })
+      if (!decision.accepted) await this.#refused()
       if (decision.accepted) {
         this.#log.info('device paired', { deviceId: decision.joiner.deviceId, name: decision.joiner.name })
         this.#o.onPaired?.({
@@ -88,6 +106,17 @@ export class PairingAdmission {
       this.#log.info('pairing failed', { error: String(error) })
     } finally {
       conn.close()
+    }
+  }
+
+  async #refused(): Promise<void> {
+    this.#lastFailureAt = this.#now()
+    if (++this.#failures < MAX_FAILED_PAIRINGS) return
+    this.#failures = 0
+    const withdrawn = await this.invites.list(this.#now())
+    for (const invite of withdrawn) await this.invites.take(invite.secretHash)
+    if (withdrawn.length > 0) {
+      this.#log.warn(`${MAX_FAILED_PAIRINGS} pairing attempts were refused: every pending invite is withdrawn; make a new one with \`orbit pair invite\``, { withdrawn: withdrawn.length })
     }
   }
 
