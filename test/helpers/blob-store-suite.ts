@@ -243,6 +243,18 @@ export function blobStoreSuite(name: string, setup: () => Promise<BlobStoreFixtu
       expectBytes(await store.get(list.hash), TWO_AND_A_HALF)
     })
 
+    it('takes appends issued without waiting, in the order they were issued', async () => {
+      const list = chunkListOf(TWO_AND_A_HALF)
+      const incoming = await store.receive(list)
+      const appends: Array<Promise<void>> = []
+      for (let at = 0; at < TWO_AND_A_HALF.length; at += PIECE_SIZE) appends.push(incoming.append(at, TWO_AND_A_HALF.subarray(at, at + PIECE_SIZE)))
+      await Promise.all(appends)
+      const [committed, late] = await Promise.allSettled([incoming.commit(), incoming.append(0, SMALL)])
+      expect(committed).toMatchObject({ status: 'fulfilled', value: { hash: list.hash, size: list.size } })
+      expect(late).toMatchObject({ status: 'rejected', reason: { name: 'StoreError', code: 'CLOSED' } })
+      expectBytes(await store.get(list.hash), TWO_AND_A_HALF)
+    })
+
     it('refuses malformed hashes and chunk lists with a ValidationError, writing nothing', async () => {
       for (const bad of BAD_HASHES) {
         await expect(store.has(bad)).rejects.toMatchObject({ name: 'ValidationError' })

@@ -52,7 +52,9 @@ export class FsBlobStore implements BlobStore {
   readonly #maxBytes: number
   /** The IncomingBlob open per hash in this process; a newer `receive` closes the older. */
   readonly #open = new Map<BlobHash, FsIncoming>()
+  readonly #receiving = new Map<BlobHash, Promise<void>>()
 
+  /** A store rooted at `root` (created on first write); an existing `<root>/ab/<hash>` store opens as is. */
   constructor(
     readonly root: string,
     options: FsBlobStoreOptions = {},
@@ -204,6 +206,21 @@ export class FsBlobStore implements BlobStore {
    */
   async receive(list: ChunkList): Promise<IncomingBlob> {
     checkChunkList(list, this.#maxBytes)
+    // Two receives of one hash must not interleave their file operations: queue them.
+    const before = this.#receiving.get(list.hash) ?? Promise.resolve()
+    const run = before.then(() => this.#receive(list))
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    )
+    this.#receiving.set(list.hash, settled)
+    void settled.then(() => {
+      if (this.#receiving.get(list.hash) === settled) this.#receiving.delete(list.hash)
+    })
+    return run
+  }
+
+  async #receive(list: ChunkList): Promise<IncomingBlob> {
     const l: ChunkList = { hash: list.hash, size: list.size, chunkSize: list.chunkSize, chunks: [...list.chunks] }
     if (await this.has(l.hash)) throw new StoreError(`blob ${l.hash} is already stored`, { code: 'ALREADY_STORED' })
     await this.#open.get(l.hash)?.supersede()
@@ -274,6 +291,7 @@ export class FsBlobStore implements BlobStore {
 /** A receive in progress: one open file handle, one running hash for the current chunk. */
 class FsIncoming implements IncomingBlob {
   #closed = false
+  #queue: Promise<void> = Promise.resolve()
   #superseded = false
   #committed = false
   #received: number
@@ -299,7 +317,33 @@ class FsIncoming implements IncomingBlob {
     if (this.#closed) throw new StoreError(`the receive of blob ${this.list.hash} is closed`, { code: 'CLOSED' })
   }
 
-  async append(offset: number, bytes: Uint8Array): Promise<void> {
+  /** Runs `op` after every earlier call on this receive settled: file writes never interleave. */
+  #serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(op)
+    this.#queue = run.then(
+      () => undefined,
+      () => undefined,
+    )
+    return run
+  }
+
+  append(offset: number, bytes: Uint8Array): Promise<void> {
+    return this.#serial(() => this.#append(offset, bytes))
+  }
+
+  commit(): Promise<BlobStat> {
+    return this.#serial(() => this.#commit())
+  }
+
+  discard(): Promise<void> {
+    return this.#serial(() => this.#discard())
+  }
+
+  close(): Promise<void> {
+    return this.#serial(() => this.#close())
+  }
+
+  async #append(offset: number, bytes: Uint8Array): Promise<void> {
     this.#checkOpen()
     const { size, chunkSize, chunks, hash } = this.list
     if (offset !== this.#received) {
@@ -330,7 +374,7 @@ class FsIncoming implements IncomingBlob {
     }
   }
 
-  async commit(): Promise<BlobStat> {
+  async #commit(): Promise<BlobStat> {
     this.#checkOpen()
     const { size, hash } = this.list
     if (this.#received < size) {
@@ -349,23 +393,23 @@ class FsIncoming implements IncomingBlob {
     return this.store.admit()
   }
 
-  async discard(): Promise<void> {
+  async #discard(): Promise<void> {
     await this.#release()
     if (this.#superseded || this.#committed) return
     await rm(this.path, { force: true })
     await rm(`${this.path}.list`, { force: true })
   }
 
-  async close(): Promise<void> {
+  async #close(): Promise<void> {
     if (this.#closed) return
     await this.file.sync().catch(() => undefined)
     await this.#release()
   }
 
   /** A newer `receive` of the same hash takes over the partial: this one stops touching it. */
-  async supersede(): Promise<void> {
+  supersede(): Promise<void> {
     this.#superseded = true
-    await this.close()
+    return this.close()
   }
 
   async #release(): Promise<void> {
