@@ -46,6 +46,7 @@ export class MemoryBlobStore implements BlobStore {
   readonly #partials = new Map<BlobHash, KeptPartial>()
   readonly #maxBytes: number
 
+  /** An empty store; `options.maxBytes` bounds what `receive` accepts. */
   constructor(options: MemoryBlobStoreOptions = {}) {
     this.#maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER
   }
