@@ -12,7 +12,7 @@
  */
 import { cbor } from '@automerge/automerge-repo'
 import { WireError } from '../errors.js'
-import type { BlobHash } from '../ids.js'
+import type { BlobHash, DeviceId } from '../ids.js'
 import { PIECE_SIZE } from './port.js'
 
 /** Version of the blob payloads, carried in each as `v`. */
@@ -66,6 +66,22 @@ export type BlobMessage =
   | { type: 'credit'; id: number; bytes: number }
   /** Receiver → provider: stop request `id` (what is queued of it too). */
   | { type: 'cancel'; id: number }
+
+/**
+ * What the blob exchange (exchange.ts) needs of a link host (src/core/link/link-adapter.ts's
+ * `blobPort()`): the devices it can
+ * send `blob` envelopes to now, sending one, and hearing them.
+ */
+export interface BlobPort {
+  /** Devices with a link that carries `blob` envelopes now (both hellos in, both implement kind 3). */
+  blobPeers(): DeviceId[]
+  /** Sends on the link carrying `deviceId`; false when none can (gone, retired, older build, beyond the bounds). */
+  sendBlob(deviceId: DeviceId, message: BlobMessage): boolean
+  /** Every `blob` envelope received, with the link-authenticated sender. Returns the unsubscribe function. */
+  onBlob(listener: (deviceId: DeviceId, message: BlobMessage) => void): () => void
+  /** Called whenever {@link BlobPort.blobPeers} may have changed. Returns the unsubscribe function. */
+  onPeersChanged(listener: () => void): () => void
+}
 
 /** The `type` of a blob message. */
 export type BlobMessageType = BlobMessage['type']

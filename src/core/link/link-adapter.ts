@@ -24,7 +24,7 @@ import { Listeners } from '../discovery/listeners.js'
 import type { DocSummary, Hello, Signal } from './envelope.js'
 import { Link, type LinkHandler, type LinkOptions } from './link.js'
 import type { BytePipe } from './pipe.js'
-import type { BlobMessage } from '../blobs/protocol.js'
+import type { BlobMessage, BlobPort } from '../blobs/protocol.js'
 
 /** Timers, injectable so drains and reconnects run on a test's schedule. */
 export interface LinkTimers {
@@ -66,21 +66,6 @@ export interface SignalPort {
   signalPeers(): DeviceId[]
   sendSignal(deviceId: DeviceId, signal: Signal): boolean
   onSignal(listener: (deviceId: DeviceId, signal: Signal) => void): () => void
-  onPeersChanged(listener: () => void): () => void
-}
-
-/**
- * What the blob exchange needs of a link host (src/core/blobs/exchange.ts): the devices it can
- * send `blob` envelopes to now, sending one, and hearing them.
- */
-export interface BlobPort {
-  /** Devices with a link that carries `blob` envelopes now (both hellos in, both implement kind 3). */
-  blobPeers(): DeviceId[]
-  /** Sends on the link carrying `deviceId`; false when none can (gone, retired, older build, beyond the bounds). */
-  sendBlob(deviceId: DeviceId, message: BlobMessage): boolean
-  /** Every `blob` envelope received, with the link-authenticated sender. Returns the unsubscribe function. */
-  onBlob(listener: (deviceId: DeviceId, message: BlobMessage) => void): () => void
-  /** Called whenever {@link BlobPort.blobPeers} may have changed. Returns the unsubscribe function. */
   onPeersChanged(listener: () => void): () => void
 }
 
