@@ -378,3 +378,52 @@ describe('the provider', () => {
     expect(ofType(a.sent, 'refuse').map((r) => r.code)).toEqual(['BUSY', 'BUSY'])
   })
 })
+
+describe('progress and cancellation', () => {
+  it('reports transfers with bytes, rate and ETA while a blob arrives, then the batch done', async () => {
+    const a = make('a')
+    const b = make('b')
+    const blob = bytes(4 * CHUNK_SIZE, 61)
+    const hash = await a.store.put(blob)
+    await linked(a, b)
+    const seen: Array<ReturnType<typeof b.exchange.progress>> = []
+    b.exchange.onProgress((p) => seen.push(p))
+    // Snapshots as pieces arrive (the exchange has appended the earlier ones by then).
+    const snapshots: Array<ReturnType<typeof b.exchange.progress>> = []
+    b.adapter.on2('blob', (e) => {
+      if (e.message.type === 'data') snapshots.push(b.exchange.progress())
+    })
+    await b.exchange.fetch([hash])
+    expect(seen[0]?.transfers).toEqual([expect.objectContaining({ hash, size: blob.length, from: a.id, received: 0 })])
+    const during = snapshots.filter((p) => p.transfers.length === 1 && p.transfers[0]!.received > CHUNK_SIZE)
+    expect(during.length).toBeGreaterThan(0)
+    expect(during[0]!.transfers[0]).toMatchObject({ hash, size: blob.length, from: a.id })
+    expect(during[0]!.bytesTotal).toBe(blob.length)
+    expect(during[0]!.bytesDone).toBe(during[0]!.transfers[0]!.received)
+    const rated = during.map((p) => p.transfers[0]!).find((t) => t.bytesPerSecond > 0)
+    expect(rated?.etaMs).toBeGreaterThanOrEqual(0)
+    expect(seen.at(-1)).toMatchObject({ transfers: [], queued: 0, completed: 1 })
+  })
+
+  it('an aborted fetch resolves at once with ABORTED for what is not in yet', async () => {
+    const a = make('a', { wrapStore: (s) => slowToAnswer(s, 200) })
+    const b = make('b')
+    const hash = await a.store.put(bytes(1000, 62))
+    await linked(a, b)
+    const controller = new AbortController()
+    const fetching = b.exchange.fetch([hash], { signal: controller.signal })
+    controller.abort()
+    expect((await fetching).failed).toEqual([expect.objectContaining({ hash, code: 'ABORTED' })])
+  })
+
+  it('close() resolves pending fetches with CLOSED and keeps partials', async () => {
+    const a = make('a', { wrapStore: (s) => slowToAnswer(s, 200) })
+    const b = make('b')
+    const hash = await a.store.put(bytes(1000, 63))
+    await linked(a, b)
+    const fetching = b.exchange.fetch([hash])
+    await b.exchange.close()
+    expect((await fetching).failed).toEqual([expect.objectContaining({ hash, code: 'CLOSED' })])
+    expect((await b.exchange.fetch([hash])).failed).toEqual([expect.objectContaining({ code: 'CLOSED' })])
+  })
+})

@@ -417,7 +417,9 @@ export class BlobExchange {
 
   /** The one decision function for a wanted blob: assign it, keep waiting, or fail it. */
   #evaluate(w: Wanted): void {
-    if (this.#closed || w.outcome !== undefined || w.assigned !== undefined) return
+    if (w.outcome !== undefined) return
+    if (this.#closed) return this.#finish(w, { ok: false, code: 'CLOSED', message: 'the blob exchange is closed' })
+    if (w.assigned !== undefined) return
     const candidates = [...w.providers].filter((d) => this.#connected.has(d) && !w.bad.has(d))
     if (candidates.length > 0) {
       // The least loaded candidate, so that several providers share a large batch.
