@@ -427,3 +427,20 @@ describe('progress and cancellation', () => {
     expect((await b.exchange.fetch([hash])).failed).toEqual([expect.objectContaining({ code: 'CLOSED' })])
   })
 })
+
+describe('a peer whose Repo leaves (WebRTC keeps the pipe)', () => {
+  it('drops out of blobPeers and the exchange stops counting on it at once', async () => {
+    const a = make('a')
+    const b = make('b')
+    const hash = await b.store.put(bytes(1000, 64))
+    await linked(a, b)
+    let changed = 0
+    a.adapter.blobPort().onPeersChanged(() => changed++)
+    b.adapter.disconnect()
+    await until(() => !a.adapter.blobPeers().includes(b.id) && changed > 0)
+    const started = Date.now()
+    expect((await a.exchange.fetch([hash])).failed).toEqual([expect.objectContaining({ code: 'NOT_FOUND' })])
+    expect(Date.now() - started).toBeLessThan(1000)
+    expect(ofType(a.sent, 'query')).toEqual([])
+  })
+})

@@ -236,12 +236,17 @@ export class BlobExchange {
       }
       let w = this.#wanted.get(hash)
       if (w === undefined) {
-        if (await this.#o.store.has(hash)) {
-          result.fetched.push(hash)
-          continue
-        }
-        if (!(await this.#o.isReferenced(hash))) {
-          result.failed.push({ hash, code: 'NOT_REFERENCED', message: 'this workspace does not reference the blob' })
+        try {
+          if (await this.#o.store.has(hash)) {
+            result.fetched.push(hash)
+            continue
+          }
+          if (!(await this.#o.isReferenced(hash))) {
+            result.failed.push({ hash, code: 'NOT_REFERENCED', message: 'this workspace does not reference the blob' })
+            continue
+          }
+        } catch (error) {
+          result.failed.push({ hash, code: codeOf(error, 'INTERNAL'), message: messageOf(error) })
           continue
         }
         w = this.#wanted.get(hash)
