@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { chunkListOf } from '../../src/core/blobs/chunks.js'
+import { BlobExchange } from '../../src/core/blobs/exchange.js'
 import { CHUNK_SIZE, type BlobStore } from '../../src/core/blobs/port.js'
 import type { BlobMessage, BlobPort } from '../../src/core/blobs/protocol.js'
 import type { BlobHash, DeviceId } from '../../src/core/ids.js'
@@ -272,6 +273,34 @@ describe('a cut link', () => {
   })
 })
 
+describe('a receiver that stops mid-blob', () => {
+  it('close() keeps the partial: a new exchange on the same store resumes it, at most one chunk sent again', async () => {
+    const size = 5 * CHUNK_SIZE + 10
+    const blob = bytes(size, 71)
+    let stop: () => void = () => {}
+    const a = make('a')
+    const b = make('b', { wrapPort: cutAfter(size / 2, () => stop()) })
+    const hash = await a.store.put(blob)
+    await linked(a, b)
+    let closing: Promise<void> | undefined
+    stop = () => (closing = b.exchange.close())
+    expect((await b.exchange.fetch([hash])).failed).toEqual([expect.objectContaining({ code: 'CLOSED' })])
+    await closing
+    const kept = (await b.store.partials()).find((p) => p.list.hash === hash)
+    expect(kept?.received).toBeGreaterThan(0)
+    const again = new BlobExchange({ store: b.store, isMember: () => true, isReferenced: () => true, maxBlobBytes: () => 64 * CHUNK_SIZE })
+    again.addPort(b.adapter.blobPort())
+    try {
+      expect(await again.fetch([hash])).toEqual({ fetched: [hash], failed: [] })
+      expect(same(await b.store.get(hash), blob)).toBe(true)
+      expect(again.counts.bytesReceived).toBe(size - kept!.received)
+      expect(a.exchange.counts.bytesServed - size).toBeLessThanOrEqual(CHUNK_SIZE)
+    } finally {
+      await again.close()
+    }
+  })
+})
+
 describe('the provider', () => {
   it('a non-member gets nothing: no have, no data, even for a want sent directly', async () => {
     const a = make('a')
@@ -416,7 +445,7 @@ describe('progress and cancellation', () => {
     expect((await fetching).failed).toEqual([expect.objectContaining({ hash, code: 'ABORTED' })])
   })
 
-  it('close() resolves pending fetches with CLOSED and keeps partials', async () => {
+  it('close() resolves pending fetches with CLOSED, and a closed exchange fetches nothing', async () => {
     const a = make('a', { wrapStore: (s) => slowToAnswer(s, 200) })
     const b = make('b')
     const hash = await a.store.put(bytes(1000, 63))
