@@ -19,7 +19,7 @@ import { MemoryLinkAdapter, memoryPipePair } from '../link/memory.js'
 export interface Device {
   id: DeviceId
   adapter: MemoryLinkAdapter
-  store: MemoryBlobStore
+  store: BlobStore
   exchange: BlobExchange
   /** What this device's exchange sent and received, in order. */
   sent: Array<{ to: DeviceId; m: BlobMessage }>
@@ -33,7 +33,9 @@ export interface Device {
 
 export interface DeviceOptions {
   /** Replaces the store the exchange sees (a liar); the real one stays `device.store`. */
-  wrapStore?: (store: MemoryBlobStore) => BlobStore
+  wrapStore?: (store: BlobStore) => BlobStore
+  /** The device's store (default a MemoryBlobStore). */
+  store?: BlobStore
   /** Replaces the port the exchange sees (to cut a link at a chosen point). */
   wrapPort?: (port: BlobPort, device: Device) => BlobPort
   exchange?: Partial<BlobExchangeOptions>
@@ -49,7 +51,7 @@ export function device(name: string, o: DeviceOptions = {}): Device {
   const id = `${name}-${n}` as DeviceId
   const adapter = new MemoryLinkAdapter({ localDeviceId: id, ...o.link })
   adapter.connect(id as unknown as PeerId, {})
-  const store = new MemoryBlobStore()
+  const store = o.store ?? new MemoryBlobStore()
   const d = { id, adapter, store, sent: [], received: [], referenced: undefined, members: undefined, warnings: [] } as unknown as Device
   const logger: Logger = {
     debug() {},
