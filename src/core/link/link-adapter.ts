@@ -26,6 +26,7 @@ import { FirstSyncGuard } from '../sync/first-sync-guard.js'
 import type { DocSummary, Hello, Signal } from './envelope.js'
 import { Link, type LinkHandler, type LinkOptions } from './link.js'
 import type { BytePipe } from './pipe.js'
+import type { BlobMessage, BlobPort } from '../blobs/protocol.js'
 
 /** Timers, injectable so drains and reconnects run on a test's schedule. */
 export interface LinkTimers {
@@ -53,6 +54,10 @@ export interface LinkAdapterEvents {
   signal: (info: { deviceId: DeviceId; signal: Signal }) => void
   /** The set of devices {@link LinkNetworkAdapter.signalPeers} returns may have changed. */
   'signal-peers': () => void
+  /** A `blob` envelope arrived (docs/protocol/blobs.md); `deviceId` is the link-authenticated sender. */
+  blob: (info: { deviceId: DeviceId; message: BlobMessage }) => void
+  /** The set of devices {@link LinkNetworkAdapter.blobPeers} returns may have changed. */
+  'blob-peers': () => void
 }
 
 /**
@@ -124,6 +129,7 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
       hello: (link, hello) => this.#onHello(link, hello),
       sync: (link, message) => this.#onSync(link, message),
       signal: (link, signal) => this.emit2('signal', [{ deviceId: link.remoteDeviceId, signal }] as never),
+      blob: (link, message) => this.emit2('blob', [{ deviceId: link.remoteDeviceId, message }] as never),
       leave: (link) => this.#onLeave(link),
       error: (link, error, closing) => {
         this.emit2('link-error', [{ error, deviceId: link.remoteDeviceId, closing }] as never)
@@ -180,6 +186,42 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
     return !link.closed && !link.retired && link.helloSent && link.speaksSignal
   }
 
+  // ---- blob (images) ------------------------------------------------------------------------
+
+  /** Devices with a link that carries `blob` envelopes now (both hellos in, both implement it). */
+  blobPeers(): DeviceId[] {
+    const out = new Set<DeviceId>()
+    for (const link of this.#links) if (this.#blobReady(link)) out.add(link.remoteDeviceId)
+    return [...out]
+  }
+
+  /** Sends a `blob` message on the link carrying `deviceId` (else any live one to it); false when none can. */
+  sendBlob(deviceId: DeviceId, message: BlobMessage): boolean {
+    const active = [...this.#active.values()].find((l) => l.remoteDeviceId === deviceId)
+    if (active !== undefined && this.#blobReady(active)) return active.sendBlob(message)
+    for (const link of this.#links) if (link.remoteDeviceId === deviceId && this.#blobReady(link)) return link.sendBlob(message)
+    return false
+  }
+
+  /** This host as the blob exchange's {@link BlobPort}. */
+  blobPort(): BlobPort {
+    return {
+      blobPeers: () => this.blobPeers(),
+      sendBlob: (deviceId, message) => this.sendBlob(deviceId, message),
+      onBlob: (listener) => this.on2('blob', ((info: { deviceId: DeviceId; message: BlobMessage }) => listener(info.deviceId, info.message)) as E['blob']),
+      onPeersChanged: (listener) => this.on2('blob-peers', listener as E['blob-peers']),
+    }
+  }
+
+  #blobReady(link: Link<C>): boolean {
+    return !link.closed && !link.retired && link.helloSent && link.speaksBlob
+  }
+
+  #peersChanged(): void {
+    this.emit2('signal-peers', [] as never)
+    this.emit2('blob-peers', [] as never)
+  }
+
   // ---- automerge-repo NetworkAdapter ---------------------------------------------------------
 
   /** The Repo gives us its peer id: every link sends its hello (and is announced once the remote's is in). */
@@ -229,6 +271,8 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
       this.#unannounce(link, undefined)
       link.leave()
     }
+    // The links stay but carry no blob envelopes until the next hellos.
+    this.emit2('blob-peers', [] as never)
   }
 
   /** The Repo detached and the links go (TCP): each remote is told goodbye. */
@@ -297,7 +341,7 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
     if (link.established || !link.helloSent || remote === undefined || link.closed || !this.#repoConnected) return
     link.established = true
     this.onLinkEstablished(link)
-    this.emit2('signal-peers', [] as never)
+    this.#peersChanged()
     const peerId = remote.peerId
     const existing = this.#active.get(peerId)
     if (existing !== undefined && existing !== link) {
@@ -319,7 +363,7 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
     this.emit('peer-candidate', { peerId, peerMetadata: remote.peerMetadata })
     this.onPeerJoined(link)
     // Again now that the transport announced the device (what other tiers ask, e.g. `isConnected`).
-    this.emit2('signal-peers', [] as never)
+    this.#peersChanged()
   }
 
   #emitSummary(link: Link<C>, remote: Hello): void {
@@ -349,6 +393,8 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
 
   #onLeave(link: Link<C>): void {
     this.#unannounce(link, undefined)
+    // The link forgets the remote's hello right after this handler: blobPeers() changes then.
+    queueMicrotask(() => this.emit2('blob-peers', [] as never))
   }
 
   #unannounce(link: Link<C>, error: Error | undefined): void {
@@ -369,7 +415,7 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
     this.#unannounce(link, error)
     this.#dialledBy.delete(link)
     this.onLinkClosed(link, error)
-    this.emit2('signal-peers', [] as never)
+    this.#peersChanged()
   }
 }
 
