@@ -21,7 +21,7 @@ async function until<T>(fn: () => Promise<T | undefined>, timeoutMs = 30_000): P
 function assemble(frames: string[]): string {
   const decoder = new FrameDecoder()
   for (const f of frames) {
-    if (decoder.push(new Uint8Array(Buffer.from(f, 'base64'))).status === 'complete') return Buffer.from(decoder.result()).toString('base64')
+    if (decoder.push(new Uint8Array(Buffer.from(f, 'base64'))).status === 'complete') return Buffer.from(decoder.result()!).toString('base64')
   }
   throw new Error('the frames did not complete a bundle')
 }
@@ -106,7 +106,7 @@ describe('pairing, sync and QR through the HTTP API of two daemons', () => {
     expect(back.json<{ reply?: unknown }>().reply).toBeUndefined()
     // A tampered bundle is refused and changes nothing.
     const raw = Buffer.from(bundle, 'base64')
-    raw[raw.length - 1] ^= 0xff
+    raw[raw.length - 1] = raw[raw.length - 1]! ^ 0xff
     const tampered = await b.api('POST', 'qr/import', { bundle: raw.toString('base64') })
     expect(tampered.status).toBeGreaterThanOrEqual(400)
     expect(tampered.status).toBeLessThan(500)

@@ -179,17 +179,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   /** 2. the node: device, engine, LAN tier listening; its dial policy (started by the caller). */
   const startRunning = async (at: { host: string; port: number }): Promise<Running> => {
-    let node: OrbitNode | undefined
-    node = await createOrbitNode({
+    // `discovered` may be asked before createOrbitNode returns: it reads the node once there is one.
+    const made: { node?: OrbitNode } = {}
+    const n = (made.node = await createOrbitNode({
       dataDir: options.dataDir,
       listen: at,
       ...((options.interface ?? options.interfaceAddress) === undefined ? {} : { interfaceAddress: (options.interface ?? options.interfaceAddress)! }),
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
-      discovered: (deviceId) => node?.store.getState().discoveredPeers[deviceId],
+      discovered: (deviceId) => made.node?.store.getState().discoveredPeers[deviceId],
       logger: options.logger ?? silentLogger,
       now,
-    })
-    const n = node
+    }))
     const off = [trackConnectedPeers(n, now)]
     const dial = new DialPolicy(n, {
       ...(options.mdns === undefined ? {} : { mdns: options.mdns }),
