@@ -265,6 +265,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     if (stopping !== undefined) return Promise.reject(restarting())
     const run = (async () => {
       const at = running().listenAddress
+      // What can be refused without the store is refused before the node stops: a malformed or
+      // expired code, this device's own invite, a workspace it is in already, data of its own.
+      const { assertInviteUsable, parseInviteCode } = await import('../../core/pairing/index.js')
+      const { assertMayJoin } = await import('../node/join-rules.js')
+      const invite = parseInviteCode(code)
+      assertInviteUsable(invite, now())
+      const n = running().node
+      await assertMayJoin(n.device.workspace, n.device.identity.deviceId, invite, 'pair join CODE', '; it syncs by itself while `orbit serve` runs')
       http?.attach(undefined)
       const old = current
       current = undefined
