@@ -132,6 +132,8 @@ export interface Daemon {
   status(): Record<string, unknown>
   /** Idempotent; resolves once everything is closed and the lock is released. */
   stop(): Promise<void>
+  /** Resolves once the daemon stopped: by `stop()`, or by itself when a node restart after a join failed. */
+  readonly closed: Promise<void>
 }
 
 /** One node of the daemon with what is built around it: replaced whole by a join. */
@@ -287,8 +289,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       } catch (error) {
         failure = error
       }
-      lock = acquireDaemonLock(options.dataDir, { control: controlPath, startedAt: now() })
-      const next = await startRunning(at)
+      let next: Running
+      try {
+        lock = acquireDaemonLock(options.dataDir, { control: controlPath, startedAt: now() })
+        next = await startRunning(at)
+      } catch (error) {
+        // No node to serve (the port taken meanwhile, another daemon took the lock): stop for good.
+        log.error('cannot start the node again after a join; stopping', { error: String(error) })
+        void stop()
+        throw error
+      }
       current = next
       lock.update({ listen: formatHostPort(next.listenAddress.host, next.listenAddress.port), deviceId: next.node.device.identity.deviceId })
       http?.attach(nodeEvents(httpTarget))
@@ -301,9 +311,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     return run.finally(() => (joining = undefined))
   }
 
+  let closedResolve: () => void = () => undefined
+  const closed = new Promise<void>((resolve) => (closedResolve = resolve))
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
-      await joining?.catch(() => undefined)
+      // A join that is stopping us itself must not be awaited here.
+      if (current !== undefined) await joining?.catch(() => undefined)
       await http?.close()
       control?.close()
       try {
@@ -311,6 +324,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       } finally {
         lock.release()
         log.info('daemon stopped')
+        closedResolve()
       }
     })())
 
@@ -351,6 +365,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       join,
       status,
       stop,
+      closed,
     }
     // 3. the control socket
     control = await listenControl(controlPath, (line) => handleControlLine(daemon, line))
