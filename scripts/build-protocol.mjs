@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dir = join(root, 'docs', 'protocol')
 // Bottom-up: who you are, how you talk, what you say on each tier, what is stored.
-const ORDER = ['identity', 'handshake', 'link', 'lan', 'pairing', 'control', 'seal', 'qr', 'webrtc', 'storage', 'data-dir']
+const ORDER = ['identity', 'handshake', 'link', 'lan', 'pairing', 'control', 'http', 'seal', 'qr', 'webrtc', 'mesh', 'blobs', 'storage', 'data-dir']
 
 export function buildProtocol() {
   const present = readdirSync(dir).filter((f) => f.endsWith('.md')).map((f) => f.slice(0, -3))

@@ -17,8 +17,8 @@ describe('orbit CLI: bad input changes nothing', () => {
     adaId = orbitJson<{ id: string }>(data, ['contact', 'add', '--name', 'Ada', '--email', 'ada@example.com']).id
     writeFileSync(join(root, 'notes.txt'), 'this is not an image')
     writeFileSync(join(root, 'tiny.png'), TINY_PNG)
-    // A PNG header followed by 6 MiB: over the 5 MiB cap.
-    writeFileSync(join(root, 'huge.png'), Buffer.concat([TINY_PNG, Buffer.alloc(6 * 1024 * 1024)]))
+    // A PNG header followed by 11 MiB: over the default 10 MB image limit.
+    writeFileSync(join(root, 'huge.png'), Buffer.concat([TINY_PNG, Buffer.alloc(11 * 1024 * 1024)]))
     digest = await storeDigest(data)
   })
   afterAll(() => rmSync(root, { recursive: true, force: true }))

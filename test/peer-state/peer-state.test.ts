@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import * as A from '@automerge/automerge'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ConfigStore, openOrbitDatabase, PeerHeadsStore, SyncHistoryStore, type OrbitDatabase } from '../../src/adapters/storage-sqlite/index.js'
+import { SCHEMA_VERSION } from '../../src/adapters/storage-sqlite/schema.js'
 import { PeerHeadsLearner, peerSyncState, type PeerHeadsRecord } from '../../src/core/engine/peer-state.js'
 import { sessionRecorder, type SyncHistoryEntry } from '../../src/core/engine/session-recorder.js'
 
@@ -143,7 +144,7 @@ describe('schema 3 migration', () => {
 
     const v3 = openOrbitDatabase(file, { create: false })
     try {
-      expect(v3.sqlite.pragma('user_version', { simple: true })).toBe(3)
+      expect(v3.sqlite.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION)
       expect(new PeerHeadsStore(v3).get(PEER)).toEqual([
         { documentId: 'd1', heads: heads(ours), ours: undefined, via: 'qr-code', at: 0 },
         { documentId: 'd2', heads: [], ours: undefined, via: 'qr-code', at: 0 },
