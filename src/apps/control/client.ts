@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { OrbitError, ValidationError, WireError } from '../../core/errors.js'
 import type { BlobHash } from '../../core/ids.js'
 import type { SyncReport } from '../../core/engine/sync-session.js'
-import type { DeviceRow, InviteInfo, OfflineAccept, OfflineInvite, OrbitApi, PeerRow, SyncHistoryEntry, WorkspaceApi } from '../node/api.js'
+import type { BlobStatus, DeviceRow, NodeBlobFetchResult, InviteInfo, OfflineAccept, OfflineInvite, OrbitApi, PeerRow, SyncHistoryEntry, WorkspaceApi } from '../node/api.js'
 import { WORKSPACE_METHODS, type WorkspaceMethod } from '../node/api-methods.js'
 import { readDaemonLock, type DaemonLockInfo } from '../node/lock.js'
 import type { QrExportResult, QrImportResult } from '../node/qr-sync.js'
@@ -135,6 +135,10 @@ export function remoteApi(endpoint: Pick<DaemonEndpoint, 'control'>): OrbitApi {
       await callDaemon(endpoint, 'device.requireOrg', { id })
     },
     putBlob: async (bytes) => (await callDaemon(endpoint, 'blobs.put', { base64: toBase64(bytes) })) as BlobHash,
+    blobs: async (query = {}) => (await callDaemon(endpoint, 'blobs.status', query.hash === undefined ? {} : { hash: query.hash })) as BlobStatus,
+    // A large image over a slow link takes its time: the daemon answers when every fetch ended.
+    fetchBlobs: async () => (await callDaemon(endpoint, 'blobs.fetch', {}, { timeoutMs: 24 * 3_600_000 })) as NodeBlobFetchResult,
+    blobLimit: async (maxBytes) => ((await callDaemon(endpoint, 'blobs.limit', maxBytes === undefined ? {} : { maxBytes })) as { maxBytes: number }).maxBytes,
     listDevices: async () => ((await callDaemon(endpoint, 'device.list', {})) as { devices: DeviceRow[] }).devices,
     revokeDevice: async (id) => (await callDaemon(endpoint, 'device.revoke', { id })) as DeviceRow,
     // Parsed, not cast: a daemon of another version must not hand the CLI rows it cannot print.

@@ -30,6 +30,12 @@ export const OP_PARAMS = {
   'workspace.call': z.object({ method: z.enum(WORKSPACE_METHODS), args: z.array(z.unknown()).max(4) }).strict(),
   'device.requireOrg': z.object({ id: z.string().max(200) }).strict(),
   'blobs.put': z.object({ base64: z.string().max(MAX_CONTROL_LINE) }).strict(),
+  /** The workspace's images and what is here, fetching, missing (`orbit blobs`); with `hash`, that one only. */
+  'blobs.status': z.object({ hash: z.string().min(1).max(128).optional() }).strict(),
+  /** Fetch now every referenced image this device lacks (`orbit blobs fetch`); `{ fetched, failed }`. */
+  'blobs.fetch': z.object({ timeoutMs: z.number().int().positive().max(24 * 3_600_000).optional() }).strict(),
+  /** The blob limit in bytes (config `blobs.maxBytes`), after setting it to `maxBytes`; `{ maxBytes }`. */
+  'blobs.limit': z.object({ maxBytes: z.number().int().positive().optional() }).strict(),
   'pair.invite': z.object({ ttlMs: z.number().int().positive().max(7 * 24 * 3600 * 1000).optional() }).strict(),
   /** An invite for pairing by QR alone (`orbit pair invite --offline`), pending in the daemon's store. */
   'pair.inviteOffline': z.object({ ttlMs: z.number().int().positive().max(7 * 24 * 3600 * 1000).optional() }).strict(),

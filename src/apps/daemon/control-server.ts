@@ -79,6 +79,16 @@ async function dispatch(daemon: ControlTarget, op: ControlOp, params: unknown): 
     }
     case 'blobs.put':
       return api.putBlob(fromBase64((params as OpParams<'blobs.put'>).base64))
+    case 'blobs.status': {
+      const { hash } = params as OpParams<'blobs.status'>
+      return api.blobs(hash === undefined ? {} : { hash })
+    }
+    case 'blobs.fetch':
+      return api.fetchBlobs()
+    case 'blobs.limit': {
+      const { maxBytes } = params as OpParams<'blobs.limit'>
+      return { maxBytes: await api.blobLimit(maxBytes) }
+    }
     case 'pair.invite':
       return api.createInvite((params as OpParams<'pair.invite'>).ttlMs)
     case 'pair.inviteOffline':

@@ -33,6 +33,8 @@ import { DEFAULT_SYNC_TIMEOUT_MS, LanTier } from './tiers/lan-tier.js'
 import { QrTier } from './tiers/qr-tier.js'
 import { WebRtcTier } from './tiers/webrtc-tier.js'
 import { Mesh } from './mesh.js'
+import { NodeBlobs, type SessionBlobs } from './blobs.js'
+import type { WebRtcNetworkAdapter } from '../../adapters/transport-webrtc/index.js'
 
 export interface OrbitNodeOptions {
   dataDir: string
@@ -83,6 +85,11 @@ export interface OrbitNode {
    */
   readonly orchestrator: Orchestrator
   readonly pairing: PairingAdmission
+  /**
+   * Images peer to peer (src/apps/node/blobs.ts): one exchange over the LAN and WebRTC links, which
+   * fetches every referenced image this device lacks after each sync; its progress is the store's `blobs`.
+   */
+  readonly blobs: NodeBlobs
   /** What commands ask; the same interface a daemon serves over its control socket. */
   readonly api: OrbitApi
   /** Where LAN connections are accepted, once listening. */
@@ -126,6 +133,12 @@ export async function createOrbitNode(options: OrbitNodeOptions): Promise<OrbitN
   }
 }
 
+/** The blob port of a host whose link layer speaks blobs (docs/protocol/link.md, kind `blob`); none otherwise. */
+function blobPortsOf(host: object): unknown[] {
+  const port = (host as { blobPort?: () => unknown }).blobPort?.()
+  return port === undefined ? [] : [port]
+}
+
 class Node implements OrbitNode {
   readonly store: SyncStore
   readonly policy: MembershipPolicy
@@ -136,6 +149,7 @@ class Node implements OrbitNode {
   readonly tiers: readonly Tier[]
   readonly orchestrator: Orchestrator
   readonly pairing: PairingAdmission
+  readonly blobs: NodeBlobs
   readonly api: OrbitApi
   readonly loader: DocLoader
   listenAddress: { host: string; port: number } | undefined
@@ -179,11 +193,14 @@ class Node implements OrbitNode {
     // ---- mesh signalling (docs/protocol/mesh.md): a listening node (the daemon) relays signals between the
     // members it links and answers relayed offers by itself; a one-shot node does neither.
     const linkedElsewhere = (id: DeviceId): boolean => this.lan.isConnected(id)
+    // Every WebRTC link (a session's, a kept one's) carries images too (src/apps/node/blobs.ts).
+    const blobs = (adapter: WebRtcNetworkAdapter): SessionBlobs => this.blobs.attachLink(adapter)
+    const run = { logger, now: this.#now, blobs }
     const mesh =
       options.listen === undefined
         ? undefined
-        : new Mesh({ device, policy: this.policy, ports: [this.lan.tcp.signalPort()], linkedElsewhere, recorder: this.recorder, run: { logger, now: this.#now }, logger, now: this.#now })
-    this.webrtc = new WebRtcTier({ device, policy: this.policy, recorder: this.recorder, run: { logger, now: this.#now }, share: false, ...(mesh === undefined ? {} : { mesh }), linkedElsewhere })
+        : new Mesh({ device, policy: this.policy, ports: [this.lan.tcp.signalPort()], linkedElsewhere, recorder: this.recorder, run, logger, now: this.#now })
+    this.webrtc = new WebRtcTier({ device, policy: this.policy, recorder: this.recorder, run, share: false, ...(mesh === undefined ? {} : { mesh }), linkedElsewhere })
     this.qr = new QrTier({ device, policy: this.policy, recorder: this.recorder })
     this.tiers = [this.lan, this.webrtc, this.qr]
     const me = device.identity.deviceId
@@ -198,9 +215,20 @@ class Node implements OrbitNode {
       logger,
       now: this.#now,
     })
-    this.#local = localApi(device, { recorder: this.recorder, logger, shared: true })
+    this.blobs = new NodeBlobs({
+      device,
+      store: this.store,
+      isMember: (id) => this.policy.isMember(id) && id !== me,
+      ports: blobPortsOf(this.lan.tcp),
+      logger,
+      now: this.#now,
+    })
+    this.#local = localApi(device, { recorder: this.recorder, logger, shared: true, blobs })
     this.api = {
       ...this.#local,
+      blobs: (query) => this.blobs.status(query),
+      fetchBlobs: () => this.blobs.fetchMissing(),
+      blobLimit: async (maxBytes) => this.blobs.limit(maxBytes),
       sync: ({ target, timeoutMs, via }) => this.sync(target, timeoutMs, via),
       createInvite: (ttlMs) => this.createInvite(ttlMs),
     }
@@ -211,6 +239,7 @@ class Node implements OrbitNode {
     this.#off.push(this.device.workspace.onRootChanged(() => this.lan.enforce()))
     // A dropped LAN link goes back to the orchestrator's loop (the transport does not redial).
     this.#off.push(this.lan.tcp.on2('device-disconnected', (e) => this.orchestrator.linkDown(e.deviceId)))
+    this.blobs.start()
     if (this.options.listen === undefined) {
       if (this.options.background === true) this.orchestrator.start()
       return
@@ -273,6 +302,7 @@ class Node implements OrbitNode {
   async #stop(): Promise<void> {
     for (const off of this.#off.splice(0)) off()
     await this.orchestrator.stop()
+    await this.blobs.close()
     await this.#local.close()
     await this.webrtc.close()
     await this.qr.close()
