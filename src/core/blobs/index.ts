@@ -1,0 +1,7 @@
+/**
+ * Blobs (docs/protocol/blobs.md): the content-addressed store port, chunk lists, an in-memory
+ * store, image inspection and the blob manifest with its GC rule.
+ */
+export * from './port.js'
+export { blobValidationError, checkChunkList, chunkListOf, sameChunkList, sha256Hex } from './chunks.js'
+export { MemoryBlobStore, type MemoryBlobStoreOptions } from './memory-store.js'
