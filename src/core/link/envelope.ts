@@ -13,6 +13,7 @@
 import { cbor, type Message, type PeerId, type PeerMetadata, type StorageId } from '@automerge/automerge-repo'
 import { WireError } from '../errors.js'
 import { MAX_MESSAGE_BYTES } from '../crypto/channel.js'
+import { MAX_BLOB_PAYLOAD_BYTES, decodeBlobMessage, encodeBlobMessage, type BlobMessage } from '../blobs/protocol.js'
 
 /** The link version this build speaks best. */
 export const LINK_VERSION = 1
@@ -28,8 +29,8 @@ export const EnvelopeKind = { Hello: 1, Sync: 2, Blob: 3, Signal: 4, Control: 5 
 export type EnvelopeKindNumber = (typeof EnvelopeKind)[keyof typeof EnvelopeKind]
 /** The kinds defined by link version 1, by number. */
 export const KIND_NAMES: Readonly<Record<number, string>> = { 1: 'hello', 2: 'sync', 3: 'blob', 4: 'signal', 5: 'control' }
-/** Kinds this build implements (announced in its hello's `features`). Blob is reserved. */
-export const IMPLEMENTED_KINDS: readonly number[] = [EnvelopeKind.Hello, EnvelopeKind.Sync, EnvelopeKind.Signal, EnvelopeKind.Control]
+/** Kinds this build implements (announced in its hello's `features`): all five of link version 1. */
+export const IMPLEMENTED_KINDS: readonly number[] = [EnvelopeKind.Hello, EnvelopeKind.Sync, EnvelopeKind.Blob, EnvelopeKind.Signal, EnvelopeKind.Control]
 /** Version of the `signal` payloads (docs/protocol/mesh.md), carried in each as `v`. */
 export const SIGNAL_VERSION = 1
 
@@ -45,6 +46,8 @@ export const MAX_HELLO_BYTES = 10 * 1024 * 1024
 export const MAX_CONTROL_BYTES = 4096
 /** Largest signal envelope (a relay's sealed body carries one WebRTC code: ~1 KB). */
 export const MAX_SIGNAL_BYTES = 16 * 1024
+/** Largest blob envelope (docs/protocol/blobs.md: a 64 KiB piece, or a list of 1024 hashes, with room to spare). */
+export const MAX_BLOB_ENVELOPE_BYTES = MAX_BLOB_PAYLOAD_BYTES + ENVELOPE_HEADER_BYTES
 /** Largest sealed body in a relay signal. */
 export const MAX_RELAY_BODY_BYTES = 12 * 1024
 /** Most device ids in one route gossip. */
@@ -145,7 +148,9 @@ export function decodeEnvelope(bytes: Uint8Array, limits: EnvelopeLimits = {}): 
         ? (limits.maxControlBytes ?? MAX_CONTROL_BYTES)
         : kind === EnvelopeKind.Signal
           ? MAX_SIGNAL_BYTES
-          : (limits.maxEnvelopeBytes ?? MAX_ENVELOPE_BYTES)
+          : kind === EnvelopeKind.Blob
+            ? MAX_BLOB_ENVELOPE_BYTES
+            : (limits.maxEnvelopeBytes ?? MAX_ENVELOPE_BYTES)
   if (bytes.length > max) throw fail('LINK_TOO_LARGE', `${KIND_NAMES[kind] ?? `kind ${kind}`} envelope of ${bytes.length} bytes exceeds ${max}`)
   return { version, kind, payload: bytes.subarray(ENVELOPE_HEADER_BYTES) }
 }
@@ -382,6 +387,24 @@ export function decodeSignal(payload: Uint8Array): Signal | undefined {
       if (typeof m.type !== 'string') throw fail('LINK_BAD_SIGNAL', 'signal: type is not a string')
       return undefined
   }
+}
+
+// ---- blob ------------------------------------------------------------------------------------
+
+/**
+ * Encodes a `blob` envelope: the message's CBOR (src/core/blobs/protocol.ts, docs/protocol/blobs.md).
+ * Throws the codec's `WireError` (`BLOB_*`) for a message beyond the bounds (nothing sent).
+ */
+export function encodeBlob(version: number, message: BlobMessage): Uint8Array {
+  return encodeEnvelope(version, EnvelopeKind.Blob, encodeBlobMessage(message))
+}
+
+/**
+ * Parses a `blob` payload; `undefined` for a blob message type this build does not know (ignored).
+ * Throws `WireError` with a `BLOB_*` code for a malformed one.
+ */
+export function decodeBlob(payload: Uint8Array): BlobMessage | undefined {
+  return decodeBlobMessage(payload)
 }
 
 /** Highest version in both lists, or undefined. */

@@ -14,6 +14,7 @@ export {
   MAX_HELLO_BYTES,
   MAX_CONTROL_BYTES,
   MAX_SIGNAL_BYTES,
+  MAX_BLOB_ENVELOPE_BYTES,
   MAX_RELAY_BODY_BYTES,
   MAX_ROUTES,
   SIGNAL_VERSION,
@@ -29,6 +30,8 @@ export {
   decodeControl,
   encodeSignal,
   decodeSignal,
+  encodeBlob,
+  decodeBlob,
   checkSummary,
   negotiateVersion,
 } from './envelope.js'
@@ -37,6 +40,7 @@ export { Link } from './link.js'
 export type { LinkAuthorize, LinkOptions, LinkHandler } from './link.js'
 export { LinkNetworkAdapter } from './link-adapter.js'
 export type { LinkAdapterEvents, LinkAdapterOptions, LinkTimers, PeerSummaryInfo, DialledBy, SignalPort } from './link-adapter.js'
+export type { BlobPort, BlobMessage } from '../blobs/protocol.js'
 export { SignalRelay, RELAY_RATE } from './signal-relay.js'
 export type { SignalRelayOptions, RelayDelivery } from './signal-relay.js'
 export type { BytePipe } from './pipe.js'

@@ -24,6 +24,7 @@ import { Listeners } from '../discovery/listeners.js'
 import type { DocSummary, Hello, Signal } from './envelope.js'
 import { Link, type LinkHandler, type LinkOptions } from './link.js'
 import type { BytePipe } from './pipe.js'
+import type { BlobMessage, BlobPort } from '../blobs/protocol.js'
 
 /** Timers, injectable so drains and reconnects run on a test's schedule. */
 export interface LinkTimers {
@@ -51,6 +52,10 @@ export interface LinkAdapterEvents {
   signal: (info: { deviceId: DeviceId; signal: Signal }) => void
   /** The set of devices {@link LinkNetworkAdapter.signalPeers} returns may have changed. */
   'signal-peers': () => void
+  /** A `blob` envelope arrived (docs/protocol/blobs.md); `deviceId` is the link-authenticated sender. */
+  blob: (info: { deviceId: DeviceId; message: BlobMessage }) => void
+  /** The set of devices {@link LinkNetworkAdapter.blobPeers} returns may have changed. */
+  'blob-peers': () => void
 }
 
 /**
@@ -120,6 +125,7 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
       hello: (link, hello) => this.#onHello(link, hello),
       sync: (link, message) => this.#onSync(link, message),
       signal: (link, signal) => this.emit2('signal', [{ deviceId: link.remoteDeviceId, signal }] as never),
+      blob: (link, message) => this.emit2('blob', [{ deviceId: link.remoteDeviceId, message }] as never),
       leave: (link) => this.#onLeave(link),
       error: (link, error, closing) => {
         this.emit2('link-error', [{ error, deviceId: link.remoteDeviceId, closing }] as never)
@@ -174,6 +180,42 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
 
   #signalReady(link: Link<C>): boolean {
     return !link.closed && !link.retired && link.helloSent && link.speaksSignal
+  }
+
+  // ---- blob (images) ------------------------------------------------------------------------
+
+  /** Devices with a link that carries `blob` envelopes now (both hellos in, both implement it). */
+  blobPeers(): DeviceId[] {
+    const out = new Set<DeviceId>()
+    for (const link of this.#links) if (this.#blobReady(link)) out.add(link.remoteDeviceId)
+    return [...out]
+  }
+
+  /** Sends a `blob` message on the link carrying `deviceId` (else any live one to it); false when none can. */
+  sendBlob(deviceId: DeviceId, message: BlobMessage): boolean {
+    const active = [...this.#active.values()].find((l) => l.remoteDeviceId === deviceId)
+    if (active !== undefined && this.#blobReady(active)) return active.sendBlob(message)
+    for (const link of this.#links) if (link.remoteDeviceId === deviceId && this.#blobReady(link)) return link.sendBlob(message)
+    return false
+  }
+
+  /** This host as the blob exchange's {@link BlobPort}. */
+  blobPort(): BlobPort {
+    return {
+      blobPeers: () => this.blobPeers(),
+      sendBlob: (deviceId, message) => this.sendBlob(deviceId, message),
+      onBlob: (listener) => this.on2('blob', ((info: { deviceId: DeviceId; message: BlobMessage }) => listener(info.deviceId, info.message)) as E['blob']),
+      onPeersChanged: (listener) => this.on2('blob-peers', listener as E['blob-peers']),
+    }
+  }
+
+  #blobReady(link: Link<C>): boolean {
+    return !link.closed && !link.retired && link.helloSent && link.speaksBlob
+  }
+
+  #peersChanged(): void {
+    this.emit2('signal-peers', [] as never)
+    this.emit2('blob-peers', [] as never)
   }
 
   // ---- automerge-repo NetworkAdapter ---------------------------------------------------------
@@ -289,7 +331,7 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
     if (link.established || !link.helloSent || remote === undefined || link.closed || !this.#repoConnected) return
     link.established = true
     this.onLinkEstablished(link)
-    this.emit2('signal-peers', [] as never)
+    this.#peersChanged()
     const peerId = remote.peerId
     const existing = this.#active.get(peerId)
     if (existing !== undefined && existing !== link) {
@@ -311,7 +353,7 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
     this.emit('peer-candidate', { peerId, peerMetadata: remote.peerMetadata })
     this.onPeerJoined(link)
     // Again now that the transport announced the device (what other tiers ask, e.g. `isConnected`).
-    this.emit2('signal-peers', [] as never)
+    this.#peersChanged()
   }
 
   #emitSummary(link: Link<C>, remote: Hello): void {
@@ -360,7 +402,7 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
     this.#unannounce(link, error)
     this.#dialledBy.delete(link)
     this.onLinkClosed(link, error)
-    this.emit2('signal-peers', [] as never)
+    this.#peersChanged()
   }
 }
 

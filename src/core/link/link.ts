@@ -21,11 +21,13 @@ import {
   KIND_NAMES,
   MAX_ENVELOPE_BYTES,
   SUPPORTED_LINK_VERSIONS,
+  decodeBlob,
   decodeControl,
   decodeEnvelope,
   decodeHello,
   decodeSignal,
   decodeSync,
+  encodeBlob,
   encodeControl,
   encodeHello,
   encodeSignal,
@@ -38,6 +40,7 @@ import {
   type Signal,
 } from './envelope.js'
 import type { BytePipe } from './pipe.js'
+import type { BlobMessage } from '../blobs/protocol.js'
 
 /** Dropped envelopes logged as warnings per link; later ones are logged at debug level. */
 const MAX_DROP_WARNINGS = 10
@@ -62,6 +65,8 @@ export interface LinkHandler<C> {
   sync(link: Link<C>, message: Message): void
   /** A `signal` envelope (docs/protocol/mesh.md): the host routes it. */
   signal(link: Link<C>, signal: Signal): void
+  /** A `blob` envelope (docs/protocol/blobs.md): the host hands it to the blob exchange. */
+  blob(link: Link<C>, message: BlobMessage): void
   /** The remote's Repo detached (`leave`); the link stays. */
   leave(link: Link<C>): void
   /** A typed error; `closing` says whether the link closes because of it. */
@@ -69,6 +74,7 @@ export interface LinkHandler<C> {
   closed(link: Link<C>, error: Error | undefined): void
 }
 
+/** One link over one byte pipe (docs/protocol/link.md); its host is a {@link LinkHandler}. */
 export class Link<C = unknown> {
   readonly pipe: BytePipe
   /** The host's data for this link (a transport's connection state). */
@@ -217,6 +223,29 @@ export class Link<C = unknown> {
     return true
   }
 
+  /** Whether both sides announced (in their hellos) that they implement `blob` envelopes. */
+  get speaksBlob(): boolean {
+    return this.#version !== undefined && this.#remote?.features.includes(EnvelopeKind.Blob) === true && this.#features.includes(EnvelopeKind.Blob)
+  }
+
+  /**
+   * Sends one `blob` envelope (docs/protocol/blobs.md). Returns false when it could not go (no
+   * hello yet, retired, the remote does not speak blob, beyond the bounds — reported as `BLOB_*`).
+   */
+  sendBlob(message: BlobMessage): boolean {
+    if (this.closed || this.retired || this.#version === undefined || !this.speaksBlob) return false
+    let bytes: Uint8Array
+    try {
+      bytes = encodeBlob(this.#version, message)
+    } catch (error) {
+      this.#report(asOrbit(error), false)
+      return false
+    }
+    this.#write(bytes)
+    return true
+  }
+
+  /** Sends one `control` envelope (in the negotiated version, else one the remote knows). */
   sendControl(control: Control): void {
     if (this.closed) return
     this.#write(encodeControl(this.#controlVersion(), control))
@@ -308,8 +337,9 @@ export class Link<C = unknown> {
           this.#notice(envelope.kind, `this device does not implement ${KIND_NAMES[envelope.kind]} envelopes`)
           return this.#report(new WireError(`${KIND_NAMES[envelope.kind]} envelope dropped: not implemented by this build`, { code: 'LINK_UNSUPPORTED_KIND' }), false)
         case EnvelopeKind.Blob:
-          this.#notice(envelope.kind, `this device does not implement ${KIND_NAMES[envelope.kind]} envelopes yet`)
-          return this.#report(new WireError(`${KIND_NAMES[envelope.kind]} envelope dropped: reserved, not implemented by this build`, { code: 'LINK_UNSUPPORTED_KIND' }), false)
+          if (this.#features.includes(EnvelopeKind.Blob)) return this.#onBlob(envelope.payload)
+          this.#notice(envelope.kind, `this device does not implement ${KIND_NAMES[envelope.kind]} envelopes`)
+          return this.#report(new WireError(`${KIND_NAMES[envelope.kind]} envelope dropped: not implemented by this build`, { code: 'LINK_UNSUPPORTED_KIND' }), false)
         default:
           this.#notice(envelope.kind, `this device does not know envelope kind ${envelope.kind}`)
           return this.#report(new WireError(`unknown envelope kind ${envelope.kind} dropped`, { code: 'LINK_UNKNOWN_KIND' }), false)
@@ -377,6 +407,16 @@ export class Link<C = unknown> {
       return
     }
     this.#handler.signal(this, signal)
+  }
+
+  #onBlob(payload: Uint8Array): void {
+    if (this.#left) return
+    const message = decodeBlob(payload)
+    if (message === undefined) {
+      this.#log.debug('unknown blob message type ignored')
+      return
+    }
+    this.#handler.blob(this, message)
   }
 
   #onControl(payload: Uint8Array): void {
