@@ -18,6 +18,8 @@ import { ValidationError } from '../../core/errors.js'
 import { parseBlobHash, type BlobHash, type DeviceId } from '../../core/ids.js'
 import { silentLogger, type Logger } from '../../core/log.js'
 import { DEFAULT_MAX_BLOB_BYTES, type BlobStat, type ChunkList } from '../../core/blobs/port.js'
+import type { BlobExchange, BlobExchangeOptions, BlobFetchResult, BlobProgress } from '../../core/blobs/exchange.js'
+import type { BlobPort } from '../../core/blobs/protocol.js'
 import type { SyncStore } from '../../core/sync/store.js'
 import type { BlobSyncState, BlobTransferView } from '../../core/sync/types.js'
 import type { ConfigStore, OrbitDatabase } from '../../adapters/storage-sqlite/index.js'
@@ -32,48 +34,12 @@ export const MAX_BLOB_LIMIT = 4 * 1024 * 1024 * 1024
 
 // ---- the exchange's seam (src/core/blobs/exchange.ts, docs/protocol/blobs.md "Wire protocol") ----
 
-/** A host's blob channel to its members (`LinkNetworkAdapter.blobPort()`); the message type is the exchange's. */
-export interface NodeBlobPort {
-  blobPeers(): DeviceId[]
-  onPeersChanged(listener: () => void): () => void
-}
-
 /** The progress the exchange reports. */
-export interface NodeBlobProgress {
-  transfers: BlobTransferView[]
-  queued: number
-  completed: number
-  failed: Array<{ hash: BlobHash; reason: string }>
-  bytesTotal: number
-  bytesDone: number
-  etaMs: number | undefined
-}
-
+export type NodeBlobProgress = BlobProgress
 /** What one fetch got and what it could not. */
-export interface NodeBlobFetchResult {
-  fetched: BlobHash[]
-  failed: Array<{ hash: BlobHash; code: string; message: string }>
-}
-
-/** The exchange as the node drives it (`BlobExchange`). */
-export interface NodeBlobExchange {
-  addPort(port: never): () => void
-  fetch(hashes: BlobHash[], options?: { signal?: AbortSignal }): Promise<NodeBlobFetchResult>
-  progress(): NodeBlobProgress
-  onProgress(listener: (p: NodeBlobProgress) => void): () => void
-  readonly counts: { queries: number; wants: number; bytesReceived: number; bytesServed: number; piecesResent: number }
-  close(): Promise<void>
-}
-
-/** What the exchange is built with (`BlobExchangeOptions`). */
-export interface NodeBlobExchangeOptions {
-  isMember(id: DeviceId): boolean
-  isReferenced(hash: BlobHash): boolean
-  maxBlobBytes(): number
-  validateHead?(head: Uint8Array, list: ChunkList): void
-  logger?: Logger
-  now?: () => number
-}
+export type NodeBlobFetchResult = BlobFetchResult
+/** What the node builds its exchange with (the store is the device's). */
+export type NodeBlobExchangeOptions = Omit<BlobExchangeOptions, 'store'>
 
 /** The store parts the node reads (the blob-store port's, src/core/blobs/port.ts). */
 export interface NodeBlobStore {
@@ -127,6 +93,14 @@ export interface BlobStatus {
   providers: Array<{ deviceId: DeviceId; name: string }>
   items: BlobItem[]
   progress: NodeBlobProgress
+}
+
+/** What `orbit sync` adds to its report: the images fetched after the documents synced. */
+export interface SyncBlobs {
+  fetched: number
+  failed: number
+  /** Each failure, when any. */
+  failures?: NodeBlobFetchResult['failed']
 }
 
 /** A `blobs` query: one hash only (with its image's type and dimensions). */
@@ -276,9 +250,9 @@ export async function blobStatusOn(
 
 // ---- the node's blobs -------------------------------------------------------------------------------
 
-/** A link that may carry blobs (a WebRTC link's adapter; `blobPort` once the link layer has it). */
+/** A link host that carries blobs (a WebRTC link's adapter). */
 export interface BlobLink {
-  blobPort?: () => unknown
+  blobPort(): BlobPort
 }
 
 export interface NodeBlobsOptions {
@@ -294,9 +268,9 @@ export interface NodeBlobsOptions {
   store: SyncStore
   isMember(id: DeviceId): boolean
   /** Builds the exchange (src/core/blobs/exchange.ts); without one, nothing is fetched or served. */
-  createExchange?: (options: NodeBlobExchangeOptions) => NodeBlobExchange
+  createExchange?: (options: NodeBlobExchangeOptions) => BlobExchange
   /** The blob ports of the node's hosts (the LAN transport's). */
-  ports?: unknown[]
+  ports?: BlobPort[]
   /** Checks a blob's first bytes before it is fetched whole (throw = refuse). */
   validateHead?: (head: Uint8Array, list: ChunkList) => void
   inspect?: ImageInspector
@@ -325,10 +299,10 @@ export interface SessionBlobs {
  * const status = await blobs.status()
  */
 export class NodeBlobs {
-  readonly exchange: NodeBlobExchange | undefined
+  readonly exchange: BlobExchange | undefined
   readonly #o: NodeBlobsOptions
   readonly #log: Logger
-  readonly #ports = new Set<NodeBlobPort>()
+  readonly #ports = new Set<BlobPort>()
   readonly #off: Array<() => void> = []
   #referenced = new Set<BlobHash>()
   #readAt = 0
@@ -415,17 +389,16 @@ export class NodeBlobs {
   }
 
   /** Serves and fetches over a link's blob port too; the returned function removes it. */
-  addPort(port: unknown): () => void {
+  addPort(port: BlobPort): () => void {
     return this.#addPort(port)
   }
 
   /**
    * The blob side of one WebRTC link (a session's or a kept one's): its port joins the exchange
-   * until `detach`. A link without a blob port (an older peer) fetches nothing over it.
+   * until `detach`. A peer whose link does not speak blobs is simply not among its blob peers.
    */
-  attachLink(link: object): SessionBlobs {
-    const port = (link as BlobLink).blobPort?.()
-    const off = port === undefined ? () => {} : this.#addPort(port)
+  attachLink(link: BlobLink): SessionBlobs {
+    const off = this.#addPort(link.blobPort())
     return { fetch: () => this.fetchMissing(), settle: () => this.#servedSettled(), detach: off }
   }
 
@@ -520,10 +493,9 @@ export class NodeBlobs {
     await this.exchange?.close()
   }
 
-  #addPort(raw: unknown): () => void {
-    const port = raw as NodeBlobPort
+  #addPort(port: BlobPort): () => void {
     this.#ports.add(port)
-    const offExchange = this.exchange?.addPort(raw as never) ?? (() => {})
+    const offExchange = this.exchange?.addPort(port) ?? (() => {})
     // A member came online: fetch what it may have (a QR import's pending blobs among them).
     const offPeers = port.onPeersChanged(() => {
       if (this.providers().length > 0) this.schedule()

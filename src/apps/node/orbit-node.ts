@@ -33,7 +33,9 @@ import { DEFAULT_SYNC_TIMEOUT_MS, LanTier } from './tiers/lan-tier.js'
 import { QrTier } from './tiers/qr-tier.js'
 import { WebRtcTier } from './tiers/webrtc-tier.js'
 import { Mesh } from './mesh.js'
-import { NodeBlobs, type SessionBlobs } from './blobs.js'
+import { NodeBlobs, type NodeBlobExchangeOptions, type SessionBlobs, type SyncBlobs } from './blobs.js'
+import { BlobExchange } from '../../core/blobs/exchange.js'
+import type { BlobStore } from '../../core/blobs/port.js'
 import type { WebRtcNetworkAdapter } from '../../adapters/transport-webrtc/index.js'
 
 export interface OrbitNodeOptions {
@@ -133,10 +135,9 @@ export async function createOrbitNode(options: OrbitNodeOptions): Promise<OrbitN
   }
 }
 
-/** The blob port of a host whose link layer speaks blobs (docs/protocol/link.md, kind `blob`); none otherwise. */
-function blobPortsOf(host: object): unknown[] {
-  const port = (host as { blobPort?: () => unknown }).blobPort?.()
-  return port === undefined ? [] : [port]
+/** The device's blob store as the exchange's port, once it implements it (receive, read, chunks). */
+function blobStoreOf(store: object): BlobStore | undefined {
+  return typeof (store as Partial<BlobStore>).receive === 'function' ? (store as BlobStore) : undefined
 }
 
 class Node implements OrbitNode {
@@ -215,11 +216,13 @@ class Node implements OrbitNode {
       logger,
       now: this.#now,
     })
+    const store = blobStoreOf(device.blobs)
     this.blobs = new NodeBlobs({
       device,
       store: this.store,
       isMember: (id) => this.policy.isMember(id) && id !== me,
-      ports: blobPortsOf(this.lan.tcp),
+      ports: [this.lan.tcp.blobPort()],
+      ...(store === undefined ? {} : { createExchange: (o: NodeBlobExchangeOptions) => new BlobExchange({ ...o, store }) }),
       logger,
       now: this.#now,
     })
@@ -272,8 +275,14 @@ class Node implements OrbitNode {
     // A LAN session over a link that stays up is otherwise in the history only when the link
     // closes (its row covers the link's life): an asked-for session is its own row at once.
     // WebRTC and QR sessions record themselves.
-    for (const report of 'sessions' in result ? result.sessions : [result]) if (report.method === 'local-network') this.recorder.record(report)
-    return result
+    const reports = 'sessions' in result ? result.sessions : [result]
+    for (const report of reports) if (report.method === 'local-network') this.recorder.record(report)
+    // The images the synced documents reference come with the sync (`orbit sync` reports them).
+    if (!reports.some((r) => r.status === 'completed')) return result
+    const fetched = await this.blobs.fetchMissing()
+    const blobs: SyncBlobs = { fetched: fetched.fetched.length, failed: fetched.failed.length, ...(fetched.failed.length === 0 ? {} : { failures: fetched.failed }) }
+    const withBlobs: (SyncReport | { sessions: SyncReport[] }) & { blobs: SyncBlobs } = { ...result, blobs }
+    return withBlobs
   }
 
   async #sync(target: string | undefined, timeoutMs: number, via: 'auto' | SyncMethod): Promise<SyncReport | { sessions: SyncReport[] }> {

@@ -7,6 +7,14 @@ import type { SyncReport } from '../../../core/engine/sync-session.js'
 import { registerSyncHistory } from './sync-history.js'
 import type { SyncMethod } from '../../../core/sync/types.js'
 import type { OrbitApi } from '../../node/api.js'
+import type { SyncBlobs } from '../../node/blobs.js'
+
+/** The images line of `orbit sync`. */
+export function renderSyncBlobs(b: SyncBlobs): string {
+  if (b.fetched === 0 && b.failed === 0) return '  images: none missing'
+  const failed = b.failed === 0 ? '' : `, ${b.failed} not fetched (${b.failures?.[0]?.message ?? 'see `orbit blobs`'})`
+  return `  images: ${b.fetched} fetched${failed}`
+}
 
 /** `--via` as people type it, and the method each names. */
 const VIA = { auto: 'auto', lan: 'local-network', webrtc: 'webrtc', qr: 'qr-code' } as const satisfies Record<string, 'auto' | SyncMethod>
@@ -140,13 +148,19 @@ Examples:
             }
             const reports = 'sessions' in result ? result.sessions : [result]
             const withCommands = await Promise.all(reports.map(async (r) => ({ report: r, commands: await commandsFor(r) })))
-            return { single: !('sessions' in result), withCommands }
+            // A node (the daemon) fetches the images the synced documents reference, and says so.
+            const blobs = (result as { blobs?: SyncBlobs }).blobs
+            return { single: !('sessions' in result), withCommands, blobs }
           })
           if ('codeFlow' in outcome) return runCodeFlow()
-          const { single, withCommands } = outcome
+          const { single, withCommands, blobs } = outcome
           const json = withCommands.map(({ report, commands }) => (commands === undefined ? report : { ...report, commands: commands.map((c) => `${c.command}   # then ${c.then}`) }))
-          ctx.emit(cmd, single ? json[0] : { sessions: json }, () =>
-            withCommands.map(({ report, commands }) => (commands === undefined ? renderSyncReport(report) : renderNoRoute(report, commands))).join('\n'),
+          const withBlobs = blobs === undefined ? {} : { blobs }
+          ctx.emit(cmd, single ? { ...json[0], ...withBlobs } : { sessions: json, ...withBlobs }, () =>
+            [
+              ...withCommands.map(({ report, commands }) => (commands === undefined ? renderSyncReport(report) : renderNoRoute(report, commands))),
+              ...(blobs === undefined ? [] : [renderSyncBlobs(blobs)]),
+            ].join('\n'),
           )
           failUnlessCompleted(withCommands.map((w) => w.report))
         }),
