@@ -5,10 +5,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { FsBlobStore, MAX_IMAGE_BYTES, blobHashOf, sniffImageType, validateImage } from '../../src/adapters/blobstore-fs/index.js'
 import type { BlobHash } from '../../src/core/ids.js'
 
-const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3])
-const JPEG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 0x10])
-const GIF = new TextEncoder().encode('GIF89a....')
-const WEBP = new Uint8Array([...new TextEncoder().encode('RIFF'), 4, 0, 0, 0, ...new TextEncoder().encode('WEBPVP8 ')])
+// A real 1×1 PNG, and minimal headers of the other types (test/blobs-store/image.test.ts decodes them in depth).
+const PNG = new Uint8Array(Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64'))
+const JPEG = new Uint8Array([0xff, 0xd8, 0xff, 0xc0, 0, 11, 8, 0, 2, 0, 3, 1, 1, 0x11, 0, 0xff, 0xd9])
+const GIF = new Uint8Array([...new TextEncoder().encode('GIF89a'), 4, 0, 5, 0, 0, 0, 0, 0x3b])
+const WEBP = new Uint8Array([...new TextEncoder().encode('RIFF'), 22, 0, 0, 0, ...new TextEncoder().encode('WEBPVP8L'), 10, 0, 0, 0, 0x2f, 0, 0, 0, 0, 0, 0, 0, 0, 0])
 
 describe('FsBlobStore', () => {
   let dir: string
@@ -59,10 +60,13 @@ describe('FsBlobStore', () => {
 
 describe('validateImage', () => {
   it('accepts PNG, JPEG, GIF and WebP by their magic bytes', () => {
-    expect(validateImage(PNG)).toBe('image/png')
-    expect(validateImage(JPEG)).toBe('image/jpeg')
-    expect(validateImage(GIF)).toBe('image/gif')
-    expect(validateImage(WEBP)).toBe('image/webp')
+    expect(validateImage(PNG)).toEqual({ type: 'image/png', width: 1, height: 1 })
+    expect(validateImage(JPEG)).toEqual({ type: 'image/jpeg', width: 3, height: 2 })
+    expect(validateImage(GIF)).toEqual({ type: 'image/gif', width: 4, height: 5 })
+    expect(validateImage(WEBP)).toEqual({ type: 'image/webp', width: 1, height: 1 })
+    // The earlier (bytes, field, maxBytes) signature still works for its callers.
+    expect(() => validateImage(PNG, 'photo', 10)).toThrow(expect.objectContaining({ field: 'photo', code: 'TOO_LARGE' }))
+    expect(MAX_IMAGE_BYTES).toBe(10 * 1024 * 1024)
   })
 
   it('refuses text, empty files and oversized images with a ValidationError naming the field', () => {

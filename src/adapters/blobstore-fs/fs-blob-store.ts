@@ -1,26 +1,46 @@
 /**
- * A content-addressed blob store on the file system: `<root>/ab/<sha256>` where `ab` is the first
- * two hex digits of the hash. Writes go to a temp file that is fsynced and renamed into place (and
- * the directory fsynced), so a blob is either absent or complete, even after a crash.
+ * A content-addressed blob store on the file system (docs/protocol/blobs.md, "Storage and
+ * manifest"): `<root>/ab/<sha256>` where `ab` is the first two hex digits of the hash, a chunk-list
+ * cache beside it (`<hash>.chunks`), and partial receives under `<root>/.partial/` (`<hash>` the
+ * bytes so far, `<hash>.list` the chunk list they are checked against).
+ *
+ * Writes go to a temp file that is fsynced and renamed into place (and the directory fsynced), so a
+ * blob is either absent or complete, even after a crash. Reading, chunking, receiving and
+ * committing stream through one CHUNK_SIZE buffer at most: memory does not grow with blob size.
  */
-import { createHash } from 'node:crypto'
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises'
+import { createHash, type Hash } from 'node:crypto'
+import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { StoreError } from '../../core/errors.js'
+import { checkChunkList, sameChunkList } from '../../core/blobs/chunks.js'
+import { CHUNK_SIZE, type BlobStat, type BlobStore, type ChunkList, type IncomingBlob } from '../../core/blobs/port.js'
+import { StoreError, ValidationError } from '../../core/errors.js'
 import { parseBlobHash, randomBytes, type BlobHash } from '../../core/ids.js'
 
-/** Size and location of a stored blob. */
-export interface BlobStat {
-  hash: BlobHash
-  size: number
-}
+export type { BlobStat } from '../../core/blobs/port.js'
 
 /** Lower-case hex SHA-256 of `bytes`. */
 export function blobHashOf(bytes: Uint8Array): BlobHash {
   return createHash('sha256').update(bytes).digest('hex') as BlobHash
 }
 
+/** Options of {@link FsBlobStore}. */
+export interface FsBlobStoreOptions {
+  /** Largest blob `receive` accepts (ValidationError `TOO_LARGE` above it); unlimited by default. */
+  maxBytes?: number
+}
+
+const HASH_NAME = /^[0-9a-f]{64}$/
+const PREFIX_NAME = /^[0-9a-f]{2}$/
+const PARTIAL_DIR = '.partial'
+
 const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
+const notFound = (hash: BlobHash): StoreError => new StoreError(`blob ${hash} is not stored`, { code: 'NOT_FOUND' })
+const tmpSuffix = (): string => Buffer.from(randomBytes(6)).toString('hex')
+
+const checkRange = (offset: number, length: number): void => {
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new ValidationError(`offset: not a non-negative integer (${offset})`, { field: 'offset' })
+  if (!Number.isSafeInteger(length) || length < 0) throw new ValidationError(`length: not a non-negative integer (${length})`, { field: 'length' })
+}
 
 /**
  * @example
@@ -28,8 +48,17 @@ const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException | und
  * const hash = await blobs.put(bytes)
  * const same = await blobs.get(hash) // Uint8Array | undefined
  */
-export class FsBlobStore {
-  constructor(readonly root: string) {}
+export class FsBlobStore implements BlobStore {
+  readonly #maxBytes: number
+  /** The IncomingBlob open per hash in this process; a newer `receive` closes the older. */
+  readonly #open = new Map<BlobHash, FsIncoming>()
+
+  constructor(
+    readonly root: string,
+    options: FsBlobStoreOptions = {},
+  ) {
+    this.#maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER
+  }
 
   /** Where the blob with this hash lives (whether or not it exists). */
   pathOf(hash: BlobHash): string {
@@ -37,27 +66,18 @@ export class FsBlobStore {
     return join(this.root, h.slice(0, 2), h)
   }
 
+  /** Where a partial receive of this hash keeps its bytes (`<path>.list`: its chunk list). */
+  partialPathOf(hash: BlobHash): string {
+    return join(this.root, PARTIAL_DIR, parseBlobHash(hash, 'hash'))
+  }
+
   /** Stores `bytes` (idempotent) and returns their hash. Durable when the promise resolves. */
   async put(bytes: Uint8Array): Promise<BlobHash> {
     const hash = blobHashOf(bytes)
-    const path = this.pathOf(hash)
     if (await this.has(hash)) return hash
     const dir = join(this.root, hash.slice(0, 2))
     await mkdir(dir, { recursive: true, mode: 0o700 })
-    const tmp = join(dir, `.tmp-${hash}-${Buffer.from(randomBytes(6)).toString('hex')}`)
-    try {
-      const file = await open(tmp, 'wx', 0o600)
-      try {
-        await file.writeFile(bytes)
-        await file.sync()
-      } finally {
-        await file.close()
-      }
-      await rename(tmp, path)
-    } catch (err) {
-      await rm(tmp, { force: true })
-      throw err
-    }
+    await writeDurably(this.pathOf(hash), bytes)
     await syncDir(dir)
     return hash
   }
@@ -74,9 +94,7 @@ export class FsBlobStore {
       if (isMissing(err)) return undefined
       throw err
     }
-    if (blobHashOf(bytes) !== hash) {
-      throw new StoreError(`blob ${hash} is corrupt (its bytes do not match its hash)`, { code: 'CORRUPT_BLOB' })
-    }
+    if (blobHashOf(bytes) !== hash) throw corrupt(hash)
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   }
 
@@ -95,6 +113,392 @@ export class FsBlobStore {
       throw err
     }
   }
+
+  /**
+   * `length` bytes at `offset` (fewer at the end), read at that offset from the file.
+   * @throws StoreError `NOT_FOUND` when the blob is absent; ValidationError for a bad range.
+   */
+  async read(hash: BlobHash, offset: number, length: number): Promise<Uint8Array> {
+    const path = this.pathOf(hash)
+    checkRange(offset, length)
+    let file: FileHandle
+    try {
+      file = await open(path, 'r')
+    } catch (err) {
+      if (isMissing(err)) throw notFound(hash)
+      throw err
+    }
+    try {
+      const size = (await file.stat()).size
+      const want = Math.max(0, Math.min(length, size - offset))
+      const out = Buffer.alloc(want)
+      let got = 0
+      while (got < want) {
+        const { bytesRead } = await file.read(out, got, want - got, offset + got)
+        if (bytesRead === 0) break
+        got += bytesRead
+      }
+      return new Uint8Array(out.buffer, out.byteOffset, got)
+    } finally {
+      await file.close()
+    }
+  }
+
+  /**
+   * The stored blob's chunk list: from its `<hash>.chunks` sidecar when that is sound, else
+   * computed in one streaming pass (which also checks the whole hash) and cached there.
+   * @throws StoreError `CORRUPT_BLOB` when the stored bytes no longer match their hash.
+   */
+  async chunks(hash: BlobHash): Promise<ChunkList | undefined> {
+    const path = this.pathOf(hash)
+    const s = await this.stat(hash)
+    if (s === undefined) return undefined
+    const cached = await readListFile(`${path}.chunks`)
+    if (cached !== undefined && cached.hash === hash && cached.size === s.size) return cached
+    let file: FileHandle
+    try {
+      file = await open(path, 'r')
+    } catch (err) {
+      if (isMissing(err)) return undefined
+      throw err
+    }
+    let list: ChunkList
+    try {
+      list = await chunkListOfFile(file)
+    } finally {
+      await file.close()
+    }
+    if (list.hash !== hash) throw corrupt(hash)
+    // A cache: if writing it fails the list is recomputed next time, so the error is not the caller's.
+    await writeDurably(`${path}.chunks`, Buffer.from(JSON.stringify(list))).catch(() => undefined)
+    return list
+  }
+
+  /** Every stored blob (a `<root>/ab/<hash>` file), in hash order. */
+  async list(): Promise<BlobStat[]> {
+    const out: BlobStat[] = []
+    for (const prefix of (await readdirOrEmpty(this.root)).filter((n) => PREFIX_NAME.test(n)).sort()) {
+      for (const name of (await readdirOrEmpty(join(this.root, prefix))).filter((n) => HASH_NAME.test(n) && n.startsWith(prefix)).sort()) {
+        const s = await this.stat(name as BlobHash)
+        if (s !== undefined) out.push(s)
+      }
+    }
+    return out
+  }
+
+  /** Removes a stored blob and its chunk-list cache; false when it was absent. */
+  async delete(hash: BlobHash): Promise<boolean> {
+    const path = this.pathOf(hash)
+    const present = (await this.stat(hash)) !== undefined
+    await rm(`${path}.chunks`, { force: true })
+    if (!present) return false
+    await rm(path, { force: true })
+    await syncDir(join(this.root, hash.slice(0, 2)))
+    return true
+  }
+
+  /**
+   * Starts receiving the blob `list` describes, or resumes the partial kept for the same list: its
+   * whole chunks are re-read and re-checked first (a failed one truncates the partial there), and
+   * the current chunk's kept bytes are fed to that chunk's hash.
+   */
+  async receive(list: ChunkList): Promise<IncomingBlob> {
+    checkChunkList(list, this.#maxBytes)
+    const l: ChunkList = { hash: list.hash, size: list.size, chunkSize: list.chunkSize, chunks: [...list.chunks] }
+    if (await this.has(l.hash)) throw new StoreError(`blob ${l.hash} is already stored`, { code: 'ALREADY_STORED' })
+    await this.#open.get(l.hash)?.supersede()
+    const dir = join(this.root, PARTIAL_DIR)
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    const path = this.partialPathOf(l.hash)
+    const kept = await readListFile(`${path}.list`)
+    if (kept === undefined || !sameChunkList(kept, l)) {
+      await rm(path, { force: true })
+      await writeDurably(`${path}.list`, Buffer.from(JSON.stringify(l)))
+    }
+    const file = await open(path, 'a+').then(async (f) => {
+      // 'a+' creates it; positional writes need 'r+' (Linux ignores the position in append mode).
+      await f.close()
+      return open(path, 'r+')
+    })
+    try {
+      await syncDir(dir)
+      const { received, chunkHash } = await resumePoint(file, l)
+      const incoming = new FsIncoming(l, path, file, received, chunkHash, {
+        admit: () => this.#admit(l, path),
+        released: (which) => {
+          if (this.#open.get(l.hash) === which) this.#open.delete(l.hash)
+        },
+      })
+      this.#open.set(l.hash, incoming)
+      return incoming
+    } catch (err) {
+      await file.close()
+      throw err
+    }
+  }
+
+  /** Partials kept for resumption (those whose chunk list is readable), with the bytes each holds. */
+  async partials(): Promise<Array<{ list: ChunkList; received: number }>> {
+    const dir = join(this.root, PARTIAL_DIR)
+    const out: Array<{ list: ChunkList; received: number }> = []
+    for (const name of (await readdirOrEmpty(dir)).sort()) {
+      if (!name.endsWith('.list') || !HASH_NAME.test(name.slice(0, -5))) continue
+      const list = await readListFile(join(dir, name))
+      if (list === undefined || list.hash !== name.slice(0, -5) || (await this.has(list.hash))) continue
+      let received = 0
+      try {
+        received = Math.min(list.size, (await stat(join(dir, list.hash))).size)
+      } catch (err) {
+        if (!isMissing(err)) throw err
+      }
+      out.push({ list, received })
+    }
+    return out
+  }
+
+  /** Moves a verified partial into place: rename, fsync the directory, cache its chunk list. */
+  async #admit(list: ChunkList, partial: string): Promise<BlobStat> {
+    const dir = join(this.root, list.hash.slice(0, 2))
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    const path = join(dir, list.hash)
+    await rename(partial, path)
+    await syncDir(dir)
+    // Every chunk and the whole hash were checked: the list is the blob's true one.
+    await writeDurably(`${path}.chunks`, Buffer.from(JSON.stringify(list))).catch(() => undefined)
+    await rm(`${partial}.list`, { force: true })
+    await syncDir(join(this.root, PARTIAL_DIR))
+    return { hash: list.hash, size: list.size }
+  }
+}
+
+/** A receive in progress: one open file handle, one running hash for the current chunk. */
+class FsIncoming implements IncomingBlob {
+  #closed = false
+  #superseded = false
+  #committed = false
+  #received: number
+  #chunkHash: Hash
+
+  constructor(
+    readonly list: ChunkList,
+    private readonly path: string,
+    private readonly file: FileHandle,
+    received: number,
+    chunkHash: Hash,
+    private readonly store: { admit(): Promise<BlobStat>; released(which: FsIncoming): void },
+  ) {
+    this.#received = received
+    this.#chunkHash = chunkHash
+  }
+
+  get received(): number {
+    return this.#received
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new StoreError(`the receive of blob ${this.list.hash} is closed`, { code: 'CLOSED' })
+  }
+
+  async append(offset: number, bytes: Uint8Array): Promise<void> {
+    this.#checkOpen()
+    const { size, chunkSize, chunks, hash } = this.list
+    if (offset !== this.#received) {
+      throw new StoreError(`blob ${hash}: append at ${offset}, expected ${this.#received}`, { code: 'OUT_OF_ORDER' })
+    }
+    if (this.#received + bytes.length > size) {
+      throw new StoreError(`blob ${hash}: ${this.#received + bytes.length} bytes is past its size ${size}`, { code: 'TOO_LONG' })
+    }
+    let at = 0
+    while (at < bytes.length) {
+      const chunk = Math.floor(this.#received / chunkSize)
+      const chunkStart = chunk * chunkSize
+      const chunkEnd = Math.min(size, chunkStart + chunkSize)
+      const piece = bytes.subarray(at, at + Math.min(bytes.length - at, chunkEnd - this.#received))
+      await writeAll(this.file, piece, this.#received)
+      this.#chunkHash.update(piece)
+      this.#received += piece.length
+      at += piece.length
+      if (this.#received === chunkEnd) {
+        const digest = this.#chunkHash.digest('hex')
+        this.#chunkHash = createHash('sha256')
+        if (digest !== chunks[chunk]) {
+          await this.file.truncate(chunkStart)
+          this.#received = chunkStart
+          throw new StoreError(`blob ${hash}: chunk ${chunk} does not match its hash; its bytes were dropped`, { code: 'CHUNK_MISMATCH' })
+        }
+      }
+    }
+  }
+
+  async commit(): Promise<BlobStat> {
+    this.#checkOpen()
+    const { size, hash } = this.list
+    if (this.#received < size) {
+      throw new StoreError(`blob ${hash}: ${this.#received} of ${size} bytes received`, { code: 'INCOMPLETE' })
+    }
+    // Whole-hash check over what is on disk, read back through one chunk-sized buffer.
+    const whole = await hashFile(this.file, size)
+    await this.file.sync()
+    await this.#release()
+    if (whole !== hash) {
+      await rm(this.path, { force: true })
+      await rm(`${this.path}.list`, { force: true })
+      throw new StoreError(`blob ${hash}: its bytes hash to something else; the chunk list lied`, { code: 'BLOB_MISMATCH' })
+    }
+    this.#committed = true
+    return this.store.admit()
+  }
+
+  async discard(): Promise<void> {
+    await this.#release()
+    if (this.#superseded || this.#committed) return
+    await rm(this.path, { force: true })
+    await rm(`${this.path}.list`, { force: true })
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    await this.file.sync().catch(() => undefined)
+    await this.#release()
+  }
+
+  /** A newer `receive` of the same hash takes over the partial: this one stops touching it. */
+  async supersede(): Promise<void> {
+    this.#superseded = true
+    await this.close()
+  }
+
+  async #release(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.store.released(this)
+    await this.file.close()
+  }
+}
+
+const corrupt = (hash: BlobHash): StoreError =>
+  new StoreError(`blob ${hash} is corrupt (its bytes do not match its hash)`, { code: 'CORRUPT_BLOB' })
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir)
+  } catch (err) {
+    if (isMissing(err)) return []
+    throw err
+  }
+}
+
+/** A chunk list read from a JSON file, or `undefined` when it is absent, torn or malformed. */
+async function readListFile(path: string): Promise<ChunkList | undefined> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if (isMissing(err)) return undefined
+    throw err
+  }
+  try {
+    const value: unknown = JSON.parse(text)
+    checkChunkList(value)
+    return { hash: value.hash, size: value.size, chunkSize: value.chunkSize, chunks: value.chunks }
+  } catch {
+    return undefined
+  }
+}
+
+/** Writes `bytes` to a temp file beside `path`, fsyncs it and renames it over `path`. */
+async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${tmpSuffix()}`
+  try {
+    const file = await open(tmp, 'wx', 0o600)
+    try {
+      await file.writeFile(bytes)
+      await file.sync()
+    } finally {
+      await file.close()
+    }
+    await rename(tmp, path)
+  } catch (err) {
+    await rm(tmp, { force: true })
+    throw err
+  }
+}
+
+async function writeAll(file: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  let done = 0
+  while (done < bytes.length) {
+    const { bytesWritten } = await file.write(bytes, done, bytes.length - done, position + done)
+    done += bytesWritten
+  }
+}
+
+/** Reads up to `buffer.length` bytes at `position`; fewer only at the end of the file. */
+async function readFull(file: FileHandle, buffer: Buffer, length: number, position: number): Promise<number> {
+  let got = 0
+  while (got < length) {
+    const { bytesRead } = await file.read(buffer, got, length - got, position + got)
+    if (bytesRead === 0) break
+    got += bytesRead
+  }
+  return got
+}
+
+/** Hex SHA-256 of the first `size` bytes of `file`, streamed. */
+async function hashFile(file: FileHandle, size: number): Promise<string> {
+  const hash = createHash('sha256')
+  const buffer = Buffer.allocUnsafe(Math.min(CHUNK_SIZE, Math.max(1, size)))
+  for (let at = 0; at < size; ) {
+    const got = await readFull(file, buffer, Math.min(buffer.length, size - at), at)
+    if (got === 0) break
+    hash.update(buffer.subarray(0, got))
+    at += got
+  }
+  return hash.digest('hex')
+}
+
+/** The chunk list of a whole file in one streaming pass; `hash` is what the bytes really hash to. */
+async function chunkListOfFile(file: FileHandle): Promise<ChunkList> {
+  const size = (await file.stat()).size
+  const whole = createHash('sha256')
+  const chunks: string[] = []
+  const buffer = Buffer.allocUnsafe(Math.min(CHUNK_SIZE, Math.max(1, size)))
+  for (let at = 0; at < size; ) {
+    const got = await readFull(file, buffer, Math.min(CHUNK_SIZE, size - at), at)
+    if (got === 0) break
+    const chunk = buffer.subarray(0, got)
+    whole.update(chunk)
+    chunks.push(createHash('sha256').update(chunk).digest('hex'))
+    at += got
+  }
+  return { hash: whole.digest('hex') as BlobHash, size, chunkSize: CHUNK_SIZE, chunks }
+}
+
+/**
+ * Where a kept partial resumes: every whole chunk it holds is re-read and re-checked (a failed one
+ * truncates the file there: a SIGKILL or power cut may have left anything after the last good
+ * chunk), and the bytes of the current, unfinished chunk are fed to its running hash.
+ */
+async function resumePoint(file: FileHandle, list: ChunkList): Promise<{ received: number; chunkHash: Hash }> {
+  let length = (await file.stat()).size
+  if (length > list.size) {
+    await file.truncate(list.size)
+    length = list.size
+  }
+  const buffer = Buffer.allocUnsafe(Math.min(list.chunkSize, Math.max(1, length)))
+  let at = 0
+  for (let chunk = 0; at < length; chunk++) {
+    const end = Math.min(list.size, at + list.chunkSize)
+    const take = Math.min(end, length) - at
+    const got = await readFull(file, buffer, take, at)
+    const hash = createHash('sha256').update(buffer.subarray(0, got))
+    if (end > length) return { received: at + got, chunkHash: hash }
+    if (got !== take || hash.digest('hex') !== list.chunks[chunk]) {
+      await file.truncate(at)
+      return { received: at, chunkHash: createHash('sha256') }
+    }
+    at = end
+  }
+  return { received: at, chunkHash: createHash('sha256') }
 }
 
 async function syncDir(dir: string): Promise<void> {

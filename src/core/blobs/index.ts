@@ -5,3 +5,4 @@
 export * from './port.js'
 export { blobValidationError, checkChunkList, chunkListOf, sameChunkList, sha256Hex } from './chunks.js'
 export { MemoryBlobStore, type MemoryBlobStoreOptions } from './memory-store.js'
+export { MAX_IMAGE_DIMENSION, inspectImage, sniffImageType, validateImage, type ImageInfo, type ImageType, type ValidateImageOptions } from './image.js'

@@ -1,0 +1,41 @@
+/**
+ * The synthetic blobs of the FS store tests, the same bytes receive-child.mjs produces: chunk i
+ * is a fixed pseudo-random MiB with i in its first four bytes, so a blob of any size is made one
+ * chunk at a time and never held whole.
+ */
+import { createHash } from 'node:crypto'
+import { CHUNK_SIZE, type ChunkList } from '../../src/core/blobs/index.js'
+import type { BlobHash } from '../../src/core/ids.js'
+
+let base: Buffer | undefined
+
+/** Chunk `i` of the synthetic blob (a fresh buffer). */
+export function syntheticChunk(i: number): Buffer {
+  if (base === undefined) {
+    base = Buffer.alloc(CHUNK_SIZE)
+    let x = 0x9e3779b9
+    for (let j = 0; j < CHUNK_SIZE; j++) {
+      x ^= x << 13
+      x >>>= 0
+      x ^= x >>> 17
+      x ^= x << 5
+      x >>>= 0
+      base[j] = x & 0xff
+    }
+  }
+  const out = Buffer.from(base)
+  out.writeUInt32BE(i, 0)
+  return out
+}
+
+/** The chunk list of the synthetic blob of `chunks` whole chunks, computed one chunk at a time. */
+export function syntheticList(chunks: number): ChunkList {
+  const whole = createHash('sha256')
+  const names: string[] = []
+  for (let i = 0; i < chunks; i++) {
+    const c = syntheticChunk(i)
+    whole.update(c)
+    names.push(createHash('sha256').update(c).digest('hex'))
+  }
+  return { hash: whole.digest('hex') as BlobHash, size: chunks * CHUNK_SIZE, chunkSize: CHUNK_SIZE, chunks: names }
+}
