@@ -23,7 +23,7 @@ import type { BlobPort } from '../../core/blobs/protocol.js'
 import type { SyncStore } from '../../core/sync/store.js'
 import type { BlobSyncState, BlobTransferView } from '../../core/sync/types.js'
 import type { ConfigStore, OrbitDatabase } from '../../adapters/storage-sqlite/index.js'
-import { sniffImageType } from '../../adapters/blobstore-fs/index.js'
+import { inspectImage } from '../../core/blobs/image.js'
 
 /** The config key of the largest blob this device accepts, in bytes. */
 export const BLOB_LIMIT_KEY = 'blobs.maxBytes'
@@ -168,10 +168,13 @@ export function parseSize(text: string, field = 'size'): number {
 /** The image's type and dimensions from its first bytes, when it is one this build reads. */
 export type ImageInspector = (head: Uint8Array) => { type: string; width?: number; height?: number } | undefined
 
-/** The type from the magic bytes (the blob store's sniffer; dimensions once the image module reads them). */
+/** The type and dimensions from the image's header (src/core/blobs/image.ts); undefined when it decodes as none. */
 export const defaultInspector: ImageInspector = (head) => {
-  const type = sniffImageType(head)
-  return type === undefined ? undefined : { type }
+  try {
+    return inspectImage(head, 'blob')
+  } catch {
+    return undefined
+  }
 }
 
 /** The device parts {@link blobStatusOn} reads. */

@@ -35,7 +35,7 @@ import { WebRtcTier } from './tiers/webrtc-tier.js'
 import { Mesh } from './mesh.js'
 import { NodeBlobs, type NodeBlobExchangeOptions, type SessionBlobs, type SyncBlobs } from './blobs.js'
 import { BlobExchange } from '../../core/blobs/exchange.js'
-import type { BlobStore } from '../../core/blobs/port.js'
+import { inspectImage } from '../../core/blobs/image.js'
 import type { WebRtcNetworkAdapter } from '../../adapters/transport-webrtc/index.js'
 
 export interface OrbitNodeOptions {
@@ -135,11 +135,6 @@ export async function createOrbitNode(options: OrbitNodeOptions): Promise<OrbitN
   }
 }
 
-/** The device's blob store as the exchange's port, once it implements it (receive, read, chunks). */
-function blobStoreOf(store: object): BlobStore | undefined {
-  return typeof (store as Partial<BlobStore>).receive === 'function' ? (store as BlobStore) : undefined
-}
-
 class Node implements OrbitNode {
   readonly store: SyncStore
   readonly policy: MembershipPolicy
@@ -216,13 +211,14 @@ class Node implements OrbitNode {
       logger,
       now: this.#now,
     })
-    const store = blobStoreOf(device.blobs)
     this.blobs = new NodeBlobs({
       device,
       store: this.store,
       isMember: (id) => this.policy.isMember(id) && id !== me,
       ports: [this.lan.tcp.blobPort()],
-      ...(store === undefined ? {} : { createExchange: (o: NodeBlobExchangeOptions) => new BlobExchange({ ...o, store }) }),
+      createExchange: (o: NodeBlobExchangeOptions) => new BlobExchange({ ...o, store: device.blobs }),
+      // A received blob's first chunk must be an image (type and dimensions decode), or that copy is refused.
+      validateHead: (head) => void inspectImage(head, 'blob'),
       logger,
       now: this.#now,
     })

@@ -4,7 +4,7 @@ import type { CommandModule } from '../command-module.js'
 import type { ActionOptions, CliContext } from '../context.js'
 import { fields, table, when } from '../format.js'
 import { collect, integer, oneOf } from '../options.js'
-import { readLogo, type LogoFile } from './logo.js'
+import { checkLogoLimit, readLogo, type LogoFile } from './logo.js'
 import { registerContactIo } from './contact-io.js'
 import { blobStateText } from './blobs.js'
 import type { BlobItem } from '../../node/api.js'
@@ -66,7 +66,10 @@ Examples:
         const { withApi } = await import('../api.js')
         const created = await withApi(dataDir, async (api) => {
           if (input.orgId !== undefined) await api.requireOrg(input.orgId)
-          if (logo !== undefined) await api.putBlob(logo.bytes)
+          if (logo !== undefined) {
+            checkLogoLimit(logo, await api.blobLimit())
+            await api.putBlob(logo.bytes)
+          }
           return api.workspace.addContact(input)
         })
         ctx.emit(cmd, created, () => created.id)
@@ -248,7 +251,10 @@ Examples:
         const { withApi } = await import('../api.js')
         const updated = await withApi(dataDir, async (api) => {
           if (typeof patch.orgId === 'string') await api.requireOrg(patch.orgId)
-          if (logo !== undefined) await api.putBlob(logo.bytes)
+          if (logo !== undefined) {
+            checkLogoLimit(logo, await api.blobLimit())
+            await api.putBlob(logo.bytes)
+          }
           return api.workspace.editContact(contactId, patch)
         })
         ctx.emit(cmd, updated, () => `Updated ${updated.id} (${updated.name}).`)
