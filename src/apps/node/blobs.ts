@@ -21,7 +21,7 @@ import { DEFAULT_MAX_BLOB_BYTES, type BlobStat, type ChunkList } from '../../cor
 import type { BlobExchange, BlobExchangeOptions, BlobFetchResult, BlobProgress } from '../../core/blobs/exchange.js'
 import type { BlobPort } from '../../core/blobs/protocol.js'
 import type { SyncStore } from '../../core/sync/store.js'
-import type { BlobSyncState, BlobTransferView } from '../../core/sync/types.js'
+import type { BlobSyncState } from '../../core/sync/types.js'
 import type { ConfigStore, OrbitDatabase } from '../../adapters/storage-sqlite/index.js'
 import { inspectImage } from '../../core/blobs/image.js'
 
