@@ -279,6 +279,11 @@ export interface NodeBlobsOptions {
   inspect?: ImageInspector
   /** How long after a change the automatic fetch runs (coalescing a burst of changes). */
   debounceMs?: number
+  /**
+   * Retry delays (ms) after a fetch left blobs missing while members are connected: a member may
+   * get the blob later (C links only B, B is still fetching it from A). Default 1 s doubling to 60 s.
+   */
+  retryMs?: { firstMs: number; maxMs: number }
   logger?: Logger
   now?: () => number
 }
@@ -312,6 +317,8 @@ export class NodeBlobs {
   #running: Promise<NodeBlobFetchResult> | undefined
   #next: Promise<NodeBlobFetchResult> | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
+  #retry: ReturnType<typeof setTimeout> | undefined
+  #retryDelay = 0
   #closed = false
   /** Fetches that ran, with what each got (tests and the bench read it). */
   fetches = 0
@@ -470,7 +477,25 @@ export class NodeBlobs {
     const result = await this.exchange.fetch(missing)
     if (result.fetched.length > 0) this.#log.info('blobs fetched', { count: result.fetched.length })
     await this.publish()
+    this.#retryLater(result.failed.length > 0)
     return result
+  }
+
+  /** Evidence-driven where it can be (a sync, a link); a retry only while something is still missing and members are linked. */
+  #retryLater(missing: boolean): void {
+    if (this.#retry !== undefined) clearTimeout(this.#retry)
+    this.#retry = undefined
+    const { firstMs, maxMs } = this.#o.retryMs ?? { firstMs: 1000, maxMs: 60_000 }
+    if (!missing || this.#closed) {
+      this.#retryDelay = 0
+      return
+    }
+    this.#retryDelay = this.#retryDelay === 0 ? firstMs : Math.min(maxMs, this.#retryDelay * 2)
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined
+      if (this.providers().length > 0) this.schedule()
+    }, this.#retryDelay)
+    this.#retry.unref?.()
   }
 
   /** Puts the manifest counts into the sync store. */
@@ -491,6 +516,7 @@ export class NodeBlobs {
     if (this.#closed) return
     this.#closed = true
     if (this.#timer !== undefined) clearTimeout(this.#timer)
+    if (this.#retry !== undefined) clearTimeout(this.#retry)
     for (const off of this.#off.splice(0)) off()
     await this.#running?.catch(() => undefined)
     await this.exchange?.close()
