@@ -18,7 +18,7 @@ import { ValidationError } from '../../core/errors.js'
 import { parseBlobHash, type BlobHash, type DeviceId } from '../../core/ids.js'
 import { silentLogger, type Logger } from '../../core/log.js'
 import { DEFAULT_MAX_BLOB_BYTES, type BlobStat, type ChunkList } from '../../core/blobs/port.js'
-import type { BlobExchange, BlobExchangeOptions, BlobFetchResult, BlobProgress } from '../../core/blobs/exchange.js'
+import type { BlobExchange, BlobExchangeCounts, BlobExchangeOptions, BlobFetchResult, BlobProgress } from '../../core/blobs/exchange.js'
 import type { BlobPort } from '../../core/blobs/protocol.js'
 import type { SyncStore } from '../../core/sync/store.js'
 import type { BlobSyncState } from '../../core/sync/types.js'
@@ -93,6 +93,8 @@ export interface BlobStatus {
   providers: Array<{ deviceId: DeviceId; name: string }>
   items: BlobItem[]
   progress: NodeBlobProgress
+  /** The exchange's counters since the node started (requests sent, bytes served, bytes a cut link made it send again), when live. */
+  counts?: BlobExchangeCounts
 }
 
 /** What `orbit sync` adds to its report: the images fetched after the documents synced. */
@@ -194,7 +196,7 @@ export interface BlobStatusDevice {
 export async function blobStatusOn(
   device: BlobStatusDevice,
   query: BlobQuery = {},
-  live?: { progress: NodeBlobProgress; providers: DeviceId[] },
+  live?: { progress: NodeBlobProgress; providers: DeviceId[]; counts?: BlobExchangeCounts },
   inspect: ImageInspector = defaultInspector,
 ): Promise<BlobStatus> {
   const only = query.hash === undefined ? undefined : parseBlobHash(query.hash, 'hash')
@@ -248,6 +250,7 @@ export async function blobStatusOn(
     providers,
     items,
     progress,
+    ...(live?.counts === undefined ? {} : { counts: { ...live.counts } }),
   }
 }
 
@@ -508,7 +511,7 @@ export class NodeBlobs {
 
   /** `orbit blobs` as this node knows it (with what is fetching, from whom). */
   status(query: BlobQuery = {}): Promise<BlobStatus> {
-    return blobStatusOn(this.#o.device, query, { progress: this.exchange?.progress() ?? EMPTY_PROGRESS, providers: this.providers() }, this.#o.inspect)
+    return blobStatusOn(this.#o.device, query, { progress: this.exchange?.progress() ?? EMPTY_PROGRESS, providers: this.providers(), ...(this.exchange === undefined ? {} : { counts: this.exchange.counts }) }, this.#o.inspect)
   }
 
   /** Idempotent: stops fetching and serving. */
