@@ -158,7 +158,6 @@ async function timedFetch(p: Pair, hashes: BlobHash[], limit: number): Promise<{
 /** The baseline: the same blobs over one loopback TCP socket, each written to its own file and fsynced. */
 async function rawTcpCopy(blobs: Uint8Array[], dir: string): Promise<number> {
   const sizes = blobs.map((b) => b.length)
-  const total = sizes.reduce((s, n) => s + n, 0)
   let resolveDone: () => void = () => undefined
   const done = new Promise<void>((resolve) => (resolveDone = resolve))
   const server = createServer((socket: Socket) => {
@@ -198,7 +197,6 @@ async function rawTcpCopy(blobs: Uint8Array[], dir: string): Promise<number> {
   const ms = performance.now() - t0
   client.destroy()
   await new Promise<void>((resolve) => server.close(() => resolve()))
-  void total
   return ms
 }
 
