@@ -13,6 +13,7 @@ import {
   decodeControl,
   decodeEnvelope,
   decodeHello,
+  encodeBlob,
   encodeControl,
   encodeEnvelope,
   encodeHello,
@@ -216,5 +217,57 @@ describe('one active link per device', () => {
     const there = await repoB.find<{ v: number }>(doc.url)
     expect(there.doc()?.v).toBe(1)
     await Promise.all([repoA.shutdown(), repoB.shutdown()])
+  })
+})
+
+describe('the blob kind (docs/protocol/blobs.md) with an older build', () => {
+  const hash = 'd'.repeat(64)
+
+  it('a build without blob (features lack 3) answers a blob envelope with one unsupported notice and stays up', async () => {
+    const { raw, received, errors, host } = hostWithRawPeer({ features: [1, 2, 4, 5] })
+    const joined = new Promise((r) => host.once('peer-candidate', r))
+    raw.send(encodeHello({ versions: [1], peerId: them as unknown as PeerId, peerMetadata: {}, features: [1, 2, 3, 4, 5] }))
+    await joined
+    expect(decodeHello(received()[0]!.payload).features).toEqual([1, 2, 4, 5])
+    expect(host.blobPeers()).toEqual([])
+    expect(host.sendBlob(them, { type: 'cancel', id: 1 })).toBe(false)
+    raw.send(encodeBlob(1, { type: 'cancel', id: 1 }))
+    raw.send(encodeBlob(1, { type: 'cancel', id: 2 }))
+    await tick()
+    const notices = received().filter((e) => e.kind === EnvelopeKind.Control).map((e) => decodeControl(e.payload))
+    expect(notices).toEqual([expect.objectContaining({ type: 'unsupported', kind: EnvelopeKind.Blob })])
+    expect(errors.map((e) => e.code)).toEqual(['LINK_UNSUPPORTED_KIND', 'LINK_UNSUPPORTED_KIND'])
+    expect(raw.closed).toBe(false)
+  })
+
+  it('this build sends no blob envelope to a peer whose hello lacks kind 3 (blobPeers excludes it)', async () => {
+    const { raw, received, host } = hostWithRawPeer()
+    const joined = new Promise((r) => host.once('peer-candidate', r))
+    raw.send(helloFrom([1]))
+    await joined
+    expect(decodeHello(received()[0]!.payload).features).toContain(EnvelopeKind.Blob)
+    expect(host.blobPeers()).toEqual([])
+    expect(host.sendBlob(them, { type: 'query', id: 1, hashes: [hash as never] })).toBe(false)
+    await tick()
+    expect(received().filter((e) => e.kind === EnvelopeKind.Blob)).toEqual([])
+  })
+
+  it('delivers blob messages from a peer that speaks it, and ignores an unknown blob type (link up)', async () => {
+    const { raw, host, errors } = hostWithRawPeer()
+    const got: unknown[] = []
+    host.on2('blob', (e) => got.push(e))
+    const joined = new Promise((r) => host.once('peer-candidate', r))
+    raw.send(encodeHello({ versions: [1], peerId: them as unknown as PeerId, peerMetadata: {}, features: [1, 2, 3, 4, 5] }))
+    await joined
+    expect(host.blobPeers()).toEqual([them])
+    raw.send(encodeEnvelope(1, EnvelopeKind.Blob, cbor.encode({ v: 1, type: 'from-the-future', x: 1 })))
+    raw.send(encodeBlob(1, { type: 'have', id: 3, hashes: [hash as never] }))
+    await tick()
+    expect(got).toEqual([{ deviceId: them, message: { type: 'have', id: 3, hashes: [hash] } }])
+    expect(errors).toEqual([])
+    raw.send(encodeEnvelope(1, EnvelopeKind.Blob, cbor.encode({ v: 1, type: 'have', id: -1, hashes: [] })))
+    await tick()
+    expect(errors.map((e) => e.code)).toEqual(['BLOB_BAD_ID'])
+    expect(raw.closed).toBe(true)
   })
 })

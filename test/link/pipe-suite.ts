@@ -150,19 +150,27 @@ export function runLinkPipeSuite(name: string, makePair: PairFactory, options: {
       }
     }, t)
 
-    it('answers a reserved kind nobody implements yet (blob) with an unsupported notice, link up', async () => {
+    it('carries blob envelopes to the host, naming the link-authenticated sender; a malformed one closes (BLOB_MALFORMED)', async () => {
       const l = await live(makePair)
       try {
-        const [a, b] = await shared(l)
-        for (const kind of [EnvelopeKind.Blob]) {
-          const dropped = linkError(l.pair.left.adapter, 'LINK_UNSUPPORTED_KIND')
-          const told = linkError(l.pair.right.adapter, 'LINK_PEER_UNSUPPORTED')
-          l.pair.right.link()!.sendRaw(encodeEnvelope(1, kind, new Uint8Array(64)))
-          expect((await dropped).closing).toBe(false)
-          expect((await told).closing).toBe(false)
-        }
-        b.change((d) => (d.note = 'after the reserved kinds'))
-        await until(() => a.doc()?.note === 'after the reserved kinds', 'a change after the reserved kinds')
+        await shared(l)
+        const got = new Promise<{ deviceId: DeviceId; message: unknown }>((resolve) => {
+          const off = l.pair.left.adapter.on2('blob', (e) => {
+            off()
+            resolve(e)
+          })
+        })
+        const right = l.pair.right.adapter as unknown as LinkNetworkAdapter
+        expect(right.blobPeers()).toEqual([l.pair.left.deviceId])
+        const piece = new Uint8Array(64 * 1024).fill(9)
+        const hash = 'c'.repeat(64)
+        expect(right.sendBlob(l.pair.left.deviceId, { type: 'data', id: 1, hash: hash as never, offset: 0, bytes: piece })).toBe(true)
+        const e = await got
+        expect(e.deviceId).toBe(l.pair.right.deviceId)
+        expect(e.message).toEqual({ type: 'data', id: 1, hash, offset: 0, bytes: piece })
+        const failed = linkError(l.pair.left.adapter, 'BLOB_MALFORMED')
+        l.pair.right.link()!.sendRaw(encodeEnvelope(1, EnvelopeKind.Blob, new Uint8Array(64)))
+        expect((await failed).closing).toBe(true)
       } finally {
         await stop(l)
       }

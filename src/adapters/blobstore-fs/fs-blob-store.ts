@@ -10,7 +10,7 @@
  */
 import { createHash, type Hash } from 'node:crypto'
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { checkChunkList, sameChunkList } from '../../core/blobs/chunks.js'
 import { CHUNK_SIZE, type BlobStat, type BlobStore, type ChunkList, type IncomingBlob } from '../../core/blobs/port.js'
 import { StoreError, ValidationError } from '../../core/errors.js'
@@ -406,9 +406,12 @@ async function readListFile(path: string): Promise<ChunkList | undefined> {
   }
 }
 
-/** Writes `bytes` to a temp file beside `path`, fsyncs it and renames it over `path`. */
+/**
+ * Writes `bytes` to a temp file beside `path` (`.tmp-<name>-<12 hex>`, the data-dir layout's temp
+ * name: never read, safe to delete), fsyncs it and renames it over `path`.
+ */
 async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${tmpSuffix()}`
+  const tmp = join(dirname(path), `.tmp-${basename(path)}-${tmpSuffix()}`)
   try {
     const file = await open(tmp, 'wx', 0o600)
     try {

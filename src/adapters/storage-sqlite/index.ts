@@ -13,3 +13,4 @@ export { DocHeadsStore, MAX_RECORDED_HEADS } from './doc-heads.js'
 // flushAndRecordHeads: import './record-heads.js' directly (it loads Automerge; this index must not).
 export { SyncHistoryStore, SYNC_HISTORY_MAX } from './sync-history.js'
 export { PeerHeadsStore } from './peer-heads.js'
+export { BlobStateStore, isBlobReferenced, referencedBlobs } from './blob-state.js'

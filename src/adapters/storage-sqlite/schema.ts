@@ -13,10 +13,10 @@
 export const ORBIT_APPLICATION_ID = 0x4f524254
 
 /** `PRAGMA user_version` written by the newest migration below. */
-export const SCHEMA_VERSION = 3
+export const SCHEMA_VERSION = 4
 
 /** Tables a store at {@link SCHEMA_VERSION} must have; a store missing one is not ours. */
-export const REQUIRED_TABLES = ['chunks', 'doc_gen', 'config', 'entity_index', 'index_state', 'doc_heads'] as const
+export const REQUIRED_TABLES = ['chunks', 'doc_gen', 'config', 'entity_index', 'index_state', 'doc_heads', 'blob_state'] as const
 
 /** Migration `i` takes a store from user_version `i` to `i + 1`. */
 export const MIGRATIONS: readonly string[] = [
@@ -124,5 +124,19 @@ export const MIGRATIONS: readonly string[] = [
     FROM config c, json_each(c.value) j
     WHERE substr(c.key, 1, 13) = 'qr.peerHeads.' AND json_valid(c.value) AND json_type(c.value) = 'object' AND j.type = 'array';
   DELETE FROM config WHERE substr(key, 1, 13) = 'qr.peerHeads.';
+  `,  `
+  -- The blob each projected entity references (its logo), read from the JSON, so "which hashes
+  -- does the workspace reference" is one index scan without Automerge
+  -- (src/adapters/storage-sqlite/blob-state.ts). Tombstoned rows keep their logo: a restored
+  -- record must find it. VIRTUAL: computed on read, so the migration rewrites no row.
+  ALTER TABLE entity_index ADD COLUMN logo TEXT GENERATED ALWAYS AS (json_extract(json, '$.logo')) VIRTUAL;
+  CREATE INDEX IF NOT EXISTS entity_index_logo ON entity_index (logo) WHERE logo IS NOT NULL;
+
+  -- When each blob this device holds was first seen unreferenced (docs/protocol/blobs.md,
+  -- "Garbage collection"); a row is dropped when the blob is referenced again or collected.
+  CREATE TABLE IF NOT EXISTS blob_state (
+    hash               TEXT PRIMARY KEY NOT NULL,
+    unreferenced_since INTEGER NOT NULL
+  ) WITHOUT ROWID;
   `,
 ]

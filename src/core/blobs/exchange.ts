@@ -20,6 +20,7 @@
 import { OrbitError, WireError } from '../errors.js'
 import type { BlobHash, DeviceId } from '../ids.js'
 import { silentLogger, type Logger } from '../log.js'
+import { checkChunkList } from './chunks.js'
 import { CHUNK_SIZE, PIECE_SIZE, type BlobStore, type ChunkList, type IncomingBlob } from './port.js'
 import { MAX_BLOB_HASHES, MAX_BLOB_REQUEST_ID, type BlobMessage, type BlobPort, type BlobWantItem } from './protocol.js'
 
@@ -216,7 +217,7 @@ export class BlobExchange {
    * one `want` per provider; falls back to the next provider on a refusal, a bad chunk, a lying
    * chunk list or a cut link. Resolves when each hash is present or failed (never rejects).
    * Failure codes: a provider's refusal (`NOT_FOUND`, `NOT_REFERENCED`, `TOO_LARGE`, `BUSY`), a
-   * bad copy (`CHUNK_MISMATCH`, `BLOB_MISMATCH`, `BAD_HEADER`, `INCOMPLETE`, `STALLED`, or
+   * bad copy (`CHUNK_MISMATCH`, `BLOB_MISMATCH`, `BAD_CHUNK_LIST`, `BAD_HEADER`, `BAD_STREAM`, `INCOMPLETE`, `STALLED`, or
    * `validateHead`'s code), `NOT_FOUND` (no connected member has it), `NOT_REFERENCED` (this
    * workspace does not reference it), `BAD_HASH`, `ABORTED`, `CLOSED`.
    */
@@ -235,12 +236,17 @@ export class BlobExchange {
       }
       let w = this.#wanted.get(hash)
       if (w === undefined) {
-        if (await this.#o.store.has(hash)) {
-          result.fetched.push(hash)
-          continue
-        }
-        if (!(await this.#o.isReferenced(hash))) {
-          result.failed.push({ hash, code: 'NOT_REFERENCED', message: 'this workspace does not reference the blob' })
+        try {
+          if (await this.#o.store.has(hash)) {
+            result.fetched.push(hash)
+            continue
+          }
+          if (!(await this.#o.isReferenced(hash))) {
+            result.failed.push({ hash, code: 'NOT_REFERENCED', message: 'this workspace does not reference the blob' })
+            continue
+          }
+        } catch (error) {
+          result.failed.push({ hash, code: codeOf(error, 'INTERNAL'), message: messageOf(error) })
           continue
         }
         w = this.#wanted.get(hash)
@@ -416,7 +422,9 @@ export class BlobExchange {
 
   /** The one decision function for a wanted blob: assign it, keep waiting, or fail it. */
   #evaluate(w: Wanted): void {
-    if (this.#closed || w.outcome !== undefined || w.assigned !== undefined) return
+    if (w.outcome !== undefined) return
+    if (this.#closed) return this.#finish(w, { ok: false, code: 'CLOSED', message: 'the blob exchange is closed' })
+    if (w.assigned !== undefined) return
     const candidates = [...w.providers].filter((d) => this.#connected.has(d) && !w.bad.has(d))
     if (candidates.length > 0) {
       // The least loaded candidate, so that several providers share a large batch.
@@ -544,9 +552,12 @@ export class BlobExchange {
     if (item === undefined || item.w.hash !== m.hash || r.current !== undefined) return this.#badItem(r, r.current?.w ?? item?.w, { code: 'BAD_STREAM', message: 'a header out of order' })
     const w = item.w
     const list: ChunkList = { hash: m.hash, size: m.size, chunkSize: m.chunkSize, chunks: m.chunks }
-    const max = this.#o.maxBlobBytes()
-    if (list.size > max) return this.#badItem(r, w, { code: 'TOO_LARGE', message: `the blob is ${list.size} bytes, the limit here is ${max}` })
-    if (list.chunkSize !== CHUNK_SIZE) return this.#badItem(r, w, { code: 'BAD_HEADER', message: `chunk size ${list.chunkSize}, expected ${CHUNK_SIZE}` })
+    try {
+      checkChunkList(list, this.#o.maxBlobBytes())
+    } catch (error) {
+      // TOO_LARGE (the limit here) or BAD_CHUNK_LIST (not chunked at CHUNK_SIZE).
+      return this.#badItem(r, w, { code: codeOf(error, 'BAD_CHUNK_LIST'), message: messageOf(error) })
+    }
     if (item.from > list.size) return this.#badItem(r, w, { code: 'BAD_HEADER', message: 'the blob is shorter than what is held of it' })
     let incoming: IncomingBlob
     try {

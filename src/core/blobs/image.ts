@@ -108,22 +108,28 @@ function gifSize(b: Uint8Array): [number, number] {
 }
 
 function webpSize(b: Uint8Array): [number, number] {
-  if (b.length < 30) throw new Undecodable('the WebP header is truncated')
+  const truncated = (need: number): void => {
+    if (b.length < need) throw new Undecodable('the WebP header is truncated')
+  }
+  truncated(16)
   const chunk = String.fromCharCode(b[12]!, b[13]!, b[14]!, b[15]!)
   if (chunk === 'VP8 ') {
     // frame tag(3) · start code 9d 01 2a · 14-bit width, 14-bit height (top 2 bits: scale)
+    truncated(30)
     if ((b[20]! & 1) !== 0) throw new Undecodable('the WebP VP8 frame is not a key frame')
     if (!startsWith(b, [0x9d, 0x01, 0x2a], 23)) throw new Undecodable('the WebP VP8 start code is missing')
     return [u16le(b, 26) & 0x3fff, u16le(b, 28) & 0x3fff]
   }
   if (chunk === 'VP8L') {
     // signature 0x2f · 14 bits width − 1 · 14 bits height − 1 (little-endian bit order)
+    truncated(25)
     if (b[20] !== 0x2f) throw new Undecodable('the WebP VP8L signature is missing')
     const bits = (b[21]! | (b[22]! << 8) | (b[23]! << 16) | (b[24]! << 24)) >>> 0
     return [(bits & 0x3fff) + 1, ((bits >>> 14) & 0x3fff) + 1]
   }
   if (chunk === 'VP8X') {
     // flags(1) · reserved(3) · canvas width − 1 (24 bits) · canvas height − 1 (24 bits)
+    truncated(30)
     return [u24le(b, 24) + 1, u24le(b, 27) + 1]
   }
   throw new Undecodable(`the WebP starts with an unknown chunk ${JSON.stringify(chunk)}`)

@@ -180,7 +180,9 @@ function decodeFields(m: Record<string, unknown>): BlobMessage | undefined {
     }
     case 'data': {
       if (!(m.bytes instanceof Uint8Array) || m.bytes.length === 0 || m.bytes.length > PIECE_SIZE) throw fail('BLOB_BAD_PIECE', `bytes must be 1..${PIECE_SIZE} bytes`)
-      return { type: 'data', id: id(), hash: hash(m.hash), offset: uint(m.offset, 'offset', Number.MAX_SAFE_INTEGER), bytes: m.bytes }
+      // A plain Uint8Array view (the CBOR decoder may hand out a Buffer): no copy.
+      const bytes = new Uint8Array(m.bytes.buffer, m.bytes.byteOffset, m.bytes.length)
+      return { type: 'data', id: id(), hash: hash(m.hash), offset: uint(m.offset, 'offset', Number.MAX_SAFE_INTEGER), bytes }
     }
     case 'end':
       return { type: 'end', id: id(), hash: hash(m.hash) }

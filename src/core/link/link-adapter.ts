@@ -263,6 +263,8 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
       this.#unannounce(link, undefined)
       link.leave()
     }
+    // The links stay but carry no blob envelopes until the next hellos.
+    this.emit2('blob-peers', [] as never)
   }
 
   /** The Repo detached and the links go (TCP): each remote is told goodbye. */
@@ -383,6 +385,8 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
 
   #onLeave(link: Link<C>): void {
     this.#unannounce(link, undefined)
+    // The link forgets the remote's hello right after this handler: blobPeers() changes then.
+    queueMicrotask(() => this.emit2('blob-peers', [] as never))
   }
 
   #unannounce(link: Link<C>, error: Error | undefined): void {

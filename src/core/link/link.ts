@@ -5,7 +5,7 @@
  * duplicates, events) is the host's business: link-adapter.ts.
  *
  * Errors: every problem is a `WireError` (or the host's `HandshakeError`) with a stable code,
- * reported to the host. Unknown input (an unknown kind, a reserved kind nobody implements yet, a
+ * reported to the host. Unknown input (an unknown kind, a kind this build does not announce, a
  * stray version byte, a sync before the hello after a `leave`) is dropped and the link stays up:
  * nothing was written, and a newer peer may legitimately send it. Malformed input of a known kind,
  * no common version, a revoked device or a refused hello close the link: its state can no longer
