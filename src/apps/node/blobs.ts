@@ -17,12 +17,13 @@
 import { ValidationError } from '../../core/errors.js'
 import { parseBlobHash, type BlobHash, type DeviceId } from '../../core/ids.js'
 import { silentLogger, type Logger } from '../../core/log.js'
-import { DEFAULT_MAX_BLOB_BYTES, type BlobStat, type ChunkList } from '../../core/blobs/port.js'
+import { DEFAULT_MAX_BLOB_BYTES, type BlobStat, type BlobStore, type ChunkList } from '../../core/blobs/port.js'
 import type { BlobExchange, BlobExchangeCounts, BlobExchangeOptions, BlobFetchResult, BlobProgress } from '../../core/blobs/exchange.js'
 import type { BlobPort } from '../../core/blobs/protocol.js'
 import type { SyncStore } from '../../core/sync/store.js'
 import type { BlobSyncState } from '../../core/sync/types.js'
-import type { ConfigStore, OrbitDatabase } from '../../adapters/storage-sqlite/index.js'
+import { BlobStateStore, referencedBlobs, type ConfigStore, type OrbitDatabase } from '../../adapters/storage-sqlite/index.js'
+import { blobManifest } from '../../core/blobs/manifest.js'
 import { inspectImage } from '../../core/blobs/image.js'
 
 /** The config key of the largest blob this device accepts, in bytes. */
@@ -280,6 +281,12 @@ export interface NodeBlobsOptions {
   /** Checks a blob's first bytes before it is fetched whole (throw = refuse). */
   validateHead?: (head: Uint8Array, list: ChunkList) => void
   inspect?: ImageInspector
+  /**
+   * GC (docs/protocol/blobs.md, the GC rule): the device's whole blob store, when each other
+   * member last finished a document sync with this device, the grace period (default 7 days) and
+   * how often the sweep runs (default hourly; 0 = only when `sweep()` is called).
+   */
+  gc?: { store: BlobStore; memberSyncs: () => ReadonlyMap<DeviceId, number | undefined>; graceMs?: number; everyMs?: number }
   /** How long after a change the automatic fetch runs (coalescing a burst of changes). */
   debounceMs?: number
   /**
@@ -321,6 +328,7 @@ export class NodeBlobs {
   #next: Promise<NodeBlobFetchResult> | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
   #retry: ReturnType<typeof setTimeout> | undefined
+  #sweeper: ReturnType<typeof setInterval> | undefined
   #retryDelay = 0
   #closed = false
   /** Fetches that ran, with what each got (tests and the bench read it). */
@@ -363,7 +371,39 @@ export class NodeBlobs {
         }
       }),
     )
+    const every = this.#o.gc?.everyMs ?? 3_600_000
+    if (this.#o.gc !== undefined && every > 0) {
+      this.#sweeper = setInterval(() => void this.sweep().catch((error: unknown) => this.#log.warn('blob sweep failed', { error: String(error) })), every)
+      this.#sweeper.unref?.()
+    }
     this.schedule()
+  }
+
+  /**
+   * One GC sweep: marks blobs that stopped being referenced, unmarks ones referenced again, and
+   * deletes those collectable under the GC rule (unreferenced for the grace period, and every
+   * member synced with us since). Resolves with what it deleted; nothing without `gc`.
+   */
+  async sweep(now: number = (this.#o.now ?? Date.now)()): Promise<BlobHash[]> {
+    const gc = this.#o.gc
+    if (gc === undefined || this.#closed) return []
+    const state = new BlobStateStore(this.#o.device.db)
+    const manifest = blobManifest({
+      referenced: referencedBlobs(this.#o.device.db),
+      present: await gc.store.list(),
+      partials: await gc.store.partials(),
+      now,
+      unreferencedSince: state.unreferencedSince(),
+      memberSyncs: gc.memberSyncs(),
+      graceMs: gc.graceMs ?? 7 * 24 * 3_600_000,
+    })
+    state.apply(manifest.state, now)
+    for (const hash of manifest.collectable) await gc.store.delete(hash)
+    if (manifest.collectable.length > 0) {
+      state.unmark(manifest.collectable)
+      this.#log.info('unreferenced blobs collected', { count: manifest.collectable.length })
+    }
+    return manifest.collectable
   }
 
   /** The limit (config `blobs.maxBytes`, default 10 MB). */
@@ -390,7 +430,7 @@ export class NodeBlobs {
   /** Re-reads what the workspace references from the projection. */
   refreshReferenced(): Set<BlobHash> {
     this.#readAt = Date.now()
-    this.#referenced = new Set(referencedBlobUses(this.#o.device.db).keys())
+    this.#referenced = referencedBlobs(this.#o.device.db)
     return this.#referenced
   }
 
@@ -520,6 +560,7 @@ export class NodeBlobs {
     this.#closed = true
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     if (this.#retry !== undefined) clearTimeout(this.#retry)
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper)
     for (const off of this.#off.splice(0)) off()
     await this.#running?.catch(() => undefined)
     await this.exchange?.close()

@@ -217,6 +217,19 @@ class Node implements OrbitNode {
       isMember: (id) => this.policy.isMember(id) && id !== me,
       ports: [this.lan.tcp.blobPort()],
       createExchange: (o: NodeBlobExchangeOptions) => new BlobExchange({ ...o, store: device.blobs }),
+      // GC: when each other member last finished a document sync with us (the session history, every tier).
+      gc: {
+        store: device.blobs,
+        memberSyncs: () => {
+          const history = deviceSyncState(device).history
+          return new Map(
+            this.policy.peers(me).map((id) => {
+              const last = history.list({ deviceId: id, limit: 50 }).find((e) => e.status === 'completed')
+              return [id, last?.endedAt] as const
+            }),
+          )
+        },
+      },
       // A received blob's first chunk must be an image (type and dimensions decode), or that copy is refused.
       validateHead: (head) => void inspectImage(head, 'blob'),
       logger,
