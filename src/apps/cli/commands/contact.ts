@@ -139,6 +139,10 @@ function registerShow(contact: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
+The logo line says where the image is: \`present (PNG 640×480, 52.0 KB)\`, \`pending — fetching
+from Phone (40%)\` (a running \`orbit serve\` is receiving it) or \`missing (why)\`; --json adds
+"logoBlob": { state, size, received, from, fromName, image, reason }. See \`orbit blobs\`.
+
 Examples:
   $ orbit contact show ct_abcdefghijklmnop
   $ orbit contact show ct_abcdefghijklmnop --json`,

@@ -75,7 +75,9 @@ export const syncCommands: CommandModule = {
 Connects, syncs until both sides hold the same changes for every document (or the timeout), and
 prints { method, status, peer, via, skipped, changesSent, changesReceived, bytesSent, bytesReceived, durationMs, documents }.
 Works with or without \`orbit serve\` running on this data dir; without it, give a target.
-Exit code 1 when the session did not complete.
+Exit code 1 when the session did not complete. Through \`orbit serve\`, the images (logos) the
+synced documents reference and this device lacks are fetched after the session: "images: N
+fetched" (--json: "blobs": { fetched, failed, failures }); see \`orbit blobs\`.
 
 --via auto (the default) chooses the tier: a live link if there is one (it is kept: no second
 link on another tier), else the LAN (a discovered or remembered address that answers), else
