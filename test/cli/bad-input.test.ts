@@ -50,23 +50,23 @@ describe('orbit CLI: bad input changes nothing', () => {
     expect(await storeDigest(data)).toBe(digest)
   })
 
-  const validationErrors: [string, string[], string][] = [
+  const validationErrors: [string, string[], string, string?][] = [
     ['an invalid email', ['contact', 'add', '--name', 'Bob', '--email', 'bob-at-example'], 'emails[0]'],
     ['an invalid second email', ['contact', 'add', '--name', 'Bob', '--email', 'bob@example.com', '--email', 'nope'], 'emails[1]'],
     ['an invalid phone', ['contact', 'add', '--name', 'Bob', '--phone', 'call me'], 'phones[0]'],
     ['an empty name', ['contact', 'add', '--name', '   '], 'name'],
     ['a malformed org id', ['contact', 'add', '--name', 'Bob', '--org', 'acme'], 'orgId'],
-    ['a logo that is not an image', ['contact', 'add', '--name', 'Bob', '--logo', 'NOTES'], 'logo'],
+    ['a logo that is not an image', ['contact', 'add', '--name', 'Bob', '--logo', 'NOTES'], 'logo', 'NOT_IMAGE'],
     ['an oversized logo', ['contact', 'add', '--name', 'Bob', '--logo', 'HUGE'], 'logo'],
     ['a logo file that does not exist', ['contact', 'add', '--name', 'Bob', '--logo', 'MISSING'], 'logo'],
-    ['an org logo that is not an image', ['org', 'add', '--name', 'Acme', '--logo', 'NOTES'], 'logo'],
+    ['an org logo that is not an image', ['org', 'add', '--name', 'Acme', '--logo', 'NOTES'], 'logo', 'NOT_IMAGE'],
     ['a malformed contact id', ['contact', 'show', 'bob'], 'id'],
     ['a malformed id to edit', ['contact', 'edit', 'ct_!!', '--title', 'x'], 'id'],
     ['an invalid email in an edit', ['contact', 'edit', 'ADA', '--email', 'x@'], 'emails[0]'],
     ['an empty note', ['contact', 'note', 'ADA', '--body', ' '], 'body'],
     ['an empty device name', ['init', '--name', ''], 'name'],
   ]
-  it.each(validationErrors)('%s: exit 1, the field is named, nothing written', async (_label, rawArgs, field) => {
+  it.each(validationErrors)('%s: exit 1, the field is named, nothing written', async (_label, rawArgs, field, code = 'VALIDATION') => {
     const args = rawArgs.map((a) => (a === 'NOTES' ? join(root, 'notes.txt') : a === 'MISSING' ? join(root, 'missing.png') : a === 'HUGE' ? join(root, 'huge.png') : a === 'ADA' ? adaId : a))
     const human = orbit(['--data', data, ...args])
     expect(human.code).toBe(1)
@@ -74,7 +74,7 @@ describe('orbit CLI: bad input changes nothing', () => {
     const json = orbit(['--data', data, '--json', ...args])
     expect(json.code).toBe(1)
     expect(json.stdout).toBe('')
-    expect(jsonError(json)).toEqual({ name: 'ValidationError', code: 'VALIDATION', message: expect.any(String), field })
+    expect(jsonError(json)).toEqual({ name: 'ValidationError', code, message: expect.any(String), field })
     expect(await storeDigest(data)).toBe(digest)
   })
 

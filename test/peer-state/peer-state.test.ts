@@ -134,7 +134,8 @@ describe('schema 3 migration', () => {
     const { ours } = fork()
     const file = join(dir, 'v2.sqlite')
     const v2 = openOrbitDatabase(file, { create: true })
-    v2.sqlite.exec('DROP TABLE sync_history; DROP TABLE peer_heads')
+    // A version-2 store: without what schemas 3 (sync_history, peer_heads) and 4 (entity_index.logo, blob_state) add.
+    v2.sqlite.exec('DROP TABLE sync_history; DROP TABLE peer_heads; DROP INDEX entity_index_logo; ALTER TABLE entity_index DROP COLUMN logo; DROP TABLE blob_state')
     const config = new ConfigStore(v2)
     config.set(`qr.peerHeads.${PEER}`, { d1: heads(ours), d2: [] })
     config.set('qr.peerHeads.broken', 'not an object')

@@ -7,16 +7,16 @@
  * over the socket (docs/protocol/control.md).
  */
 import { connect } from 'node:net'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { OrbitError, ValidationError, WireError } from '../../core/errors.js'
 import type { BlobHash } from '../../core/ids.js'
 import type { SyncReport } from '../../core/engine/sync-session.js'
-import type { DeviceRow, InviteInfo, OfflineAccept, OfflineInvite, OrbitApi, PeerRow, SyncHistoryEntry, WorkspaceApi } from '../node/api.js'
+import type { BlobStatus, DeviceRow, NodeBlobFetchResult, InviteInfo, OfflineAccept, OfflineInvite, OrbitApi, PeerRow, SyncHistoryEntry, WorkspaceApi } from '../node/api.js'
 import { WORKSPACE_METHODS, type WorkspaceMethod } from '../node/api-methods.js'
 import { readDaemonLock, type DaemonLockInfo } from '../node/lock.js'
 import type { QrExportResult, QrImportResult } from '../node/qr-sync.js'
 import type { WebRtcSyncReport } from '../node/webrtc-sync.js'
-import { CONTROL_VERSION, MAX_CONTROL_LINE, PeersResultSchema, ResponseSchema, SyncHistoryResultSchema, type ControlErrorBody, type ControlOp, type OpParams } from './protocol.js'
+import { CONTROL_VERSION, MAX_BLOB_PART, MAX_CONTROL_LINE, PeersResultSchema, ResponseSchema, SyncHistoryResultSchema, type ControlErrorBody, type ControlOp, type OpParams } from './protocol.js'
 
 /** A running daemon, as its lock file describes it. */
 export type DaemonEndpoint = DaemonLockInfo
@@ -134,7 +134,21 @@ export function remoteApi(endpoint: Pick<DaemonEndpoint, 'control'>): OrbitApi {
     async requireOrg(id) {
       await callDaemon(endpoint, 'device.requireOrg', { id })
     },
-    putBlob: async (bytes) => (await callDaemon(endpoint, 'blobs.put', { base64: toBase64(bytes) })) as BlobHash,
+    async putBlob(bytes) {
+      if (bytes.length <= MAX_BLOB_PART) return (await callDaemon(endpoint, 'blobs.put', { base64: toBase64(bytes) })) as BlobHash
+      // Larger than a control line carries: in parts, in order, the last one answered with the hash.
+      const upload = randomUUID().replaceAll('-', '')
+      let result: unknown
+      for (let offset = 0; offset < bytes.length; offset += MAX_BLOB_PART) {
+        const part = bytes.subarray(offset, offset + MAX_BLOB_PART)
+        result = await callDaemon(endpoint, 'blobs.putPart', { upload, offset, base64: toBase64(part), done: offset + part.length >= bytes.length })
+      }
+      return result as BlobHash
+    },
+    blobs: async (query = {}) => (await callDaemon(endpoint, 'blobs.status', query.hash === undefined ? {} : { hash: query.hash })) as BlobStatus,
+    // A large image over a slow link takes its time: the daemon answers when every fetch ended.
+    fetchBlobs: async () => (await callDaemon(endpoint, 'blobs.fetch', {}, { timeoutMs: 24 * 3_600_000 })) as NodeBlobFetchResult,
+    blobLimit: async (maxBytes) => ((await callDaemon(endpoint, 'blobs.limit', maxBytes === undefined ? {} : { maxBytes })) as { maxBytes: number }).maxBytes,
     listDevices: async () => ((await callDaemon(endpoint, 'device.list', {})) as { devices: DeviceRow[] }).devices,
     revokeDevice: async (id) => (await callDaemon(endpoint, 'device.revoke', { id })) as DeviceRow,
     // Parsed, not cast: a daemon of another version must not hand the CLI rows it cannot print.

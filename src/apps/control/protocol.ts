@@ -18,6 +18,8 @@ import { WORKSPACE_METHODS } from '../node/api-methods.js'
 export const CONTROL_VERSION = 1
 /** Largest request or response line, bytes (a logo travels base64 in `blobs.put`). */
 export const MAX_CONTROL_LINE = 8 * 1024 * 1024
+/** Largest image part one `blobs.put` / `blobs.putPart` carries (base64 of it fits a line). */
+export const MAX_BLOB_PART = 4 * 1024 * 1024
 
 export { READ_METHODS, WORKSPACE_METHODS, type WorkspaceMethod } from '../node/api-methods.js'
 
@@ -30,6 +32,20 @@ export const OP_PARAMS = {
   'workspace.call': z.object({ method: z.enum(WORKSPACE_METHODS), args: z.array(z.unknown()).max(4) }).strict(),
   'device.requireOrg': z.object({ id: z.string().max(200) }).strict(),
   'blobs.put': z.object({ base64: z.string().max(MAX_CONTROL_LINE) }).strict(),
+  /**
+   * One part of an image larger than a control line carries (`blobs.put` is for ≤ 4 MiB): parts
+   * of one `upload` arrive in order (`offset` = bytes so far, each ≤ 4 MiB); with `done`, the
+   * daemon stores the whole (checked against its blob limit) and answers the hash; before, `{ received }`.
+   */
+  'blobs.putPart': z
+    .object({ upload: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/), offset: z.number().int().min(0), base64: z.string().max(MAX_CONTROL_LINE), done: z.boolean() })
+    .strict(),
+  /** The workspace's images and what is here, fetching, missing (`orbit blobs`); with `hash`, that one only. */
+  'blobs.status': z.object({ hash: z.string().min(1).max(128).optional() }).strict(),
+  /** Fetch now every referenced image this device lacks (`orbit blobs fetch`); `{ fetched, failed }`. */
+  'blobs.fetch': z.object({ timeoutMs: z.number().int().positive().max(24 * 3_600_000).optional() }).strict(),
+  /** The blob limit in bytes (config `blobs.maxBytes`), after setting it to `maxBytes`; `{ maxBytes }`. */
+  'blobs.limit': z.object({ maxBytes: z.number().int().positive().optional() }).strict(),
   'pair.invite': z.object({ ttlMs: z.number().int().positive().max(7 * 24 * 3600 * 1000).optional() }).strict(),
   /** An invite for pairing by QR alone (`orbit pair invite --offline`), pending in the daemon's store. */
   'pair.inviteOffline': z.object({ ttlMs: z.number().int().positive().max(7 * 24 * 3600 * 1000).optional() }).strict(),

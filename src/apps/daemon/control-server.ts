@@ -85,6 +85,20 @@ async function dispatch(daemon: ControlTarget, op: ControlOp, params: unknown): 
     }
     case 'blobs.put':
       return api.putBlob(fromBase64((params as OpParams<'blobs.put'>).base64))
+    case 'blobs.putPart': {
+      const p = params as OpParams<'blobs.putPart'>
+      return putPart(p, () => api.blobLimit(), (bytes) => api.putBlob(bytes))
+    }
+    case 'blobs.status': {
+      const { hash } = params as OpParams<'blobs.status'>
+      return api.blobs(hash === undefined ? {} : { hash })
+    }
+    case 'blobs.fetch':
+      return api.fetchBlobs()
+    case 'blobs.limit': {
+      const { maxBytes } = params as OpParams<'blobs.limit'>
+      return { maxBytes: await api.blobLimit(maxBytes) }
+    }
     case 'pair.invite':
       return api.createInvite((params as OpParams<'pair.invite'>).ttlMs)
     case 'pair.inviteOffline':
@@ -154,4 +168,38 @@ async function dispatch(daemon: ControlTarget, op: ControlOp, params: unknown): 
       return daemon.join(code, { ...(address === undefined ? {} : { address }), ...(timeoutMs === undefined ? {} : { timeoutMs }) })
     }
   }
+}
+
+/** Images arriving in parts (`blobs.putPart`), by upload id; dropped when idle for a minute. */
+const uploads = new Map<string, { parts: Uint8Array[]; received: number; timer: ReturnType<typeof setTimeout> }>()
+
+async function putPart(p: OpParams<'blobs.putPart'>, limit: () => Promise<number>, put: (bytes: Uint8Array) => Promise<unknown>): Promise<unknown> {
+  const { ValidationError } = await import('../../core/errors.js')
+  const part = fromBase64(p.base64)
+  const up = uploads.get(p.upload) ?? { parts: [], received: 0, timer: setTimeout(() => undefined, 0) }
+  clearTimeout(up.timer)
+  if (p.offset !== up.received) {
+    uploads.delete(p.upload)
+    throw new ValidationError(`upload ${p.upload}: part at ${p.offset}, expected ${up.received}`, { field: 'offset' })
+  }
+  up.parts.push(part)
+  up.received += part.length
+  if (up.received > (await limit())) {
+    uploads.delete(p.upload)
+    throw new ValidationError(`the image is larger than this device's limit of ${await limit()} bytes (\`orbit blobs limit\`)`, { field: 'logo' })
+  }
+  if (!p.done) {
+    up.timer = setTimeout(() => uploads.delete(p.upload), 60_000)
+    up.timer.unref()
+    uploads.set(p.upload, up)
+    return { received: up.received }
+  }
+  uploads.delete(p.upload)
+  const whole = new Uint8Array(up.received)
+  let at = 0
+  for (const x of up.parts) {
+    whole.set(x, at)
+    at += x.length
+  }
+  return put(whole)
 }

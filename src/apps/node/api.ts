@@ -13,16 +13,18 @@ import type { SyncMethod } from '../../core/sync/types.js'
 import { settlingRecorder, type SessionRecorder, type SyncHistoryEntry } from '../../core/engine/session-recorder.js'
 import type { Logger } from '../../core/log.js'
 import type { OrbitDevice } from './device.js'
-import type { DaemonWebRtc } from './webrtc-sync.js'
+import type { DaemonWebRtc, WebRtcRunOptions } from './webrtc-sync.js'
 import { listDeviceRows, resolveMember, revokeOn, type DeviceRow } from './members.js'
 import { WORKSPACE_METHODS, type WorkspaceMethod } from './api-methods.js'
 import { deviceSyncState, peerSyncView, type PeerSyncView } from './sync-state.js'
 import { readKnownPeers } from './known-peers.js'
 import { exportQrBundle, importQrBundle, type QrExportResult, type QrImportResult } from './qr-sync.js'
 import { acceptOfflineJoinOn, createOfflineInviteOn, type OfflineAccept, type OfflineInvite } from './pair-offline.js'
+import { blobStatusOn, readBlobLimit, writeBlobLimit, type BlobQuery, type BlobStatus, type NodeBlobFetchResult } from './blobs.js'
 import { addHostAddress, addIceSpec, clearHostAddresses, clearIceSpecs, readHostAddresses, readIceSpecs } from './webrtc-config.js'
 
 export type { DeviceRow } from './members.js'
+export type { BlobItem, BlobQuery, BlobStatus, BlobUse, NodeBlobFetchResult } from './blobs.js'
 export { READ_METHODS, WORKSPACE_METHODS, type WorkspaceMethod } from './api-methods.js'
 export type { PeerSyncView } from './sync-state.js'
 export type { SyncHistoryEntry } from '../../core/engine/session-recorder.js'
@@ -107,6 +109,24 @@ export interface OrbitApi {
   requireOrg(id: OrgId): Promise<void>
   /** Stores an image blob (validated by the blob store); resolves with its hash. */
   putBlob(bytes: Uint8Array): Promise<BlobHash>
+  /**
+   * `orbit blobs`: the images the workspace references, which are here, which are fetching (from
+   * whom, how far) and which are missing (why). With `hash`, that one only, with its image type.
+   * @throws ValidationError `hash` for a malformed hash.
+   */
+  blobs(query?: BlobQuery): Promise<BlobStatus>
+  /**
+   * Fetches now every referenced image this device lacks, from the connected members that have it;
+   * resolves with what came and what did not (each with a code and why).
+   * @throws WireError `DAEMON_NOT_RUNNING` in-process: only a running node holds links.
+   */
+  fetchBlobs(): Promise<NodeBlobFetchResult>
+  /**
+   * The largest image this device accepts and fetches (config `blobs.maxBytes`, default 10 MB),
+   * after setting it to `maxBytes` when given.
+   * @throws ValidationError `maxBytes` outside 1 KB – 4 GB (nothing written).
+   */
+  blobLimit(maxBytes?: number): Promise<number>
   listDevices(): Promise<DeviceRow[]>
   revokeDevice(id: string): Promise<DeviceRow>
   /** Paired devices (and, with a daemon, discovered and connected ones). */
@@ -153,6 +173,8 @@ export interface LocalApiOptions {
   logger?: Logger
   /** The Repo's sharing policy is set already (a node's LAN tier did, with its announcement gate): leave it. */
   shared?: boolean
+  /** The node's images: each WebRTC session's link joins its exchange (src/apps/node/blobs.ts). */
+  blobs?: WebRtcRunOptions['blobs']
   /** Runs one LAN session on the open device (lazy: it loads the TCP transport). */
   syncDirect?: (target: string, timeoutMs: number | undefined) => Promise<SyncReport>
 }
@@ -259,7 +281,11 @@ function lazyWebRtc(device: OrbitDevice, options: LocalApiOptions): { api: WebRt
       const { createDaemonWebRtc } = await import('./webrtc-sync.js')
       await device.workspace.loadAllShards()
       if (options.shared !== true) restrictSharing(device.repo, workspaceDocIds(device.workspace.rootUrl, device.workspace.shardUrls))
-      return createDaemonWebRtc(device, { ...(options.recorder === undefined ? {} : { recorder: options.recorder }), ...(options.logger === undefined ? {} : { logger: options.logger }) })
+      return createDaemonWebRtc(device, {
+        ...(options.recorder === undefined ? {} : { recorder: options.recorder }),
+        ...(options.logger === undefined ? {} : { logger: options.logger }),
+        ...(options.blobs === undefined ? {} : { blobs: options.blobs }),
+      })
     })())
   return {
     api: {
@@ -305,6 +331,14 @@ export function localApi(device: OrbitDevice, options: LocalApiOptions = {}): Lo
     workspace: workspaceApi(device.workspace),
     requireOrg: (id) => device.requireOrg(id),
     putBlob: (bytes) => device.blobs.put(bytes),
+    blobs: (query) => blobStatusOn(device, query),
+    fetchBlobs: () =>
+      Promise.reject(
+        new WireError('images are fetched by a running node: start `orbit serve` on this data dir (it fetches what is missing by itself), or run `orbit sync DEVICE`', {
+          code: 'DAEMON_NOT_RUNNING',
+        }),
+      ),
+    blobLimit: async (maxBytes) => (maxBytes === undefined ? readBlobLimit(device.config) : writeBlobLimit(device.config, maxBytes)),
     listDevices: async () => listDeviceRows(device),
     revokeDevice: (id) => revokeOn(device, id),
     peers: async () => memberPeers(device),

@@ -309,6 +309,8 @@ export class Mesh {
       },
       ...(this.#o.run?.timeoutMs === undefined ? {} : { timeoutMs: this.#o.run.timeoutMs }),
       ...(this.#o.logger === undefined ? {} : { logger: this.#o.logger }),
+      // Images travel on the kept link too (src/apps/node/blobs.ts).
+      ...(this.#o.run?.blobs === undefined ? {} : { blobs: this.#o.run.blobs }),
     })
     this.#kept.set(id, { connection, first })
     connection.onClose(() => {

@@ -33,6 +33,10 @@ import { DEFAULT_SYNC_TIMEOUT_MS, LanTier } from './tiers/lan-tier.js'
 import { QrTier } from './tiers/qr-tier.js'
 import { WebRtcTier } from './tiers/webrtc-tier.js'
 import { Mesh } from './mesh.js'
+import { NodeBlobs, type NodeBlobExchangeOptions, type SessionBlobs, type SyncBlobs } from './blobs.js'
+import { BlobExchange } from '../../core/blobs/exchange.js'
+import { inspectImage } from '../../core/blobs/image.js'
+import type { WebRtcNetworkAdapter } from '../../adapters/transport-webrtc/index.js'
 
 export interface OrbitNodeOptions {
   dataDir: string
@@ -83,6 +87,11 @@ export interface OrbitNode {
    */
   readonly orchestrator: Orchestrator
   readonly pairing: PairingAdmission
+  /**
+   * Images peer to peer (src/apps/node/blobs.ts): one exchange over the LAN and WebRTC links, which
+   * fetches every referenced image this device lacks after each sync; its progress is the store's `blobs`.
+   */
+  readonly blobs: NodeBlobs
   /** What commands ask; the same interface a daemon serves over its control socket. */
   readonly api: OrbitApi
   /** Where LAN connections are accepted, once listening. */
@@ -136,6 +145,7 @@ class Node implements OrbitNode {
   readonly tiers: readonly Tier[]
   readonly orchestrator: Orchestrator
   readonly pairing: PairingAdmission
+  readonly blobs: NodeBlobs
   readonly api: OrbitApi
   readonly loader: DocLoader
   listenAddress: { host: string; port: number } | undefined
@@ -179,11 +189,14 @@ class Node implements OrbitNode {
     // ---- mesh signalling (docs/protocol/mesh.md): a listening node (the daemon) relays signals between the
     // members it links and answers relayed offers by itself; a one-shot node does neither.
     const linkedElsewhere = (id: DeviceId): boolean => this.lan.isConnected(id)
+    // Every WebRTC link (a session's, a kept one's) carries images too (src/apps/node/blobs.ts).
+    const blobs = (adapter: WebRtcNetworkAdapter): SessionBlobs => this.blobs.attachLink(adapter)
+    const run = { logger, now: this.#now, blobs }
     const mesh =
       options.listen === undefined
         ? undefined
-        : new Mesh({ device, policy: this.policy, ports: [this.lan.tcp.signalPort()], linkedElsewhere, recorder: this.recorder, run: { logger, now: this.#now }, logger, now: this.#now })
-    this.webrtc = new WebRtcTier({ device, policy: this.policy, recorder: this.recorder, run: { logger, now: this.#now }, share: false, ...(mesh === undefined ? {} : { mesh }), linkedElsewhere })
+        : new Mesh({ device, policy: this.policy, ports: [this.lan.tcp.signalPort()], linkedElsewhere, recorder: this.recorder, run, logger, now: this.#now })
+    this.webrtc = new WebRtcTier({ device, policy: this.policy, recorder: this.recorder, run, share: false, ...(mesh === undefined ? {} : { mesh }), linkedElsewhere })
     this.qr = new QrTier({ device, policy: this.policy, recorder: this.recorder })
     this.tiers = [this.lan, this.webrtc, this.qr]
     const me = device.identity.deviceId
@@ -198,9 +211,36 @@ class Node implements OrbitNode {
       logger,
       now: this.#now,
     })
-    this.#local = localApi(device, { recorder: this.recorder, logger, shared: true })
+    this.blobs = new NodeBlobs({
+      device,
+      store: this.store,
+      isMember: (id) => this.policy.isMember(id) && id !== me,
+      ports: [this.lan.tcp.blobPort()],
+      createExchange: (o: NodeBlobExchangeOptions) => new BlobExchange({ ...o, store: device.blobs }),
+      // GC: when each other member last finished a document sync with us (the session history, every tier).
+      gc: {
+        store: device.blobs,
+        memberSyncs: () => {
+          const history = deviceSyncState(device).history
+          return new Map(
+            this.policy.peers(me).map((id) => {
+              const last = history.list({ deviceId: id, limit: 50 }).find((e) => e.status === 'completed')
+              return [id, last?.endedAt] as const
+            }),
+          )
+        },
+      },
+      // A received blob's first chunk must be an image (type and dimensions decode), or that copy is refused.
+      validateHead: (head) => void inspectImage(head, 'blob'),
+      logger,
+      now: this.#now,
+    })
+    this.#local = localApi(device, { recorder: this.recorder, logger, shared: true, blobs })
     this.api = {
       ...this.#local,
+      blobs: (query) => this.blobs.status(query),
+      fetchBlobs: () => this.blobs.fetchMissing(),
+      blobLimit: async (maxBytes) => this.blobs.limit(maxBytes),
       sync: ({ target, timeoutMs, via }) => this.sync(target, timeoutMs, via),
       createInvite: (ttlMs) => this.createInvite(ttlMs),
     }
@@ -211,6 +251,7 @@ class Node implements OrbitNode {
     this.#off.push(this.device.workspace.onRootChanged(() => this.lan.enforce()))
     // A dropped LAN link goes back to the orchestrator's loop (the transport does not redial).
     this.#off.push(this.lan.tcp.on2('device-disconnected', (e) => this.orchestrator.linkDown(e.deviceId)))
+    this.blobs.start()
     if (this.options.listen === undefined) {
       if (this.options.background === true) this.orchestrator.start()
       return
@@ -243,8 +284,14 @@ class Node implements OrbitNode {
     // A LAN session over a link that stays up is otherwise in the history only when the link
     // closes (its row covers the link's life): an asked-for session is its own row at once.
     // WebRTC and QR sessions record themselves.
-    for (const report of 'sessions' in result ? result.sessions : [result]) if (report.method === 'local-network') this.recorder.record(report)
-    return result
+    const reports = 'sessions' in result ? result.sessions : [result]
+    for (const report of reports) if (report.method === 'local-network') this.recorder.record(report)
+    // The images the synced documents reference come with the sync (`orbit sync` reports them).
+    if (!reports.some((r) => r.status === 'completed')) return result
+    const fetched = await this.blobs.fetchMissing()
+    const blobs: SyncBlobs = { fetched: fetched.fetched.length, failed: fetched.failed.length, ...(fetched.failed.length === 0 ? {} : { failures: fetched.failed }) }
+    const withBlobs: (SyncReport | { sessions: SyncReport[] }) & { blobs: SyncBlobs } = { ...result, blobs }
+    return withBlobs
   }
 
   async #sync(target: string | undefined, timeoutMs: number, via: 'auto' | SyncMethod): Promise<SyncReport | { sessions: SyncReport[] }> {
@@ -273,6 +320,7 @@ class Node implements OrbitNode {
   async #stop(): Promise<void> {
     for (const off of this.#off.splice(0)) off()
     await this.orchestrator.stop()
+    await this.blobs.close()
     await this.#local.close()
     await this.webrtc.close()
     await this.qr.close()

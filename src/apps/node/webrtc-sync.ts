@@ -12,6 +12,7 @@ import { OrbitError, WebRtcError } from '../../core/errors.js'
 import type { DeviceId } from '../../core/ids.js'
 import { silentLogger, type Logger } from '../../core/log.js'
 import { CountingNetworkAdapter } from '../../core/sync/counting.js'
+import type { SessionBlobs } from './blobs.js'
 import type { SyncStore } from '../../core/sync/store.js'
 import type { IceServer } from '../../core/webrtc/ice-server.js'
 import { parseSignalCode, type NonceLedger } from '../../core/webrtc/signal.js'
@@ -49,6 +50,11 @@ export interface WebRtcRunOptions {
   signal?: AbortSignal
   logger?: Logger
   now?: () => number
+  /**
+   * The node's images (src/apps/node/blobs.ts): each session's link joins its exchange, and a
+   * one-shot session fetches the images this device lacks before it closes.
+   */
+  blobs?: (adapter: WebRtcNetworkAdapter) => SessionBlobs
 }
 
 export const DEFAULT_WEBRTC_TIMEOUT_MS = 60_000
@@ -110,6 +116,8 @@ export async function syncOverConnection(
     keep?: boolean
     /** Called with the link host made for the connection (a mesh relays signals over kept links too). */
     onAdapter?: (adapter: WebRtcNetworkAdapter) => void
+    /** The link's blob side (see {@link WebRtcRunOptions.blobs}). */
+    blobs?: (adapter: WebRtcNetworkAdapter) => SessionBlobs
   } = {},
 ): Promise<WebRtcSyncReport> {
   const started = options.started ?? Date.now()
@@ -124,6 +132,7 @@ export async function syncOverConnection(
     authorize: (id) => memberKeyOf(device, id) !== undefined,
   })
   options.onAdapter?.(adapter)
+  const blobs = options.blobs?.(adapter)
   const counting = new CountingNetworkAdapter(adapter)
   // Before the adapter joins, so no heads report is missed.
   const watcher = new PeerHeadsWatcher(device.repo)
@@ -152,15 +161,23 @@ export async function syncOverConnection(
     }
     await device.flush()
     syncedAt = Date.now()
+    // The images the documents reference travel on the same link: a one-shot session fetches them
+    // before it closes (a kept link fetches in the background, like the LAN).
+    if (blobs !== undefined) {
+      if (options.keep === true) void blobs.fetch().catch(() => undefined)
+      else await raceWith(blobs.fetch(), abort.signal, Math.max(1, deadline - Date.now())).catch((e: unknown) => options.logger?.warn('blob fetch before close failed', { error: String(e) }))
+    }
     // Our side is in sync; the peer learns it from our next sync message. Keep the channel until
     // it closes (it is in sync too) or a short grace passes.
-    if (options.keep !== true) await Promise.race([closed, sleep(LINGER_MS)])
+    // A peer fetching images from us keeps it too: we linger once no blob bytes left here for a while.
+    if (options.keep !== true) await Promise.race([closed, raceWith((blobs?.settle() ?? Promise.resolve()).then(() => sleep(LINGER_MS)), abort.signal, Math.max(1, deadline - Date.now()) + LINGER_MS).catch(() => undefined)])
   } catch (e) {
     error = asOrbitError(e)
   } finally {
     options.signal?.removeEventListener('abort', onOuterAbort)
     watcher.close()
     const release = async (): Promise<void> => {
+      blobs?.detach()
       adapter.disconnect()
       device.repo.networkSubsystem.removeNetworkAdapter(counting)
       await connection.close()
@@ -235,8 +252,9 @@ export async function answerFrom(device: WebRtcDevice, offerCode: string, option
   return { code: answer.code, remoteDeviceId: answer.remoteDeviceId, report, close: () => answer.close() }
 }
 
-function sessionOptions(options: WebRtcRunOptions & { share?: boolean }): { timeoutMs?: number; signal?: AbortSignal; logger?: Logger; share?: boolean } {
+function sessionOptions(options: WebRtcRunOptions & { share?: boolean }): { timeoutMs?: number; signal?: AbortSignal; logger?: Logger; share?: boolean; blobs?: WebRtcRunOptions['blobs'] } {
   return {
+    ...(options.blobs === undefined ? {} : { blobs: options.blobs }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
@@ -285,8 +303,9 @@ export interface AcceptOptions {
 
 export function createDaemonWebRtc(
   device: WebRtcDevice,
-  options: { store?: SyncStore; recorder?: SessionRecorder; logger?: Logger; now?: () => number } = {},
+  options: { store?: SyncStore; recorder?: SessionRecorder; logger?: Logger; now?: () => number; blobs?: WebRtcRunOptions['blobs'] } = {},
 ): DaemonWebRtc {
+  const blobs = options.blobs === undefined ? {} : { blobs: options.blobs }
   const recorder = options.recorder ?? sessionRecorder(options.store)
   const log = (options.logger ?? silentLogger).forComponent('orbit:daemon:webrtc')
   const now = options.now ?? Date.now
@@ -367,7 +386,7 @@ export function createDaemonWebRtc(
     async offer(o = {}) {
       expire()
       const abort = new AbortController()
-      const offer = await offerFrom(device, { ...o, logger: options.logger ?? silentLogger, now, signal: abort.signal })
+      const offer = await offerFrom(device, { ...o, ...blobs, logger: options.logger ?? silentLogger, now, signal: abort.signal })
       const parsed = parseSignalCode(offer.code, { now, resolveMember: () => device.identity.publicKey })
       const key = hashKey(parsed.hash)
       pending.set(key, { offer, expiresAt: parsed.expiresAt, abort })
@@ -390,7 +409,7 @@ export function createDaemonWebRtc(
       return session.report
     },
     async answer(offerCode, o = {}) {
-      const answer = await answerFrom(device, offerCode, { ...o, logger: options.logger ?? silentLogger, now, hooks: hooks() })
+      const answer = await answerFrom(device, offerCode, { ...o, ...blobs, logger: options.logger ?? silentLogger, now, hooks: hooks() })
       answers.add(answer)
       answerReports.set(answer.code, answer.report)
       for (const key of [...answerReports.keys()].slice(0, Math.max(0, answerReports.size - 20))) answerReports.delete(key)

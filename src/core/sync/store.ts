@@ -17,7 +17,7 @@
  */
 import { createStore, type StoreApi } from 'zustand/vanilla'
 import { base32, randomBytes, type DeviceId } from '../ids.js'
-import { SYNC_METHODS, type DeviceInfo, type SyncMethod, type SyncSession, type SyncStatus, type Timestamp } from './types.js'
+import { EMPTY_BLOB_SYNC_STATE, SYNC_METHODS, type BlobSyncState, type DeviceInfo, type SyncMethod, type SyncSession, type SyncStatus, type Timestamp } from './types.js'
 
 /** How many finished sessions `recentSessions` keeps. */
 export const RECENT_SESSIONS_MAX = 50
@@ -56,6 +56,8 @@ export interface SyncStoreState {
   status: SyncStatus
   /** Derived: the method of the most advanced active session, or `null`. */
   currentMethod: SyncMethod | null
+  /** Images: what the workspace references, what is here, what is being fetched (see {@link BlobSyncState}). */
+  blobs: BlobSyncState
 
   upsertPeer(info: DeviceInfo): void
   removePeer(deviceId: string): void
@@ -75,6 +77,11 @@ export interface SyncStoreState {
   completeSession(id: string): SyncSession | undefined
   /** Finish a session with an error (its `name` and message are kept). */
   failSession(id: string, error: unknown): SyncSession | undefined
+  /**
+   * Replaces the given fields of the blob slice (the node calls it with the exchange's progress
+   * and with the manifest counts). Counts must be finite and ≥ 0: a bad one keeps the old value.
+   */
+  setBlobs(update: Partial<BlobSyncState>): void
 }
 
 export type SyncStore = StoreApi<SyncStoreState>
@@ -179,6 +186,7 @@ export function createSyncStore(options: SyncStoreOptions): SyncStore {
       discovering: false,
       status: 'idle',
       currentMethod: null,
+      blobs: EMPTY_BLOB_SYNC_STATE,
 
       upsertPeer(info) {
         set((state) => ({
@@ -264,6 +272,23 @@ export function createSyncStore(options: SyncStoreOptions): SyncStore {
 
       completeSession: (id) => finish(id, 'completed'),
       failSession: (id, error) => finish(id, 'error', error),
+
+      setBlobs(update) {
+        const old = get().blobs
+        const next: BlobSyncState = {
+          transfers: update.transfers === undefined ? old.transfers : update.transfers.map((t) => ({ ...t })),
+          queued: count(update.queued, old.queued),
+          completed: count(update.completed, old.completed),
+          failed: update.failed === undefined ? old.failed : update.failed.map((f) => ({ ...f })),
+          bytesTotal: count(update.bytesTotal, old.bytesTotal),
+          bytesDone: count(update.bytesDone, old.bytesDone),
+          etaMs: 'etaMs' in update ? (update.etaMs === undefined ? undefined : count(update.etaMs, 0)) : old.etaMs,
+          referenced: count(update.referenced, old.referenced),
+          present: count(update.present, old.present),
+          missing: count(update.missing, old.missing),
+        }
+        set({ blobs: next })
+      },
     }
   })
 }

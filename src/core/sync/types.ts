@@ -67,3 +67,56 @@ export interface ImageSyncManifest {
   /** Byte size per held blob. */
   sizes: Record<string, number>
 }
+
+/** One blob being received, as the sync store shows it (the exchange's `BlobTransfer`). */
+export interface BlobTransferView {
+  hash: BlobHash
+  /** Total bytes of the blob. */
+  size: number
+  /** Bytes kept so far (a resumed transfer starts at what an earlier attempt kept). */
+  received: number
+  /** The member it comes from. */
+  from: DeviceId
+  startedAt: Timestamp
+  bytesPerSecond: number
+  /** Estimated time left, `undefined` until a rate is known. */
+  etaMs: number | undefined
+}
+
+/**
+ * The blob slice of the sync store (docs/architecture.md, "Images"): the exchange's progress
+ * (`BlobProgress` of src/core/blobs/exchange.ts) plus the workspace's manifest counts — how many
+ * blobs the documents reference, how many of those this device holds, how many it lacks.
+ */
+export interface BlobSyncState {
+  transfers: BlobTransferView[]
+  /** Hashes waiting for a provider or a free stream. */
+  queued: number
+  /** Blobs fetched since the node started. */
+  completed: number
+  /** Blobs the last fetch could not get, each with why. */
+  failed: Array<{ hash: BlobHash; reason: string }>
+  bytesTotal: number
+  bytesDone: number
+  etaMs: number | undefined
+  /** Distinct blobs the workspace's documents reference (deleted contacts' logos included). */
+  referenced: number
+  /** Referenced blobs stored here. */
+  present: number
+  /** Referenced blobs not stored here (pending until a live tier carries them). */
+  missing: number
+}
+
+/** The blob slice before anything is known: nothing referenced, nothing moving. */
+export const EMPTY_BLOB_SYNC_STATE: BlobSyncState = Object.freeze({
+  transfers: [],
+  queued: 0,
+  completed: 0,
+  failed: [],
+  bytesTotal: 0,
+  bytesDone: 0,
+  etaMs: undefined,
+  referenced: 0,
+  present: 0,
+  missing: 0,
+}) as BlobSyncState

@@ -4,8 +4,11 @@ import type { CommandModule } from '../command-module.js'
 import type { ActionOptions, CliContext } from '../context.js'
 import { fields, table, when } from '../format.js'
 import { collect, integer, oneOf } from '../options.js'
-import { readLogo, type LogoFile } from './logo.js'
+import { checkLogoLimit, readLogo, type LogoFile } from './logo.js'
 import { registerContactIo } from './contact-io.js'
+import { blobStateText } from './blobs.js'
+import type { BlobItem } from '../../node/api.js'
+import type { BlobHash } from '../../../core/ids.js'
 
 const NOTE_KINDS = ['note', 'call', 'email', 'meeting'] as const
 
@@ -34,7 +37,7 @@ function registerAdd(contact: Command, ctx: CliContext): void {
     .option('--title <title>', 'job title')
     .option('--org <id>', 'organization id (see `orbit org list`)')
     .option('--tag <tag>', 'a tag (repeat for more)', collect)
-    .option('--logo <file>', 'a PNG, JPEG, GIF or WebP image (≤ 5 MiB)')
+    .option('--logo <file>', 'a PNG, JPEG, GIF or WebP image (at most the image limit, 10 MB by default: `orbit blobs limit`)')
     .addHelpText(
       'after',
       `
@@ -63,7 +66,10 @@ Examples:
         const { withApi } = await import('../api.js')
         const created = await withApi(dataDir, async (api) => {
           if (input.orgId !== undefined) await api.requireOrg(input.orgId)
-          if (logo !== undefined) await api.putBlob(logo.bytes)
+          if (logo !== undefined) {
+            checkLogoLimit(logo, await api.blobLimit())
+            await api.putBlob(logo.bytes)
+          }
           return api.workspace.addContact(input)
         })
         ctx.emit(cmd, created, () => created.id)
@@ -133,6 +139,10 @@ function registerShow(contact: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
+The logo line says where the image is: \`present (PNG 640×480, 52.0 KB)\`, \`pending — fetching
+from Phone (40%)\` (a running \`orbit serve\` is receiving it) or \`missing (why)\`; --json adds
+"logoBlob": { state, size, received, from, fromName, image, reason }. See \`orbit blobs\`.
+
 Examples:
   $ orbit contact show ct_abcdefghijklmnop
   $ orbit contact show ct_abcdefghijklmnop --json`,
@@ -149,7 +159,9 @@ Examples:
           const found = view.getContact(contactId)
           if (found === undefined) throw new UnknownIdError('contact', contactId)
           const org = found.orgId === undefined ? undefined : view.listOrgs().find((o) => o.id === found.orgId)
-          ctx.emit(cmd, found, () => renderContact(found, org))
+          // The logo's state: here (type, dimensions, size), being fetched (from whom, how far) or missing (why).
+          const logoItem = found.logo === undefined ? undefined : await logoState(dataDir, found.logo)
+          ctx.emit(cmd, logoItem === undefined ? found : { ...found, logoBlob: logoItem }, () => renderContact(found, org, logoItem))
         } finally {
           view.close()
         }
@@ -157,7 +169,27 @@ Examples:
     )
 }
 
-function renderContact(c: Contact, org: Organization | undefined): string {
+/**
+ * What this device holds of a logo: a running `orbit serve` knows what it is fetching; without
+ * one, the blob store is read directly (present or missing).
+ */
+async function logoState(dataDir: string, hash: string): Promise<BlobItem | undefined> {
+  const { findDaemon, remoteApi } = await import('../../control/client.js')
+  const endpoint = findDaemon(dataDir)
+  if (endpoint !== undefined) return (await remoteApi(endpoint).blobs({ hash })).items.find((i) => i.hash === hash)
+  const { FsBlobStore } = await import('../../../adapters/blobstore-fs/index.js')
+  const { blobsPath } = await import('../../node/data-dir.js')
+  const { defaultInspector } = await import('../../node/blobs.js')
+  const store = new FsBlobStore(blobsPath(dataDir))
+  const h = hash as BlobHash
+  const stat = await store.stat(h)
+  if (stat === undefined) return { hash: h, state: 'missing', reason: 'orbit serve is not running here: nothing fetches (start `orbit serve`, or `orbit sync DEVICE`)', usedBy: [] }
+  const bytes = await store.get(h)
+  const image = bytes === undefined ? undefined : defaultInspector(bytes.subarray(0, 1024 * 1024))
+  return { hash: h, state: 'present', size: stat.size, ...(image === undefined ? {} : { image }), usedBy: [] }
+}
+
+function renderContact(c: Contact, org: Organization | undefined, logo?: BlobItem): string {
   const notes = Object.values(c.notes).sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1))
   const lines = [
     fields([
@@ -168,7 +200,7 @@ function renderContact(c: Contact, org: Organization | undefined): string {
       ['title', c.title],
       ['org', c.orgId === undefined ? undefined : org === undefined ? c.orgId : `${org.name} (${c.orgId})`],
       ['tags', Object.keys(c.tags).length > 0 ? Object.keys(c.tags).join(', ') : undefined],
-      ['logo', c.logo],
+      ['logo', c.logo === undefined ? undefined : logo === undefined ? c.logo : `${blobStateText(logo)}  ${c.logo.slice(0, 12)}`],
       ['created', when(c.createdAt)],
       ['updated', when(c.updatedAt)],
     ]),
@@ -223,7 +255,10 @@ Examples:
         const { withApi } = await import('../api.js')
         const updated = await withApi(dataDir, async (api) => {
           if (typeof patch.orgId === 'string') await api.requireOrg(patch.orgId)
-          if (logo !== undefined) await api.putBlob(logo.bytes)
+          if (logo !== undefined) {
+            checkLogoLimit(logo, await api.blobLimit())
+            await api.putBlob(logo.bytes)
+          }
           return api.workspace.editContact(contactId, patch)
         })
         ctx.emit(cmd, updated, () => `Updated ${updated.id} (${updated.name}).`)

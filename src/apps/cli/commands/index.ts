@@ -15,6 +15,7 @@ import { syncCommands } from './sync.js'
 import { qrCommands } from './qr.js'
 import { webrtcCommands } from './webrtc.js'
 import { uiCommands } from './ui.js'
+import { blobsCommands } from './blobs.js'
 
 export const COMMAND_MODULES: readonly CommandModule[] = [
   initCommands,
@@ -28,5 +29,6 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   syncCommands,
   qrCommands,
   webrtcCommands,
+  blobsCommands,
   uiCommands,
 ]

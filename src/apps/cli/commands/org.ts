@@ -1,6 +1,6 @@
 import type { CommandModule } from '../command-module.js'
 import { table, when } from '../format.js'
-import { readLogo } from './logo.js'
+import { checkLogoLimit, readLogo } from './logo.js'
 
 export const orgCommands: CommandModule = {
   name: 'org',
@@ -28,7 +28,10 @@ Examples:
           const input = parseOrgInput({ name: opts.name, ...(logo === undefined ? {} : { logo: logo.hash }) })
           const { withApi } = await import('../api.js')
           const created = await withApi(dataDir, async (api) => {
-            if (logo !== undefined) await api.putBlob(logo.bytes)
+            if (logo !== undefined) {
+              checkLogoLimit(logo, await api.blobLimit())
+              await api.putBlob(logo.bytes)
+            }
             return api.workspace.addOrg(input)
           })
           ctx.emit(cmd, created, () => created.id)

@@ -7,6 +7,14 @@ import type { SyncReport } from '../../../core/engine/sync-session.js'
 import { registerSyncHistory } from './sync-history.js'
 import type { SyncMethod } from '../../../core/sync/types.js'
 import type { OrbitApi } from '../../node/api.js'
+import type { SyncBlobs } from '../../node/blobs.js'
+
+/** The images line of `orbit sync`. */
+export function renderSyncBlobs(b: SyncBlobs): string {
+  if (b.fetched === 0 && b.failed === 0) return '  images: none missing'
+  const failed = b.failed === 0 ? '' : `, ${b.failed} not fetched (${b.failures?.[0]?.message ?? 'see `orbit blobs`'})`
+  return `  images: ${b.fetched} fetched${failed}`
+}
 
 /** `--via` as people type it, and the method each names. */
 const VIA = { auto: 'auto', lan: 'local-network', webrtc: 'webrtc', qr: 'qr-code' } as const satisfies Record<string, 'auto' | SyncMethod>
@@ -67,7 +75,9 @@ export const syncCommands: CommandModule = {
 Connects, syncs until both sides hold the same changes for every document (or the timeout), and
 prints { method, status, peer, via, skipped, changesSent, changesReceived, bytesSent, bytesReceived, durationMs, documents }.
 Works with or without \`orbit serve\` running on this data dir; without it, give a target.
-Exit code 1 when the session did not complete.
+Exit code 1 when the session did not complete. Through \`orbit serve\`, the images (logos) the
+synced documents reference and this device lacks are fetched after the session: "images: N
+fetched" (--json: "blobs": { fetched, failed, failures }); see \`orbit blobs\`.
 
 --via auto (the default) chooses the tier: a live link if there is one (it is kept: no second
 link on another tier), else the LAN (a discovered or remembered address that answers), else
@@ -140,13 +150,19 @@ Examples:
             }
             const reports = 'sessions' in result ? result.sessions : [result]
             const withCommands = await Promise.all(reports.map(async (r) => ({ report: r, commands: await commandsFor(r) })))
-            return { single: !('sessions' in result), withCommands }
+            // A node (the daemon) fetches the images the synced documents reference, and says so.
+            const blobs = (result as { blobs?: SyncBlobs }).blobs
+            return { single: !('sessions' in result), withCommands, blobs }
           })
           if ('codeFlow' in outcome) return runCodeFlow()
-          const { single, withCommands } = outcome
+          const { single, withCommands, blobs } = outcome
           const json = withCommands.map(({ report, commands }) => (commands === undefined ? report : { ...report, commands: commands.map((c) => `${c.command}   # then ${c.then}`) }))
-          ctx.emit(cmd, single ? json[0] : { sessions: json }, () =>
-            withCommands.map(({ report, commands }) => (commands === undefined ? renderSyncReport(report) : renderNoRoute(report, commands))).join('\n'),
+          const withBlobs = blobs === undefined ? {} : { blobs }
+          ctx.emit(cmd, single ? { ...json[0], ...withBlobs } : { sessions: json, ...withBlobs }, () =>
+            [
+              ...withCommands.map(({ report, commands }) => (commands === undefined ? renderSyncReport(report) : renderNoRoute(report, commands))),
+              ...(blobs === undefined ? [] : [renderSyncBlobs(blobs)]),
+            ].join('\n'),
           )
           failUnlessCompleted(withCommands.map((w) => w.report))
         }),
