@@ -53,6 +53,11 @@ export function App() {
           ))}
         </nav>
       </header>
+      {live.connection === 'refused' && (
+        <div className="banner" role="alert" data-testid="refused">
+          {live.refusal}
+        </div>
+      )}
       {live.connection === 'down' && (
         <div className="banner" role="alert" data-testid="daemon-down">
           The Orbit daemon stopped answering. Start <code>orbit serve</code> again: this page reconnects by itself.

@@ -63,7 +63,8 @@ export function ContactEditor(props: { id: string | undefined; blobsDone: number
       setLogo(hash)
       setError(undefined)
     } catch (e) {
-      setError(e instanceof ApiError && e.field === undefined ? new ApiError(e.message, { status: e.status, code: e.code, field: 'logo' }) : e)
+      // Whatever the server names (the body, its Content-Type, the size), it is this field's error.
+      setError(e instanceof ApiError ? new ApiError(e.message, { status: e.status, code: e.code, field: 'logo' }) : e)
     }
   }
 
@@ -71,7 +72,7 @@ export function ContactEditor(props: { id: string | undefined; blobsDone: number
     e.preventDefault()
     if (id === undefined) return
     try {
-      await api.addNote(id, note)
+      await api.addNote(id, note.trim())
       setNote('')
       await load(id)
     } catch (err) {
@@ -80,7 +81,7 @@ export function ContactEditor(props: { id: string | undefined; blobsDone: number
   }
 
   const fieldError = (f: string): string | undefined => onField(error, f)
-  const general = error !== undefined && FIELDS.every((f) => fieldError(f) === undefined) && fieldError('logo') === undefined && fieldError('text') === undefined ? describeError(error) : undefined
+  const general = error !== undefined && FIELDS.every((f) => fieldError(f) === undefined) && fieldError('logo') === undefined && fieldError('body') === undefined ? describeError(error) : undefined
   const notes = Object.values(contact?.notes ?? {}).filter((n) => n.deletedAt === undefined).sort((a, b) => b.at - a.at)
 
   return (
@@ -141,8 +142,8 @@ export function ContactEditor(props: { id: string | undefined; blobsDone: number
           </ul>
           <form onSubmit={(e) => void addNote(e)}>
             <label htmlFor="f-note">Add a note</label>
-            <textarea id="f-note" rows={2} value={note} onChange={(e) => setNote(e.target.value)} aria-invalid={fieldError('text') !== undefined} />
-            {fieldError('text') !== undefined && <span className="field-error" role="alert">{fieldError('text')}</span>}
+            <textarea id="f-note" rows={2} value={note} onChange={(e) => setNote(e.target.value)} aria-invalid={fieldError('body') !== undefined} />
+            {fieldError('body') !== undefined && <span className="field-error" role="alert">{fieldError('body')}</span>}
             <button type="submit" disabled={note.trim() === ''}>Add note</button>
           </form>
         </section>

@@ -109,14 +109,14 @@ export const api = {
   status: () => request<ApiStatus>('GET', '/status'),
   peers: () => request<PeerRow[]>('GET', '/peers'),
   sync: (target?: string) => request<unknown>('POST', '/sync', target === undefined ? {} : { target }),
-  contacts: (query: string, offset: number, limit: number, signal?: AbortSignal) =>
-    requestWithSignal<ApiContactPage>(`/contacts?query=${encodeURIComponent(query)}&offset=${offset}&limit=${limit}`, signal),
+  contacts: (query: string, offset: number, limit: number, removed = false) =>
+    request<ApiContactPage>('GET', `/contacts?query=${encodeURIComponent(query)}&offset=${offset}&limit=${limit}${removed ? '&removed=true' : ''}`),
   contact: (id: string) => request<ApiContact>('GET', `/contacts/${encodeURIComponent(id)}`),
   addContact: (input: ContactForm) => request<ApiContact>('POST', '/contacts', input),
   editContact: (id: string, patch: Record<string, unknown>) => request<ApiContact>('PATCH', `/contacts/${encodeURIComponent(id)}`, patch),
   removeContact: (id: string) => request<unknown>('DELETE', `/contacts/${encodeURIComponent(id)}`),
   restoreContact: (id: string) => request<unknown>('POST', `/contacts/${encodeURIComponent(id)}/restore`),
-  addNote: (id: string, text: string) => request<unknown>('POST', `/contacts/${encodeURIComponent(id)}/notes`, { text }),
+  addNote: (id: string, body: string) => request<unknown>('POST', `/contacts/${encodeURIComponent(id)}/notes`, { body }),
   putBlob: (file: Blob) => request<{ hash: string }>('POST', '/blobs', undefined, { bytes: file, type: file.type || 'application/octet-stream' }),
   invite: () => request<InviteReply>('POST', '/pair/invite', {}),
   join: (code: string) => request<unknown>('POST', '/pair/join', { code }),
@@ -124,14 +124,6 @@ export const api = {
   webrtcAccept: (code: string) => request<unknown>('POST', '/webrtc/accept', { code }),
   qrExport: () => request<{ frames: string[]; documents: number; bundleBytes: number }>('POST', '/qr/export', {}),
   qrImport: (bundle: Uint8Array) => request<{ imported: unknown; reply?: { frames: string[] } }>('POST', '/qr/import', { bundle: toBase64(bundle), reply: true }),
-}
-
-async function requestWithSignal<T>(path: string, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return request<T>('GET', path)
-  return await new Promise<T>((resolve, reject) => {
-    signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')), { once: true })
-    request<T>('GET', path).then(resolve, reject)
-  })
 }
 
 /** The URL of a logo blob. */

@@ -6,11 +6,11 @@
  * its node) is reopened after a pause, and a 401 turns the page into the "open the link" page.
  */
 import { useEffect, useState } from 'react'
-import { api, API_BASE, ApiError } from './api.js'
+import { api, API_BASE, ApiError, describeError } from './api.js'
 import type { ApiStatus, SyncStateEvent } from './types.js'
 
 /** Whether the page is talking to its daemon. */
-export type Connection = 'connecting' | 'live' | 'down' | 'unauthorized'
+export type Connection = 'connecting' | 'live' | 'down' | 'unauthorized' | 'refused'
 
 /** What {@link useLive} gives the screens. */
 export interface Live {
@@ -19,6 +19,8 @@ export interface Live {
   state: SyncStateEvent | undefined
   /** Bumped on every `contacts` event (and on reconnect): the contacts view refetches. */
   contactsVersion: number
+  /** Why the daemon refused the page (a forged Origin or Host), in words, when `connection` is `refused`. */
+  refusal?: string
 }
 
 const REOPEN_MS = 1500
@@ -41,6 +43,10 @@ export function useLive(): Live {
       } catch (error) {
         if (error instanceof ApiError && error.status === 401) {
           setLive((l) => ({ ...l, connection: 'unauthorized' }))
+          return false
+        }
+        if (error instanceof ApiError && (error.status === 403 || error.status === 421)) {
+          setLive((l) => ({ ...l, connection: 'refused', refusal: describeError(error) }))
           return false
         }
         return true
