@@ -82,10 +82,10 @@ async function tab(page: Page, name: 'Sync' | 'QR' | 'Contacts'): Promise<void> 
 async function tabTo(page: Page, matches: (el: { tag: string; text: string; id: string; label: string }) => boolean, o: { back?: boolean; max?: number } = {}): Promise<void> {
   for (let i = 0; i < (o.max ?? 40); i++) {
     await page.keyboard.press(o.back === true ? 'Shift+Tab' : 'Tab')
-    const el = await page.evaluate(() => {
-      const a = document.activeElement as HTMLElement | null
-      return { tag: a?.tagName ?? '', text: (a?.textContent ?? '').trim(), id: a?.id ?? '', label: a?.getAttribute('aria-label') ?? '' }
-    })
+    // A string: it runs in the page, whose DOM types this Node-side file does not load.
+    const el = await page.evaluate<{ tag: string; text: string; id: string; label: string }>(
+      `(() => { const a = document.activeElement; return { tag: a?.tagName ?? '', text: (a?.textContent ?? '').trim(), id: a?.id ?? '', label: a?.getAttribute('aria-label') ?? '' } })()`,
+    )
     if (matches(el)) return
   }
   throw new Error('the element was not reachable with the Tab key')
