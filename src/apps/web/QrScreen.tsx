@@ -18,6 +18,7 @@ export function QrScreen() {
   const [scanning, setScanning] = useState(false)
   const [error, setError] = useState<string | undefined>()
   const [info, setInfo] = useState<string | undefined>()
+  const [stats, setStats] = useState<ScanProgress | undefined>()
 
   const generate = async (): Promise<void> => {
     setError(undefined)
@@ -44,15 +45,22 @@ export function QrScreen() {
       </div>
       {error !== undefined && <p className="error" role="alert">{error}</p>}
       {info !== undefined && <p className="ok" role="status" data-testid="qr-imported">{info}</p>}
+      {stats !== undefined && stats.needed > 0 && (
+        <p className="muted small" data-testid="scan-stats" data-looked={stats.looked} data-read={stats.read} data-ms={Math.round(stats.elapsedMs)} data-received={stats.received}>
+          Last scan: {stats.received} of {stats.needed} frames in {(stats.elapsedMs / 1000).toFixed(1)} s; {stats.read} codes read from {stats.looked} camera frames.
+        </p>
+      )}
       {scanning && (
         <Scanner
-          onDone={(text, reply) => {
+          onDone={(text, reply, p) => {
             setScanning(false)
+            setStats(p)
             setInfo(text)
             if (reply !== undefined && reply.length > 0) setFrames({ frames: reply, title: 'reply: show this to the other device' })
           }}
-          onError={(text) => {
+          onError={(text, p) => {
             setScanning(false)
+            setStats(p)
             setError(text)
           }}
         />
@@ -110,7 +118,7 @@ function FramePlayer({ frames, title, onClose }: { frames: string[]; title: stri
 }
 
 /** The camera view and progress ("7 of ≈12 frames"). */
-function Scanner({ onDone, onError }: { onDone: (text: string, reply: string[] | undefined) => void; onError: (text: string) => void }) {
+function Scanner({ onDone, onError }: { onDone: (text: string, reply: string[] | undefined, stats: ScanProgress) => void; onError: (text: string, stats?: ScanProgress) => void }) {
   const video = useRef<HTMLVideoElement>(null)
   const [progress, setProgress] = useState<ScanProgress | undefined>()
   const [phase, setPhase] = useState<'camera' | 'scanning' | 'importing'>('camera')
@@ -121,12 +129,12 @@ function Scanner({ onDone, onError }: { onDone: (text: string, reply: string[] |
   failed.current = onError
 
   useEffect(() => {
-    const onDone = (text: string, reply: string[] | undefined): void => done.current(text, reply)
-    const onError = (text: string): void => failed.current(text)
+    const scanner = new CameraScanner()
+    const onDone = (text: string, reply: string[] | undefined): void => done.current(text, reply, { ...scanner.progress })
+    const onError = (text: string): void => failed.current(text, { ...scanner.progress })
     let stream: MediaStream | undefined
     let stopped = false
     let handle = 0
-    const scanner = new CameraScanner()
     const finish = async (bundle: Uint8Array): Promise<void> => {
       setPhase('importing')
       try {

@@ -17,14 +17,17 @@ export interface ScanProgress {
   foreign: number
   corrupt: number
   last: PushResult['status'] | undefined
+  /** Milliseconds from the first readable code to now (or to completion). */
+  elapsedMs: number
 }
 
 /** Reads QR frames from a `<video>` until the bundle is complete or `signal` aborts. */
 export class CameraScanner {
   readonly decoder = new FrameDecoder()
-  readonly progress: ScanProgress = { received: 0, needed: 0, looked: 0, read: 0, foreign: 0, corrupt: 0, last: undefined }
+  readonly progress: ScanProgress = { received: 0, needed: 0, looked: 0, read: 0, foreign: 0, corrupt: 0, last: undefined, elapsedMs: 0 }
   readonly #canvas = document.createElement('canvas')
   readonly #ctx: CanvasRenderingContext2D
+  #firstRead: number | undefined
 
   constructor() {
     const ctx = this.#canvas.getContext('2d', { willReadFrequently: true })
@@ -45,6 +48,9 @@ export class CameraScanner {
     const code = jsQR(image.data, w, h, { inversionAttempts: 'dontInvert' })
     if (code === null) return undefined
     this.progress.read++
+    const now = performance.now()
+    this.#firstRead ??= now
+    this.progress.elapsedMs = now - this.#firstRead
     const result = this.decoder.push(Uint8Array.from(code.binaryData))
     this.progress.received = result.received
     this.progress.needed = result.needed
