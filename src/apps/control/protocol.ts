@@ -71,6 +71,13 @@ export const OP_PARAMS = {
   'webrtc.host': z.object({ add: z.string().min(1).max(64).optional(), clear: z.boolean().optional() }).strict(),
   /** Withdraw a held offer nobody answered yet (`orbit sync --via webrtc` giving up); `{ cancelled }`. */
   'webrtc.cancel': z.object({ code: z.string().min(1).max(8192) }).strict(),
+  /** The web UI's secret link and address (`orbit ui`); WireError `HTTP_OFF` under `--no-http`. */
+  'ui.url': Empty,
+  /**
+   * Join an invite's workspace with the daemon running (`orbit pair join`, the UI's `pair/join`):
+   * the daemon stops its node, joins, and starts it again; the answer is the join's result.
+   */
+  'pair.join': z.object({ code: z.string().min(1).max(8192), address: z.string().min(3).max(300).optional(), timeoutMs: z.number().int().positive().max(3_600_000).optional() }).strict(),
 } as const
 
 const Method = z.enum(['local-network', 'webrtc', 'qr-code'])

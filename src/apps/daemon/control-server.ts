@@ -5,18 +5,24 @@
  * command makes in-process — and the rest are the daemon's own (status, held WebRTC offers).
  */
 import { z } from 'zod'
-import { OrbitError, ValidationError } from '../../core/errors.js'
+import { OrbitError, ValidationError, WireError } from '../../core/errors.js'
 import type { OrgId } from '../../core/ids.js'
 import { fromBase64, toBase64, type QrExportWire, type QrImportWire } from '../control/client.js'
 import { CONTROL_VERSION, OP_PARAMS, READ_METHODS, RequestSchema, type ControlErrorBody, type ControlOp, type OpParams } from '../control/protocol.js'
 import type { OrbitApi } from '../node/api.js'
 import type { OrbitDevice } from '../node/device.js'
+import type { JoinResult } from '../node/join.js'
+import type { DaemonUi } from './daemon.js'
 
 /** What the control server serves: the daemon's API (held WebRTC offers included) and its status. */
 export interface ControlTarget {
   readonly api: OrbitApi
   readonly device: Pick<OrbitDevice, 'identity' | 'flush'>
   status(): Record<string, unknown>
+  /** The web UI's address and secret link (`ui.url`); undefined when the daemon serves none. */
+  ui?(): DaemonUi | undefined
+  /** Join an invite's workspace by restarting the node (`pair.join`). */
+  join?(code: string, options?: { address?: string; timeoutMs?: number }): Promise<JoinResult>
 }
 
 /** Answers one raw request line; never throws. */
@@ -137,5 +143,15 @@ async function dispatch(daemon: ControlTarget, op: ControlOp, params: unknown): 
       return api.webrtc.answered((params as OpParams<'webrtc.answered'>).code)
     case 'webrtc.cancel':
       return api.webrtc.cancel((params as OpParams<'webrtc.cancel'>).code)
+    case 'ui.url': {
+      const ui = daemon.ui?.()
+      if (ui === undefined) throw new WireError('this orbit serve runs without the web UI (--no-http); start it without --no-http', { code: 'HTTP_OFF' })
+      return ui
+    }
+    case 'pair.join': {
+      const { code, address, timeoutMs } = params as OpParams<'pair.join'>
+      if (daemon.join === undefined) throw new WireError('this daemon cannot join a workspace while it runs', { code: 'UNSUPPORTED' })
+      return daemon.join(code, { ...(address === undefined ? {} : { address }), ...(timeoutMs === undefined ? {} : { timeoutMs }) })
+    }
   }
 }

@@ -14,6 +14,7 @@ import { deviceCommands } from './device.js'
 import { syncCommands } from './sync.js'
 import { qrCommands } from './qr.js'
 import { webrtcCommands } from './webrtc.js'
+import { uiCommands } from './ui.js'
 
 export const COMMAND_MODULES: readonly CommandModule[] = [
   initCommands,
@@ -27,4 +28,5 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
   syncCommands,
   qrCommands,
   webrtcCommands,
+  uiCommands,
 ]

@@ -20,6 +20,15 @@ export function discoveryLine(mdns: unknown): string {
   return `mDNS waiting: ${m.reason ?? 'no usable interface'}; it starts when one comes up`
 }
 
+/** The greeting's web UI line: the secret link, what an exposed server is reachable at, and why the port moved. */
+export function uiLine(ui: { url: string; exposed: boolean; hosts: string[]; built: boolean; note?: string }): string {
+  const parts = [ui.url]
+  if (ui.exposed) parts.push(`EXPOSED beyond this machine, at ${ui.hosts.filter((h) => !/^(127\.0\.0\.1|localhost|\[::1\]):/.test(h)).join(', ') || 'its non-loopback address'} (anyone with the link can use this device)`)
+  if (ui.note !== undefined) parts.push(`(${ui.note})`)
+  if (!ui.built) parts.push('(the page is not built: `npm run build`; the API works)')
+  return parts.join('\n           ')
+}
+
 export const serveCommands: CommandModule = {
   name: 'serve',
   register(program, ctx) {
@@ -29,7 +38,9 @@ export const serveCommands: CommandModule = {
       .option('--listen <host:port>', 'accept connections here', hostPort)
       .option('--interface <ip|name>', 'mDNS discovery and invites on this one interface (IPv4 address or name, e.g. wlan0); default: every usable interface', interfaceArg)
       .option('--no-mdns', 'do not advertise or browse with mDNS (reach peers by address: `orbit sync HOST:PORT`)')
-      .addOption(new Option('--http <host:port>', 'serve the web UI here (not part of this build yet)').argParser(hostPort))
+      .addOption(new Option('--http <host:port>', 'serve the web UI and its API here (port 0 picks one); default 127.0.0.1:7879').argParser(hostPort))
+      .option('--no-http', 'do not serve the web UI')
+      .option('--http-expose', 'allow a --http host other than loopback: the UI is then reachable by other machines (secret link still required)')
       .option('--name <name>', 'on first run: a name for this device (default: the host name)')
       .option('--no-invite', 'on first run: do not print an invite code')
       .addHelpText(
@@ -46,11 +57,18 @@ address or a name); a specific --listen host means its interface only, and a loo
 (127.0.0.1) turns discovery off; --no-mdns turns it off. Announcements are hints: every
 connection proves the device's key.
 
+Web UI (the Sync screen): on http://127.0.0.1:7879 unless --http says otherwise (if 7879 is taken,
+any free port). The greeting prints its link with this device's secret (\`orbit ui\` prints it again);
+the browser keeps the secret in a cookie. Only loopback by default: another host needs --http-expose,
+and anyone who can reach it still needs the link. --no-http turns it off.
+
 Examples:
   $ orbit serve --name "My laptop"
   $ orbit serve --interface wlan0
   $ orbit serve --interface 192.168.1.20
-  $ orbit --data /tmp/b serve --listen 127.0.0.1:7879 --no-mdns --json`,
+  $ orbit serve --http 127.0.0.1:8080
+  $ orbit serve --http 0.0.0.0:7879 --http-expose      # the UI on every interface
+  $ orbit --data /tmp/b serve --listen 127.0.0.1:7880 --no-mdns --http 127.0.0.1:0 --json`,
       )
       .action(
         ctx.action(async (opts, cmd) => {
@@ -67,7 +85,8 @@ Examples:
           } catch (error) {
             if (!(error instanceof StoreError && error.code === 'ALREADY_INITIALISED')) throw error
           }
-          if (opts.http !== undefined) ctx.hint(cmd, 'note: the web UI is not part of this build; --http is ignored')
+          const http = opts.http === false ? undefined : (opts.http as { host: string; port: number } | undefined)
+          if (opts.http === false && opts.httpExpose === true) ctx.hint(cmd, 'note: --http-expose has no effect with --no-http')
           const { createLogger } = await import('../../../adapters/log/pino.js')
           const { startDaemon } = await import('../../daemon/daemon.js')
           const listen = opts.listen as { host: string; port: number } | undefined
@@ -76,6 +95,9 @@ Examples:
             ...(listen === undefined ? {} : { listen }),
             ...(typeof opts.interface === 'string' ? { interface: opts.interface } : {}),
             mdns: opts.mdns !== false,
+            ...(opts.http === false
+              ? {}
+              : { http: { ...(http ?? { host: '127.0.0.1', port: 7879 }), expose: opts.httpExpose === true, fallback: http === undefined } }),
             logger: createLogger({ level: ctx.io.env.ORBIT_LOG_LEVEL ?? 'warn' }),
           })
           const stopped = new Promise<string>((resolve) => {
@@ -88,6 +110,7 @@ Examples:
             const invite = opts.invite !== false && alone ? await daemon.createInvite() : undefined
             const listenText = `${daemon.listenAddress.host}:${daemon.listenAddress.port}`
             const status = daemon.status()
+            const ui = daemon.ui()
             ctx.emit(
               cmd,
               {
@@ -100,6 +123,7 @@ Examples:
                 listen: listenText,
                 control: daemon.controlPath,
                 mdns: status.mdns,
+                ...(ui === undefined ? {} : { ui }),
                 ...(invite === undefined ? {} : { invite }),
               },
               () =>
@@ -111,6 +135,7 @@ Examples:
                     ['workspace', `${ws.name} (${ws.workspaceId})`],
                     ['listening', listenText],
                     ['discovery', discoveryLine(status.mdns)],
+                    ['web UI', ui === undefined ? 'off (--no-http)' : uiLine(ui)],
                     ['data dir', dataDir],
                   ]),
                   '',
