@@ -40,8 +40,10 @@ let pageB: Page
 
 async function startDevice(dir: string, http = '127.0.0.1:0'): Promise<Device> {
   const serve = scratch.serve(dir, ['--no-mdns', '--listen', '127.0.0.1:0', '--http', http])
-  await serve.ready
+  const ready = (await serve.ready) as { ui?: { url: string } }
+  // `orbit ui` prints the same link (asked over the control socket).
   const { url } = await orbitJson<{ url: string }>(dir, ['ui'])
+  expect(url).toBe(ready.ui?.url)
   const u = new URL(url)
   return { dir, serve, url, origin: u.origin, secret: u.searchParams.get('secret') ?? '' }
 }
@@ -54,7 +56,8 @@ async function shot(page: Page, name: string): Promise<void> {
 async function openUi(ctx: BrowserContext, d: Device): Promise<Page> {
   const page = await ctx.newPage()
   await page.goto(d.url)
-  await expect.poll(() => page.getByTestId('who').textContent(), { timeout: 15_000 }).not.toBe('…')
+  // Not expect.poll: this also runs in beforeAll. The header names device and workspace once the status came.
+  await page.getByTestId('who').filter({ hasText: '·' }).waitFor({ timeout: 15_000 })
   return page
 }
 
@@ -82,10 +85,12 @@ async function tab(page: Page, name: 'Sync' | 'QR' | 'Contacts'): Promise<void> 
 async function tabTo(page: Page, matches: (el: { tag: string; text: string; id: string; label: string }) => boolean, o: { back?: boolean; max?: number } = {}): Promise<void> {
   for (let i = 0; i < (o.max ?? 40); i++) {
     await page.keyboard.press(o.back === true ? 'Shift+Tab' : 'Tab')
-    // A string: it runs in the page, whose DOM types this Node-side file does not load.
-    const el = await page.evaluate<{ tag: string; text: string; id: string; label: string }>(
-      `(() => { const a = document.activeElement; return { tag: a?.tagName ?? '', text: (a?.textContent ?? '').trim(), id: a?.id ?? '', label: a?.getAttribute('aria-label') ?? '' } })()`,
-    )
+    // Runs in the page (the page's CSP forbids string evaluation); its DOM types are not loaded here.
+    const el = await page.evaluate(() => {
+      type El = { tagName: string; textContent: string | null; id: string; getAttribute(n: string): string | null }
+      const a = (globalThis as unknown as { document: { activeElement: El | null } }).document.activeElement
+      return { tag: a?.tagName ?? '', text: (a?.textContent ?? '').trim(), id: a?.id ?? '', label: a?.getAttribute('aria-label') ?? '' }
+    })
     if (matches(el)) return
   }
   throw new Error('the element was not reachable with the Tab key')

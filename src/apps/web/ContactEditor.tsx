@@ -34,7 +34,8 @@ export function ContactEditor(props: { id: string | undefined; blobsDone: number
     }
   }
   useEffect(() => {
-    if (id !== undefined) void load(id)
+    // Loads when opened on a contact; after an Add the form already shows what was saved.
+    if (id !== undefined && contact?.id !== id) void load(id)
   }, [id])
 
   const submit = async (e: FormEvent): Promise<void> => {
@@ -50,6 +51,7 @@ export function ContactEditor(props: { id: string | undefined; blobsDone: number
           ? await api.addContact(form)
           : await api.editContact(id, { ...form, title: values.title.trim() === '' ? null : values.title.trim() })
       setSaved(id === undefined ? 'Contact added.' : 'Saved.')
+      setContact(c)
       props.onSaved(c)
     } catch (err) {
       setError(err)

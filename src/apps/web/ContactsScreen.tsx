@@ -22,6 +22,12 @@ export function ContactsScreen({ version, blobsDone }: { version: number; blobsD
   const [rows, setRows] = useState<Map<number, ApiContact>>(new Map())
   const [error, setError] = useState<string | undefined>()
   const [selected, setSelected] = useState<string | 'new' | undefined>()
+  // The editor's identity: a new one for each contact picked (or each Add), not when an added contact gets its id.
+  const [editorKey, setEditorKey] = useState(0)
+  const open = (id: string | 'new'): void => {
+    setSelected(id)
+    setEditorKey((k) => k + 1)
+  }
   const [removed, setRemoved] = useState<{ id: string; name: string } | undefined>()
   const [scrollTop, setScrollTop] = useState(0)
   const [height, setHeight] = useState(480)
@@ -115,7 +121,7 @@ export function ContactsScreen({ version, blobsDone }: { version: number; blobsD
         <div className="row">
           <label htmlFor="contact-search" className="sr-only">Search contacts</label>
           <input id="contact-search" type="search" placeholder="Search contacts" value={query} onChange={(e) => setQuery(e.target.value)} />
-          <button onClick={() => setSelected('new')}>Add contact</button>
+          <button onClick={() => open('new')}>Add contact</button>
         </div>
         <p className="muted small" data-testid="contacts-total" aria-live="polite">
           {total === undefined ? 'Loading…' : `${total} contact${total === 1 ? '' : 's'}`}
@@ -143,7 +149,7 @@ export function ContactsScreen({ version, blobsDone }: { version: number; blobsD
                   {c === undefined ? (
                     <span className="muted">…</span>
                   ) : (
-                    <button className="rowbtn" onClick={() => setSelected(c.id)} data-testid="contact-row">
+                    <button className="rowbtn" onClick={() => open(c.id)} data-testid="contact-row">
                       <Logo hash={c.logo} name={c.name} version={blobsDone} />
                       <span className="name">{c.name}</span>
                       <span className="muted small">{c.emails[0] ?? ''}</span>
@@ -157,7 +163,7 @@ export function ContactsScreen({ version, blobsDone }: { version: number; blobsD
       </div>
       {selected !== undefined && (
         <ContactEditor
-          key={selected}
+          key={editorKey}
           id={selected === 'new' ? undefined : selected}
           blobsDone={blobsDone}
           onClose={() => setSelected(undefined)}

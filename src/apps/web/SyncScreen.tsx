@@ -30,7 +30,7 @@ export function SyncScreen({ live }: { live: Live }) {
       <Peers peers={state?.peers ?? []} />
       <Sessions active={sessions} recent={state?.recentSessions ?? []} />
       <Blobs blobs={state?.blobs} />
-      <Pairing />
+      <Pairing onJoined={live.refresh} />
       <WebRtc />
     </div>
   )
@@ -149,8 +149,8 @@ function Sessions({ active, recent }: { active: SyncSession[]; recent: SyncSessi
 
 const count = (v: number | string[] | undefined): number => (Array.isArray(v) ? v.length : (v ?? 0))
 
-function Blobs({ blobs }: { blobs: BlobsView | undefined }) {
-  if (blobs === undefined) return null
+function Blobs({ blobs }: { blobs: BlobsView | null | undefined }) {
+  if (blobs === undefined || blobs === null) return null
   const transfers = blobs.transfers ?? []
   return (
     <section aria-labelledby="h-blobs" className="card">
@@ -174,7 +174,7 @@ function Blobs({ blobs }: { blobs: BlobsView | undefined }) {
   )
 }
 
-function Pairing() {
+function Pairing({ onJoined }: { onJoined: () => void }) {
   const [invite, setInvite] = useState<{ code: string; qrSvg: string; expiresAt: number } | undefined>()
   const [error, setError] = useState<string | undefined>()
   const [joinCode, setJoinCode] = useState('')
@@ -197,6 +197,7 @@ function Pairing() {
       await api.join(joinCode.trim())
       setJoinState({ ok: true, text: 'Joined: this device is now a member of the workspace.' })
       setJoinCode('')
+      onJoined()
     } catch (err) {
       setJoinState({ ok: false, text: describeError(err) })
     } finally {

@@ -21,13 +21,15 @@ export interface Live {
   contactsVersion: number
   /** Why the daemon refused the page (a forged Origin or Host), in words, when `connection` is `refused`. */
   refusal?: string
+  /** Asks `GET status` again (after a join: the device is in another workspace now). */
+  refresh(): void
 }
 
 const REOPEN_MS = 1500
 
 /** Subscribes to the daemon's event stream for the page's lifetime. */
 export function useLive(): Live {
-  const [live, setLive] = useState<Live>({ connection: 'connecting', status: undefined, state: undefined, contactsVersion: 0 })
+  const [live, setLive] = useState<Live>({ connection: 'connecting', status: undefined, state: undefined, contactsVersion: 0, refresh: () => undefined })
 
   useEffect(() => {
     let source: EventSource | undefined
@@ -87,6 +89,7 @@ export function useLive(): Live {
       })
     }
 
+    setLive((l) => ({ ...l, refresh: () => void refreshStatus() }))
     void refreshStatus().then((ok) => {
       if (ok) open()
     })

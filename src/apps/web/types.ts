@@ -96,5 +96,6 @@ export interface SyncStateEvent {
   activeSessions: Record<string, SyncSession>
   recentSessions: SyncSession[]
   peers: PeerRow[]
-  blobs?: BlobsView
+  /** `null` until the node reports its blobs. */
+  blobs?: BlobsView | null
 }
