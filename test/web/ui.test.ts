@@ -205,13 +205,16 @@ describe.skipIf(missing !== undefined)('the web UI in Chromium', () => {
     const forged = await apiCall(A, 'POST', 'contacts', { name: 'Mallory' }, { Origin: 'http://evil.example' })
     expect(forged.status).toBe(403)
     expect((forged.json as { error: { code: string } }).error.code).toBe('ORIGIN_REFUSED')
-    // The same from inside a browser: the page shows the refusal in words.
+    // The same from inside a browser (the page loaded, then its requests carry a forged Origin): the page says so.
     const evil = await browser!.browser.newContext()
-    await evil.addCookies([{ name: 'orbit_ui', value: A.secret, url: A.origin }])
-    const refused = await evil.newPage()
-    await refused.route('**/api/v1/**', (route) => route.continue({ headers: { ...route.request().headers(), origin: 'http://evil.example' } }))
-    await refused.goto(A.origin + '/')
-    await expect.poll(() => refused.getByTestId('refused').textContent(), { timeout: 15_000 }).toContain('ORIGIN_REFUSED')
+    const refused = await openUi(evil, A)
+    await evil.setExtraHTTPHeaders({ Origin: 'http://evil.example' })
+    await tab(refused, 'Contacts')
+    await refused.getByRole('button', { name: 'Add contact' }).click()
+    await refused.getByLabel('Name').fill('Mallory')
+    await refused.getByRole('button', { name: 'Add', exact: true }).click()
+    // Chromium sends the forged Origin with a CORS preflight, which the daemon refuses: to the page it is a failed request.
+    await expect.poll(() => refused.locator('.editor [role=alert]').allTextContents(), { timeout: 15_000 }).toContainEqual(expect.stringContaining('refused the request'))
     await shot(refused, 'origin-refused')
     await evil.close()
     expect(await contactTotal(A)).toBe(before)

@@ -35,7 +35,8 @@ export function describeError(error: unknown): string {
   if (!(error instanceof ApiError)) return error instanceof Error ? error.message : String(error)
   switch (error.code) {
     case 'DAEMON_UNREACHABLE':
-      return 'The Orbit daemon is not answering. Is `orbit serve` still running?'
+      // A browser reports a refused cross-origin request (a failed CORS preflight) like a network failure.
+      return 'The Orbit daemon did not answer, or refused the request: is `orbit serve` still running, and is this page open from the link `orbit ui` prints?'
     case 'UNAUTHORIZED':
       return 'This page is not signed in: open the link that `orbit ui` prints.'
     case 'ORIGIN_REFUSED':
