@@ -274,12 +274,15 @@ describe.skipIf(missing !== undefined)('the web UI in Chromium', () => {
     await scan.getByRole('button', { name: 'Scan QR Code' }).click()
     await expect.poll(() => scan.getByTestId('scan-progress').textContent(), { timeout: 30_000 }).toMatch(/\d+ of ≈\d+ frames|applying/)
     await shot(scan, 'qr-scan')
-    await expect.poll(() => scan.getByTestId('qr-imported').count(), { timeout: 60_000 }).toBe(1)
-    // The reply (for A) is shown as animated frames at once.
-    await expect.poll(() => scan.getByTestId('qr-player').count()).toBe(1)
+    // Applied, and the reply (for A) shown as animated frames at once.
+    await expect.poll(() => scan.getByTestId('qr-player').count(), { timeout: 60_000 }).toBe(1)
     await shot(scan, 'qr-reply')
     expect(await contactTotal(B, 'Grace')).toBe(1)
     await scan.getByRole('button', { name: 'Close' }).click()
+    expect(await scan.getByTestId('qr-imported').textContent()).toMatch(/Imported the bundle/)
+    // It took the bundle's k frames (or k+1), read from the camera in the page.
+    const k = parseFrame(Buffer.from(frames[0]!, 'base64')).k
+    expect(Number(await scan.getByTestId('scan-stats').getAttribute('data-received'))).toBe(k)
     await tab(scan, 'Contacts')
     await scan.getByLabel('Search contacts').fill('grace')
     await expect.poll(() => scan.getByTestId('contact-row').allTextContents(), { timeout: 15_000 }).toEqual([expect.stringContaining('Grace Hopper')])

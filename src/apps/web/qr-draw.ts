@@ -19,13 +19,21 @@ export function qrMatrix(bytes: Uint8Array): QrMatrix {
   return { size: qr.modules.size, data: qr.modules.data }
 }
 
-/** Paints `m` on `canvas`, one whole number of device pixels per module, quiet zone included. */
+/**
+ * Paints `m` on `canvas` as large as its parent's box allows, one whole number of device pixels
+ * per module (quiet zone included) and displayed at exactly that size: a scaled canvas would make
+ * modules of uneven width, which cameras read badly.
+ */
 export function drawQr(canvas: HTMLCanvasElement, m: QrMatrix, margin = 4): void {
   const side = m.size + 2 * margin
-  const px = Math.max(1, Math.floor(Math.min(canvas.clientWidth, canvas.clientHeight) * (window.devicePixelRatio || 1) / side))
+  const dpr = window.devicePixelRatio || 1
+  const box = canvas.parentElement ?? canvas
+  const avail = Math.min(box.clientWidth, box.clientHeight)
+  const px = Math.max(1, Math.floor((avail * dpr) / side))
   const dim = side * px
   if (canvas.width !== dim) canvas.width = dim
   if (canvas.height !== dim) canvas.height = dim
+  canvas.style.width = canvas.style.height = `${dim / dpr}px`
   const ctx = canvas.getContext('2d')
   if (ctx === null) return
   ctx.fillStyle = '#fff'
