@@ -23,6 +23,7 @@ import { reappearBench } from './reappear.js'
 import { runWebRtcBench } from './webrtc.js'
 import { serveScaleBench } from './serve-scale.js'
 import { lanDeviceBench } from './lan-device.js'
+import { webBench } from './web.js'
 import type { BarCheck, BenchModule, BenchOutcome } from './types.js'
 
 export const BENCH_MODULES: readonly BenchModule[] = [
@@ -35,6 +36,7 @@ export const BENCH_MODULES: readonly BenchModule[] = [
   importBench,
   meshBench,
   reappearBench,
+  webBench,
 ]
 
 const started = Number(process.env.ORBIT_BENCH_STARTED ?? Date.now())

@@ -13,8 +13,8 @@ import { renderQrPng } from '../../src/adapters/qr-image/render.js'
 import { decodeQrPng } from '../../src/adapters/qr-image/decode.js'
 import { parseFrame } from '../../src/core/qr/frame.js'
 import { orbitJson, REPO_ROOT, requireBuilt, Scratch, type ServeProcess } from '../daemon/helpers.js'
-import { chromiumMissing, launchChromium, type LaunchedBrowser } from './browser.js'
-import { pngToRgba, y4mVideo } from './y4m.js'
+import { chromiumMissing, launchChromium, type LaunchedBrowser } from '../../bench/web-chromium.js'
+import { pngToRgba, y4mVideo } from '../../bench/web-y4m.js'
 
 const SHOTS = join(REPO_ROOT, 'test-results/screenshots')
 const missing = chromiumMissing() ?? (existsSync(join(REPO_ROOT, 'dist/web/index.html')) ? undefined : 'dist/web is not built (npm run build)')

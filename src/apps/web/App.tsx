@@ -2,11 +2,13 @@
  * The page: a header with the device and workspace, a tab bar (Sync, QR, Contacts), a banner while
  * the daemon is unreachable, and the "open the link" page when it answers 401 (docs/ui.md).
  */
-import { useState } from 'react'
+import { lazy, Suspense, useState } from 'react'
 import { useLive } from './live.js'
 import { SyncScreen } from './SyncScreen.js'
-import { QrScreen } from './QrScreen.js'
 import { ContactsScreen } from './ContactsScreen.js'
+
+// The QR screen carries the QR encoder and decoder (jsQR): loaded when first opened, so the other screens start sooner.
+const QrScreen = lazy(async () => ({ default: (await import('./QrScreen.js')).QrScreen }))
 
 type Tab = 'sync' | 'qr' | 'contacts'
 const TABS: Array<{ id: Tab; label: string }> = [
@@ -65,7 +67,11 @@ export function App() {
       )}
       <section id={`panel-${tab}`} role="tabpanel" aria-labelledby={`tab-${tab}`} className="panel">
         {tab === 'sync' && <SyncScreen live={live} />}
-        {tab === 'qr' && <QrScreen />}
+        {tab === 'qr' && (
+          <Suspense fallback={<p className="muted">Loading…</p>}>
+            <QrScreen />
+          </Suspense>
+        )}
         {tab === 'contacts' && <ContactsScreen version={live.contactsVersion} blobsDone={live.state?.blobs?.completed ?? 0} />}
       </section>
     </div>

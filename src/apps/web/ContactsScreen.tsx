@@ -62,13 +62,20 @@ export function ContactsScreen({ version, blobsDone }: { version: number; blobsD
   )
 
   // A new query or a changed listing: start over from the page in view (no polling: `version` is pushed).
+  // Typing waits for a pause (120 ms); the first load and a pushed change do not.
+  const lastQuery = useRef(query)
   useEffect(() => {
     const gen = ++generation.current
-    const timer = setTimeout(() => {
-      pages.current = new Map()
-      setRows(new Map())
-      void loadPage(Math.floor(scrollTopRef.current / ROW_HEIGHT / PAGE_SIZE), query, gen)
-    }, 120)
+    const typed = lastQuery.current !== query
+    lastQuery.current = query
+    const timer = setTimeout(
+      () => {
+        pages.current = new Map()
+        setRows(new Map())
+        void loadPage(Math.floor(scrollTopRef.current / ROW_HEIGHT / PAGE_SIZE), query, gen)
+      },
+      typed ? 120 : 0,
+    )
     return () => clearTimeout(timer)
   }, [query, version, loadPage])
 

@@ -46,7 +46,7 @@ export function QrScreen() {
       {error !== undefined && <p className="error" role="alert">{error}</p>}
       {info !== undefined && <p className="ok" role="status" data-testid="qr-imported">{info}</p>}
       {stats !== undefined && stats.needed > 0 && (
-        <p className="muted small" data-testid="scan-stats" data-looked={stats.looked} data-read={stats.read} data-ms={Math.round(stats.elapsedMs)} data-received={stats.received}>
+        <p className="muted small" data-testid="scan-stats" data-looked={stats.looked} data-read={stats.read} data-ms={Math.round(stats.elapsedMs)} data-scan-ms={Math.round(stats.scanMs)} data-received={stats.received}>
           Last scan: {stats.received} of {stats.needed} frames in {(stats.elapsedMs / 1000).toFixed(1)} s; {stats.read} codes read from {stats.looked} camera frames.
         </p>
       )}

@@ -35,6 +35,7 @@ export function useLive(): Live {
     let source: EventSource | undefined
     let reopen: ReturnType<typeof setTimeout> | undefined
     let closed = false
+    let opened = false
 
     /** Resolves false when the page is signed out (401). */
     const refreshStatus = async (): Promise<boolean> => {
@@ -59,7 +60,10 @@ export function useLive(): Live {
       if (closed) return
       source = new EventSource(`${API_BASE}/events`)
       source.addEventListener('open', () => {
-        setLive((l) => ({ ...l, connection: 'live', contactsVersion: l.contactsVersion + 1 }))
+        // A reconnect may have missed `contacts` events: the listing is fetched again. The first open has missed nothing.
+        const missed = opened
+        opened = true
+        setLive((l) => ({ ...l, connection: 'live', contactsVersion: missed ? l.contactsVersion + 1 : l.contactsVersion }))
         void refreshStatus()
       })
       source.addEventListener('state', (e) => {

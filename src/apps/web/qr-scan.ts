@@ -19,15 +19,18 @@ export interface ScanProgress {
   last: PushResult['status'] | undefined
   /** Milliseconds from the first readable code to now (or to completion). */
   elapsedMs: number
+  /** Milliseconds from the first camera frame looked at to now (or to completion). */
+  scanMs: number
 }
 
 /** Reads QR frames from a `<video>` until the bundle is complete or `signal` aborts. */
 export class CameraScanner {
   readonly decoder = new FrameDecoder()
-  readonly progress: ScanProgress = { received: 0, needed: 0, looked: 0, read: 0, foreign: 0, corrupt: 0, last: undefined, elapsedMs: 0 }
+  readonly progress: ScanProgress = { received: 0, needed: 0, looked: 0, read: 0, foreign: 0, corrupt: 0, last: undefined, elapsedMs: 0, scanMs: 0 }
   readonly #canvas = document.createElement('canvas')
   readonly #ctx: CanvasRenderingContext2D
   #firstRead: number | undefined
+  #firstLook: number | undefined
 
   constructor() {
     const ctx = this.#canvas.getContext('2d', { willReadFrequently: true })
@@ -45,6 +48,8 @@ export class CameraScanner {
     this.#ctx.drawImage(video, 0, 0, w, h)
     const image = this.#ctx.getImageData(0, 0, w, h)
     this.progress.looked++
+    this.#firstLook ??= performance.now()
+    this.progress.scanMs = performance.now() - this.#firstLook
     const code = jsQR(image.data, w, h, { inversionAttempts: 'dontInvert' })
     if (code === null) return undefined
     this.progress.read++

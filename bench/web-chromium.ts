@@ -1,5 +1,5 @@
 /**
- * Debian's Chromium driven by playwright-core for the web UI's tests and bench (docs/ui.md):
+ * Debian's Chromium driven by playwright-core for the web UI's tests (test/web) and bench (docs/ui.md):
  * headless, no sandbox (we run as root in CI), nothing phoning home, a fresh profile per launch
  * (playwright gives each `launch` its own new `--user-data-dir`; it refuses one passed in `args`).
  * `fakeCamera` feeds a Y4M file to `getUserMedia` (Chromium's fake capture device).
