@@ -132,6 +132,8 @@ export interface Daemon {
   status(): Record<string, unknown>
   /** Idempotent; resolves once everything is closed and the lock is released. */
   stop(): Promise<void>
+  /** Resolves once the daemon stopped: by `stop()`, or by itself when a node restart after a join failed. */
+  readonly closed: Promise<void>
 }
 
 /** One node of the daemon with what is built around it: replaced whole by a join. */
@@ -179,17 +181,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   /** 2. the node: device, engine, LAN tier listening; its dial policy (started by the caller). */
   const startRunning = async (at: { host: string; port: number }): Promise<Running> => {
-    let node: OrbitNode | undefined
-    node = await createOrbitNode({
+    // `discovered` may be asked before createOrbitNode returns: it reads the node once there is one.
+    const made: { node?: OrbitNode } = {}
+    const n = (made.node = await createOrbitNode({
       dataDir: options.dataDir,
       listen: at,
       ...((options.interface ?? options.interfaceAddress) === undefined ? {} : { interfaceAddress: (options.interface ?? options.interfaceAddress)! }),
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
-      discovered: (deviceId) => node?.store.getState().discoveredPeers[deviceId],
+      discovered: (deviceId) => made.node?.store.getState().discoveredPeers[deviceId],
       logger: options.logger ?? silentLogger,
       now,
-    })
-    const n = node
+    }))
     const off = [trackConnectedPeers(n, now)]
     const dial = new DialPolicy(n, {
       ...(options.mdns === undefined ? {} : { mdns: options.mdns }),
@@ -265,6 +267,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     if (stopping !== undefined) return Promise.reject(restarting())
     const run = (async () => {
       const at = running().listenAddress
+      // What can be refused without the store is refused before the node stops: a malformed or
+      // expired code, this device's own invite, a workspace it is in already, data of its own.
+      const { assertInviteUsable, parseInviteCode } = await import('../../core/pairing/index.js')
+      const { assertMayJoin } = await import('../node/join-rules.js')
+      const invite = parseInviteCode(code)
+      assertInviteUsable(invite, now())
+      const n = running().node
+      await assertMayJoin(n.device.workspace, n.device.identity.deviceId, invite, 'pair join CODE', '; it syncs by itself while `orbit serve` runs')
       http?.attach(undefined)
       const old = current
       current = undefined
@@ -279,8 +289,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       } catch (error) {
         failure = error
       }
-      lock = acquireDaemonLock(options.dataDir, { control: controlPath, startedAt: now() })
-      const next = await startRunning(at)
+      let next: Running
+      try {
+        lock = acquireDaemonLock(options.dataDir, { control: controlPath, startedAt: now() })
+        next = await startRunning(at)
+      } catch (error) {
+        // No node to serve (the port taken meanwhile, another daemon took the lock): stop for good.
+        log.error('cannot start the node again after a join; stopping', { error: String(error) })
+        void stop()
+        throw error
+      }
       current = next
       lock.update({ listen: formatHostPort(next.listenAddress.host, next.listenAddress.port), deviceId: next.node.device.identity.deviceId })
       http?.attach(nodeEvents(httpTarget))
@@ -293,9 +311,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     return run.finally(() => (joining = undefined))
   }
 
+  let closedResolve: () => void = () => undefined
+  const closed = new Promise<void>((resolve) => (closedResolve = resolve))
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
-      await joining?.catch(() => undefined)
+      // A join that is stopping us itself must not be awaited here.
+      if (current !== undefined) await joining?.catch(() => undefined)
       await http?.close()
       control?.close()
       try {
@@ -303,6 +324,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       } finally {
         lock.release()
         log.info('daemon stopped')
+        closedResolve()
       }
     })())
 
@@ -343,6 +365,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       join,
       status,
       stop,
+      closed,
     }
     // 3. the control socket
     control = await listenControl(controlPath, (line) => handleControlLine(daemon, line))

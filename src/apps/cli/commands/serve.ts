@@ -147,8 +147,8 @@ Examples:
                   .filter((l, i) => l !== '' || i > 0)
                   .join('\n'),
             )
-            const signal = await stopped
-            ctx.hint(cmd, `${signal}: stopping...`)
+            const signal = await Promise.race([stopped, daemon.closed.then(() => 'closed')])
+            ctx.hint(cmd, signal === 'closed' ? 'the daemon stopped (its node could not start again after a join)' : `${signal}: stopping...`)
           } finally {
             await daemon.stop()
           }

@@ -247,8 +247,25 @@ async function contacts(ctx: RouteContext, req: ApiRequest, id: string | undefin
   }
   if (req.method !== 'POST') throw methodNotAllowed()
   if (tail === 'restore') return wrote(await ws.restoreContact(id))
-  if (tail === 'notes') return wrote(await ws.addNote(id, await req.json()), 201)
+  if (tail === 'notes') {
+    const input = noteInput(await req.json())
+    try {
+      return await wrote(await ws.addNote(id, input), 201)
+    } catch (error) {
+      // The model calls the text `body`; the API calls it `text`.
+      if (error instanceof ValidationError && error.field === 'body') throw new ValidationError(error.message.replace(/note body/g, 'note text'), { field: 'text' })
+      throw error
+    }
+  }
   throw notFound('such endpoint')
+}
+
+/** The API's note `{ text, kind?, at? }` as the model's `{ body, kind?, at? }`; the model validates it. */
+function noteInput(body: unknown): unknown {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return body
+  const { text, ...rest } = body as Record<string, unknown>
+  if ('body' in rest) throw new ValidationError('a note is { text, kind?, at? }', { field: 'body.body' })
+  return { ...rest, body: text }
 }
 
 async function blobs(ctx: RouteContext, req: ApiRequest, hashText: string | undefined): Promise<ApiResponse> {

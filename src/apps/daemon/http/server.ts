@@ -181,9 +181,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const site = req.headers['sec-fetch-site']
     const write = method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS'
     if (write && origin === undefined && site !== 'same-origin') throw new HttpError(403, 'ORIGIN_REFUSED', 'a write needs an Origin header (or Sec-Fetch-Site: same-origin)')
+    const target = req.url ?? '/'
+    // Origin-form only: `//host/path` or an absolute URL would be read as another authority.
+    if (!target.startsWith('/') || target.startsWith('//')) throw new HttpError(400, 'BAD_PATH', 'malformed request target')
     let url: URL
     try {
-      url = new URL(req.url ?? '/', `http://${host}`)
+      url = new URL(target, `http://${host}`)
     } catch {
       throw new HttpError(400, 'BAD_REQUEST', 'malformed request target')
     }

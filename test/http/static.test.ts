@@ -1,0 +1,82 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { raw, UiScratch, type UiDaemon } from './helpers.js'
+
+describe('web UI static files', () => {
+  const scratch = new UiScratch()
+  let a: UiDaemon
+  let outside: string
+  beforeAll(async () => {
+    outside = mkdtempSync(join(tmpdir(), 'orbit-http-web-'))
+    const web = join(outside, 'web')
+    mkdirSync(join(web, 'assets'), { recursive: true })
+    writeFileSync(join(web, 'index.html'), '<!doctype html><title>Orbit UI</title>')
+    writeFileSync(join(web, 'assets', 'app-1234.js'), 'console.log(1)')
+    writeFileSync(join(web, 'assets', 'app.css'), 'body{}')
+    writeFileSync(join(web, 'logo.svg'), '<svg/>')
+    writeFileSync(join(web, '.env'), 'SECRET=1')
+    writeFileSync(join(outside, 'secret.txt'), 'TOP SECRET')
+    symlinkSync(join(outside, 'secret.txt'), join(web, 'assets', 'link.txt'))
+    a = await scratch.daemon('A', { webRoot: web })
+  }, 60_000)
+  afterAll(async () => {
+    await scratch.cleanup()
+    rmSync(outside, { recursive: true, force: true })
+  })
+
+  it('serves files with their MIME types, index.html for / and for the page routes', async () => {
+    const index = await raw(a.port, { path: '/' })
+    expect(index.status).toBe(200)
+    expect(index.headers['content-type']).toBe('text/html; charset=utf-8')
+    expect(index.text).toContain('Orbit UI')
+    expect(index.headers['content-security-policy']).toContain("default-src 'self'")
+    const js = await raw(a.port, { path: '/assets/app-1234.js' })
+    expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8')
+    expect(js.headers['cache-control']).toContain('immutable')
+    expect((await raw(a.port, { path: '/assets/app.css' })).headers['content-type']).toBe('text/css; charset=utf-8')
+    expect((await raw(a.port, { path: '/logo.svg' })).headers['content-type']).toBe('image/svg+xml')
+    expect((await raw(a.port, { path: '/sync' })).text).toContain('Orbit UI')
+    expect((await raw(a.port, { path: '/assets/missing.js' })).status).toBe(404)
+    // A folder is not listed.
+    const folder = await raw(a.port, { path: '/assets/' })
+    expect(folder.text).not.toContain('app-1234.js')
+    expect((await raw(a.port, { method: 'POST', path: '/', headers: { origin: `http://127.0.0.1:${a.port}` } })).status).toBe(405)
+  })
+
+  it('refuses traversal, hidden files and symlinks out of the root', async () => {
+    const attempts = [
+      '/../secret.txt',
+      '/%2e%2e/secret.txt',
+      '/assets/%2e%2e/%2e%2e/secret.txt',
+      '/..%2fsecret.txt',
+      '/assets/..%2f..%2fsecret.txt',
+      '/%2e%2e%2f%2e%2e%2fetc%2fpasswd',
+      '/..\\secret.txt',
+      '/assets/%5c..%5c..%5csecret.txt',
+      '/.env',
+      '/%2eenv',
+      '/assets/link.txt',
+      '/index.html%00.js',
+      '/%E0%A4%A',
+      '//etc/passwd',
+    ]
+    for (const path of attempts) {
+      const r = await raw(a.port, { path })
+      expect(r.text, path).not.toContain('TOP SECRET')
+      expect(r.text, path).not.toContain('SECRET=1')
+      expect(r.text, path).not.toContain('root:')
+      expect([400, 404], path).toContain(r.status)
+    }
+    // A raw request line that no client would normalise.
+    const text = await new Promise<string>((resolve) => {
+      const socket = connect(a.port, '127.0.0.1', () => socket.end(`GET /../../secret.txt HTTP/1.1\r\nHost: 127.0.0.1:${a.port}\r\nConnection: close\r\n\r\n`))
+      let out = ''
+      socket.setEncoding('utf8').on('data', (d: string) => (out += d)).on('close', () => resolve(out))
+    })
+    expect(text).toMatch(/^HTTP\/1\.1 40[04]/)
+    expect(text).not.toContain('TOP SECRET')
+  })
+})
