@@ -14,7 +14,7 @@ const LABELS: Record<Field, string> = { name: 'Name', emails: 'Emails (comma-sep
 const split = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x !== '')
 
 /** Add (no `id`) or edit one contact. */
-export function ContactEditor(props: { id: string | undefined; blobsDone: number; onClose: () => void; onSaved: (c: ApiContact) => void; onRemove: (c: ApiContact) => void }) {
+export function ContactEditor(props: { id: string | undefined; version: number; blobsDone: number; onClose: () => void; onSaved: (c: ApiContact) => void; onRemove: (c: ApiContact) => void }) {
   const { id } = props
   const [contact, setContact] = useState<ApiContact | undefined>()
   const [values, setValues] = useState<Record<Field, string>>({ name: '', emails: '', phones: '', title: '', tags: '' })
@@ -23,10 +23,12 @@ export function ContactEditor(props: { id: string | undefined; blobsDone: number
   const [saved, setSaved] = useState<string | undefined>()
   const [note, setNote] = useState('')
 
-  const load = async (cid: string): Promise<void> => {
+  /** Fetches the contact; `fill` also puts it in the form (not on a pushed refresh: it would overwrite typing). */
+  const load = async (cid: string, fill = true): Promise<void> => {
     try {
       const c = await api.contact(cid)
       setContact(c)
+      if (!fill) return
       setLogo(c.logo)
       setValues({ name: c.name, emails: c.emails.join(', '), phones: c.phones.join(', '), title: c.title ?? '', tags: Object.keys(c.tags).join(', ') })
     } catch (e) {
@@ -37,6 +39,10 @@ export function ContactEditor(props: { id: string | undefined; blobsDone: number
     // Loads when opened on a contact; after an Add the form already shows what was saved.
     if (id !== undefined && contact?.id !== id) void load(id)
   }, [id])
+  // The listing changed (here or synced from another device): notes and the rest shown refresh.
+  useEffect(() => {
+    if (id !== undefined && props.version > 0) void load(id, false)
+  }, [props.version])
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault()
@@ -76,14 +82,14 @@ export function ContactEditor(props: { id: string | undefined; blobsDone: number
     try {
       await api.addNote(id, note.trim())
       setNote('')
-      await load(id)
+      await load(id, false)
     } catch (err) {
       setError(err)
     }
   }
 
   const fieldError = (f: string): string | undefined => onField(error, f)
-  const general = error !== undefined && FIELDS.every((f) => fieldError(f) === undefined) && fieldError('logo') === undefined && fieldError('body') === undefined ? describeError(error) : undefined
+  const general = error !== undefined && FIELDS.every((f) => fieldError(f) === undefined) && fieldError('logo') === undefined && fieldError('text') === undefined ? describeError(error) : undefined
   const notes = Object.values(contact?.notes ?? {}).filter((n) => n.deletedAt === undefined).sort((a, b) => b.at - a.at)
 
   return (
@@ -144,8 +150,8 @@ export function ContactEditor(props: { id: string | undefined; blobsDone: number
           </ul>
           <form onSubmit={(e) => void addNote(e)}>
             <label htmlFor="f-note">Add a note</label>
-            <textarea id="f-note" rows={2} value={note} onChange={(e) => setNote(e.target.value)} aria-invalid={fieldError('body') !== undefined} />
-            {fieldError('body') !== undefined && <span className="field-error" role="alert">{fieldError('body')}</span>}
+            <textarea id="f-note" rows={2} value={note} onChange={(e) => setNote(e.target.value)} aria-invalid={fieldError('text') !== undefined} />
+            {fieldError('text') !== undefined && <span className="field-error" role="alert">{fieldError('text')}</span>}
             <button type="submit" disabled={note.trim() === ''}>Add note</button>
           </form>
         </section>

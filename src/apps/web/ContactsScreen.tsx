@@ -172,6 +172,7 @@ export function ContactsScreen({ version, blobsDone }: { version: number; blobsD
         <ContactEditor
           key={editorKey}
           id={selected === 'new' ? undefined : selected}
+          version={version}
           blobsDone={blobsDone}
           onClose={() => setSelected(undefined)}
           onSaved={(c) => setSelected(c.id)}
