@@ -24,6 +24,7 @@ import { runWebRtcBench } from './webrtc.js'
 import { serveScaleBench } from './serve-scale.js'
 import { lanDeviceBench } from './lan-device.js'
 import { blobsBench } from './blobs.js'
+import { webBench } from './web.js'
 import type { BarCheck, BenchModule, BenchOutcome } from './types.js'
 
 export const BENCH_MODULES: readonly BenchModule[] = [
@@ -37,6 +38,7 @@ export const BENCH_MODULES: readonly BenchModule[] = [
   meshBench,
   reappearBench,
   blobsBench,
+  webBench,
 ]
 
 const started = Number(process.env.ORBIT_BENCH_STARTED ?? Date.now())

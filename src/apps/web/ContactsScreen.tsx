@@ -1,0 +1,184 @@
+/**
+ * Contacts: a virtualised list (only the visible rows are in the DOM; pages of 200 are fetched
+ * from the daemon's index as they scroll into view), search as you type, and an editor for add,
+ * edit, remove, restore, logo and notes, each validation error shown on its field (docs/ui.md).
+ */
+import { useCallback, useEffect, useRef, useState } from 'react'
+import { api, describeError } from './api.js'
+import { Logo } from './contact-bits.js'
+import { ContactEditor } from './ContactEditor.js'
+import type { ApiContact } from './types.js'
+
+/** Height of one row, pixels: fixed, so a row's position is its index times this. */
+export const ROW_HEIGHT = 44
+/** Contacts per request (the API's largest `limit`). */
+export const PAGE_SIZE = 200
+const OVERSCAN = 8
+
+/** The contacts screen. `version` changes when the daemon says the listing changed. */
+export function ContactsScreen({ version, blobsDone }: { version: number; blobsDone: number }) {
+  const [query, setQuery] = useState('')
+  const [total, setTotal] = useState<number | undefined>()
+  const [rows, setRows] = useState<Map<number, ApiContact>>(new Map())
+  const [error, setError] = useState<string | undefined>()
+  const [selected, setSelected] = useState<string | 'new' | undefined>()
+  // The editor's identity: a new one for each contact picked (or each Add), not when an added contact gets its id.
+  const [editorKey, setEditorKey] = useState(0)
+  const open = (id: string | 'new'): void => {
+    setSelected(id)
+    setEditorKey((k) => k + 1)
+  }
+  const [removed, setRemoved] = useState<{ id: string; name: string } | undefined>()
+  const [scrollTop, setScrollTop] = useState(0)
+  const [height, setHeight] = useState(480)
+  const viewport = useRef<HTMLDivElement>(null)
+  const pages = useRef(new Map<number, Promise<void>>())
+  const generation = useRef(0)
+
+  const loadPage = useCallback(
+    (page: number, q: string, gen: number): Promise<void> => {
+      const existing = pages.current.get(page)
+      if (existing !== undefined) return existing
+      const p = api.contacts(q, page * PAGE_SIZE, PAGE_SIZE).then(
+        (res) => {
+          if (gen !== generation.current) return
+          setTotal(res.total)
+          setError(undefined)
+          setRows((old) => {
+            const next = new Map(old)
+            res.items.forEach((c, i) => next.set(res.offset + i, c))
+            return next
+          })
+        },
+        (e: unknown) => {
+          pages.current.delete(page)
+          if (gen === generation.current) setError(describeError(e))
+        },
+      )
+      pages.current.set(page, p)
+      return p
+    },
+    [],
+  )
+
+  // A new query or a changed listing: start over from the page in view (no polling: `version` is pushed).
+  // Typing waits for a pause (120 ms); the first load and a pushed change do not.
+  const lastQuery = useRef(query)
+  useEffect(() => {
+    const gen = ++generation.current
+    const typed = lastQuery.current !== query
+    lastQuery.current = query
+    const timer = setTimeout(
+      () => {
+        pages.current = new Map()
+        setRows(new Map())
+        void loadPage(Math.floor(scrollTopRef.current / ROW_HEIGHT / PAGE_SIZE), query, gen)
+      },
+      typed ? 120 : 0,
+    )
+    return () => clearTimeout(timer)
+  }, [query, version, loadPage])
+
+  const scrollTopRef = useRef(0)
+  const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN)
+  const last = Math.min((total ?? 0) - 1, Math.ceil((scrollTop + height) / ROW_HEIGHT) + OVERSCAN)
+
+  useEffect(() => {
+    if (total === undefined || last < first) return
+    for (let page = Math.floor(first / PAGE_SIZE); page <= Math.floor(last / PAGE_SIZE); page++) {
+      void loadPage(page, query, generation.current)
+    }
+  }, [first, last, total, query, loadPage])
+
+  useEffect(() => {
+    const el = viewport.current
+    if (el === null) return
+    const measure = (): void => setHeight(el.clientHeight)
+    measure()
+    const ro = new ResizeObserver(measure)
+    ro.observe(el)
+    return () => ro.disconnect()
+  }, [])
+
+  const remove = async (c: ApiContact): Promise<void> => {
+    try {
+      await api.removeContact(c.id)
+      setRemoved({ id: c.id, name: c.name })
+      setSelected(undefined)
+    } catch (e) {
+      setError(describeError(e))
+    }
+  }
+  const restore = async (): Promise<void> => {
+    if (removed === undefined) return
+    try {
+      await api.restoreContact(removed.id)
+      setRemoved(undefined)
+    } catch (e) {
+      setError(describeError(e))
+    }
+  }
+
+  const visible: number[] = []
+  for (let i = first; i <= last; i++) visible.push(i)
+
+  return (
+    <div className="contacts">
+      <div className="contacts-list card">
+        <div className="row">
+          <label htmlFor="contact-search" className="sr-only">Search contacts</label>
+          <input id="contact-search" type="search" placeholder="Search contacts" value={query} onChange={(e) => setQuery(e.target.value)} />
+          <button onClick={() => open('new')}>Add contact</button>
+        </div>
+        <p className="muted small" data-testid="contacts-total" aria-live="polite">
+          {total === undefined ? 'Loading…' : `${total} contact${total === 1 ? '' : 's'}`}
+        </p>
+        {error !== undefined && <p className="error" role="alert">{error}</p>}
+        {removed !== undefined && (
+          <p className="ok" role="status">
+            Removed {removed.name}. <button onClick={() => void restore()}>Restore</button>
+          </p>
+        )}
+        <div
+          className="viewport"
+          ref={viewport}
+          data-testid="contacts-viewport"
+          onScroll={(e) => {
+            scrollTopRef.current = e.currentTarget.scrollTop
+            setScrollTop(e.currentTarget.scrollTop)
+          }}
+        >
+          <ul style={{ height: (total ?? 0) * ROW_HEIGHT }} className="rows" aria-label="Contacts">
+            {visible.map((i) => {
+              const c = rows.get(i)
+              return (
+                <li key={c?.id ?? `i${i}`} style={{ top: i * ROW_HEIGHT, height: ROW_HEIGHT }} className={c !== undefined && c.id === selected ? 'selected' : ''}>
+                  {c === undefined ? (
+                    <span className="muted">…</span>
+                  ) : (
+                    <button className="rowbtn" onClick={() => open(c.id)} data-testid="contact-row">
+                      <Logo hash={c.logo} name={c.name} version={blobsDone} />
+                      <span className="name">{c.name}</span>
+                      <span className="muted small">{c.emails[0] ?? ''}</span>
+                    </button>
+                  )}
+                </li>
+              )
+            })}
+          </ul>
+        </div>
+      </div>
+      {selected !== undefined && (
+        <ContactEditor
+          key={editorKey}
+          id={selected === 'new' ? undefined : selected}
+          version={version}
+          blobsDone={blobsDone}
+          onClose={() => setSelected(undefined)}
+          onSaved={(c) => setSelected(c.id)}
+          onRemove={(c) => void remove(c)}
+        />
+      )}
+    </div>
+  )
+}
