@@ -30,7 +30,7 @@ import { Repo, type PeerId } from '@automerge/automerge-repo'
 import { toBase64Url } from '../src/core/crypto/bytes.js'
 import { generateIdentity, type DeviceIdentity } from '../src/core/crypto/identity.js'
 import type { BlobHash, DeviceId } from '../src/core/ids.js'
-import { CHUNK_SIZE } from '../src/core/blobs/port.js'
+import { CHUNK_SIZE, PIECE_SIZE } from '../src/core/blobs/port.js'
 import { BlobExchange } from '../src/core/blobs/exchange.js'
 import { FsBlobStore, blobHashOf } from '../src/adapters/blobstore-fs/index.js'
 import { saveIdentity } from '../src/adapters/identity-fs/index.js'
@@ -209,7 +209,7 @@ async function connectLoopback(a: DeviceIdentity, b: DeviceIdentity): Promise<[W
   return Promise.all([offer.accept(answer.code), answer.connection])
 }
 
-/** The same bytes as raw messages over the secured data channel (64 KiB each, as the blob pieces). */
+/** The same bytes as raw messages over the secured data channel (PIECE_SIZE each, as the blob pieces). */
 async function rawChannel(bytes: Uint8Array): Promise<number> {
   const [x, y] = await connectLoopback(generateIdentity(), generateIdentity())
   let received = 0
@@ -220,7 +220,7 @@ async function rawChannel(bytes: Uint8Array): Promise<number> {
     })
   })
   const t0 = performance.now()
-  for (let at = 0; at < bytes.length; at += 64 * 1024) await x.send(bytes.subarray(at, at + 64 * 1024))
+  for (let at = 0; at < bytes.length; at += PIECE_SIZE) await x.send(bytes.subarray(at, at + PIECE_SIZE))
   await done
   const ms = performance.now() - t0
   await Promise.all([x.close(), y.close()])

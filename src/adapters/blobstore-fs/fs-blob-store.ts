@@ -79,7 +79,7 @@ export class FsBlobStore implements BlobStore {
     if (await this.has(hash)) return hash
     const dir = join(this.root, hash.slice(0, 2))
     await mkdir(dir, { recursive: true, mode: 0o700 })
-    await writeDurably(this.pathOf(hash), bytes)
+    await writeFileAtomically(this.pathOf(hash), bytes, true)
     await syncDir(dir)
     return hash
   }
@@ -171,8 +171,9 @@ export class FsBlobStore implements BlobStore {
       await file.close()
     }
     if (list.hash !== hash) throw corrupt(hash)
-    // A cache: if writing it fails the list is recomputed next time, so the error is not the caller's.
-    await writeDurably(`${path}.chunks`, Buffer.from(JSON.stringify(list))).catch(() => undefined)
+    // A cache: if writing it fails (or a crash tears it) the list is recomputed next time, so the
+    // error is not the caller's, and it needs no fsync.
+    await writeFileAtomically(`${path}.chunks`, Buffer.from(JSON.stringify(list)), false).catch(() => undefined)
     return list
   }
 
@@ -230,7 +231,8 @@ export class FsBlobStore implements BlobStore {
     const kept = await readListFile(`${path}.list`)
     if (kept === undefined || !sameChunkList(kept, l)) {
       await rm(path, { force: true })
-      await writeDurably(`${path}.list`, Buffer.from(JSON.stringify(l)))
+      // Not fsynced: a list lost or torn by a crash only loses the partial (it is read back checked).
+      await writeFileAtomically(`${path}.list`, Buffer.from(JSON.stringify(l)), false)
     }
     const file = await open(path, 'a+').then(async (f) => {
       // 'a+' creates it; positional writes need 'r+' (Linux ignores the position in append mode).
@@ -238,7 +240,6 @@ export class FsBlobStore implements BlobStore {
       return open(path, 'r+')
     })
     try {
-      await syncDir(dir)
       const { received, chunkHash } = await resumePoint(file, l)
       const incoming = new FsIncoming(l, path, file, received, chunkHash, {
         admit: () => this.#admit(l, path),
@@ -273,7 +274,10 @@ export class FsBlobStore implements BlobStore {
     return out
   }
 
-  /** Moves a verified partial into place: rename, fsync the directory, cache its chunk list. */
+  /**
+   * Moves a verified (and fsynced) partial into place: rename, fsync the directory — the two steps
+   * durability needs — and keep its chunk list as the cache (a rename, no fsync: a cache).
+   */
   async #admit(list: ChunkList, partial: string): Promise<BlobStat> {
     const dir = join(this.root, list.hash.slice(0, 2))
     await mkdir(dir, { recursive: true, mode: 0o700 })
@@ -281,9 +285,7 @@ export class FsBlobStore implements BlobStore {
     await rename(partial, path)
     await syncDir(dir)
     // Every chunk and the whole hash were checked: the list is the blob's true one.
-    await writeDurably(`${path}.chunks`, Buffer.from(JSON.stringify(list))).catch(() => undefined)
-    await rm(`${partial}.list`, { force: true })
-    await syncDir(join(this.root, PARTIAL_DIR))
+    await rename(`${partial}.list`, `${path}.chunks`).catch(() => rm(`${partial}.list`, { force: true }))
     return { hash: list.hash, size: list.size }
   }
 }
@@ -296,6 +298,8 @@ class FsIncoming implements IncomingBlob {
   #committed = false
   #received: number
   #chunkHash: Hash
+  /** The whole blob's running hash, while every byte went through this receive (none resumed or dropped). */
+  #whole: Hash | undefined
 
   constructor(
     readonly list: ChunkList,
@@ -307,6 +311,7 @@ class FsIncoming implements IncomingBlob {
   ) {
     this.#received = received
     this.#chunkHash = chunkHash
+    this.#whole = received === 0 ? createHash('sha256') : undefined
   }
 
   get received(): number {
@@ -360,6 +365,7 @@ class FsIncoming implements IncomingBlob {
       const piece = bytes.subarray(at, at + Math.min(bytes.length - at, chunkEnd - this.#received))
       await writeAll(this.file, piece, this.#received)
       this.#chunkHash.update(piece)
+      this.#whole?.update(piece)
       this.#received += piece.length
       at += piece.length
       if (this.#received === chunkEnd) {
@@ -368,6 +374,7 @@ class FsIncoming implements IncomingBlob {
         if (digest !== chunks[chunk]) {
           await this.file.truncate(chunkStart)
           this.#received = chunkStart
+          this.#whole = undefined
           throw new StoreError(`blob ${hash}: chunk ${chunk} does not match its hash; its bytes were dropped`, { code: 'CHUNK_MISMATCH' })
         }
       }
@@ -380,8 +387,9 @@ class FsIncoming implements IncomingBlob {
     if (this.#received < size) {
       throw new StoreError(`blob ${hash}: ${this.#received} of ${size} bytes received`, { code: 'INCOMPLETE' })
     }
-    // Whole-hash check over what is on disk, read back through one chunk-sized buffer.
-    const whole = await hashFile(this.file, size)
+    // The whole-hash check: from the bytes as they were written when all of them came through this
+    // receive, else over what is on disk, read back through one chunk-sized buffer.
+    const whole = this.#whole !== undefined ? this.#whole.digest('hex') : await hashFile(this.file, size)
     await this.file.sync()
     await this.#release()
     if (whole !== hash) {
@@ -454,13 +462,14 @@ async function readListFile(path: string): Promise<ChunkList | undefined> {
  * Writes `bytes` to a temp file beside `path` (`.tmp-<name>-<12 hex>`, the data-dir layout's temp
  * name: never read, safe to delete), fsyncs it and renames it over `path`.
  */
-async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
+/** Writes a temp file beside `path` and renames it over `path`; fsynced first when `durable`. */
+async function writeFileAtomically(path: string, bytes: Uint8Array, durable: boolean): Promise<void> {
   const tmp = join(dirname(path), `.tmp-${basename(path)}-${tmpSuffix()}`)
   try {
     const file = await open(tmp, 'wx', 0o600)
     try {
       await file.writeFile(bytes)
-      await file.sync()
+      if (durable) await file.sync()
     } finally {
       await file.close()
     }

@@ -326,6 +326,8 @@ export class NodeBlobs {
   #readAt = 0
   #running: Promise<NodeBlobFetchResult> | undefined
   #next: Promise<NodeBlobFetchResult> | undefined
+  /** Every blob fetched so far, in order (what {@link fetchedSince} reads). */
+  readonly #fetchedLog: BlobHash[] = []
   #timer: ReturnType<typeof setTimeout> | undefined
   #retry: ReturnType<typeof setTimeout> | undefined
   #sweeper: ReturnType<typeof setInterval> | undefined
@@ -466,6 +468,19 @@ export class NodeBlobs {
     }
   }
 
+  /** A mark for {@link fetchedSince}: how many blobs were fetched so far. */
+  fetchedMark(): number {
+    return this.#fetchedLog.length
+  }
+
+  /**
+   * The blobs fetched since `mark`, by any fetch (an automatic one started by a link coming up may
+   * get them before the one a caller waits for).
+   */
+  fetchedSince(mark: number): BlobHash[] {
+    return [...new Set(this.#fetchedLog.slice(mark))]
+  }
+
   /** Runs {@link fetchMissing} soon (coalescing bursts of changes); errors are logged. */
   schedule(): void {
     if (this.#closed || this.exchange === undefined) return
@@ -518,6 +533,7 @@ export class NodeBlobs {
       return { fetched: [], failed }
     }
     const result = await this.exchange.fetch(missing)
+    this.#fetchedLog.push(...result.fetched)
     if (result.fetched.length > 0) this.#log.info('blobs fetched', { count: result.fetched.length })
     await this.publish()
     this.#retryLater(result.failed.length > 0)

@@ -280,6 +280,7 @@ class Node implements OrbitNode {
   }
 
   async sync(target: string | undefined, timeoutMs = DEFAULT_SYNC_TIMEOUT_MS, via: 'auto' | SyncMethod = 'auto'): Promise<SyncReport | { sessions: SyncReport[] }> {
+    const mark = this.blobs.fetchedMark()
     const result = await this.#sync(target, timeoutMs, via)
     // A LAN session over a link that stays up is otherwise in the history only when the link
     // closes (its row covers the link's life): an asked-for session is its own row at once.
@@ -289,7 +290,8 @@ class Node implements OrbitNode {
     // The images the synced documents reference come with the sync (`orbit sync` reports them).
     if (!reports.some((r) => r.status === 'completed')) return result
     const fetched = await this.blobs.fetchMissing()
-    const blobs: SyncBlobs = { fetched: fetched.fetched.length, failed: fetched.failed.length, ...(fetched.failed.length === 0 ? {} : { failures: fetched.failed }) }
+    // What came during this sync, whichever fetch got it (one a link's arrival started may win).
+    const blobs: SyncBlobs = { fetched: this.blobs.fetchedSince(mark).length, failed: fetched.failed.length, ...(fetched.failed.length === 0 ? {} : { failures: fetched.failed }) }
     const withBlobs: (SyncReport | { sessions: SyncReport[] }) & { blobs: SyncBlobs } = { ...result, blobs }
     return withBlobs
   }

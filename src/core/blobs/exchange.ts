@@ -884,6 +884,9 @@ export class BlobExchange {
     if (!this.#send(s, { type: 'header', id, hash, size: list.size, chunkSize: list.chunkSize, chunks: list.chunks })) return
     const key = `${s.device} ${hash}`
     let offset = item.from
+    // The rest of the current chunk, read from the store in one call ahead of the pieces cut from
+    // it: one read per chunk instead of one per piece (at most one chunk held per stream).
+    let block: { at: number; bytes: Uint8Array } | undefined
     while (offset < list.size) {
       let credit = s.credits.get(id)
       if (credit === undefined || s.gone || this.#closed) return
@@ -891,12 +894,17 @@ export class BlobExchange {
         await new Promise<void>((resolve) => (s.wake = resolve))
         continue
       }
+      if (block === undefined || offset >= block.at + block.bytes.length) {
+        const want = Math.min(list.size - offset, list.chunkSize - (offset % list.chunkSize))
+        const bytes = await this.#o.store.read(hash, offset, want)
+        if (bytes.length !== want) throw new WireError(`read ${bytes.length} of ${want} bytes at ${offset}`, { code: 'SHORT_READ' })
+        block = { at: offset, bytes }
+      }
       // A piece never crosses a chunk boundary (a resumed stream may start inside a chunk).
-      const n = Math.min(PIECE_SIZE, credit, list.size - offset, list.chunkSize - (offset % list.chunkSize))
-      const bytes = await this.#o.store.read(hash, offset, n)
+      const n = Math.min(PIECE_SIZE, credit, block.at + block.bytes.length - offset)
+      const bytes = block.bytes.subarray(offset - block.at, offset - block.at + n)
       credit = s.credits.get(id)
       if (credit === undefined || s.gone || this.#closed) return
-      if (bytes.length !== n) throw new WireError(`read ${bytes.length} of ${n} bytes at ${offset}`, { code: 'SHORT_READ' })
       if (!this.#send(s, { type: 'data', id, hash, offset, bytes })) return
       s.credits.set(id, credit - n)
       this.counts.bytesServed += n

@@ -31,9 +31,9 @@ export const MAX_REFUSE_TEXT = 256
 export const MAX_REFUSE_CODE = 32
 /**
  * Largest `blob` payload: a `header` with {@link MAX_BLOB_CHUNKS} chunk hashes
- * or a `want` with {@link MAX_BLOB_HASHES} items is about 70 KiB, a `data` piece 64 KiB + ~100 B.
+ * or a `want` with {@link MAX_BLOB_HASHES} items is about 70 KiB, a `data` piece 256 KiB + ~100 B.
  */
-export const MAX_BLOB_PAYLOAD_BYTES = 256 * 1024
+export const MAX_BLOB_PAYLOAD_BYTES = PIECE_SIZE + 4 * 1024
 /** Request ids are unsigned 32-bit integers chosen by the side that asks. */
 export const MAX_BLOB_REQUEST_ID = 0xffff_ffff
 
