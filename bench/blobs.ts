@@ -42,35 +42,12 @@ import { CONFIG_KEYS, storePath } from '../src/apps/node/data-dir.js'
 import { initDevice, openDevice } from '../src/apps/node/device.js'
 import { createOrbitNode, type OrbitNode } from '../src/apps/node/orbit-node.js'
 import { gc, r1 } from './crm-sync.js'
+import { syntheticPng } from './synthetic-png.js'
 import type { BarCheck, BenchModule, BenchOutcome } from './types.js'
 
 const MiB = 1024 * 1024
 const r2 = (x: number): number => Math.round(x * 100) / 100
 const rssMiB = (): number => r1(process.resourceUsage().maxRSS / 1024)
-
-/** A PNG header (640×480, CRC right) then seeded noise: `size` bytes that pass the image check. */
-function png(size: number, seed: number): Uint8Array {
-  const out = new Uint8Array(size)
-  out.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52])
-  const view = new DataView(out.buffer)
-  view.setUint32(16, 640)
-  view.setUint32(20, 480)
-  out.set([8, 6, 0, 0, 0], 24)
-  let c = 0xffffffff
-  for (const b of out.subarray(12, 29)) {
-    c ^= b
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1
-  }
-  view.setUint32(29, (c ^ 0xffffffff) >>> 0)
-  let x = seed >>> 0 || 1
-  for (let i = 33; i < size; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
 
 /** Two member data dirs of one workspace (A founded it, B was added before the copy, as pairing leaves them). */
 async function twoMembers(root: string): Promise<{ a: string; b: string; bId: DeviceId }> {
@@ -285,7 +262,7 @@ export const blobsBench: BenchModule = {
     try {
       // ---- 1. LAN 20 MB --------------------------------------------------------------------------
       progress('blobs: LAN 20 MB through two nodes vs raw TCP → file + fsync')
-      const image = png(20 * MiB, 1)
+      const image = syntheticPng(20 * MiB, 1)
       let p = await nodePair(join(tmp, 'p1'))
       try {
         const [h] = await addLogos(p, [image])
@@ -307,7 +284,7 @@ export const blobsBench: BenchModule = {
       progress('blobs: LAN 20 MB cut at a random point, redialled')
       p = await nodePair(join(tmp, 'p2'))
       try {
-        const cutImage = png(20 * MiB, 2)
+        const cutImage = syntheticPng(20 * MiB, 2)
         const [h] = await addLogos(p, [cutImage])
         const fraction = 0.2 + Math.random() * 0.6
         const cut = await cutAndResume(p, h!, cutImage.length, fraction)
@@ -321,7 +298,7 @@ export const blobsBench: BenchModule = {
 
       // ---- 1b + 4. 200 logos ----------------------------------------------------------------------
       progress('blobs: 200 × 50 KB logos through two nodes vs raw TCP (one file each, fsynced)')
-      const logos = Array.from({ length: 200 }, (_, i) => png(50 * 1024, 100 + i))
+      const logos = Array.from({ length: 200 }, (_, i) => syntheticPng(50 * 1024, 100 + i))
       p = await nodePair(join(tmp, 'p3'))
       try {
         const hashes = await addLogos(p, logos)
@@ -355,7 +332,7 @@ export const blobsBench: BenchModule = {
       gc()
       p = await nodePair(join(tmp, 'p4'))
       try {
-        const big = png(bigMb * MiB, 5)
+        const big = syntheticPng(bigMb * MiB, 5)
         const hash = blobHashOf(big)
         const [h] = await addLogos(p, [big])
         if (h !== hash) throw new Error('hash mismatch')

@@ -16,7 +16,7 @@ import { ServeProcess, orbitJson, requireBuilt, type Spawner } from '../daemon/h
 import { CHUNK_SIZE } from '../../src/core/blobs/port.js'
 import type { BlobStatus } from '../../src/apps/node/api.js'
 import { threeMembers, until } from '../mesh/helpers.js'
-import { syntheticPng } from '../blobs-node/png.js'
+import { syntheticPng } from '../../bench/synthetic-png.js'
 
 const reason = netnsUnavailableReason()
 if (reason !== undefined) console.warn(`skipping the blobs namespace test: ${reason}`)

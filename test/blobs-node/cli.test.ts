@@ -13,7 +13,7 @@ import { parseSize } from '../../src/apps/node/blobs.js'
 import { blobStateText, progressLine } from '../../src/apps/cli/commands/blobs.js'
 import type { BlobHash, DeviceId } from '../../src/core/ids.js'
 import type { BlobStatus } from '../../src/apps/node/api.js'
-import { syntheticPng } from './png.js'
+import { syntheticPng } from '../../bench/synthetic-png.js'
 
 const root = mkdtempSync(join(tmpdir(), 'orbit-blobs-cli-'))
 const dir = join(root, 'dev')

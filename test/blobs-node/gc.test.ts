@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, expect, it } from 'vitest'
 import { createOrbitNode, type OrbitNode } from '../../src/apps/node/orbit-node.js'
-import { syntheticPng } from './png.js'
+import { syntheticPng } from '../../bench/synthetic-png.js'
 
 const cleanup: Array<() => Promise<void>> = []
 afterEach(async () => {

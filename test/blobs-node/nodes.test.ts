@@ -13,7 +13,7 @@ import type { BlobHash, DeviceId } from '../../src/core/ids.js'
 import { createOrbitNode, type OrbitNode } from '../../src/apps/node/orbit-node.js'
 import { blobStateText } from '../../src/apps/cli/commands/blobs.js'
 import { threeMembers, until } from '../mesh/helpers.js'
-import { syntheticPng } from './png.js'
+import { syntheticPng } from '../../bench/synthetic-png.js'
 
 const nodes: OrbitNode[] = []
 const dirs: string[] = []

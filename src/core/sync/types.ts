@@ -2,6 +2,7 @@
  * The sync vocabulary of the roadmap (`SyncMethod`, `SyncStatus`, `SyncSession`, `DeviceInfo`,
  * `ImageSyncManifest`), shared by every tier, the orchestrator, the CLI and the web UI.
  */
+import type { BlobProgress, BlobTransfer } from '../blobs/exchange.js'
 import type { BlobHash, DeviceId } from '../ids.js'
 
 /** Milliseconds since the Unix epoch. Injected clocks return this. */
@@ -68,37 +69,15 @@ export interface ImageSyncManifest {
   sizes: Record<string, number>
 }
 
-/** One blob being received, as the sync store shows it (the exchange's `BlobTransfer`). */
-export interface BlobTransferView {
-  hash: BlobHash
-  /** Total bytes of the blob. */
-  size: number
-  /** Bytes kept so far (a resumed transfer starts at what an earlier attempt kept). */
-  received: number
-  /** The member it comes from. */
-  from: DeviceId
-  startedAt: Timestamp
-  bytesPerSecond: number
-  /** Estimated time left, `undefined` until a rate is known. */
-  etaMs: number | undefined
-}
+/** One blob being received, as the sync store shows it: the exchange's `BlobTransfer`. */
+export type BlobTransferView = BlobTransfer
 
 /**
  * The blob slice of the sync store (docs/architecture.md, "Images"): the exchange's progress
  * (`BlobProgress` of src/core/blobs/exchange.ts) plus the workspace's manifest counts — how many
  * blobs the documents reference, how many of those this device holds, how many it lacks.
  */
-export interface BlobSyncState {
-  transfers: BlobTransferView[]
-  /** Hashes waiting for a provider or a free stream. */
-  queued: number
-  /** Blobs fetched since the node started. */
-  completed: number
-  /** Blobs the last fetch could not get, each with why. */
-  failed: Array<{ hash: BlobHash; reason: string }>
-  bytesTotal: number
-  bytesDone: number
-  etaMs: number | undefined
+export interface BlobSyncState extends BlobProgress {
   /** Distinct blobs the workspace's documents reference (deleted contacts' logos included). */
   referenced: number
   /** Referenced blobs stored here. */

@@ -1,3 +1,5 @@
+/** Synthetic images for the blob tests and the blob bench: real PNG headers, seeded noise after them. */
+
 /** A synthetic PNG: the magic, an IHDR that decodes to `width`×`height`, then `size` bytes in all of seeded noise. */
 export function syntheticPng(size: number, seed = 1, width = 640, height = 480): Uint8Array {
   const out = new Uint8Array(size)
