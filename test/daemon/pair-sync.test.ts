@@ -90,6 +90,27 @@ describe('orbit serve + pair + sync on loopback', () => {
     expect(['Analyst', 'Countess']).toContain(titleA)
   }, 180_000)
 
+  it('pair join on a data dir orbit serve holds: the daemon joins and restarts into the workspace', async () => {
+    const a = await startDevice('Alpha')
+    await orbitJson(a.dir, ['contact', 'add', '--name', 'Ada Lovelace'])
+    const b = await startDevice('Beta')
+    expect(b.ready.workspace.id).not.toBe(a.ready.workspace.id)
+    const joined = await orbitJson<{ workspace: { id: string }; members: { name: string }[]; contacts: number }>(b.dir, ['pair', 'join', a.ready.invite!.code])
+    expect(joined.workspace.id).toBe(a.ready.workspace.id)
+    expect(joined.members.map((m) => m.name).sort()).toEqual(['Alpha', 'Beta'])
+    expect(joined.contacts).toBe(1)
+    // The data dir now shows the joined workspace, and B's daemon serves it: a write through it
+    // (the daemon holds the store) reaches A by the background link.
+    const status = await orbitJson<{ workspace: { id: string } }>(b.dir, ['status'])
+    expect(status.workspace.id).toBe(a.ready.workspace.id)
+    expect(await contactNames(b.dir)).toEqual(['Ada Lovelace'])
+    await orbitJson(b.dir, ['contact', 'add', '--name', 'Grace Hopper'])
+    await orbitJson(b.dir, ['sync', a.ready.listen])
+    expect(await contactNames(a.dir)).toEqual(['Ada Lovelace', 'Grace Hopper'])
+    const human = await orbit(['--data', b.dir, 'pair', 'join', a.ready.invite!.code])
+    expect(human.code).toBe(1)
+  }, 180_000)
+
   it('refuses a reused, a wrong and an expired invite without revealing anything or writing anything', async () => {
     const a = await startDevice('Alpha')
     const code = a.ready.invite!.code

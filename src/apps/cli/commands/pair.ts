@@ -2,6 +2,7 @@ import type { CommandModule } from '../command-module.js'
 import { fields, when } from '../format.js'
 import { durationOption } from '../options.js'
 import { duration, hostPort } from '../lan-options.js'
+import type { JoinResult } from '../../node/join.js'
 
 export const pairCommands: CommandModule = {
   name: 'pair',
@@ -70,7 +71,8 @@ Examples:
         'after',
         `
 Run it on a device initialised with \`orbit init --name NAME\` that has no data of its own yet
-(it adopts the inviter's workspace). Stop \`orbit serve\` on this data dir first, start it again after.
+(it adopts the inviter's workspace). When \`orbit serve\` runs on this data dir, it does the join
+and restarts into the joined workspace.
 
 Examples:
   $ orbit pair join orbit-invite:AQAAAAB...
@@ -101,11 +103,11 @@ Offline (QR codes only; the invite was made with \`orbit pair invite --offline\`
             return
           }
           const address = opts.address as { host: string; port: number } | undefined
-          const { joinWorkspace } = await import('../../node/join.js')
-          const result = await joinWorkspace(dataDir, code, {
-            ...(address === undefined ? {} : { address: `${address.host}:${address.port}` }),
-            timeoutMs: opts.timeout as number,
-          })
+          const join = { ...(address === undefined ? {} : { address: `${address.host}:${address.port}` }), timeoutMs: opts.timeout as number }
+          // A running `orbit serve` joins by restarting its node (control op `pair.join`); else here.
+          const { callDaemonIfRunning } = await import('../../control/client.js')
+          const routed = await callDaemonIfRunning(dataDir, 'pair.join', { code, ...join })
+          const result = routed === undefined ? await (await import('../../node/join.js')).joinWorkspace(dataDir, code, join) : (routed.result as JoinResult)
           ctx.emit(cmd, result, () =>
             [
               `Joined workspace ${result.workspace.name} (${result.workspace.id}) from ${result.inviter.name} at ${result.inviter.address}.`,
@@ -115,7 +117,7 @@ Offline (QR codes only; the invite was made with \`orbit pair invite --offline\`
                 ['organizations', String(result.organizations)],
               ]),
               '',
-              'Next: orbit serve   (keeps this device in sync)',
+              routed === undefined ? 'Next: orbit serve   (keeps this device in sync)' : 'orbit serve on this data dir restarted into it and keeps it in sync.',
             ].join('\n'),
           )
         }),
