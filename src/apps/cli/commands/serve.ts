@@ -148,7 +148,12 @@ Examples:
                   .join('\n'),
             )
             const signal = await Promise.race([stopped, daemon.closed.then(() => 'closed')])
-            ctx.hint(cmd, signal === 'closed' ? 'the daemon stopped (its node could not start again after a join)' : `${signal}: stopping...`)
+            if (signal === 'closed') {
+              // Not a stop anyone asked for: exit 1 with the reason (the log has the node's error).
+              const { StoreError } = await import('../../../core/errors.js')
+              throw new StoreError('the daemon stopped: its node could not start again after a join; start `orbit serve` again', { code: 'NODE_RESTART_FAILED' })
+            }
+            ctx.hint(cmd, `${signal}: stopping...`)
           } finally {
             await daemon.stop()
           }
