@@ -3,7 +3,7 @@
  * paired through their pages, a contact added in A's page appearing in B's, validation errors on
  * their field, keyboard-only use, refusals (no secret, a forged Origin) shown and nothing written,
  * a daemon that stops and comes back, and a QR round trip where B's page films A's animated frames
- * through Chromium's fake camera. Screenshots of every screen go to test-results/screenshots/.
+ * through Chromium's fake camera, and another workspace's codes at that camera refused. Screenshots of every screen go to test-results/screenshots/.
  */
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -11,7 +11,10 @@ import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { renderQrPng } from '../../src/adapters/qr-image/render.js'
 import { decodeQrPng } from '../../src/adapters/qr-image/decode.js'
-import { parseFrame } from '../../src/core/qr/frame.js'
+import * as Automerge from '@automerge/automerge'
+import { encodeFrames, parseFrame } from '../../src/core/qr/frame.js'
+import { createBundle } from '../../src/core/qr/bundle.js'
+import { generateIdentity } from '../../src/core/crypto/identity.js'
 import { orbitJson, REPO_ROOT, requireBuilt, Scratch, type ServeProcess } from '../daemon/helpers.js'
 import { chromiumMissing, launchChromium, type LaunchedBrowser } from '../../bench/web-chromium.js'
 import { pngToRgba, y4mVideo } from '../../bench/web-y4m.js'
@@ -287,4 +290,32 @@ describe.skipIf(missing !== undefined)('the web UI in Chromium', () => {
     await scan.getByLabel('Search contacts').fill('grace')
     await expect.poll(() => scan.getByTestId('contact-row').allTextContents(), { timeout: 15_000 }).toEqual([expect.stringContaining('Grace Hopper')])
   }, 180_000)
+
+  test("codes of another workspace held up to B's camera: refused in words, nothing written", async () => {
+    // A well-formed, sealed bundle of a workspace B is not in, from a device B has never seen.
+    const doc = Automerge.change(Automerge.init<{ name?: string }>(), (d) => {
+      d.name = 'Mallory Corp'
+    })
+    const [stranger, recipient] = [generateIdentity(), generateIdentity()]
+    const bundle = createBundle({
+      workspaceId: `ws_${'z'.repeat(26)}`,
+      sender: stranger,
+      recipients: [{ deviceId: recipient.deviceId, publicKey: recipient.publicKey }],
+      docs: [{ documentId: 'doc1', doc }],
+    })
+    const images = encodeFrames(bundle).map((f) => pngToRgba(renderQrPng(f, { scale: 3 })))
+    const y4m = join(scratch.dirs[0]!, 'foreign-frames.y4m')
+    writeFileSync(y4m, y4mVideo(images, { width: 640, height: 480, fps: 10, hold: 2 }))
+    const before = await contactTotal(B)
+
+    await camera?.close()
+    camera = await launchChromium({ fakeCamera: y4m })
+    const scan = await openUi(await camera.browser.newContext({ viewport: { width: 1100, height: 800 } }), B)
+    await tab(scan, 'QR')
+    await scan.getByRole('button', { name: 'Scan QR Code' }).click()
+    await expect.poll(() => scan.getByRole('alert').allTextContents(), { timeout: 60_000 }).toContainEqual(expect.stringMatching(/could not be applied/))
+    await shot(scan, 'qr-scan-foreign')
+    expect(await contactTotal(B)).toBe(before)
+    expect(await scan.getByTestId('qr-player').count()).toBe(0)
+  }, 120_000)
 })
