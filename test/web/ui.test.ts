@@ -172,6 +172,22 @@ describe.skipIf(missing !== undefined)('the web UI in Chromium', () => {
     await pageA.getByRole('button', { name: 'Close' }).click()
   }, 60_000)
 
+  test('a contact removed earlier is listed under "Show removed" and restored from there', async () => {
+    const added = await apiCall(A, 'POST', 'contacts', { name: 'Rosalind Franklin' })
+    const { id } = added.json as { id: string }
+    expect((await apiCall(A, 'DELETE', `contacts/${id}`)).status).toBe(200)
+    await tab(pageA, 'Contacts')
+    await pageA.getByLabel('Search contacts').fill('rosalind')
+    await expect.poll(() => pageA.getByTestId('contacts-total').textContent(), { timeout: 15_000 }).toBe('0 contacts')
+    await pageA.getByLabel('Show removed').check()
+    await pageA.getByRole('button', { name: 'Restore Rosalind Franklin' }).click()
+    await expect.poll(() => contactTotal(A, 'rosalind'), { timeout: 15_000 }).toBe(1)
+    await pageA.getByLabel('Show removed').uncheck()
+    await expect.poll(() => pageA.getByTestId('contact-row').allTextContents(), { timeout: 15_000 }).toEqual([expect.stringContaining('Rosalind Franklin')])
+    await shot(pageA, 'contacts-restored')
+    await pageA.getByLabel('Search contacts').fill('')
+  })
+
   test('the main actions work from the keyboard alone', async () => {
     const page = await openUi(ctxA, A)
     await page.locator('body').focus()

@@ -1,7 +1,8 @@
 /**
  * Contacts: a virtualised list (only the visible rows are in the DOM; pages of 200 are fetched
- * from the daemon's index as they scroll into view), search as you type, and an editor for add,
- * edit, remove, restore, logo and notes, each validation error shown on its field (docs/ui.md).
+ * from the daemon's index as they scroll into view), search as you type, "Show removed" (each
+ * removed contact with its Restore button), and an editor for add, edit, remove, restore, logo and
+ * notes, each validation error shown on its field (docs/ui.md).
  */
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { api, describeError } from './api.js'
@@ -18,6 +19,8 @@ const OVERSCAN = 8
 /** The contacts screen. `version` changes when the daemon says the listing changed. */
 export function ContactsScreen({ version, blobsDone }: { version: number; blobsDone: number }) {
   const [query, setQuery] = useState('')
+  // Removed contacts too (each with its Restore button): a removal from last week can be undone.
+  const [showRemoved, setShowRemoved] = useState(false)
   const [total, setTotal] = useState<number | undefined>()
   const [rows, setRows] = useState<Map<number, ApiContact>>(new Map())
   const [error, setError] = useState<string | undefined>()
@@ -36,10 +39,10 @@ export function ContactsScreen({ version, blobsDone }: { version: number; blobsD
   const generation = useRef(0)
 
   const loadPage = useCallback(
-    (page: number, q: string, gen: number): Promise<void> => {
+    (page: number, q: string, gen: number, withRemoved: boolean): Promise<void> => {
       const existing = pages.current.get(page)
       if (existing !== undefined) return existing
-      const p = api.contacts(q, page * PAGE_SIZE, PAGE_SIZE).then(
+      const p = api.contacts(q, page * PAGE_SIZE, PAGE_SIZE, withRemoved).then(
         (res) => {
           if (gen !== generation.current) return
           setTotal(res.total)
@@ -72,12 +75,12 @@ export function ContactsScreen({ version, blobsDone }: { version: number; blobsD
       () => {
         pages.current = new Map()
         setRows(new Map())
-        void loadPage(Math.floor(scrollTopRef.current / ROW_HEIGHT / PAGE_SIZE), query, gen)
+        void loadPage(Math.floor(scrollTopRef.current / ROW_HEIGHT / PAGE_SIZE), query, gen, showRemoved)
       },
       typed ? 120 : 0,
     )
     return () => clearTimeout(timer)
-  }, [query, version, loadPage])
+  }, [query, version, showRemoved, loadPage])
 
   const scrollTopRef = useRef(0)
   const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN)
@@ -86,9 +89,9 @@ export function ContactsScreen({ version, blobsDone }: { version: number; blobsD
   useEffect(() => {
     if (total === undefined || last < first) return
     for (let page = Math.floor(first / PAGE_SIZE); page <= Math.floor(last / PAGE_SIZE); page++) {
-      void loadPage(page, query, generation.current)
+      void loadPage(page, query, generation.current, showRemoved)
     }
-  }, [first, last, total, query, loadPage])
+  }, [first, last, total, query, showRemoved, loadPage])
 
   useEffect(() => {
     const el = viewport.current
@@ -109,11 +112,11 @@ export function ContactsScreen({ version, blobsDone }: { version: number; blobsD
       setError(describeError(e))
     }
   }
-  const restore = async (): Promise<void> => {
-    if (removed === undefined) return
+  const restore = async (id: string | undefined = removed?.id): Promise<void> => {
+    if (id === undefined) return
     try {
-      await api.restoreContact(removed.id)
-      setRemoved(undefined)
+      await api.restoreContact(id)
+      if (id === removed?.id) setRemoved(undefined)
     } catch (e) {
       setError(describeError(e))
     }
@@ -129,6 +132,9 @@ export function ContactsScreen({ version, blobsDone }: { version: number; blobsD
           <label htmlFor="contact-search" className="sr-only">Search contacts</label>
           <input id="contact-search" type="search" placeholder="Search contacts" value={query} onChange={(e) => setQuery(e.target.value)} />
           <button onClick={() => open('new')}>Add contact</button>
+          <label className="small">
+            <input type="checkbox" checked={showRemoved} onChange={(e) => setShowRemoved(e.target.checked)} /> Show removed
+          </label>
         </div>
         <p className="muted small" data-testid="contacts-total" aria-live="polite">
           {total === undefined ? 'Loading…' : `${total} contact${total === 1 ? '' : 's'}`}
@@ -155,6 +161,13 @@ export function ContactsScreen({ version, blobsDone }: { version: number; blobsD
                 <li key={c?.id ?? `i${i}`} style={{ top: i * ROW_HEIGHT, height: ROW_HEIGHT }} className={c !== undefined && c.id === selected ? 'selected' : ''}>
                   {c === undefined ? (
                     <span className="muted">…</span>
+                  ) : c.deletedAt !== undefined ? (
+                    <span className="rowbtn removed" data-testid="contact-row">
+                      <Logo hash={c.logo} name={c.name} version={blobsDone} />
+                      <span className="name">{c.name}</span>
+                      <span className="muted small">removed</span>
+                      <button onClick={() => void restore(c.id)}>Restore {c.name}</button>
+                    </span>
                   ) : (
                     <button className="rowbtn" onClick={() => open(c.id)} data-testid="contact-row">
                       <Logo hash={c.logo} name={c.name} version={blobsDone} />
