@@ -57,7 +57,7 @@ describe('orbit CLI: bad input changes nothing', () => {
     ['an empty name', ['contact', 'add', '--name', '   '], 'name'],
     ['a malformed org id', ['contact', 'add', '--name', 'Bob', '--org', 'acme'], 'orgId'],
     ['a logo that is not an image', ['contact', 'add', '--name', 'Bob', '--logo', 'NOTES'], 'logo', 'NOT_IMAGE'],
-    ['an oversized logo', ['contact', 'add', '--name', 'Bob', '--logo', 'HUGE'], 'logo'],
+    ['an oversized logo', ['contact', 'add', '--name', 'Bob', '--logo', 'HUGE'], 'logo', 'TOO_LARGE'],
     ['a logo file that does not exist', ['contact', 'add', '--name', 'Bob', '--logo', 'MISSING'], 'logo'],
     ['an org logo that is not an image', ['org', 'add', '--name', 'Acme', '--logo', 'NOTES'], 'logo', 'NOT_IMAGE'],
     ['a malformed contact id', ['contact', 'show', 'bob'], 'id'],
