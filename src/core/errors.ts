@@ -18,12 +18,15 @@ export class OrbitError extends Error {
   }
 }
 
-/** Input failed validation. `field` names the offending field (dotted path) when there is one. */
+/**
+ * Input failed validation. `field` names the offending field (dotted path) when there is one;
+ * `code` is `VALIDATION` unless a more specific one says more (e.g. an image's `TOO_LARGE`).
+ */
 export class ValidationError extends OrbitError {
   static override readonly name = 'ValidationError'
   readonly field: string | undefined
-  constructor(message: string, options: { field?: string; cause?: unknown } = {}) {
-    super(message, { code: 'VALIDATION', cause: options.cause })
+  constructor(message: string, options: { field?: string; code?: string; cause?: unknown } = {}) {
+    super(message, { code: options.code ?? 'VALIDATION', cause: options.cause })
     this.field = options.field
   }
 }

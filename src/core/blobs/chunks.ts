@@ -11,16 +11,6 @@ import { CHUNK_SIZE, chunkCount, type ChunkList } from './port.js'
 
 const HEX64 = /^[0-9a-f]{64}$/
 
-/**
- * A ValidationError naming `field` whose `code` is `code` (e.g. `TOO_LARGE`) instead of the
- * generic `VALIDATION`, so a caller can tell an oversized image from a malformed one.
- */
-export function blobValidationError(message: string, field: string, code: string): ValidationError {
-  const error = new ValidationError(message, { field })
-  Object.defineProperty(error, 'code', { value: code, enumerable: true, writable: false, configurable: true })
-  return error
-}
-
 /** Lower-case hex SHA-256 of `bytes`: a blob's hash and a chunk's name. */
 export function sha256Hex(bytes: Uint8Array): string {
   return bytesToHex(sha256(bytes))
@@ -33,7 +23,7 @@ export function sha256Hex(bytes: Uint8Array): string {
  */
 export function chunkListOf(bytes: Uint8Array, chunkSize: number = CHUNK_SIZE): ChunkList {
   if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
-    throw blobValidationError(`chunkSize: not a positive integer (${chunkSize})`, 'chunkSize', 'BAD_CHUNK_LIST')
+    throw new ValidationError(`chunkSize: not a positive integer (${chunkSize})`, { field: 'chunkSize', code: 'BAD_CHUNK_LIST' })
   }
   const chunks: string[] = []
   for (let at = 0; at < bytes.length; at += chunkSize) chunks.push(sha256Hex(bytes.subarray(at, at + chunkSize)))
@@ -50,7 +40,7 @@ export function chunkListOf(bytes: Uint8Array, chunkSize: number = CHUNK_SIZE): 
  */
 export function checkChunkList(list: unknown, maxBytes: number = Number.MAX_SAFE_INTEGER): asserts list is ChunkList {
   const bad = (field: string, what: string): ValidationError =>
-    blobValidationError(`chunk list: ${field} ${what}`, field, 'BAD_CHUNK_LIST')
+    new ValidationError(`chunk list: ${field} ${what}`, { field, code: 'BAD_CHUNK_LIST' })
   if (typeof list !== 'object' || list === null) throw bad('list', 'is not an object')
   const l = list as Record<string, unknown>
   try {
@@ -61,7 +51,7 @@ export function checkChunkList(list: unknown, maxBytes: number = Number.MAX_SAFE
   const size = l.size
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw bad('size', 'is not a non-negative integer')
   if (size > maxBytes) {
-    throw blobValidationError(`chunk list: the blob is ${size} bytes; the limit is ${maxBytes} bytes`, 'size', 'TOO_LARGE')
+    throw new ValidationError(`chunk list: the blob is ${size} bytes; the limit is ${maxBytes} bytes`, { field: 'size', code: 'TOO_LARGE' })
   }
   if (l.chunkSize !== CHUNK_SIZE) throw bad('chunkSize', `is not ${CHUNK_SIZE}`)
   const chunks = l.chunks

@@ -6,7 +6,7 @@
  * forged or truncated header is refused after at most one chunk.
  */
 import { CHUNK_SIZE, DEFAULT_MAX_BLOB_BYTES } from './port.js'
-import { blobValidationError } from './chunks.js'
+import { ValidationError } from '../errors.js'
 
 /** The image types a logo may be. */
 export type ImageType = 'image/png' | 'image/jpeg' | 'image/gif' | 'image/webp'
@@ -146,20 +146,20 @@ function webpSize(b: Uint8Array): [number, number] {
  * inspectImage(png.subarray(0, CHUNK_SIZE)) // { type: 'image/png', width: 640, height: 480 }
  */
 export function inspectImage(head: Uint8Array, field = 'logo'): ImageInfo {
-  if (head.length === 0) throw blobValidationError(`${field}: the file is empty`, field, 'EMPTY')
+  if (head.length === 0) throw new ValidationError(`${field}: the file is empty`, { field, code: 'EMPTY' })
   const b = head.length > CHUNK_SIZE ? head.subarray(0, CHUNK_SIZE) : head
   const type = sniffImageType(b)
-  if (type === undefined) throw blobValidationError(`${field}: not a PNG, JPEG, GIF or WebP image`, field, 'NOT_IMAGE')
+  if (type === undefined) throw new ValidationError(`${field}: not a PNG, JPEG, GIF or WebP image`, { field, code: 'NOT_IMAGE' })
   let width: number
   let height: number
   try {
     ;[width, height] = type === 'image/png' ? pngSize(b) : type === 'image/jpeg' ? jpegSize(b) : type === 'image/gif' ? gifSize(b) : webpSize(b)
   } catch (err) {
     if (!(err instanceof Undecodable)) throw err
-    throw blobValidationError(`${field}: not a PNG, JPEG, GIF or WebP image (${err.message})`, field, 'NOT_IMAGE')
+    throw new ValidationError(`${field}: not a PNG, JPEG, GIF or WebP image (${err.message})`, { field, code: 'NOT_IMAGE' })
   }
   if (width === 0 || height === 0 || width > MAX_IMAGE_DIMENSION || height > MAX_IMAGE_DIMENSION) {
-    throw blobValidationError(`${field}: the image says it is ${width}×${height} pixels; each side must be 1 to ${MAX_IMAGE_DIMENSION}`, field, 'BAD_DIMENSIONS')
+    throw new ValidationError(`${field}: the image says it is ${width}×${height} pixels; each side must be 1 to ${MAX_IMAGE_DIMENSION}`, { field, code: 'BAD_DIMENSIONS' })
   }
   return { type, width, height }
 }
@@ -176,9 +176,9 @@ export function validateImage(bytes: Uint8Array, options: ValidateImageOptions |
   const o: ValidateImageOptions = typeof options === 'string' ? { field: options, maxBytes } : options
   const field = o.field ?? 'logo'
   const limit = o.maxBytes ?? DEFAULT_MAX_BLOB_BYTES
-  if (bytes.length === 0) throw blobValidationError(`${field}: the file is empty`, field, 'EMPTY')
+  if (bytes.length === 0) throw new ValidationError(`${field}: the file is empty`, { field, code: 'EMPTY' })
   if (bytes.length > limit) {
-    throw blobValidationError(`${field}: the image is ${bytes.length} bytes; the limit is ${limit} bytes (${formatMb(limit)})`, field, 'TOO_LARGE')
+    throw new ValidationError(`${field}: the image is ${bytes.length} bytes; the limit is ${limit} bytes (${formatMb(limit)})`, { field, code: 'TOO_LARGE' })
   }
   return inspectImage(bytes, field)
 }

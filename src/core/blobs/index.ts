@@ -3,7 +3,7 @@
  * store, image inspection and the blob manifest with its GC rule.
  */
 export * from './port.js'
-export { blobValidationError, checkChunkList, chunkListOf, sameChunkList, sha256Hex } from './chunks.js'
+export { checkChunkList, chunkListOf, sameChunkList, sha256Hex } from './chunks.js'
 export { MemoryBlobStore, type MemoryBlobStoreOptions } from './memory-store.js'
 export { MAX_IMAGE_DIMENSION, inspectImage, sniffImageType, validateImage, type ImageInfo, type ImageType, type ValidateImageOptions } from './image.js'
 export { blobManifest, isCollectable, type BlobManifest, type BlobManifestInput, type MissingBlob, type UnreferencedBlob } from './manifest.js'

@@ -1,6 +1,5 @@
 import { readFile, stat } from 'node:fs/promises'
 import { ValidationError } from '../../../core/errors.js'
-import { blobValidationError } from '../../../core/blobs/chunks.js'
 import type { BlobHash } from '../../../core/ids.js'
 
 /** A logo read from disk and validated, not yet stored. */
@@ -50,5 +49,5 @@ export function checkLogoLimit(logo: LogoFile, maxBytes: number): void {
 
 function tooLarge(file: string, size: number, limit: number): ValidationError {
   const mb = (n: number): string => `${Math.round((n / (1024 * 1024)) * 10) / 10} MB`
-  return blobValidationError(`logo: ${file} is ${size} bytes (${mb(size)}); the image limit is ${limit} bytes (${mb(limit)}); raise it with \`orbit blobs limit SIZE\``, 'logo', 'TOO_LARGE')
+  return new ValidationError(`logo: ${file} is ${size} bytes (${mb(size)}); the image limit is ${limit} bytes (${mb(limit)}); raise it with \`orbit blobs limit SIZE\``, { field: 'logo', code: 'TOO_LARGE' })
 }
