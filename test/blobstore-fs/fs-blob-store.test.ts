@@ -2,7 +2,9 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { FsBlobStore, MAX_IMAGE_BYTES, blobHashOf, sniffImageType, validateImage } from '../../src/adapters/blobstore-fs/index.js'
+import { FsBlobStore, blobHashOf } from '../../src/adapters/blobstore-fs/index.js'
+import { sniffImageType, validateImage } from '../../src/core/blobs/image.js'
+import { DEFAULT_MAX_BLOB_BYTES } from '../../src/core/blobs/port.js'
 import type { BlobHash } from '../../src/core/ids.js'
 
 // A real 1×1 PNG, and minimal headers of the other types (test/blobs-store/image.test.ts decodes them in depth).
@@ -65,12 +67,12 @@ describe('validateImage', () => {
     expect(validateImage(GIF)).toEqual({ type: 'image/gif', width: 4, height: 5 })
     expect(validateImage(WEBP)).toEqual({ type: 'image/webp', width: 1, height: 1 })
     // The earlier (bytes, field, maxBytes) signature still works for its callers.
-    expect(() => validateImage(PNG, 'photo', 10)).toThrow(expect.objectContaining({ field: 'photo', code: 'TOO_LARGE' }))
-    expect(MAX_IMAGE_BYTES).toBe(10 * 1024 * 1024)
+    expect(() => validateImage(PNG, { field: 'photo', maxBytes: 10 })).toThrow(expect.objectContaining({ field: 'photo', code: 'TOO_LARGE' }))
+    expect(DEFAULT_MAX_BLOB_BYTES).toBe(10 * 1024 * 1024)
   })
 
   it('refuses text, empty files and oversized images with a ValidationError naming the field', () => {
-    for (const bad of [new TextEncoder().encode('hello, not an image'), new Uint8Array(0), new Uint8Array(MAX_IMAGE_BYTES + 1).fill(0x89)]) {
+    for (const bad of [new TextEncoder().encode('hello, not an image'), new Uint8Array(0), new Uint8Array(DEFAULT_MAX_BLOB_BYTES + 1).fill(0x89)]) {
       let error: unknown
       try {
         validateImage(bad)
@@ -79,7 +81,7 @@ describe('validateImage', () => {
       }
       expect(error).toMatchObject({ name: 'ValidationError', field: 'logo' })
     }
-    const big = new Uint8Array(MAX_IMAGE_BYTES + 1)
+    const big = new Uint8Array(DEFAULT_MAX_BLOB_BYTES + 1)
     big.set(PNG)
     expect(() => validateImage(big)).toThrow(expect.objectContaining({ name: 'ValidationError', field: 'logo' }))
     expect(sniffImageType(new Uint8Array([0x89, 0x50]))).toBeUndefined()

@@ -1,3 +1,2 @@
-/** File-system blob store (content-addressed, crash-safe, resumable receives) and logo image validation. */
+/** File-system blob store (content-addressed, crash-safe, resumable receives). Image checks are core's (src/core/blobs/image.ts). */
 export { FsBlobStore, blobHashOf, type BlobStat, type FsBlobStoreOptions } from './fs-blob-store.js'
-export { validateImage, sniffImageType, inspectImage, MAX_IMAGE_BYTES, type ImageType, type ImageInfo } from './image.js'

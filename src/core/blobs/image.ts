@@ -167,15 +167,11 @@ export function inspectImage(head: Uint8Array, field = 'logo'): ImageInfo {
 /**
  * Checks that `bytes` are an acceptable image (for `--logo`, an upload, a received blob's head):
  * not empty, no larger than `maxBytes`, and {@link inspectImage} decodes its header.
- *
- * The second argument may also be the field name and the third the limit — the signature of the
- * file-system adapter's earlier `validateImage(bytes, field, maxBytes)`, kept for its callers.
  * @throws ValidationError naming the field, code `EMPTY`, `TOO_LARGE`, `NOT_IMAGE` or `BAD_DIMENSIONS`.
  */
-export function validateImage(bytes: Uint8Array, options: ValidateImageOptions | string = {}, maxBytes?: number): ImageInfo {
-  const o: ValidateImageOptions = typeof options === 'string' ? { field: options, maxBytes } : options
-  const field = o.field ?? 'logo'
-  const limit = o.maxBytes ?? DEFAULT_MAX_BLOB_BYTES
+export function validateImage(bytes: Uint8Array, options: ValidateImageOptions = {}): ImageInfo {
+  const field = options.field ?? 'logo'
+  const limit = options.maxBytes ?? DEFAULT_MAX_BLOB_BYTES
   if (bytes.length === 0) throw new ValidationError(`${field}: the file is empty`, { field, code: 'EMPTY' })
   if (bytes.length > limit) {
     throw new ValidationError(`${field}: the image is ${bytes.length} bytes; the limit is ${limit} bytes (${formatMb(limit)})`, { field, code: 'TOO_LARGE' })

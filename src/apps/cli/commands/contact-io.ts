@@ -164,7 +164,7 @@ export async function runImport(dataDir: string, cwd: string, file: string, opti
     throw notInitialised(dataDir)
   }
   const readOptions: ReadContactsOptions = { delimiter: options.delimiter, ignoreUnknownColumns: options.ignoreUnknownColumns }
-  const { validateImage } = await import('../../../adapters/blobstore-fs/index.js')
+  const { validateImage } = await import('../../../core/blobs/image.js')
   const bars = options.progress ? await progressBars() : undefined
   const report: ImportReport = {
     file: path,
@@ -279,7 +279,7 @@ async function classify(
   options: ImportOptions,
   report: ImportReport,
   known: Known,
-  validateImage: (bytes: Uint8Array, field?: string) => unknown,
+  validateImage: (bytes: Uint8Array, options: { field: string }) => unknown,
   bars: ProgressBars | undefined,
   /** What the bar counts: rows (when a first pass counted them) or bytes read. */
   total: { rows: number } | { bytes: number },
@@ -304,7 +304,7 @@ async function classify(
     const row: ReadyRow = checked
     if (row.photo !== undefined) {
       try {
-        validateImage(row.photo, 'logo')
+        validateImage(row.photo, { field: 'logo' })
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err
         report.errors.push({ line: row.line, field: 'logo', message: err.message.replace(/^logo: /, 'logo: PHOTO: ') })

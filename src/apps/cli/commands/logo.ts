@@ -17,7 +17,8 @@ export interface LogoFile {
  * @throws ValidationError field `logo` if unreadable, empty, too large or not an image.
  */
 export async function readLogo(file: string, maxBytes?: number): Promise<LogoFile> {
-  const { validateImage, blobHashOf } = await import('../../../adapters/blobstore-fs/index.js')
+  const { validateImage } = await import('../../../core/blobs/image.js')
+  const { blobHashOf } = await import('../../../adapters/blobstore-fs/index.js')
   const { MAX_BLOB_LIMIT } = await import('../../node/blobs.js')
   const limit = maxBytes ?? MAX_BLOB_LIMIT
   let bytes: Uint8Array
