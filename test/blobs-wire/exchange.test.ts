@@ -8,9 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { chunkListOf } from '../../src/core/blobs/chunks.js'
 import { BlobExchange } from '../../src/core/blobs/exchange.js'
 import { CHUNK_SIZE, type BlobStore } from '../../src/core/blobs/port.js'
-import type { BlobMessage, BlobPort } from '../../src/core/blobs/protocol.js'
+import type { BlobMessage } from '../../src/core/blobs/protocol.js'
 import type { BlobHash, DeviceId } from '../../src/core/ids.js'
-import { bytes, device, link, ofType, same, until, type Device } from './helpers.js'
+import { bytes, cutAfter, device, link, ofType, same, until, type Device } from './helpers.js'
 
 const devices: Device[] = []
 const make = (...args: Parameters<typeof device>): Device => {
@@ -198,31 +198,6 @@ describe('liars', () => {
     expect((await b.store.partials()).map((p) => p.list.hash)).not.toContain(hash)
   })
 })
-
-/** Wraps a receiver's port so the link closes once `after` data bytes have arrived. */
-function cutAfter(after: number, cut: () => void): (port: BlobPort) => BlobPort {
-  return (port) => {
-    let got = 0
-    let done = false
-    return {
-      ...port,
-      blobPeers: () => port.blobPeers(),
-      sendBlob: (d, m) => port.sendBlob(d, m),
-      onPeersChanged: (l) => port.onPeersChanged(l),
-      onBlob: (l) =>
-        port.onBlob((from, m) => {
-          l(from, m)
-          if (m.type === 'data' && !done) {
-            got += m.bytes.length
-            if (got >= after) {
-              done = true
-              cut()
-            }
-          }
-        }),
-    }
-  }
-}
 
 describe('a cut link', () => {
   it('a cut halfway keeps the partial; on a new link the transfer resumes and at most one chunk is sent again', async () => {

@@ -9,8 +9,7 @@ import { join } from 'node:path'
 import { afterEach, expect, it } from 'vitest'
 import { FsBlobStore } from '../../src/adapters/blobstore-fs/index.js'
 import { CHUNK_SIZE } from '../../src/core/blobs/port.js'
-import type { BlobPort } from '../../src/core/blobs/protocol.js'
-import { bytes, device, link, ofType, same, until, type Device } from './helpers.js'
+import { bytes, cutAfter, device, link, ofType, same, until, type Device } from './helpers.js'
 
 const dirs: string[] = []
 const devices: Device[] = []
@@ -25,19 +24,8 @@ it('a cut halfway into an FsBlobStore resumes from the kept partial, at most one
   const size = 4 * CHUNK_SIZE + 4321
   const blob = bytes(size, 90)
   let cut: () => void = () => {}
-  let got = 0
-  const wrapPort = (port: BlobPort): BlobPort => ({
-    blobPeers: () => port.blobPeers(),
-    sendBlob: (d, m) => port.sendBlob(d, m),
-    onPeersChanged: (l) => port.onPeersChanged(l),
-    onBlob: (l) =>
-      port.onBlob((from, m) => {
-        l(from, m)
-        if (m.type === 'data' && (got += m.bytes.length) >= size / 2 && got - m.bytes.length < size / 2) cut()
-      }),
-  })
   const a = device('a')
-  const b = device('b', { store: new FsBlobStore(dir), wrapPort })
+  const b = device('b', { store: new FsBlobStore(dir), wrapPort: cutAfter(size / 2, () => cut()) })
   devices.push(a, b)
   const hash = await a.store.put(blob)
   const first = link(a, b)

@@ -122,3 +122,28 @@ export const ofType = <T extends BlobMessage['type']>(log: Array<{ m: BlobMessag
 export function same(a: Uint8Array | undefined, b: Uint8Array): boolean {
   return a !== undefined && a.length === b.length && Buffer.compare(a, b) === 0
 }
+
+/** Wraps a receiver's port so the link closes once `after` data bytes have arrived. */
+export function cutAfter(after: number, cut: () => void): (port: BlobPort) => BlobPort {
+  return (port) => {
+    let got = 0
+    let done = false
+    return {
+      ...port,
+      blobPeers: () => port.blobPeers(),
+      sendBlob: (d, m) => port.sendBlob(d, m),
+      onPeersChanged: (l) => port.onPeersChanged(l),
+      onBlob: (l) =>
+        port.onBlob((from, m) => {
+          l(from, m)
+          if (m.type === 'data' && !done) {
+            got += m.bytes.length
+            if (got >= after) {
+              done = true
+              cut()
+            }
+          }
+        }),
+    }
+  }
+}

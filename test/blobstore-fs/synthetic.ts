@@ -6,23 +6,13 @@
 import { createHash } from 'node:crypto'
 import { CHUNK_SIZE, type ChunkList } from '../../src/core/blobs/index.js'
 import type { BlobHash } from '../../src/core/ids.js'
+import { pseudoRandomBytes } from '../helpers/blob-store-suite.js'
 
 let base: Buffer | undefined
 
 /** Chunk `i` of the synthetic blob (a fresh buffer). */
 export function syntheticChunk(i: number): Buffer {
-  if (base === undefined) {
-    base = Buffer.alloc(CHUNK_SIZE)
-    let x = 0x9e3779b9
-    for (let j = 0; j < CHUNK_SIZE; j++) {
-      x ^= x << 13
-      x >>>= 0
-      x ^= x >>> 17
-      x ^= x << 5
-      x >>>= 0
-      base[j] = x & 0xff
-    }
-  }
+  base ??= Buffer.from(pseudoRandomBytes(CHUNK_SIZE, 0x9e3779b9))
   const out = Buffer.from(base)
   out.writeUInt32BE(i, 0)
   return out
