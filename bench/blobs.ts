@@ -1,30 +1,35 @@
 /**
  * Images peer to peer (issue 11), every ratio against a baseline measured in the same run:
  *
- * 1. LAN, through the real node path (createOrbitNode on both sides: SQLite, the file-system blob
- *    store with its fsync + rename, TCP + the secure channel, the blob exchange): one 20 MB image,
- *    and 200 logos of 50 KB, timed from `fetchBlobs()` until every blob is durable on the receiver;
- *    against a raw TCP copy of the same bytes over loopback (node `net` socket → file + fsync, one
- *    file per blob, as the store keeps them).
+ * 1. LAN, through the real node path, each device in its own process as two devices are
+ *    (bench/children/blob-node.ts: createOrbitNode — SQLite, the file-system blob store with its
+ *    fsync + rename, TCP + the secure channel, the blob exchange): one 20 MB image, and 200 logos
+ *    of 50 KB, timed in the receiver's process from `fetchBlobs()` until every blob is durable
+ *    there; against a raw TCP copy of the same bytes over loopback from another process
+ *    (bench/children/raw-send.ts → a `net` socket → file + fsync, one file per blob, as the store
+ *    keeps them).
  * 2. WebRTC: the same 20 MB through a blob exchange over two secured WebRTC links on loopback
  *    (WebRtcNetworkAdapter, the blob kind) against werift's data channel carrying the same bytes as
  *    raw messages through the same secure channel (no blob protocol), absolute MiB/s of both.
  * 3. A cut at a random point of the 20 MB transfer (the LAN link dropped, then redialled): chunks
  *    the provider sent again (bar ≤ 1).
  * 4. 200 logos: request round trips the receiver made (query + want messages; bar ≤ 2).
- * 5. Peak RSS of this process (both nodes live in it) after 20 MB and after 200 MB (the limit raised).
+ * 5. Peak RSS of each node's process after 20 MB and after 200 MB (the limit raised).
  *
  * The receiver's limit is held at 1 KB while the documents sync (so nothing is fetched early),
  * then raised, and the fetch is timed.
  *
  *   node --expose-gc dist/bench/main.js blobs
  *   ORBIT_BENCH_BLOBS_BIG_MB=50 node --expose-gc dist/bench/main.js blobs   # a smaller "200 MB" run
+ *   ORBIT_BENCH_BLOBS_ONLY=lan,logos node --expose-gc dist/bench/main.js blobs   # some parts only (lan, cut, logos, webrtc, big)
  */
-import { cpSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { cpSync, mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { open } from 'node:fs/promises'
-import { createServer, connect as tcpConnect, type Socket } from 'node:net'
+import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { Repo, type PeerId } from '@automerge/automerge-repo'
 import { toBase64Url } from '../src/core/crypto/bytes.js'
@@ -40,14 +45,14 @@ import { answerOffer, createOffer } from '../src/adapters/transport-webrtc/signa
 import type { WebRtcConnection } from '../src/adapters/transport-webrtc/connection.js'
 import { CONFIG_KEYS, storePath } from '../src/apps/node/data-dir.js'
 import { initDevice, openDevice } from '../src/apps/node/device.js'
-import { createOrbitNode, type OrbitNode } from '../src/apps/node/orbit-node.js'
+import { watchLines } from './child-lines.js'
 import { gc, r1 } from './crm-sync.js'
 import { syntheticPng } from './synthetic-png.js'
 import type { BarCheck, BenchModule, BenchOutcome } from './types.js'
 
 const MiB = 1024 * 1024
 const r2 = (x: number): number => Math.round(x * 100) / 100
-const rssMiB = (): number => r1(process.resourceUsage().maxRSS / 1024)
+const HERE = dirname(fileURLToPath(import.meta.url))
 
 /** Two member data dirs of one workspace (A founded it, B was added before the copy, as pairing leaves them). */
 async function twoMembers(root: string): Promise<{ a: string; b: string; bId: DeviceId }> {
@@ -84,59 +89,93 @@ async function until(check: () => boolean | Promise<boolean>, what: string, ms =
   }
 }
 
+/** One device of the bench in its own process (bench/children/blob-node.ts), driven by JSON lines. */
+interface NodeChild {
+  port: number
+  deviceId: DeviceId
+  call<T>(op: string, args?: Record<string, unknown>): Promise<T>
+  kill(): void
+}
+
+async function spawnNode(dataDir: string): Promise<NodeChild> {
+  const child = spawn(process.execPath, [join(HERE, 'children', 'blob-node.js'), dataDir], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const lines = watchLines<{ ready?: boolean; port?: number; deviceId?: DeviceId; id?: number; result?: unknown; error?: string }>(child)
+  const ready = await lines.next((l) => l.ready === true, 60_000, 'the bench node to start')
+  let next = 1
+  return {
+    port: ready.port!,
+    deviceId: ready.deviceId!,
+    async call<T>(op: string, args: Record<string, unknown> = {}): Promise<T> {
+      const id = next++
+      child.stdin.write(JSON.stringify({ id, op, ...args }) + '\n')
+      const reply = await lines.next((l) => l.id === id, 600_000, `the bench node's ${op}`)
+      if (reply.error !== undefined) throw new Error(`${op}: ${reply.error}`)
+      return reply.result as T
+    },
+    kill: () => void child.kill('SIGKILL'),
+  }
+}
+
 interface Pair {
-  a: OrbitNode
-  b: OrbitNode
-  aId: DeviceId
-  bId: DeviceId
+  a: NodeChild
+  b: NodeChild
   close(): Promise<void>
 }
 
-/** Two nodes on loopback, B linked to A, B's limit at 1 KB (nothing is fetched until a run raises it). */
+/** Two nodes on loopback, each in its own process, B linked to A, B's limit at 1 KB (nothing is fetched until a run raises it). */
 async function nodePair(root: string): Promise<Pair> {
   const m = await twoMembers(root)
-  const a = await createOrbitNode({ dataDir: m.a, listen: { host: '127.0.0.1', port: 0 }, background: false })
-  const b = await createOrbitNode({ dataDir: m.b, listen: { host: '127.0.0.1', port: 0 }, background: false })
-  await a.api.blobLimit(1024 * 1024 * 1024)
-  await b.api.blobLimit(1024)
-  await b.lan.dial('127.0.0.1', a.listenAddress!.port)
-  return { a, b, aId: a.device.identity.deviceId, bId: m.bId, close: async () => void (await Promise.allSettled([a.stop(), b.stop()])) }
+  const [a, b] = await Promise.all([spawnNode(m.a), spawnNode(m.b)])
+  const close = async (): Promise<void> => {
+    await Promise.allSettled([a.call('stop'), b.call('stop')])
+    a.kill()
+    b.kill()
+  }
+  try {
+    await a.call('limit', { bytes: 1024 * MiB })
+    await b.call('limit', { bytes: 1024 })
+    await b.call('dial', { port: a.port })
+  } catch (error) {
+    await close()
+    throw error
+  }
+  return { a, b, close }
 }
 
-/** Adds contacts with these logos on A, waits until B lists them all, and returns their hashes. */
-async function addLogos(p: Pair, logos: Uint8Array[]): Promise<BlobHash[]> {
-  const hashes: BlobHash[] = []
-  for (const [i, bytes] of logos.entries()) {
-    const hash = await p.a.api.putBlob(bytes)
-    await p.a.api.workspace.addContact({ name: `Logo ${i} ${hash.slice(0, 6)}`, logo: hash })
-    hashes.push(hash)
-  }
-  await p.a.device.flush()
-  const want = new Set(hashes)
-  await until(async () => {
-    const s = await p.b.api.blobs()
-    return s.items.filter((i) => want.has(i.hash)).length === want.size
-  }, 'the contacts on B')
+/** Adds contacts with these logos on A (written to files it reads), waits until B lists them all, and returns their hashes. */
+async function addLogos(p: Pair, logos: Uint8Array[], dir: string): Promise<BlobHash[]> {
+  const files = writeBlobFiles(logos, dir)
+  const hashes = await p.a.call<BlobHash[]>('put', { files })
+  for (const f of files) rmSync(f, { force: true })
+  await p.b.call('known', { hashes })
   return hashes
 }
 
-/** Raises B's limit and times one fetch of everything missing; resolves with ms and B's request counts. */
-async function timedFetch(p: Pair, hashes: BlobHash[], limit: number): Promise<{ ms: number; queries: number; wants: number }> {
-  const ex = p.b.blobs.exchange!
-  const before = { queries: ex.counts.queries, wants: ex.counts.wants }
-  await p.b.api.blobLimit(limit)
-  const t0 = performance.now()
-  await p.b.api.fetchBlobs()
-  await until(async () => (await Promise.all(hashes.map((h) => p.b.device.blobs.has(h)))).every(Boolean), 'every blob on B')
-  const ms = performance.now() - t0
-  return { ms, queries: ex.counts.queries - before.queries, wants: ex.counts.wants - before.wants }
+function writeBlobFiles(blobs: Uint8Array[], dir: string): string[] {
+  mkdirSync(dir, { recursive: true })
+  return blobs.map((bytes, i) => {
+    const file = join(dir, `blob-${i}`)
+    writeFileSync(file, bytes)
+    return file
+  })
 }
 
-/** The baseline: the same blobs over one loopback TCP socket, each written to its own file and fsynced. */
+/** Raises B's limit and times one fetch of everything missing, in B's process; ms and B's request counts. */
+function timedFetch(p: Pair, hashes: BlobHash[], limit: number): Promise<{ ms: number; queries: number; wants: number }> {
+  return p.b.call('fetch', { hashes, limit })
+}
+
+/**
+ * The baseline: the same blobs from another process over one loopback TCP socket
+ * (bench/children/raw-send.ts), each written to its own file here and fsynced. Timed from the
+ * "go" byte to the last fsync.
+ */
 async function rawTcpCopy(blobs: Uint8Array[], dir: string): Promise<number> {
+  const sources = writeBlobFiles(blobs, join(dir, 'raw-src'))
   const sizes = blobs.map((b) => b.length)
   let resolveDone: () => void = () => undefined
   const done = new Promise<void>((resolve) => (resolveDone = resolve))
+  let t0 = 0
   const server = createServer((socket: Socket) => {
     let index = 0
     let offset = 0
@@ -164,16 +203,17 @@ async function rawTcpCopy(blobs: Uint8Array[], dir: string): Promise<number> {
         socket.resume()
       })
     })
+    t0 = performance.now()
+    socket.write('g')
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const client = tcpConnect((server.address() as { port: number }).port, '127.0.0.1')
-  await new Promise<void>((resolve) => client.once('connect', () => resolve()))
-  const t0 = performance.now()
-  for (const b of blobs) if (!client.write(b)) await new Promise<void>((resolve) => client.once('drain', () => resolve()))
+  const child = spawn(process.execPath, [join(HERE, 'children', 'raw-send.js'), String((server.address() as { port: number }).port), ...sources], { stdio: ['ignore', 'ignore', 'inherit'] })
   await done
   const ms = performance.now() - t0
-  client.destroy()
+  child.kill()
   await new Promise<void>((resolve) => server.close(() => resolve()))
+  for (let i = 0; i < blobs.length; i++) rmSync(join(dir, `raw-${i}`), { force: true })
+  rmSync(join(dir, 'raw-src'), { recursive: true, force: true })
   return ms
 }
 
@@ -233,22 +273,19 @@ async function webrtcExchange(bytes: Uint8Array, dir: string): Promise<number> {
 
 /** Drops B's LAN link to A once B holds `fraction` of the blob, redials, and counts what A sent twice. */
 async function cutAndResume(p: Pair, hash: BlobHash, size: number, fraction: number): Promise<{ chunksResent: number; bytesResent: number; cutAt: number }> {
-  const provider = p.a.blobs.exchange!
-  const before = { pieces: provider.counts.piecesResent, bytes: provider.counts.bytesResent }
-  await p.b.api.blobLimit(1024 * MiB)
-  const fetching = p.b.api.fetchBlobs()
+  const before = await p.a.call<{ bytesResent: number }>('counts')
+  await p.b.call('startFetch', { limit: 1024 * MiB })
   let cutAt = 0
-  await until(() => {
-    const t = p.b.blobs.exchange!.progress().transfers.find((x) => x.hash === hash)
-    if (t !== undefined && t.received >= size * fraction) cutAt = t.received
+  await until(async () => {
+    const received = await p.b.call<number>('received', { hash })
+    if (received >= size * fraction) cutAt = received
     return cutAt > 0
   }, 'the transfer to pass the cut point', 60_000)
-  p.b.lan.drop(p.aId)
-  await until(() => !p.b.lan.isConnected(p.aId), 'the cut')
-  await p.b.lan.dial('127.0.0.1', p.a.listenAddress!.port)
-  await fetching.catch(() => undefined)
-  await until(() => p.b.device.blobs.has(hash), 'the resumed blob on B')
-  const bytesResent = provider.counts.bytesResent - before.bytes
+  await p.b.call('drop', { deviceId: p.a.deviceId })
+  await p.b.call('dial', { port: p.a.port })
+  await p.b.call('startFetch', { limit: 1024 * MiB })
+  await p.b.call('present', { hashes: [hash] })
+  const bytesResent = (await p.a.call<{ bytesResent: number }>('counts')).bytesResent - before.bytesResent
   return { chunksResent: r2(bytesResent / CHUNK_SIZE), bytesResent, cutAt }
 }
 
@@ -256,92 +293,109 @@ export const blobsBench: BenchModule = {
   name: 'blobs (issue 11): images over the LAN and WebRTC vs raw copies, cut and resume, round trips, RSS',
   async run(progress): Promise<BenchOutcome> {
     const bigMb = Number(process.env.ORBIT_BENCH_BLOBS_BIG_MB ?? 200)
+    const only = process.env.ORBIT_BENCH_BLOBS_ONLY?.split(',')
+    const part = (name: string): boolean => only === undefined || only.includes(name)
     const values: Record<string, number | string> = {}
     const bars: BarCheck[] = []
     const tmp = mkdtempSync(join(tmpdir(), 'orbit-bench-blobs-'))
+    let p: Pair
     try {
       // ---- 1. LAN 20 MB --------------------------------------------------------------------------
-      progress('blobs: LAN 20 MB through two nodes vs raw TCP → file + fsync')
-      const image = syntheticPng(20 * MiB, 1)
-      let p = await nodePair(join(tmp, 'p1'))
-      try {
-        const [h] = await addLogos(p, [image])
-        const node = await timedFetch(p, [h!], 1024 * MiB)
-        const raw = await rawTcpCopy([image], tmp)
-        values['LAN 20 MB node ms'] = r1(node.ms)
-        values['LAN 20 MB node MiB/s'] = r1(20 / (node.ms / 1000))
-        values['LAN 20 MB raw tcp+fsync ms'] = r1(raw)
-        values['LAN 20 MB raw tcp+fsync MiB/s'] = r1(20 / (raw / 1000))
-        const ratio = r2(raw / node.ms)
-        values['LAN 20 MB node / raw throughput'] = ratio
-        bars.push({ metric: 'LAN 20 MB throughput vs raw TCP copy', value: ratio, unit: 'x', bar: '≥ 0.8', pass: ratio >= 0.8 })
-        values['peak RSS after 20 MB (MiB)'] = rssMiB()
-      } finally {
-        await p.close()
+      if (part('lan')) {
+        progress('blobs: LAN 20 MB through two nodes vs raw TCP → file + fsync')
+        const image = syntheticPng(20 * MiB, 1)
+        p = await nodePair(join(tmp, 'p1'))
+        try {
+          const [h] = await addLogos(p, [image], join(tmp, 'src'))
+          const node = await timedFetch(p, [h!], 1024 * MiB)
+          const raw = await rawTcpCopy([image], tmp)
+          values['LAN 20 MB node ms'] = r1(node.ms)
+          values['LAN 20 MB node MiB/s'] = r1(20 / (node.ms / 1000))
+          values['LAN 20 MB raw tcp+fsync ms'] = r1(raw)
+          values['LAN 20 MB raw tcp+fsync MiB/s'] = r1(20 / (raw / 1000))
+          const ratio = r2(raw / node.ms)
+          values['LAN 20 MB node / raw throughput'] = ratio
+          bars.push({ metric: 'LAN 20 MB throughput vs raw TCP copy', value: ratio, unit: 'x', bar: '≥ 0.8', pass: ratio >= 0.8 })
+          values['peak RSS after 20 MB, receiver (MiB)'] = r1((await p.b.call<number>('rss')) / MiB)
+          values['peak RSS after 20 MB, provider (MiB)'] = r1((await p.a.call<number>('rss')) / MiB)
+        } finally {
+          await p.close()
+        }
       }
 
       // ---- 3. cut at a random point ---------------------------------------------------------------
-      progress('blobs: LAN 20 MB cut at a random point, redialled')
-      p = await nodePair(join(tmp, 'p2'))
-      try {
-        const cutImage = syntheticPng(20 * MiB, 2)
-        const [h] = await addLogos(p, [cutImage])
-        const fraction = 0.2 + Math.random() * 0.6
-        const cut = await cutAndResume(p, h!, cutImage.length, fraction)
-        values['cut at (bytes)'] = cut.cutAt
-        values['cut: bytes resent'] = cut.bytesResent
-        values['cut: chunks resent'] = cut.chunksResent
-        bars.push({ metric: 'a cut 20 MB transfer: chunks resent', value: cut.chunksResent, unit: 'chunks', bar: '≤ 1', pass: cut.chunksResent <= 1 })
-      } finally {
-        await p.close()
+      if (part('cut')) {
+        progress('blobs: LAN 20 MB cut at a random point, redialled')
+        p = await nodePair(join(tmp, 'p2'))
+        try {
+          const cutImage = syntheticPng(20 * MiB, 2)
+          const [h] = await addLogos(p, [cutImage], join(tmp, 'src'))
+          const fraction = 0.2 + Math.random() * 0.6
+          const cut = await cutAndResume(p, h!, cutImage.length, fraction)
+          values['cut at (bytes)'] = cut.cutAt
+          values['cut: bytes resent'] = cut.bytesResent
+          values['cut: chunks resent'] = cut.chunksResent
+          bars.push({ metric: 'a cut 20 MB transfer: chunks resent', value: cut.chunksResent, unit: 'chunks', bar: '≤ 1', pass: cut.chunksResent <= 1 })
+        } finally {
+          await p.close()
+        }
       }
 
       // ---- 1b + 4. 200 logos ----------------------------------------------------------------------
-      progress('blobs: 200 × 50 KB logos through two nodes vs raw TCP (one file each, fsynced)')
-      const logos = Array.from({ length: 200 }, (_, i) => syntheticPng(50 * 1024, 100 + i))
-      p = await nodePair(join(tmp, 'p3'))
-      try {
-        const hashes = await addLogos(p, logos)
-        const node = await timedFetch(p, hashes, 1024 * MiB)
-        const raw = await rawTcpCopy(logos, tmp)
-        values['200 logos node ms'] = r1(node.ms)
-        values['200 logos raw tcp+fsync ms'] = r1(raw)
-        const ratio = r2(raw / node.ms)
-        values['200 logos node / raw throughput'] = ratio
-        bars.push({ metric: '200 × 50 KB logos throughput vs raw TCP copy', value: ratio, unit: 'x', bar: '≥ 0.8', pass: ratio >= 0.8 })
-        const trips = node.queries + node.wants
-        values['200 logos: query messages'] = node.queries
-        values['200 logos: want messages'] = node.wants
-        bars.push({ metric: '200 logos: request round trips', value: trips, unit: 'round trips', bar: '≤ 2', pass: trips <= 2 })
-      } finally {
-        await p.close()
+      if (part('logos')) {
+        progress('blobs: 200 × 50 KB logos through two nodes vs raw TCP (one file each, fsynced)')
+        const logos = Array.from({ length: 200 }, (_, i) => syntheticPng(50 * 1024, 100 + i))
+        p = await nodePair(join(tmp, 'p3'))
+        try {
+          const hashes = await addLogos(p, logos, join(tmp, 'src'))
+          const node = await timedFetch(p, hashes, 1024 * MiB)
+          const raw = await rawTcpCopy(logos, tmp)
+          values['200 logos node ms'] = r1(node.ms)
+          values['200 logos raw tcp+fsync ms'] = r1(raw)
+          const ratio = r2(raw / node.ms)
+          values['200 logos node / raw throughput'] = ratio
+          bars.push({ metric: '200 × 50 KB logos throughput vs raw TCP copy', value: ratio, unit: 'x', bar: '≥ 0.8', pass: ratio >= 0.8 })
+          const trips = node.queries + node.wants
+          values['200 logos: query messages'] = node.queries
+          values['200 logos: want messages'] = node.wants
+          bars.push({ metric: '200 logos: request round trips', value: trips, unit: 'round trips', bar: '≤ 2', pass: trips <= 2 })
+        } finally {
+          await p.close()
+        }
       }
 
       // ---- 2. WebRTC ------------------------------------------------------------------------------
-      progress('blobs: WebRTC 20 MB blob exchange vs raw data-channel messages')
-      const rtc = await webrtcExchange(image, tmp)
-      const rawRtc = await rawChannel(image)
-      values['WebRTC 20 MB exchange MiB/s'] = r1(20 / (rtc / 1000))
-      values['WebRTC 20 MB raw channel MiB/s'] = r1(20 / (rawRtc / 1000))
-      const rtcRatio = r2(rawRtc / rtc)
-      values['WebRTC exchange / raw channel throughput'] = rtcRatio
-      bars.push({ metric: 'WebRTC 20 MB throughput vs raw data channel', value: rtcRatio, unit: 'x', bar: '≥ 0.7', pass: rtcRatio >= 0.7 })
+      if (part('webrtc')) {
+        progress('blobs: WebRTC 20 MB blob exchange vs raw data-channel messages')
+        const image = syntheticPng(20 * MiB, 1)
+        const rtc = await webrtcExchange(image, tmp)
+        const rawRtc = await rawChannel(image)
+        values['WebRTC 20 MB exchange MiB/s'] = r1(20 / (rtc / 1000))
+        values['WebRTC 20 MB raw channel MiB/s'] = r1(20 / (rawRtc / 1000))
+        const rtcRatio = r2(rawRtc / rtc)
+        values['WebRTC exchange / raw channel throughput'] = rtcRatio
+        bars.push({ metric: 'WebRTC 20 MB throughput vs raw data channel', value: rtcRatio, unit: 'x', bar: '≥ 0.7', pass: rtcRatio >= 0.7 })
+      }
 
       // ---- 5. big blob RSS -----------------------------------------------------------------------
-      progress(`blobs: ${bigMb} MB through two nodes (limit raised), peak RSS`)
-      gc()
-      p = await nodePair(join(tmp, 'p4'))
-      try {
-        const big = syntheticPng(bigMb * MiB, 5)
-        const hash = blobHashOf(big)
-        const [h] = await addLogos(p, [big])
-        if (h !== hash) throw new Error('hash mismatch')
-        const node = await timedFetch(p, [h], 1024 * MiB)
-        values[`LAN ${bigMb} MB node MiB/s`] = r1(bigMb / (node.ms / 1000))
-        values[`peak RSS after ${bigMb} MB (MiB)`] = rssMiB()
-      } finally {
-        await p.close()
+      if (part('big')) {
+        progress(`blobs: ${bigMb} MB through two nodes (limit raised), peak RSS`)
+        gc()
+        p = await nodePair(join(tmp, 'p4'))
+        try {
+          const big = syntheticPng(bigMb * MiB, 5)
+          const hash = blobHashOf(big)
+          const [h] = await addLogos(p, [big], join(tmp, 'src'))
+          if (h !== hash) throw new Error('hash mismatch')
+          const node = await timedFetch(p, [h], 1024 * MiB)
+          values[`LAN ${bigMb} MB node MiB/s`] = r1(bigMb / (node.ms / 1000))
+          values[`peak RSS after ${bigMb} MB, receiver (MiB)`] = r1((await p.b.call<number>('rss')) / MiB)
+          values[`peak RSS after ${bigMb} MB, provider (MiB)`] = r1((await p.a.call<number>('rss')) / MiB)
+        } finally {
+          await p.close()
+        }
       }
+
       return { values, bars }
     } finally {
       rmSync(tmp, { recursive: true, force: true })

@@ -136,6 +136,45 @@ describe('liars', () => {
     expect(b.warnings.find((w) => w.fields?.code === 'CHUNK_MISMATCH')?.fields?.deviceId).toBe(liar.id)
   })
 
+  it('a one-chunk blob (held in memory, stored by one checked put) from a liar is dropped: the second provider serves it', async () => {
+    const liar = make('liar', { wrapStore: damaging })
+    const honest = make('honest', { wrapStore: (s) => slowToAnswer(s) })
+    const b = make('b')
+    const blob = bytes(50_000, 8)
+    const hash = await liar.store.put(blob)
+    await honest.store.put(blob)
+    await linked(liar, b)
+    await linked(honest, b)
+    const result = await b.exchange.fetch([hash])
+    expect(result).toEqual({ fetched: [hash], failed: [] })
+    expect(same(await b.store.get(hash), blob)).toBe(true)
+    expect(liar.exchange.counts.bytesServed).toBe(blob.length)
+    expect(honest.exchange.counts.bytesServed).toBe(blob.length)
+    expect(b.warnings.find((w) => w.fields?.code === 'CHUNK_MISMATCH')?.fields?.deviceId).toBe(liar.id)
+    // Nothing of the bad copy was kept on the way.
+    expect(await b.store.partials()).toEqual([])
+  })
+
+  it("a one-chunk blob whose header's chunk hash is not the blob's hash is refused BAD_CHUNK_LIST before any byte", async () => {
+    const blob = bytes(4000, 12)
+    const hash = chunkListOf(blob).hash
+    const lying = (store: BlobStore): BlobStore =>
+      new Proxy(store, {
+        get(target, prop) {
+          if (prop === 'chunks') return async (h: BlobHash) => ({ ...(await target.chunks(h))!, chunks: ['0'.repeat(64)] })
+          const v = Reflect.get(target, prop) as unknown
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+        },
+      })
+    const liar = make('liar', { wrapStore: lying })
+    const b = make('b')
+    await liar.store.put(blob)
+    await linked(liar, b)
+    const result = await b.exchange.fetch([hash])
+    expect(result.failed).toEqual([expect.objectContaining({ hash, code: 'BAD_CHUNK_LIST' })])
+    expect(await b.store.has(hash)).toBe(false)
+  })
+
   it('a lying chunk list (chunks of other bytes) fails at commit with BLOB_MISMATCH: the next provider serves it', async () => {
     const real = bytes(CHUNK_SIZE + 100, 3)
     const fake = bytes(CHUNK_SIZE + 100, 4)

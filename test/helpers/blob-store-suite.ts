@@ -58,6 +58,17 @@ export function blobStoreSuite(name: string, setup: () => Promise<BlobStoreFixtu
       await fx.cleanup()
     })
 
+    it('puts bytes checked against an expected hash, and stores nothing when they differ (BLOB_MISMATCH)', async () => {
+      const hash = chunkListOf(SMALL).hash
+      expect(await store.put(SMALL, hash)).toBe(hash)
+      expect(await store.get(hash)).toEqual(SMALL)
+      const other = chunkListOf(TWO_AND_A_HALF).hash
+      await expect(store.put(SMALL.subarray(1), other)).rejects.toMatchObject({ name: 'StoreError', code: 'BLOB_MISMATCH' })
+      expect(await store.has(other)).toBe(false)
+      expect(await store.has(chunkListOf(SMALL.subarray(1)).hash)).toBe(false)
+      expect((await store.list()).map((b) => b.hash)).toEqual([hash])
+    })
+
     it('puts, gets, has and stats by SHA-256, idempotently', async () => {
       const hash = await store.put(SMALL)
       expect(hash).toBe(chunkListOf(SMALL).hash)

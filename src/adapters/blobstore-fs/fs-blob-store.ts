@@ -73,9 +73,15 @@ export class FsBlobStore implements BlobStore {
     return join(this.root, PARTIAL_DIR, parseBlobHash(hash, 'hash'))
   }
 
-  /** Stores `bytes` (idempotent) and returns their hash. Durable when the promise resolves. */
-  async put(bytes: Uint8Array): Promise<BlobHash> {
+  /**
+   * Stores `bytes` (idempotent) and returns their hash. Durable when the promise resolves.
+   * With `expected`, nothing is written unless the bytes hash to it (StoreError `BLOB_MISMATCH`).
+   */
+  async put(bytes: Uint8Array, expected?: BlobHash): Promise<BlobHash> {
     const hash = blobHashOf(bytes)
+    if (expected !== undefined && hash !== expected) {
+      throw new StoreError(`blob ${expected}: its bytes hash to something else`, { code: 'BLOB_MISMATCH' })
+    }
     if (await this.has(hash)) return hash
     const dir = join(this.root, hash.slice(0, 2))
     await mkdir(dir, { recursive: true, mode: 0o700 })
@@ -155,6 +161,8 @@ export class FsBlobStore implements BlobStore {
     const path = this.pathOf(hash)
     const s = await this.stat(hash)
     if (s === undefined) return undefined
+    // One chunk: its hash is the blob's own (no sidecar to read).
+    if (s.size > 0 && s.size <= CHUNK_SIZE) return { hash, size: s.size, chunkSize: CHUNK_SIZE, chunks: [hash] }
     const cached = await readListFile(`${path}.chunks`)
     if (cached !== undefined && cached.hash === hash && cached.size === s.size) return cached
     let file: FileHandle
@@ -460,9 +468,8 @@ async function readListFile(path: string): Promise<ChunkList | undefined> {
 
 /**
  * Writes `bytes` to a temp file beside `path` (`.tmp-<name>-<12 hex>`, the data-dir layout's temp
- * name: never read, safe to delete), fsyncs it and renames it over `path`.
+ * name: never read, safe to delete), fsyncs it when `durable`, and renames it over `path`.
  */
-/** Writes a temp file beside `path` and renames it over `path`; fsynced first when `durable`. */
 async function writeFileAtomically(path: string, bytes: Uint8Array, durable: boolean): Promise<void> {
   const tmp = join(dirname(path), `.tmp-${basename(path)}-${tmpSuffix()}`)
   try {

@@ -111,6 +111,8 @@ export interface BlobQuery {
   hash?: string
 }
 
+/** Stats asked of the store at once when counting what is present. */
+const STAT_BATCH = 64
 const EMPTY_PROGRESS: NodeBlobProgress = { transfers: [], queued: 0, completed: 0, failed: [], bytesTotal: 0, bytesDone: 0, etaMs: undefined }
 
 /**
@@ -520,9 +522,8 @@ export class NodeBlobs {
     this.fetches++
     await this.#o.device.flush()
     const referenced = this.refreshReferenced()
-    const missing: BlobHash[] = []
-    for (const hash of referenced) if ((await this.#o.device.blobs.stat(hash)) === undefined) missing.push(hash)
-    await this.publish()
+    const missing = await this.#missing(referenced)
+    this.#publishCounts(referenced.size - missing.length)
     if (missing.length === 0 || this.#closed) return { fetched: [], failed: [] }
     if (this.exchange === undefined) {
       return { fetched: [], failed: missing.map((hash) => ({ hash, code: 'NO_EXCHANGE', message: 'this node does not exchange blobs' })) }
@@ -559,10 +560,26 @@ export class NodeBlobs {
 
   /** Puts the manifest counts into the sync store. */
   async publish(): Promise<void> {
-    let present = 0
-    for (const hash of this.#referenced) if ((await this.#o.device.blobs.stat(hash)) !== undefined) present++
+    this.#publishCounts(this.#referenced.size - (await this.#missing(this.#referenced)).length)
+  }
+
+  #publishCounts(present: number): void {
     const counts: Partial<BlobSyncState> = { referenced: this.#referenced.size, present, missing: this.#referenced.size - present }
     this.#o.store.getState().setBlobs(counts)
+  }
+
+  /** The hashes of `hashes` not in the store, asked of it a batch at a time (a stat each, in parallel). */
+  async #missing(hashes: Iterable<BlobHash>): Promise<BlobHash[]> {
+    const all = [...hashes]
+    const missing: BlobHash[] = []
+    for (let i = 0; i < all.length; i += STAT_BATCH) {
+      const part = all.slice(i, i + STAT_BATCH)
+      const present = await Promise.all(part.map(async (h) => (await this.#o.device.blobs.stat(h)) !== undefined))
+      part.forEach((h, j) => {
+        if (!present[j]) missing.push(h)
+      })
+    }
+    return missing
   }
 
   /** `orbit blobs` as this node knows it (with what is fetching, from whom). */

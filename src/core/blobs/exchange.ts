@@ -7,15 +7,18 @@
  *   provider one `want` batching every hash assigned to it, each item from what a kept partial
  *   already holds. Pieces are appended to the store's {@link IncomingBlob} (verified per chunk);
  *   the window is one {@link CHUNK_SIZE} of credit, granted back piece by piece as they are
- *   appended, so a cut link loses at most one chunk. A provider whose chunk or whole hash does not
+ *   appended, so a cut link loses at most one chunk. A one-chunk blob opens no partial: its pieces
+ *   are held and stored by one `put` checked against its hash. Commits (fsync, rename) run beside
+ *   the stream, at most {@link MAX_COMMITS} at a time. A provider whose chunk or whole hash does not
  *   verify, whose header is inconsistent or whose head fails `validateHead`, is bad for that blob:
  *   the next provider resumes from the kept partial. A cut link keeps the partial (`close()`) and
  *   resumes from another provider, or from the same one when it comes back within
  *   `retryWindowMs`.
  * - **Provider.** Answers `query` with what is present **and** referenced, re-checks membership
  *   and `isReferenced` for every `want` item, serves one stream per link at a time through
- *   `store.chunks` and `store.read` (piece by piece, never the whole blob), never has more bytes in
- *   flight than the receiver granted, and refuses items beyond a bounded queue (`BUSY`).
+ *   `store.chunks` and `store.read` (a chunk at a time with the next one read ahead, never the
+ *   whole blob; the next item prepared while one streams), never has more bytes in flight than the
+ *   receiver granted, and refuses items beyond a bounded queue (`BUSY`).
  */
 import { OrbitError, WireError } from '../errors.js'
 import type { BlobHash, DeviceId } from '../ids.js'
@@ -119,7 +122,10 @@ interface Wanted {
 interface Current {
   w: Wanted
   list: ChunkList
+  /** Where the bytes go: the store's partial, or (`undefined`) nowhere when `memory` is unset too (already stored: skipped). */
   incoming: IncomingBlob | undefined
+  /** A one-chunk blob received from 0: its pieces, held here and stored in one verified `put` at its end. */
+  memory: Uint8Array[] | undefined
   offset: number
   /** The first chunk's bytes while they are collected for `validateHead`. */
   head: Uint8Array[] | undefined
@@ -144,10 +150,24 @@ interface Query {
   timer: ReturnType<typeof setTimeout>
 }
 
+interface QueuedWant {
+  id: number
+  hash: BlobHash
+  from: number
+}
+
+/** A block of a stored blob read for streaming: `bytes` from offset `at`. */
+interface Block {
+  at: number
+  bytes: Uint8Array
+}
+
+type Prepared = { refuse: string; message: string } | { list: ChunkList; first: Block | undefined }
+
 interface Serving {
   port: BlobPort
   device: DeviceId
-  queue: Array<{ id: number; hash: BlobHash; from: number }>
+  queue: QueuedWant[]
   credits: Map<number, number>
   current: number | undefined
   running: Promise<void> | undefined
@@ -157,6 +177,11 @@ interface Serving {
 
 const HASH = /^[0-9a-f]{64}$/
 const MAX_FAILED = 100
+/**
+ * Received blobs being made durable (fsync, rename) while the stream goes on to the next one; at
+ * this many the stream waits for one. Bounds the memory of one-chunk blobs held for their `put`.
+ */
+const MAX_COMMITS = 16
 const PROGRESS_EVERY_MS = 100
 
 const codeOf = (error: unknown, fallback: string): string => (error instanceof OrbitError ? error.code : fallback)
@@ -185,6 +210,8 @@ export class BlobExchange {
   #nextId = 1
   #closed = false
   readonly #stallTimer: ReturnType<typeof setInterval>
+  /** Commits in flight (see {@link MAX_COMMITS}). */
+  readonly #commits = new Set<Promise<void>>()
   /** Counters (see {@link BlobExchangeCounts}). */
   readonly counts: BlobExchangeCounts = { queries: 0, wants: 0, bytesReceived: 0, bytesServed: 0, piecesResent: 0, bytesResent: 0 }
 
@@ -225,9 +252,25 @@ export class BlobExchange {
     const result: BlobFetchResult = { fetched: [], failed: [] }
     const pending: Wanted[] = []
     const fresh: Wanted[] = []
-    for (const hash of [...new Set(hashes)]) {
-      if (typeof hash !== 'string' || !HASH.test(hash)) {
-        result.failed.push({ hash, code: 'BAD_HASH', message: 'not 64 lower-case hex digits' })
+    const unique = [...new Set(hashes)]
+    // What is already here, and what this workspace references: asked of the store in parallel.
+    const checks = await Promise.all(
+      unique.map(async (hash): Promise<'fetch' | 'present' | Failure> => {
+        if (typeof hash !== 'string' || !HASH.test(hash)) return { code: 'BAD_HASH', message: 'not 64 lower-case hex digits' }
+        if (this.#wanted.has(hash) || this.#closed) return 'fetch'
+        try {
+          if (await this.#o.store.has(hash)) return 'present'
+          if (!(await this.#o.isReferenced(hash))) return { code: 'NOT_REFERENCED', message: 'this workspace does not reference the blob' }
+          return 'fetch'
+        } catch (error) {
+          return { code: codeOf(error, 'INTERNAL'), message: messageOf(error) }
+        }
+      }),
+    )
+    for (const [i, hash] of unique.entries()) {
+      const check = checks[i]!
+      if (typeof check === 'object') {
+        result.failed.push({ hash, ...check })
         continue
       }
       if (this.#closed) {
@@ -236,17 +279,8 @@ export class BlobExchange {
       }
       let w = this.#wanted.get(hash)
       if (w === undefined) {
-        try {
-          if (await this.#o.store.has(hash)) {
-            result.fetched.push(hash)
-            continue
-          }
-          if (!(await this.#o.isReferenced(hash))) {
-            result.failed.push({ hash, code: 'NOT_REFERENCED', message: 'this workspace does not reference the blob' })
-            continue
-          }
-        } catch (error) {
-          result.failed.push({ hash, code: codeOf(error, 'INTERNAL'), message: messageOf(error) })
+        if (check === 'present') {
+          result.fetched.push(hash)
           continue
         }
         w = this.#wanted.get(hash)
@@ -335,7 +369,7 @@ export class BlobExchange {
     this.#ports.clear()
     this.#serving.clear()
     this.#listeners.clear()
-    await Promise.all(closing)
+    await Promise.all([...closing, ...this.#commits])
   }
 
   // ---- peers ---------------------------------------------------------------------------------
@@ -559,6 +593,7 @@ export class BlobExchange {
       return this.#badItem(r, w, { code: codeOf(error, 'BAD_CHUNK_LIST'), message: messageOf(error) })
     }
     if (item.from > list.size) return this.#badItem(r, w, { code: 'BAD_HEADER', message: 'the blob is shorter than what is held of it' })
+    if (item.from === 0 && list.size > 0 && list.size <= CHUNK_SIZE) return this.#onSmallHeader(r, w, list)
     let incoming: IncomingBlob
     try {
       incoming = await this.#o.store.receive(list)
@@ -571,26 +606,44 @@ export class BlobExchange {
         r.items.shift()
         this.#finish(w, { ok: true })
         // What it still sends of this blob is skipped (and credited back).
-        r.current = { w, list, incoming: undefined, offset: item.from, head: undefined, headEnd: 0 }
+        r.current = { w, list, incoming: undefined, memory: undefined, offset: item.from, head: undefined, headEnd: 0 }
         return
       }
       return this.#badItem(r, w, { code: 'BAD_HEADER', message: messageOf(error) })
     }
     r.items.shift()
     const headEnd = Math.min(list.size, CHUNK_SIZE)
-    r.current = { w, list, incoming, offset: item.from, head: this.#o.validateHead !== undefined && item.from < headEnd ? [] : undefined, headEnd }
+    r.current = { w, list, incoming, memory: undefined, offset: item.from, head: this.#o.validateHead !== undefined && item.from < headEnd ? [] : undefined, headEnd }
     if (incoming.received !== item.from) {
       // The kept partial is for another point than the want said: ask again from where it is.
       return this.#badItem(r, w, { code: 'RESTART', message: 'the partial moved' }, { bad: false })
     }
+    this.#started(w, list, incoming.received)
+  }
+
+  /**
+   * A blob of one chunk, from its start: no partial on disk. Its pieces are held (at most one
+   * chunk, credited back as they come) and stored at its end by one `put` checked against the
+   * hash — the chunk check and the whole-blob check at once, and a third of the file operations.
+   */
+  async #onSmallHeader(r: Request, w: Wanted, list: ChunkList): Promise<void> {
+    if (list.chunks[0] !== list.hash) return this.#badItem(r, w, { code: 'BAD_CHUNK_LIST', message: "a one-chunk blob's chunk hash must be its own hash" })
+    r.items.shift()
+    const stored = await this.#o.store.has(list.hash)
+    if (stored) this.#finish(w, { ok: true })
+    r.current = { w, list, incoming: undefined, memory: stored ? undefined : [], offset: 0, head: undefined, headEnd: 0 }
+    if (!stored) this.#started(w, list, 0)
+  }
+
+  #started(w: Wanted, list: ChunkList, received: number): void {
     w.size = list.size
-    w.received = incoming.received
-    w.receivedAtStart = incoming.received
+    w.received = received
+    w.receivedAtStart = received
     w.startedAt = this.#now()
     if (!this.#batch.sized.has(w.hash)) {
       this.#batch.sized.add(w.hash)
       this.#batch.total += list.size
-      this.#batch.done += incoming.received
+      this.#batch.done += received
     }
     this.#emitProgress(true)
   }
@@ -602,6 +655,15 @@ export class BlobExchange {
     }
     const n = m.bytes.length
     c.offset += n
+    if (c.memory !== undefined) {
+      c.memory.push(m.bytes)
+      this.counts.bytesReceived += n
+      this.#batch.done += n
+      c.w.received = c.offset
+      r.port.sendBlob(r.device, { type: 'credit', id: r.id, bytes: n })
+      this.#emitProgress(false)
+      return
+    }
     if (c.incoming === undefined) {
       r.port.sendBlob(r.device, { type: 'credit', id: r.id, bytes: n })
       return
@@ -647,22 +709,47 @@ export class BlobExchange {
   async #onEnd(r: Request, m: Extract<BlobMessage, { type: 'end' }>): Promise<void> {
     const c = r.current
     if (c === undefined || c.w.hash !== m.hash) return this.#badItem(r, c?.w, { code: 'BAD_STREAM', message: 'an end out of order' })
-    if (c.incoming === undefined) {
+    if (c.incoming === undefined && c.memory === undefined) {
       r.current = undefined
       return this.#maybeDone(r)
     }
-    if (c.incoming.received < c.list.size) return this.#badItem(r, c.w, { code: 'INCOMPLETE', message: `the provider ended at ${c.incoming.received} of ${c.list.size} bytes` })
+    if (c.offset < c.list.size) return this.#badItem(r, c.w, { code: 'INCOMPLETE', message: `the provider ended at ${c.offset} of ${c.list.size} bytes` })
     if (c.head !== undefined && !(await this.#checkHead(r, c))) return
-    try {
-      await c.incoming.commit()
-    } catch (error) {
-      // BLOB_MISMATCH: the chunk list was a lie; the store discarded the partial.
-      c.incoming = undefined
-      return this.#badItem(r, c.w, { code: codeOf(error, 'COMMIT_FAILED'), message: messageOf(error) })
-    }
+    // The stream goes on to the next blob while this one is made durable (bounded: MAX_COMMITS).
     r.current = undefined
-    this.#finish(c.w, { ok: true })
+    const commit = this.#commit(r, c)
+    this.#commits.add(commit)
+    void commit.finally(() => this.#commits.delete(commit))
     this.#maybeDone(r)
+    if (this.#commits.size >= MAX_COMMITS) await Promise.race(this.#commits)
+  }
+
+  /**
+   * Makes a fully received blob durable and finishes it. A copy that does not verify (a lying
+   * chunk list, or a one-chunk blob whose bytes are not its hash) makes this provider bad for it
+   * and sends it back to the decision function; the rest of the request is not disturbed.
+   */
+  async #commit(r: Request, c: Current): Promise<void> {
+    let failure: Failure | undefined
+    try {
+      if (c.memory !== undefined) {
+        const bytes = concat(c.memory, c.list.size)
+        c.memory = undefined
+        this.#o.validateHead?.(bytes, c.list)
+        await this.#o.store.put(bytes, c.list.hash)
+      } else await c.incoming!.commit()
+    } catch (error) {
+      const code = codeOf(error, 'COMMIT_FAILED')
+      // BLOB_MISMATCH from a file commit: the chunk list was a lie and the store discarded the
+      // partial. From a one-chunk put: its one chunk failed its hash, and nothing was stored.
+      failure = { code: code === 'BLOB_MISMATCH' && c.incoming === undefined ? 'CHUNK_MISMATCH' : code, message: messageOf(error) }
+    }
+    if (failure === undefined) return this.#finish(c.w, { ok: true })
+    c.w.bad.set(r.device, failure)
+    this.#log.warn('blob copy refused', { hash: c.w.hash, deviceId: r.device, code: failure.code, message: failure.message })
+    c.w.assigned = undefined
+    this.#evaluate(c.w)
+    this.#emitProgress(true)
   }
 
   /**
@@ -847,13 +934,28 @@ export class BlobExchange {
     this.#wake(s)
   }
 
-  /** One stream per link at a time: the queued items in order. */
+  /**
+   * One stream per link at a time: the queued items in order. While one item streams, the next
+   * one is prepared (its checks, chunk list and first block read), so that a batch of small logos
+   * does not wait on the store between blobs.
+   */
   async #serve(s: Serving): Promise<void> {
+    let ahead: { item: QueuedWant; prepared: Promise<Prepared> } | undefined
     while (s.queue.length > 0 && !s.gone && !this.#closed) {
       const item = s.queue.shift()!
+      const prepared = ahead?.item === item ? ahead.prepared : this.#prepare(s, item)
+      ahead = undefined
       s.current = item.id
       try {
-        await this.#serveOne(s, item)
+        const p = await prepared
+        if (!this.#o.isMember(s.device)) return this.#endServing(s)
+        const next = s.queue[0]
+        if (next !== undefined && !s.gone && !this.#closed) {
+          ahead = { item: next, prepared: this.#prepare(s, next) }
+          ahead.prepared.catch(() => undefined)
+        }
+        if ('refuse' in p) this.#send(s, { type: 'refuse', id: item.id, hash: item.hash, code: p.refuse, message: p.message })
+        else await this.#stream(s, item, p)
       } catch (error) {
         this.#log.warn('serving a blob failed', { hash: item.hash, deviceId: s.device, error: messageOf(error) })
         this.#send(s, { type: 'refuse', id: item.id, hash: item.hash, code: 'NOT_FOUND', message: 'the blob could not be read here' })
@@ -870,23 +972,39 @@ export class BlobExchange {
     return ok
   }
 
-  async #serveOne(s: Serving, item: { id: number; hash: BlobHash; from: number }): Promise<void> {
-    const { id, hash } = item
-    const refuse = (code: string, message: string): void => void this.#send(s, { type: 'refuse', id, hash, code, message })
-    if (!this.#o.isMember(s.device)) return this.#endServing(s)
-    if (!(await this.#o.isReferenced(hash))) return refuse('NOT_REFERENCED', 'this workspace does not reference the blob')
+  /** The checks of one queued item and its first block: what to refuse, or what to stream. */
+  async #prepare(s: Serving, item: QueuedWant): Promise<Prepared> {
+    const { hash } = item
+    // Checked again before the stream starts; this spares a non-member's read.
+    if (!this.#o.isMember(s.device)) return { refuse: 'NOT_MEMBER', message: 'not a member of this workspace' }
+    if (!(await this.#o.isReferenced(hash))) return { refuse: 'NOT_REFERENCED', message: 'this workspace does not reference the blob' }
     const list = await this.#o.store.chunks(hash)
-    if (list === undefined) return refuse('NOT_FOUND', 'the blob is not stored here')
+    if (list === undefined) return { refuse: 'NOT_FOUND', message: 'the blob is not stored here' }
     const max = this.#o.maxBlobBytes()
-    if (list.size > max) return refuse('TOO_LARGE', `the blob is ${list.size} bytes, the limit here is ${max}`)
-    if (item.from > list.size) return refuse('BAD_OFFSET', `from ${item.from} is past the blob's ${list.size} bytes`)
+    if (list.size > max) return { refuse: 'TOO_LARGE', message: `the blob is ${list.size} bytes, the limit here is ${max}` }
+    if (item.from > list.size) return { refuse: 'BAD_OFFSET', message: `from ${item.from} is past the blob's ${list.size} bytes` }
+    return { list, first: item.from < list.size ? await this.#readBlock(hash, list, item.from) : undefined }
+  }
+
+  /** The rest of the chunk that `at` falls in: one store read per chunk, not one per piece. */
+  async #readBlock(hash: BlobHash, list: ChunkList, at: number): Promise<Block> {
+    const want = Math.min(list.size - at, list.chunkSize - (at % list.chunkSize))
+    const bytes = await this.#o.store.read(hash, at, want)
+    if (bytes.length !== want) throw new WireError(`read ${bytes.length} of ${want} bytes at ${at}`, { code: 'SHORT_READ' })
+    return { at, bytes }
+  }
+
+  async #stream(s: Serving, item: QueuedWant, p: { list: ChunkList; first: Block | undefined }): Promise<void> {
+    const { id, hash } = item
+    const { list } = p
     if (!s.credits.has(id)) return // cancelled while queued
     if (!this.#send(s, { type: 'header', id, hash, size: list.size, chunkSize: list.chunkSize, chunks: list.chunks })) return
     const key = `${s.device} ${hash}`
     let offset = item.from
-    // The rest of the current chunk, read from the store in one call ahead of the pieces cut from
-    // it: one read per chunk instead of one per piece (at most one chunk held per stream).
-    let block: { at: number; bytes: Uint8Array } | undefined
+    // At most two blocks per stream: the one being sent, and the next one read ahead of it.
+    let block = p.first
+    let next = block !== undefined && block.at + block.bytes.length < list.size ? this.#readBlock(hash, list, block.at + block.bytes.length) : undefined
+    next?.catch(() => undefined)
     while (offset < list.size) {
       let credit = s.credits.get(id)
       if (credit === undefined || s.gone || this.#closed) return
@@ -895,10 +1013,10 @@ export class BlobExchange {
         continue
       }
       if (block === undefined || offset >= block.at + block.bytes.length) {
-        const want = Math.min(list.size - offset, list.chunkSize - (offset % list.chunkSize))
-        const bytes = await this.#o.store.read(hash, offset, want)
-        if (bytes.length !== want) throw new WireError(`read ${bytes.length} of ${want} bytes at ${offset}`, { code: 'SHORT_READ' })
-        block = { at: offset, bytes }
+        block = await (next ?? this.#readBlock(hash, list, offset))
+        const end = block.at + block.bytes.length
+        next = end < list.size ? this.#readBlock(hash, list, end) : undefined
+        next?.catch(() => undefined)
       }
       // A piece never crosses a chunk boundary (a resumed stream may start inside a chunk).
       const n = Math.min(PIECE_SIZE, credit, block.at + block.bytes.length - offset)
@@ -918,6 +1036,18 @@ export class BlobExchange {
     }
     this.#send(s, { type: 'end', id, hash })
   }
+}
+
+/** The pieces of one blob in one buffer of `size` bytes. */
+function concat(parts: Uint8Array[], size: number): Uint8Array {
+  if (parts.length === 1 && parts[0]!.length === size) return parts[0]!
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
 }
 
 function newWanted(hash: BlobHash): Wanted {

@@ -12,6 +12,8 @@ import { parseBlobHash, type BlobHash } from '../ids.js'
 import { checkChunkList, chunkListOf, sameChunkList, sha256Hex } from './chunks.js'
 import type { BlobStat, BlobStore, ChunkList, IncomingBlob } from './port.js'
 
+const mismatch = (hash: BlobHash): StoreError => new StoreError(`blob ${hash}: its bytes hash to something else`, { code: 'BLOB_MISMATCH' })
+
 /** Options of {@link MemoryBlobStore}. */
 export interface MemoryBlobStoreOptions {
   /** Largest blob `receive` accepts (ValidationError `TOO_LARGE` above it); unlimited by default. */
@@ -62,9 +64,10 @@ export class MemoryBlobStore implements BlobStore {
     return bytes === undefined ? undefined : { hash, size: bytes.length }
   }
 
-  /** Stores a copy of `bytes` (idempotent) and returns their hash. */
-  async put(bytes: Uint8Array): Promise<BlobHash> {
+  /** Stores a copy of `bytes` (idempotent) and returns their hash; `expected`: see {@link BlobStore.put}. */
+  async put(bytes: Uint8Array, expected?: BlobHash): Promise<BlobHash> {
     const hash = sha256Hex(bytes) as BlobHash
+    if (expected !== undefined && hash !== expected) throw mismatch(expected)
     if (!this.#blobs.has(hash)) this.#blobs.set(hash, bytes.slice())
     return hash
   }

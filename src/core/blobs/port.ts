@@ -76,8 +76,13 @@ export interface IncomingBlob {
 export interface BlobStore {
   has(hash: BlobHash): Promise<boolean>
   stat(hash: BlobHash): Promise<BlobStat | undefined>
-  /** Stores `bytes` (idempotent) and returns their hash; durable when it resolves. */
-  put(bytes: Uint8Array): Promise<BlobHash>
+  /**
+   * Stores `bytes` (idempotent) and returns their hash; durable when it resolves. With `expected`,
+   * the bytes are stored only if they hash to it: a blob received whole (one chunk) enters the
+   * store in one step, still never unverified.
+   * @throws StoreError `BLOB_MISMATCH` (nothing stored) when the bytes do not hash to `expected`.
+   */
+  put(bytes: Uint8Array, expected?: BlobHash): Promise<BlobHash>
   /**
    * The whole blob, or `undefined` when absent.
    * @throws StoreError `CORRUPT_BLOB` when the stored bytes no longer match their hash.
