@@ -139,6 +139,19 @@ describe('orbit contact import: good files', () => {
     const exported = orbit(['--data', dir, 'contact', 'export', '--format', 'vcf'])
     expect(exported.stdout).toContain(`PHOTO:data:image/png;base64,`)
   })
+  it("checks a photo against the data dir's own image limit (`orbit blobs limit`), dry run and import alike", () => {
+    const dir = freshDevice()
+    orbitJson(dir, ['blobs', 'limit', '1KB'])
+    // A valid PNG header followed by padding: 2 KB, over the 1 KB limit set above, under the 10 MB default.
+    const big = Buffer.concat([TINY_PNG, Buffer.alloc(2048)]).toString('base64')
+    const vcf = file('big-photo.vcf', `BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Big Photo\r\nPHOTO:data:image/png;base64,${big}\r\nEND:VCARD\r\n`)
+    for (const args of [['--dry-run'], []]) {
+      const report = orbitJson<Report>(dir, ['contact', 'import', vcf, ...args])
+      expect(report.imported).toBe(0)
+      expect(report.errors).toEqual([expect.objectContaining({ field: 'logo', message: expect.stringContaining('limit is 1024 bytes') })])
+    }
+    expect(total(dir)).toBe(0)
+  })
 })
 
 describe('orbit contact import: bad rows', () => {

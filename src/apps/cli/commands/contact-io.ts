@@ -164,7 +164,11 @@ export async function runImport(dataDir: string, cwd: string, file: string, opti
     throw notInitialised(dataDir)
   }
   const readOptions: ReadContactsOptions = { delimiter: options.delimiter, ignoreUnknownColumns: options.ignoreUnknownColumns }
-  const { validateImage } = await import('../../../core/blobs/image.js')
+  const { validateImage: validate } = await import('../../../core/blobs/image.js')
+  const { readBlobLimit } = await import('../../node/blobs.js')
+  // A photo is checked against the data dir's own image limit (`orbit blobs limit`), as `--logo` is.
+  let maxBytes = 0
+  const validateImage = (bytes: Uint8Array, o: { field: string }): unknown => validate(bytes, { ...o, maxBytes })
   const bars = options.progress ? await progressBars() : undefined
   const report: ImportReport = {
     file: path,
@@ -183,6 +187,7 @@ export async function runImport(dataDir: string, cwd: string, file: string, opti
   try {
     if (options.dryRun) {
       const known = await readKnown(dataDir)
+      maxBytes = known.maxBlobBytes
       await classify(path, format, readOptions, options, report, known, validateImage, bars, { bytes: size }, async (rows) => {
         for (const row of rows) if (row.newOrg !== undefined && !report.orgsCreated.includes(row.newOrg)) report.orgsCreated.push(row.newOrg)
       })
@@ -198,12 +203,14 @@ export async function runImport(dataDir: string, cwd: string, file: string, opti
           const api = remoteApi(endpoint)
           const target: ImportTarget = { workspace: api.workspace, putBlob: (bytes) => api.putBlob(bytes), flush: async () => {} }
           const known = await readKnown(dataDir)
+          maxBytes = await api.blobLimit()
           const writer = new BatchWriter(target, known, report, () => undefined)
           await classify(path, format, readOptions, options, report, known, validateImage, bars, { rows: totalRows }, (rows) => writer.commit(rows))
         } else {
           const { withDevice } = await import('../../node/device.js')
           await withDevice(dataDir, async (device) => {
             const known = await knownFromDevice(device)
+            maxBytes = readBlobLimit(device.config)
             const target: ImportTarget = { workspace: device.workspace, putBlob: (bytes) => device.blobs.put(bytes) as Promise<BlobHash>, flush: () => device.flush(), db: device.db }
             const writer = new BatchWriter(target, known, report, () => (failed = { shardUrls: [...device.workspace.shardUrls] }))
             await classify(path, format, readOptions, options, report, known, validateImage, bars, { rows: totalRows }, (rows) => writer.commit(rows))
@@ -389,13 +396,14 @@ async function knownFromDevice(device: OrbitDevice): Promise<Known> {
 }
 
 /** Reads what the store holds without writing (the daemon, or a dry run, keeps it as it is). */
-async function readKnown(dataDir: string): Promise<Known> {
-  const { openOrbitDatabase, ContactIndex, OrgIndex } = await import('../../../adapters/storage-sqlite/index.js')
+async function readKnown(dataDir: string): Promise<Known & { maxBlobBytes: number }> {
+  const { openOrbitDatabase, ConfigStore, ContactIndex, OrgIndex } = await import('../../../adapters/storage-sqlite/index.js')
   const { storePath } = await import('../../node/data-dir.js')
+  const { readBlobLimit } = await import('../../node/blobs.js')
   const db = openOrbitDatabase(storePath(dataDir), { create: false, readonly: true })
   try {
     const orgs = new OrgIndex(db)
-    return knownFromIndexes(new ContactIndex(db), orgs.page({ limit: Number.MAX_SAFE_INTEGER, includeDeleted: false }))
+    return { ...(await knownFromIndexes(new ContactIndex(db), orgs.page({ limit: Number.MAX_SAFE_INTEGER, includeDeleted: false }))), maxBlobBytes: readBlobLimit(new ConfigStore(db)) }
   } finally {
     db.close()
   }
