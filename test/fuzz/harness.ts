@@ -125,7 +125,8 @@ export async function fuzz<I>(target: FuzzTarget<I>, seed = FUZZ_SEED): Promise<
       if (ms > perInput) throw new FuzzFailure(target.name, seed, i, input, `took ${Math.round(ms)} ms (bound ${perInput} ms)`)
       if (failed) {
         if (!(error instanceof OrbitError)) throw new FuzzFailure(target.name, seed, i, input, `threw ${(error as Error)?.name ?? typeof error}: ${(error as Error)?.message ?? String(error)}`, error)
-        const key = `${error.name}/${error.code}`
+        const field = (error as { field?: unknown }).field
+        const key = `${error.name}/${error.code}${typeof field === 'string' ? `(${field.replace(/\..*/u, '')})` : ''}`
         report.refusals.set(key, (report.refusals.get(key) ?? 0) + 1)
       } else {
         report.accepted++
@@ -142,7 +143,7 @@ export async function fuzz<I>(target: FuzzTarget<I>, seed = FUZZ_SEED): Promise<
     report.wallMs = Math.round(performance.now() - start)
   }
   const refusals = [...report.refusals].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}×${n}`).join(' ')
-  console.log(`fuzz ${target.name}: ${report.inputs} inputs in ${report.wallMs} ms (seed ${seed}), ${report.accepted} accepted; refusals ${refusals || 'none'}`)
+  console.log(`fuzz ${target.name}: ${report.inputs} inputs in ${report.wallMs} ms (seed ${seed}, slowest ${Math.round(report.slowestMs)} ms), ${report.accepted} accepted; refusals ${refusals || 'none'}`)
   return report
 }
 
