@@ -214,7 +214,7 @@ describe('fuzz: QR frames and bundles', () => {
           return concatBytes(aad, seal({ plaintext, sender: alice, recipients: [{ deviceId: bob.deviceId, publicKey: bob.publicKey }], aad }))
         },
         inputs: 400,
-        ciMs: 6000,
+        ciMs: 4000,
         run: (bytes) => {
           const opened = openBundle(bytes, { me: bob, resolveSender: resolve, workspaceId: WS })
           // doc2 builds on doc1 (it is a clone of it): both start from doc1 here.
@@ -236,13 +236,13 @@ describe('fuzz: QR frames and bundles', () => {
     async () => {
       const sealed = [seal({ plaintext: utf8('hello'), sender: alice, recipients: [{ deviceId: bob.deviceId, publicKey: bob.publicKey }] }), seal({ plaintext: new Uint8Array(300), sender: alice, recipients: [{ deviceId: bob.deviceId, publicKey: bob.publicKey }, { deviceId: alice.deviceId, publicKey: alice.publicKey }] })]
       const open = (bytes: Uint8Array): unknown => openSealed(bytes, { me: bob, resolveSender: resolve as (id: DeviceId) => Uint8Array | undefined })
-      await fuzz({ name: 'sealed', seeds: sealed, inputs: 1500, ciMs: 4000, run: open })
+      await fuzz({ name: 'sealed', seeds: sealed, inputs: 1500, ciMs: 3000, run: open })
       await fuzz({
         name: 'sealed-signed',
         seeds: [],
         generate: (prng) => fixedUp(prng, sealed.map((s) => s.subarray(0, s.length - 64)), (body) => concatBytes(body, alice.sign(concatBytes(utf8('orbit-seal-v1'), body)))),
         inputs: 800,
-        ciMs: 4000,
+        ciMs: 3000,
         run: open,
       })
     },

@@ -177,7 +177,7 @@ describe('fuzz: the daemon control socket', () => {
         seeds: [],
         generate: (prng) => safeLine(prng.chance(0.6) ? JSON.stringify(mutateJson(prng, prng.pick(seeds))) : prng.chance(0.1) ? prng.pick(texts) : mutateText(prng, texts)),
         inputs: 1000,
-        ciMs: 8000,
+        ciMs: 5000,
         perInputMs: 10_000,
         run: async (line) => {
           const before = changes()
@@ -285,7 +285,7 @@ describe('fuzz: the daemon HTTP API', () => {
         seeds,
         generate: httpInput,
         inputs: 1000,
-        ciMs: 8000,
+        ciMs: 5000,
         perInputMs: 10_000,
         run: async (input) => {
           const before = changes()
@@ -327,7 +327,7 @@ describe('fuzz: the daemon HTTP API', () => {
         seeds,
         generate: (prng, s) => mutateBytes(prng, s),
         inputs: 200,
-        ciMs: 8000,
+        ciMs: 3000,
         perInputMs: 10_000,
         run: async (bytes) => {
           const before = changes()

@@ -344,7 +344,7 @@ describe('fuzz: the secure handshake', () => {
         seeds: [],
         generate: handshakeScript,
         inputs: 300,
-        ciMs: 8000,
+        ciMs: 5000,
         run: runScript,
         check: (_s, value) => {
           // Accepted only when the peer really is the fuzzer's identity (nothing else can sign its binding).
@@ -376,7 +376,7 @@ describe('fuzz: the secure handshake', () => {
         name: 'session-frames',
         seeds,
         inputs: 150,
-        ciMs: 5000,
+        ciMs: 3000,
         run: async (frame) => {
           if (dead) {
             ;[sender, receiver] = await pair()
