@@ -322,7 +322,7 @@ describe('fuzz: the daemon HTTP API', () => {
         `GET /api/v1/contacts?limit=2 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${secret}\r\n\r\n`,
         `GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nCookie: orbit_secret=${secret}\r\nConnection: close\r\n\r\n`,
       ].map((s) => new TextEncoder().encode(s))
-      await fuzz({
+      await fuzz<Uint8Array>({
         name: 'http-raw',
         seeds,
         generate: (prng, s) => mutateBytes(prng, s),

@@ -14,7 +14,7 @@ import { createMemoryPipe } from '../../src/core/crypto/memory-pipe.js'
 import { generateIdentity, type DeviceIdentity } from '../../src/core/crypto/identity.js'
 import { XXHandshake } from '../../src/core/crypto/noise.js'
 import { WireError } from '../../src/core/errors.js'
-import type { DeviceId } from '../../src/core/ids.js'
+import type { BlobHash, DeviceId } from '../../src/core/ids.js'
 import {
   EnvelopeKind,
   decodeBlob,
@@ -35,7 +35,7 @@ import { SignalRelay } from '../../src/core/link/signal-relay.js'
 import type { Prng } from '../helpers/prng.js'
 import { FUZZ_TEST_TIMEOUT, fuzz, mutateBytes, mutateOnce } from './harness.js'
 
-const H = (n: number): string => n.toString(16).padStart(64, '0')
+const H = (n: number): BlobHash => n.toString(16).padStart(64, '0') as BlobHash
 const peerA = 'p6cpl7vsa3pyf45nm77jpuzidjxnyoqt' as PeerId
 const peerB = 'q6cpl7vsa3pyf45nm77jpuzidjxnyoqt' as PeerId
 const A = 'a'.repeat(32) as DeviceId
@@ -160,7 +160,7 @@ interface FrameStream {
 }
 
 function frameStream(prng: Prng, seeds: readonly Uint8Array[]): FrameStream {
-  let stream = new Uint8Array(0)
+  let stream: Uint8Array = new Uint8Array(0)
   for (let n = prng.int(1, 4); n > 0; n--) stream = concatBytes(stream, prng.chance(0.5) ? mutateOnce(prng, prng.pick(seeds)) : prng.pick(seeds))
   if (prng.chance(0.5)) stream = mutateBytes(prng, [stream])
   const chunks: Uint8Array[] = []
@@ -298,9 +298,12 @@ async function runScript(s: HandshakeScript): Promise<SecureSession> {
     const f = concatBytes(Uint8Array.of(s.types[i]!), body)
     const m = s.mangle[i]
     if (m === undefined) return f
-    // A seeded mutation of the encrypted frame (its own small PRNG from the mangle number).
+    // Damage to the encrypted frame: one bit flipped at a place the mangle number picks, and with its bit 8 a few bytes cut off the end.
     const b = f.slice()
-    if (b.length > 1) b[1 + (m % (b.length - 1))] ^= 1 << (m & 7)
+    if (b.length > 1) {
+      const i = 1 + (m % (b.length - 1))
+      b[i] = b[i]! ^ (1 << (m & 7))
+    }
     return m & 0x100 ? b.subarray(0, b.length - 1 - (m % 5)) : b
   }
   // The script runs until it has sent its frames (or the product stopped answering); then the
