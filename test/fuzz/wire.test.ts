@@ -4,7 +4,6 @@
  * side) and its transport frames, and the signalling relay. Every input ends in a value or a typed
  * `OrbitError`; accepted values obey the bounds the decoders document.
  */
-import type { Message, PeerId } from '@automerge/automerge-repo'
 import { describe, expect, it } from 'vitest'
 import { FrameDecoder, encodeFrame } from '../../src/adapters/transport-tcp/frames.js'
 import { decodeBlobMessage, encodeBlobMessage, type BlobMessage } from '../../src/core/blobs/protocol.js'
@@ -14,7 +13,7 @@ import { createMemoryPipe } from '../../src/core/crypto/memory-pipe.js'
 import { generateIdentity, type DeviceIdentity } from '../../src/core/crypto/identity.js'
 import { XXHandshake } from '../../src/core/crypto/noise.js'
 import { WireError } from '../../src/core/errors.js'
-import type { BlobHash, DeviceId } from '../../src/core/ids.js'
+import type { DeviceId } from '../../src/core/ids.js'
 import {
   EnvelopeKind,
   decodeBlob,
@@ -27,61 +26,13 @@ import {
   encodeControl,
   encodeHello,
   encodeSignal,
-  encodeSync,
   type Signal,
 } from '../../src/core/link/envelope.js'
 import type { SignalPort } from '../../src/core/link/link-adapter.js'
 import { SignalRelay } from '../../src/core/link/signal-relay.js'
 import type { Prng } from '../helpers/prng.js'
 import { FUZZ_TEST_TIMEOUT, fuzz, mutateBytes, mutateOnce } from './harness.js'
-
-const H = (n: number): BlobHash => n.toString(16).padStart(64, '0') as BlobHash
-const peerA = 'p6cpl7vsa3pyf45nm77jpuzidjxnyoqt' as PeerId
-const peerB = 'q6cpl7vsa3pyf45nm77jpuzidjxnyoqt' as PeerId
-const A = 'a'.repeat(32) as DeviceId
-const B = 'b'.repeat(32) as DeviceId
-const C = 'c'.repeat(32) as DeviceId
-const X = 'x'.repeat(32) as DeviceId
-
-const BLOB_SEEDS: BlobMessage[] = [
-  { type: 'query', id: 1, hashes: [H(1), H(2)] },
-  { type: 'have', id: 2, hashes: [] },
-  { type: 'want', id: 3, items: [{ hash: H(3), from: 0 }, { hash: H(4), from: 1 << 20 }], credit: 1 << 20 },
-  { type: 'header', id: 4, hash: H(5), size: 3 * 1024 * 1024 + 1, chunkSize: 1 << 20, chunks: [H(6), H(7), H(8), H(9)] },
-  { type: 'refuse', id: 5, hash: H(10), code: 'NOT_FOUND', message: 'nope' },
-  { type: 'data', id: 6, hash: H(11), offset: 262_144, bytes: Uint8Array.from({ length: 300 }, (_, i) => i & 0xff) },
-  { type: 'end', id: 7, hash: H(12) },
-  { type: 'credit', id: 8, bytes: 65_536 },
-  { type: 'cancel', id: 0xffff_ffff },
-]
-
-const SIGNAL_SEEDS: Signal[] = [
-  { type: 'routes', members: [A, B, C] },
-  { type: 'routes', members: [] },
-  { type: 'relay', to: C, id: new Uint8Array(16).fill(7), expiresAt: 60_000, body: Uint8Array.of(1, 2, 3, 4) },
-  { type: 'relay', to: A, from: B, id: new Uint8Array(16).fill(8), expiresAt: 30_000, body: new Uint8Array(200).fill(9) },
-]
-
-const SYNC_SEED = {
-  type: 'sync',
-  documentId: '3xzNGsGqAjQdDj4Q7NUCkhRyvBH4',
-  data: Uint8Array.from({ length: 40 }, (_, i) => (i * 37) & 0xff),
-  senderId: peerA,
-  targetId: peerB,
-} as unknown as Message
-
-/** Every kind of envelope, as this build encodes them. */
-const ENVELOPE_SEEDS: Uint8Array[] = [
-  encodeHello({ versions: [1], peerId: peerA, peerMetadata: { storageId: 'st-1' as never, isEphemeral: false }, features: [1, 2, 3, 4, 5], summary: { doc1: [H(1), H(2)], doc2: [] } }),
-  encodeHello({ versions: [1, 2], peerId: peerB, peerMetadata: {}, features: [1, 2, 5], needHello: true }),
-  encodeSync(1, SYNC_SEED),
-  encodeSync(1, { type: 'ephemeral', documentId: 'd', data: Uint8Array.of(1), count: 3, sessionId: 's', senderId: peerA, targetId: peerB } as unknown as Message),
-  ...BLOB_SEEDS.map((m) => encodeBlob(1, m)),
-  ...SIGNAL_SEEDS.map((s) => encodeSignal(1, s)),
-  encodeControl(1, { type: 'goodbye', reason: 'bye' }),
-  encodeControl(1, { type: 'leave' }),
-  encodeControl(1, { type: 'unsupported', kind: 3, versions: [1, 2], message: 'no blobs' }),
-]
+import { A, B, BLOB_SEEDS, C, ENVELOPE_SEEDS, SIGNAL_SEEDS, X, peerA, peerB } from './seeds.js'
 
 /** What link.ts does with one received envelope, up to the decoded payload. */
 function decodeAny(bytes: Uint8Array): unknown {
