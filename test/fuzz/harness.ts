@@ -99,6 +99,8 @@ export async function fuzz<I>(target: FuzzTarget<I>, seed = FUZZ_SEED): Promise<
     unhandled ??= reason
   }
   process.on('unhandledRejection', onUnhandled)
+  // An exception thrown from a microtask or timer the input set off (e.g. a handler on a pipe).
+  process.on('uncaughtException', onUnhandled)
   const start = performance.now()
   try {
     for (let i = 0; i < maxInputs && performance.now() - start < budgetMs; i++) {
@@ -136,10 +138,11 @@ export async function fuzz<I>(target: FuzzTarget<I>, seed = FUZZ_SEED): Promise<
           throw new FuzzFailure(target.name, seed, i, input, `was accepted but ${(e as Error).message}`, e)
         }
       }
-      if (unhandled !== undefined) throw new FuzzFailure(target.name, seed, i, input, `left an unhandled rejection: ${String(unhandled)}`, unhandled)
+      if (unhandled !== undefined) throw new FuzzFailure(target.name, seed, i, input, `left an unhandled rejection or exception: ${String(unhandled)}`, unhandled)
     }
   } finally {
     process.off('unhandledRejection', onUnhandled)
+    process.off('uncaughtException', onUnhandled)
     report.wallMs = Math.round(performance.now() - start)
   }
   const refusals = [...report.refusals].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}×${n}`).join(' ')
