@@ -13,7 +13,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { deflateSync } from 'fflate'
 import { describe, expect, it } from 'vitest'
 import { concatBytes, fromBase64Url, toBase64Url, utf8 } from '../../src/core/crypto/bytes.js'
-import { generateIdentity } from '../../src/core/crypto/identity.js'
+import { identityFromSecret } from '../../src/core/crypto/identity.js'
 import { openSealed, seal } from '../../src/core/crypto/seal.js'
 import type { DeviceId } from '../../src/core/ids.js'
 import { createAcceptance, parseAcceptance } from '../../src/core/pairing/acceptance.js'
@@ -32,8 +32,10 @@ import { SAMPLE_OFFER_SDP } from '../webrtc/test-identity.js'
 import { FUZZ_TEST_TIMEOUT, fuzz, mutateBytes, mutateText } from './harness.js'
 
 const NOW = 1_800_000_000_000
-const alice = generateIdentity()
-const bob = generateIdentity()
+// Fixed keys, nonces and invite secrets: the same seed makes the same inputs on every run (only a
+// seal's ephemeral key and nonce stay random, so sealed targets replay the same mutations on fresh bytes).
+const alice = identityFromSecret(new Uint8Array(32).fill(0xa1))
+const bob = identityFromSecret(new Uint8Array(32).fill(0xb2))
 const keys = new Map<string, Uint8Array>([
   [alice.deviceId, alice.publicKey],
   [bob.deviceId, bob.publicKey],
@@ -48,9 +50,9 @@ function fixedUp(prng: Prng, bodies: readonly Uint8Array[], finish: (body: Uint8
 // ---- WebRTC ------------------------------------------------------------------------------------
 
 const SIGNING_CONTEXT = utf8('orbit-webrtc-signal/1')
-const offer = encodeSignalCode({ type: 'offer', sdp: SAMPLE_OFFER_SDP, expiresAt: NOW + 60_000 }, alice)
+const offer = encodeSignalCode({ type: 'offer', sdp: SAMPLE_OFFER_SDP, expiresAt: NOW + 60_000, nonce: new Uint8Array(16).fill(1) }, alice)
 const offerParsed = parseSignalCode(offer, { now: () => NOW, resolveMember: resolve as (id: DeviceId) => Uint8Array | undefined })
-const answer = encodeSignalCode({ type: 'answer', sdp: SAMPLE_OFFER_SDP.replace('actpass', 'active'), expiresAt: NOW + 60_000, answers: offerParsed.hash }, bob)
+const answer = encodeSignalCode({ type: 'answer', sdp: SAMPLE_OFFER_SDP.replace('actpass', 'active'), expiresAt: NOW + 60_000, answers: offerParsed.hash, nonce: new Uint8Array(16).fill(2) }, bob)
 const codeBody = (code: string): Uint8Array => {
   const raw = fromBase64Url(code.slice(SIGNAL_CODE_PREFIX.length))
   return raw.subarray(0, raw.length - 64)
@@ -94,6 +96,17 @@ describe('fuzz: WebRTC signal codes', () => {
     },
     FUZZ_TEST_TIMEOUT,
   )
+
+  it('found by the fuzzer: a member-signed code whose ICE ufrag holds a non-ice-char is refused, and a stray % in TURN credentials is a ValidationError', () => {
+    // The offer's ufrag is "8e2f" (u8 length 4); "8:2f" keeps the layout and the signature is made anew.
+    const body = codeBody(offer).slice()
+    const at = Buffer.from(body).indexOf(Buffer.from([4, ...utf8('8e2f')]))
+    expect(at).toBeGreaterThan(0)
+    body[at + 2] = ':'.charCodeAt(0)
+    const code = SIGNAL_CODE_PREFIX + toBase64Url(concatBytes(body, alice.sign(concatBytes(SIGNING_CONTEXT, body))))
+    expect(() => parse(code)).toThrow(expect.objectContaining({ name: 'WebRtcError', code: 'CODE_MALFORMED' }))
+    expect(() => parseIceServer('turn:us%r:pass@turn.example.org:3478')).toThrow(expect.objectContaining({ name: 'ValidationError', field: 'ice' }))
+  })
 
   it(
     'SDP text and ICE-server specs: a value or a WebRtcError/ValidationError',
@@ -252,7 +265,7 @@ describe('fuzz: QR frames and bundles', () => {
 
 // ---- pairing -----------------------------------------------------------------------------------
 
-const created = createInvite({ identity: alice, deviceName: 'Alice’s laptop', workspaceId: WS as never, addresses: ['192.168.1.20:7878', '[fe80::1%eth0]:7878', 'alice.local:7878'], now: NOW })
+const created = createInvite({ identity: alice, deviceName: 'Alice’s laptop', workspaceId: WS as never, addresses: ['192.168.1.20:7878', '[fe80::1%eth0]:7878', 'alice.local:7878'], now: NOW, random: (n) => new Uint8Array(n).fill(7) })
 const inviteCode = created.code
 const acceptanceCode = createAcceptance(created.invite, bob, 'Bob', NOW)
 

@@ -10,7 +10,7 @@ import { decodeBlobMessage, encodeBlobMessage, type BlobMessage } from '../../sr
 import { concatBytes, utf8 } from '../../src/core/crypto/bytes.js'
 import { FrameType, performHandshake, type HandshakeIO, type SecureSession } from '../../src/core/crypto/channel.js'
 import { createMemoryPipe } from '../../src/core/crypto/memory-pipe.js'
-import { generateIdentity, type DeviceIdentity } from '../../src/core/crypto/identity.js'
+import { identityFromSecret, type DeviceIdentity } from '../../src/core/crypto/identity.js'
 import { XXHandshake } from '../../src/core/crypto/noise.js'
 import { WireError } from '../../src/core/errors.js'
 import type { DeviceId } from '../../src/core/ids.js'
@@ -163,8 +163,9 @@ function identityBlock(id: DeviceIdentity, name: string): Uint8Array {
   return concatBytes(id.publicKey, id.sign(concatBytes(STATIC_BINDING, id.noisePublicKey)), Uint8Array.of(n.length), n)
 }
 
-const honest = generateIdentity()
-const fuzzer = generateIdentity()
+// Fixed keys (the Noise ephemerals stay random): a seed makes the same scripts on every run.
+const honest = identityFromSecret(new Uint8Array(32).fill(0x11))
+const fuzzer = identityFromSecret(new Uint8Array(32).fill(0x22))
 
 /** A scripted peer's plan: the plaintext payloads it puts in its Noise messages, and damage to the frames around them. */
 interface HandshakeScript {
