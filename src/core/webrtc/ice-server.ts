@@ -43,8 +43,13 @@ export function parseIceServer(spec: string, field = 'ice'): IceServer {
     rest = rest.slice(at + 1)
     const colon = auth.indexOf(':')
     if (colon <= 0 || colon === auth.length - 1) fail('credentials must be USER:PASS')
-    username = decodeURIComponent(auth.slice(0, colon))
-    credential = decodeURIComponent(auth.slice(colon + 1))
+    try {
+      username = decodeURIComponent(auth.slice(0, colon))
+      credential = decodeURIComponent(auth.slice(colon + 1))
+    } catch {
+      // decodeURIComponent throws URIError on a stray `%` (e.g. `us%r`): bad input, not a crash.
+      fail('credentials are not valid percent-encoding')
+    }
   }
   const isTurn = scheme.startsWith('turn')
   if (isTurn && username === undefined) fail('a TURN server needs USER:PASS@')

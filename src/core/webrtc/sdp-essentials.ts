@@ -29,7 +29,8 @@ export interface SdpEssentials {
   readonly candidates: readonly EssentialCandidate[]
 }
 
-const ICE_CHARS = /^[A-Za-z0-9+/]{1,255}$/
+/** What an ICE ufrag or password may hold (RFC 8839 `ice-char`, 1..255 of them); a code carrying anything else is refused. */
+export const ICE_CHARS = /^[A-Za-z0-9+/]{1,255}$/
 
 function malformed(message: string): WebRtcError {
   return new WebRtcError(`SDP: ${message}`, { code: 'SDP_MALFORMED' })

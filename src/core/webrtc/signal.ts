@@ -16,7 +16,7 @@ import type { DeviceId } from '../ids.js'
 import { randomBytes } from '../ids.js'
 import { ByteReader, ByteWriter, decodeBase64Url, encodeBase64Url } from './code-bytes.js'
 import type { EssentialCandidate, SdpEssentials } from './sdp-essentials.js'
-import { essentialsToSdp, formatIp, parseIpv4, parseIpv6, sdpToEssentials } from './sdp-essentials.js'
+import { essentialsToSdp, formatIp, ICE_CHARS, parseIpv4, parseIpv6, sdpToEssentials } from './sdp-essentials.js'
 
 /** The text every signalling code starts with; its digit is the format version. */
 export const SIGNAL_CODE_PREFIX = 'orbit-rtc1.'
@@ -162,6 +162,9 @@ export function parseSignalCode(text: string, options: ParseSignalOptions): Sign
   const claimedKey = r.take(KEY_BYTES).slice()
   const iceUfrag = r.ascii()
   const icePwd = r.ascii()
+  // The SDP rebuilt from the code must be one this build's own parser accepts (RFC 8839 ice-chars):
+  // any other printable byte would reach the WebRTC stack unchecked.
+  if (!ICE_CHARS.test(iceUfrag) || !ICE_CHARS.test(icePwd)) throw new WebRtcError('signalling code has a bad ICE ufrag or password', { code: 'CODE_MALFORMED' })
   const fingerprint = r.take(32).slice()
   const setup = SETUP[r.u8()]
   if (setup === undefined) throw new WebRtcError('signalling code has a bad DTLS role', { code: 'CODE_MALFORMED' })
