@@ -66,7 +66,7 @@ describe('web UI static files', () => {
     // The same as the API answers.
     expect(boot?.contacts).toEqual((await a.api('GET', 'contacts?offset=0&limit=200')).json())
     // No cookie, or a wrong one: the page as built, nothing of the workspace in it.
-    for (const headers of [{}, { cookie: 'orbit_ui=wrong' }]) {
+    for (const headers of [{}, { cookie: 'orbit_ui=wrong' }] as Array<Record<string, string>>) {
       const bare = await raw(a.port, { path: '/', headers })
       expect(bare.text).toBe('<!doctype html><title>Orbit UI</title><body><div id="root"></div></body>')
       expect(bare.text).not.toContain('Eve')
