@@ -13,7 +13,7 @@ describe('web UI static files', () => {
     outside = mkdtempSync(join(tmpdir(), 'orbit-http-web-'))
     const web = join(outside, 'web')
     mkdirSync(join(web, 'assets'), { recursive: true })
-    writeFileSync(join(web, 'index.html'), '<!doctype html><title>Orbit UI</title>')
+    writeFileSync(join(web, 'index.html'), '<!doctype html><title>Orbit UI</title><body><div id="root"></div></body>')
     writeFileSync(join(web, 'assets', 'app-1234.js'), 'console.log(1)')
     writeFileSync(join(web, 'assets', 'app.css'), 'body{}')
     writeFileSync(join(web, 'logo.svg'), '<svg/>')
@@ -44,6 +44,33 @@ describe('web UI static files', () => {
     const folder = await raw(a.port, { path: '/assets/' })
     expect(folder.text).not.toContain('app-1234.js')
     expect((await raw(a.port, { method: 'POST', path: '/', headers: { origin: `http://127.0.0.1:${a.port}` } })).status).toBe(405)
+  })
+
+  it('puts GET status and the first contacts page into the page for a signed-in browser only, escaped, never cached', async () => {
+    const added = await a.api('POST', 'contacts', { name: 'Eve </script><script>alert(1)</script>', emails: ['eve@example.com'] })
+    expect(added.status).toBe(201)
+    const bootOf = (text: string): { status: { device: { name: string } }; contacts: { total: number; offset: number; items: Array<{ name: string }> } } | undefined => {
+      const m = /<script type="application\/json" id="orbit-boot">(.*?)<\/script>/s.exec(text)
+      return m === null ? undefined : JSON.parse(m[1]!)
+    }
+    const page = await raw(a.port, { path: '/', headers: { cookie: `orbit_ui=${a.secret}` } })
+    expect(page.status).toBe(200)
+    expect(page.headers['cache-control']).toBe('no-store')
+    // The element sits inside the body, and the name's "</script>" did not end it early.
+    expect(page.text.indexOf('id="orbit-boot"')).toBeLessThan(page.text.indexOf('</body>'))
+    expect(page.text.match(/<\/script>/g)).toHaveLength(1)
+    const boot = bootOf(page.text)
+    expect(boot?.status.device.name).toBe('A')
+    expect(boot?.contacts).toMatchObject({ total: 1, offset: 0 })
+    expect(boot?.contacts.items.map((c) => c.name)).toEqual(['Eve </script><script>alert(1)</script>'])
+    // The same as the API answers.
+    expect(boot?.contacts).toEqual((await a.api('GET', 'contacts?offset=0&limit=200')).json())
+    // No cookie, or a wrong one: the page as built, nothing of the workspace in it.
+    for (const headers of [{}, { cookie: 'orbit_ui=wrong' }] as Array<Record<string, string>>) {
+      const bare = await raw(a.port, { path: '/', headers })
+      expect(bare.text).toBe('<!doctype html><title>Orbit UI</title><body><div id="root"></div></body>')
+      expect(bare.text).not.toContain('Eve')
+    }
   })
 
   it('refuses traversal, hidden files and symlinks out of the root', async () => {

@@ -157,6 +157,24 @@ describe.skipIf(missing !== undefined)('the web UI in Chromium', () => {
     await shot(pageB, 'contacts')
   }, 90_000)
 
+  test('the contacts view draws its first page from the document alone: no API answer needed for the first paint', async () => {
+    // Every API request of this page fails: what it shows came with the document (docs/protocol/http.md, "The page's boot data").
+    expect((await apiCall(A, 'POST', 'contacts', { name: 'Charles Babbage' })).status).toBe(201)
+    const total = await contactTotal(A)
+    const ctx = await browser!.browser.newContext()
+    try {
+      await ctx.route('**/api/v1/**', (route) => route.abort())
+      await ctx.addCookies([{ name: 'orbit_ui', value: A.secret, url: A.origin }])
+      const page = await ctx.newPage()
+      await page.goto(`${A.origin}/#contacts`)
+      await expect.poll(() => page.getByTestId('contact-row').allTextContents(), { timeout: 15_000 }).toContainEqual(expect.stringContaining('Charles Babbage'))
+      expect(await page.getByTestId('who').textContent()).toBe('Laptop · Acme CRM')
+      expect(await page.getByTestId('contacts-total').textContent()).toBe(`${total} contact${total === 1 ? '' : 's'}`)
+    } finally {
+      await ctx.close()
+    }
+  }, 60_000)
+
   test('an invalid field is shown on its field and nothing is written', async () => {
     const before = await contactTotal(A)
     await pageA.getByRole('button', { name: 'Add contact' }).click()

@@ -6,6 +6,7 @@
  */
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { api, describeError } from './api.js'
+import { takeBootContacts } from './boot.js'
 import { Logo } from './contact-bits.js'
 import { ContactEditor } from './ContactEditor.js'
 import type { ApiContact } from './types.js'
@@ -21,8 +22,10 @@ export function ContactsScreen({ version, blobsDone }: { version: number; blobsD
   const [query, setQuery] = useState('')
   // Removed contacts too (each with its Restore button): a removal from last week can be undone.
   const [showRemoved, setShowRemoved] = useState(false)
-  const [total, setTotal] = useState<number | undefined>()
-  const [rows, setRows] = useState<Map<number, ApiContact>>(new Map())
+  // The first page as the document carried it (boot.ts): the first paint has its rows, no request before it.
+  const [booted] = useState(() => takeBootContacts())
+  const [total, setTotal] = useState<number | undefined>(booted?.total)
+  const [rows, setRows] = useState<Map<number, ApiContact>>(() => new Map(booted?.items.map((c, i) => [booted.offset + i, c])))
   const [error, setError] = useState<string | undefined>()
   const [selected, setSelected] = useState<string | 'new' | undefined>()
   // The editor's identity: a new one for each contact picked (or each Add), not when an added contact gets its id.
@@ -35,7 +38,9 @@ export function ContactsScreen({ version, blobsDone }: { version: number; blobsD
   const [scrollTop, setScrollTop] = useState(0)
   const [height, setHeight] = useState(480)
   const viewport = useRef<HTMLDivElement>(null)
-  const pages = useRef(new Map<number, Promise<void>>())
+  const pages = useRef(new Map<number, Promise<void>>(booted === undefined ? [] : [[Math.floor(booted.offset / PAGE_SIZE), Promise.resolve()]]))
+  // Set while the booted page stands for the first load (query "", removed ones left out, the version it came with).
+  const bootPending = useRef(booted !== undefined)
   const generation = useRef(0)
 
   const loadPage = useCallback(
@@ -65,16 +70,29 @@ export function ContactsScreen({ version, blobsDone }: { version: number; blobsD
   )
 
   // A new query or a changed listing: start over from the page in view (no polling: `version` is pushed).
-  // Typing waits for a pause (120 ms); the first load and a pushed change do not.
+  // Typing waits for a pause (120 ms); the first load and a pushed change do not. A pushed change
+  // keeps the rows on screen until their page is read again (no flash of empty rows); another query
+  // or "Show removed" clears them at once.
   const lastQuery = useRef(query)
+  // Which listing the rows on screen belong to.
+  const rowsListing = useRef(`${showRemoved}:${query}`)
   useEffect(() => {
+    if (bootPending.current) {
+      // The first run: page 0 came with the document, nothing to fetch.
+      bootPending.current = false
+      return
+    }
     const gen = ++generation.current
     const typed = lastQuery.current !== query
     lastQuery.current = query
     const timer = setTimeout(
       () => {
         pages.current = new Map()
-        setRows(new Map())
+        const listing = `${showRemoved}:${query}`
+        if (rowsListing.current !== listing) {
+          rowsListing.current = listing
+          setRows(new Map())
+        }
         void loadPage(Math.floor(scrollTopRef.current / ROW_HEIGHT / PAGE_SIZE), query, gen, showRemoved)
       },
       typed ? 120 : 0,

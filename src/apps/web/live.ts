@@ -7,6 +7,7 @@
  */
 import { useEffect, useState } from 'react'
 import { api, API_BASE, ApiError, describeError } from './api.js'
+import { takeBootContacts, takeBootStatus } from './boot.js'
 import type { ApiStatus, SyncStateEvent } from './types.js'
 
 /** Whether the page is talking to its daemon. */
@@ -29,7 +30,9 @@ const REOPEN_MS = 1500
 
 /** Subscribes to the daemon's event stream for the page's lifetime. */
 export function useLive(): Live {
-  const [live, setLive] = useState<Live>({ connection: 'connecting', status: undefined, state: undefined, contactsVersion: 0, refresh: () => undefined })
+  // The document's own copy of `GET status` (boot.ts): the header is drawn without waiting for the API.
+  const [booted] = useState(() => takeBootStatus())
+  const [live, setLive] = useState<Live>({ connection: 'connecting', status: booted, state: undefined, contactsVersion: 0, refresh: () => undefined })
 
   useEffect(() => {
     let source: EventSource | undefined
@@ -60,9 +63,11 @@ export function useLive(): Live {
       if (closed) return
       source = new EventSource(`${API_BASE}/events`)
       source.addEventListener('open', () => {
-        // A reconnect may have missed `contacts` events: the listing is fetched again. The first open has missed nothing.
-        const missed = opened
+        // A reconnect may have missed `contacts` events: the listing is fetched again. So may the first
+        // open when the page came with its first contacts page (changes between the document and now).
+        const missed = opened || booted !== undefined
         opened = true
+        if (missed) takeBootContacts()
         setLive((l) => ({ ...l, connection: 'live', contactsVersion: missed ? l.contactsVersion + 1 : l.contactsVersion }))
         void refreshStatus()
       })
@@ -70,7 +75,11 @@ export function useLive(): Live {
         const state = JSON.parse((e as MessageEvent<string>).data) as SyncStateEvent
         setLive((l) => ({ ...l, connection: 'live', state }))
       })
-      source.addEventListener('contacts', () => setLive((l) => ({ ...l, contactsVersion: l.contactsVersion + 1 })))
+      source.addEventListener('contacts', () => {
+        // The document's copy of the first page is out of date now: a screen mounted later asks the API.
+        takeBootContacts()
+        setLive((l) => ({ ...l, contactsVersion: l.contactsVersion + 1 }))
+      })
       source.addEventListener('error', () => {
         if (source?.readyState === EventSource.CLOSED) {
           source.close()
@@ -94,9 +103,13 @@ export function useLive(): Live {
     }
 
     setLive((l) => ({ ...l, refresh: () => void refreshStatus() }))
-    void refreshStatus().then((ok) => {
-      if (ok) open()
-    })
+    // Signed in (the daemon sent the status with the page): the stream opens at once, and its `open` refreshes the status.
+    if (booted !== undefined) open()
+    else {
+      void refreshStatus().then((ok) => {
+        if (ok) open()
+      })
+    }
     return () => {
       closed = true
       if (reopen !== undefined) clearTimeout(reopen)

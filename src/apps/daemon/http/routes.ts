@@ -101,6 +101,30 @@ function isReferenced(node: OrbitNode, hash: BlobHash): boolean {
 const notFound = (what: string): HttpError => new HttpError(404, 'NOT_FOUND', `no ${what}`)
 const methodNotAllowed = (): HttpError => new HttpError(405, 'METHOD_NOT_ALLOWED', 'this endpoint does not take that method')
 
+/** `GET status`'s body: the device, its workspace, where it listens, and the sync store's summary. */
+export function statusBody(t: HttpTarget): Record<string, unknown> {
+  const s = t.status()
+  const ws = t.node.device.workspace
+  const st = t.node.store.getState()
+  return {
+    device: { id: t.node.device.identity.deviceId, name: t.node.device.deviceName },
+    workspace: { id: ws.workspaceId, name: ws.name },
+    listen: s.listen,
+    discovery: s.mdns,
+    sync: { status: st.status, currentMethod: st.currentMethod, lastSyncTimestamp: st.lastSyncTimestamp },
+  }
+}
+
+/**
+ * `GET contacts`'s body: one page of the listing index (SQLite rows, no Automerge document is
+ * opened) and the filter's total, read in one transaction so they agree while the node writes.
+ */
+export function contactsPage(t: HttpTarget, filter: { includeDeleted: boolean; query?: string }, offset: number, limit: number): { total: number; offset: number; items: ReturnType<HttpTarget['node']['device']['index']['page']> } {
+  const index = t.node.device.index
+  const page = t.node.device.db.sqlite.transaction(() => ({ total: index.count(filter), items: index.page({ ...filter, offset, limit }) }))()
+  return { total: page.total, offset, items: page.items }
+}
+
 /** Answers one `/api/v1/...` request. @throws HttpError, ValidationError, UnknownIdError and the API's errors (mapped by errors.ts). */
 export async function handleApi(ctx: RouteContext, req: ApiRequest): Promise<ApiResponse> {
   const [head, id, tail, ...rest] = req.segments
@@ -113,17 +137,7 @@ export async function handleApi(ctx: RouteContext, req: ApiRequest): Promise<Api
     case 'status': {
       only('GET')
       if (id !== undefined) throw notFound('such endpoint')
-      const t = ctx.target()
-      const s = t.status()
-      const ws = t.node.device.workspace
-      const st = t.node.store.getState()
-      return json({
-        device: { id: t.node.device.identity.deviceId, name: t.node.device.deviceName },
-        workspace: { id: ws.workspaceId, name: ws.name },
-        listen: s.listen,
-        discovery: s.mdns,
-        sync: { status: st.status, currentMethod: st.currentMethod, lastSyncTimestamp: st.lastSyncTimestamp },
-      })
+      return json(statusBody(ctx.target()))
     }
     case 'events':
       only('GET')
@@ -221,10 +235,7 @@ async function contacts(ctx: RouteContext, req: ApiRequest, id: string | undefin
     if (req.method === 'GET') {
       const q = parse(ContactsQuery, Object.fromEntries(req.query), 'query')
       const filter = { includeDeleted: q.removed === 'true' || q.removed === '1', ...(q.query === undefined || q.query === '' ? {} : { query: q.query }) }
-      const index = t.node.device.index
-      // One read transaction: the page and its total agree while the node writes.
-      const page = t.node.device.db.sqlite.transaction(() => ({ total: index.count(filter), items: index.page({ ...filter, offset: q.offset, limit: q.limit }) }))()
-      return json({ total: page.total, offset: q.offset, items: page.items })
+      return json(contactsPage(t, filter, q.offset, q.limit))
     }
     if (req.method === 'POST') return wrote(await ws.addContact(await req.json()), 201)
     throw methodNotAllowed()

@@ -16,6 +16,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { networkInterfaces } from 'node:os'
 import { silentLogger, type Logger } from '../../../core/log.js'
 import { WireError } from '../../../core/errors.js'
+import { bootData, withBootData } from './boot.js'
 import { EventHub, type EventSource } from './events.js'
 import { HttpError, httpErrorOf } from './errors.js'
 import { handleApi, type ApiRequest, type RouteContext } from './routes.js'
@@ -248,11 +249,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         throw new HttpError(404, 'NOT_FOUND', 'no such file')
       case 'not-built':
         return send(res, 200, 'text/html; charset=utf-8', method === 'HEAD' ? '' : NOT_BUILT_PAGE, { 'content-security-policy': PAGE_CSP, 'cache-control': 'no-store' })
-      case 'file':
-        return send(res, 200, file.type, method === 'HEAD' ? Buffer.alloc(0) : file.body, {
+      case 'file': {
+        // The page for a signed-in browser carries its first paint's data (boot.ts); never cached, it is private.
+        const boot = method === 'GET' && file.index && secretMatches(options.secret, cookie(req, COOKIE_NAME)) ? bootData(() => options.target()) : undefined
+        const body = boot === undefined ? file.body : withBootData(file.body.toString('utf8'), boot)
+        return send(res, 200, file.type, method === 'HEAD' ? Buffer.alloc(0) : body, {
           'content-security-policy': PAGE_CSP,
-          'cache-control': file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+          'cache-control': boot !== undefined ? 'no-store' : file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
         })
+      }
     }
   }
 

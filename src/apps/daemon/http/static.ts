@@ -46,7 +46,7 @@ export const defaultWebRoot = (): string => join(packageRoot(), 'dist', 'web')
 
 /** A static file to send, or why not. */
 export type StaticResult =
-  | { kind: 'file'; body: Buffer; type: string; immutable: boolean }
+  | { kind: 'file'; body: Buffer; type: string; immutable: boolean; index: boolean }
   | { kind: 'not-built' }
   | { kind: 'not-found' }
   | { kind: 'refused' }
@@ -112,6 +112,8 @@ export class StaticFiles {
       type: MIME_TYPES[ext] ?? 'application/octet-stream',
       // Vite puts content hashes in asset names: those never change.
       immutable: relative.startsWith('assets/'),
+      // The page itself (where server.ts puts the boot data).
+      index: relative === 'index.html',
     }
   }
 }
