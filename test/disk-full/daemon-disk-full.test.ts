@@ -76,11 +76,11 @@ async function daemonStatus(dir: string): Promise<Record<string, unknown>> {
   return (await callDaemon({ control: controlSocketPath(dir) }, 'status', {}, { timeoutMs: 20_000 })) as Record<string, unknown>
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, explain: () => Promise<string>): Promise<number> {
   const start = Date.now()
   for (;;) {
     if (await check()) return Date.now() - start
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${await explain()}`)
     await new Promise((r) => setTimeout(r, 250))
   }
 }
@@ -124,13 +124,16 @@ describe.skipIf(skip !== undefined)('disk full under orbit serve (tmpfs data dir
     // Space returns: the daemon saves what it holds without a restart.
     disk.release()
     const expected = [...new Set([...ok, ...big])].sort()
+    let missing: string[] = []
     const recoverMs = await waitFor(
       'the daemon to save the sync and the acknowledged writes',
       async () => {
         const names = new Set(await contactNames(aDir))
-        return expected.every((n) => names.has(n))
+        missing = expected.filter((n) => !names.has(n))
+        return missing.length === 0
       },
       90_000,
+      async () => `${missing.length} missing (${missing.slice(0, 3).join(', ')}); storage ${JSON.stringify((await daemonStatus(aDir)).storage)}; daemon stderr ${a.stderr.slice(-2000)}`,
     )
     expect(a.child.exitCode).toBeNull()
     expect(await daemonStatus(aDir)).toMatchObject({ storage: { state: 'ok' } })
