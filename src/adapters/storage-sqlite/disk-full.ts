@@ -1,5 +1,5 @@
 /**
- * Telling "the disk is full" apart from every other write failure (docs/protocol/storage.md §7).
+ * Telling "the disk is full" apart from every other write failure (docs/protocol/storage.md §4).
  * SQLite reports ENOSPC on its database, WAL or journal file as `SQLITE_FULL`; the file system
  * adapters see `ENOSPC` (and `EDQUOT` for a quota) themselves.
  */

@@ -1,6 +1,6 @@
 /**
  * Retrying a device's failed saves until the store takes them again (docs/architecture.md,
- * "Disk full"; docs/protocol/storage.md §7). While a save fails, what the device holds in memory
+ * "Disk full"; docs/protocol/storage.md §4). While a save fails, what the device holds in memory
  * (a peer's sync, a change the CLI was told is not saved) stays there; the retry flushes it all
  * with a backoff, so a daemon whose disk filled up saves everything by itself once space returns.
  */
