@@ -27,6 +27,9 @@ export interface ControlTarget {
   join?(code: string, options?: { address?: string; timeoutMs?: number }): Promise<JoinResult>
 }
 
+/** What a write needs of the device: its flush and (optionally) its storage health. */
+export type WritingDevice = Pick<OrbitDevice, 'flush'> & Partial<Pick<OrbitDevice, 'storage'>>
+
 /** Answers one raw request line; never throws. */
 export async function handleControlLine(daemon: ControlTarget, line: string): Promise<string> {
   let id = '?'
@@ -74,11 +77,11 @@ async function dispatch(daemon: ControlTarget, op: ControlOp, params: unknown): 
     case 'workspace.call': {
       const { method, args } = params as OpParams<'workspace.call'>
       const write = !READ_METHODS.has(method)
-      if (write) await refuseWhileFull(daemon)
+      if (write) await refuseWhileFull(daemon.device)
       const call = api.workspace[method] as (...a: unknown[]) => Promise<unknown>
       const result = await call(...args.map((a) => (a === null ? undefined : a)))
       // Answer a write once it is durable and in the listing projection the CLI reads.
-      if (write) await flushOrExplain(daemon)
+      if (write) await flushOrExplain(daemon.device)
       return result
     }
     case 'device.requireOrg': {
@@ -88,11 +91,11 @@ async function dispatch(daemon: ControlTarget, op: ControlOp, params: unknown): 
       return null
     }
     case 'blobs.put':
-      await refuseWhileFull(daemon)
+      await refuseWhileFull(daemon.device)
       return api.putBlob(fromBase64((params as OpParams<'blobs.put'>).base64))
     case 'blobs.putPart': {
       const p = params as OpParams<'blobs.putPart'>
-      if (p.done) await refuseWhileFull(daemon)
+      if (p.done) await refuseWhileFull(daemon.device)
       return putPart(p, () => api.blobLimit(), (bytes) => api.putBlob(bytes))
     }
     case 'blobs.status': {
@@ -179,10 +182,12 @@ async function dispatch(daemon: ControlTarget, op: ControlOp, params: unknown): 
 /**
  * While the disk is full (a save failed and its retry has not succeeded yet), a write is refused
  * before it changes anything — after one immediate retry, in case the space came back meanwhile.
- * Applying it would only add to what the daemon holds unsaved in memory.
+ * Applying it would only add to what the daemon holds unsaved in memory. The HTTP API's writes
+ * can use it as well.
+ * @throws StoreError `DISK_FULL` (or `STORE_FAILING` for another persistent save failure).
  */
-async function refuseWhileFull(daemon: ControlTarget): Promise<void> {
-  const storage = daemon.device.storage
+export async function refuseWhileFull(device: WritingDevice): Promise<void> {
+  const storage = device.storage
   if (storage === undefined || storage.health.state === 'ok' || (await storage.tryNow())) return
   const health = storage.health
   throw new StoreError(
@@ -196,10 +201,11 @@ async function refuseWhileFull(daemon: ControlTarget): Promise<void> {
  * The flush that acknowledges a write. On a full disk the change was applied but not saved: the
  * daemon keeps it in memory and its save retry stores it once space returns (docs/architecture.md,
  * "Disk full"). Repeating the command would apply it twice, so the message says so.
+ * @throws StoreError `DISK_FULL` with that explanation; any other flush error unchanged.
  */
-async function flushOrExplain(daemon: ControlTarget): Promise<void> {
+export async function flushOrExplain(device: WritingDevice): Promise<void> {
   try {
-    await daemon.device.flush()
+    await device.flush()
   } catch (error) {
     if (!isDiskFull(error)) throw error
     throw new StoreError(
