@@ -4,6 +4,7 @@
 import type Database from 'better-sqlite3'
 import { StoreError } from '../../core/errors.js'
 import type { OrbitDatabase } from './database.js'
+import { mapDiskFull } from './disk-full.js'
 
 /**
  * A small key/value table for device settings (listen address, workspace root URL, ...).
@@ -18,9 +19,11 @@ export class ConfigStore {
   readonly #set: Database.Statement<[string, string]>
   readonly #delete: Database.Statement<[string]>
   readonly #keys: Database.Statement<[], { key: string }>
+  readonly #file: string
 
   constructor(db: OrbitDatabase) {
     const s = db.sqlite
+    this.#file = db.file
     this.#get = s.prepare(`SELECT value FROM config WHERE key = ?`)
     this.#set = s.prepare(`INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`)
     this.#delete = s.prepare(`DELETE FROM config WHERE key = ?`)
@@ -40,18 +43,29 @@ export class ConfigStore {
     return parse === undefined ? (value as T) : parse(value)
   }
 
-  /** Store a JSON-serialisable value (`undefined` deletes the key). */
+  /**
+   * Store a JSON-serialisable value (`undefined` deletes the key).
+   * @throws StoreError `DISK_FULL` when the disk has no space (nothing changed).
+   */
   set(key: string, value: unknown): void {
     if (value === undefined) {
       this.delete(key)
       return
     }
-    this.#set.run(key, JSON.stringify(value))
+    try {
+      this.#set.run(key, JSON.stringify(value))
+    } catch (error) {
+      throw mapDiskFull(this.#file, error)
+    }
   }
 
-  /** Remove the key; true if it was set. */
+  /** Remove the key; true if it was set. @throws StoreError `DISK_FULL` as {@link ConfigStore.set}. */
   delete(key: string): boolean {
-    return this.#delete.run(key).changes > 0
+    try {
+      return this.#delete.run(key).changes > 0
+    } catch (error) {
+      throw mapDiskFull(this.#file, error)
+    }
   }
 
   /** All keys, sorted. */

@@ -3,6 +3,7 @@
  */
 import Database from 'better-sqlite3'
 import { StoreError } from '../../core/errors.js'
+import { mapDiskFull } from './disk-full.js'
 import { MIGRATIONS, ORBIT_APPLICATION_ID, SCHEMA_VERSION } from './schema.js'
 import { classifySqliteError, inspect, openFailed } from './store-inspection.js'
 
@@ -34,7 +35,10 @@ export interface OrbitDatabase {
   readonly sqlite: Database.Database
   readonly file: string
   readonly readonly: boolean
-  /** Run `fn` in one IMMEDIATE transaction (nested calls become savepoints). */
+  /**
+   * Run `fn` in one IMMEDIATE transaction (nested calls become savepoints). A transaction that
+   * finds no space is rolled back and throws StoreError `DISK_FULL` (src/adapters/storage-sqlite/disk-full.ts).
+   */
   transaction<T>(fn: () => T): T
   close(): void
 }
@@ -48,6 +52,7 @@ export interface OrbitDatabase {
  * - `FOREIGN_STORE`: an SQLite database of another application (other `application_id`,
  *   or our id without our tables);
  * - `NEWER_STORE`: written by a newer Orbit (`user_version` above {@link SCHEMA_VERSION});
+ * - `DISK_FULL`: the disk has no space for the WAL or the first migration (the file is unchanged);
  * - `OPEN_FAILED`: anything else the OS or SQLite refused (permissions, a directory, locks).
  *
  * @example
@@ -99,7 +104,11 @@ class OpenDatabase implements OrbitDatabase {
   ) {}
 
   transaction<T>(fn: () => T): T {
-    return this.sqlite.transaction(fn).immediate()
+    try {
+      return this.sqlite.transaction(fn).immediate()
+    } catch (error) {
+      throw mapDiskFull(this.file, error)
+    }
   }
 
   close(): void {

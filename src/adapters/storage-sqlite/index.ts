@@ -3,6 +3,8 @@
  * projection, and device configuration, all in one file opened by {@link openOrbitDatabase}.
  */
 export { openOrbitDatabase, type OpenOrbitDatabaseOptions, type OrbitDatabase, type SyncMode } from './database.js'
+export { diskFullError, isDiskFull, mapDiskFull } from './disk-full.js'
+export { SaveRetry, type StorageHealth, type SaveRetryOptions } from './save-retry.js'
 export { ORBIT_APPLICATION_ID, SCHEMA_VERSION } from './schema.js'
 export { SqliteStorageAdapter } from './storage-adapter.js'
 export { readDocGen } from './doc-gen.js'

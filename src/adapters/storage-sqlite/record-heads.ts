@@ -4,6 +4,7 @@
  */
 import * as A from '@automerge/automerge'
 import type { DocHandle, DocumentId, Repo } from '@automerge/automerge-repo'
+import { saveDocument } from './background-saves.js'
 import type { OrbitDatabase } from './database.js'
 import { readDocGen } from './doc-gen.js'
 import { DocHeadsStore, MAX_RECORDED_HEADS } from './doc-heads.js'
@@ -52,10 +53,16 @@ export async function flushAndRecordHeads(repo: Repo, db: OrbitDatabase, documen
  * cached handle and rejects with "DocHandle is not ready" on one that is not — a document a peer
  * announced or this device asked for and never got (`unavailable`, still `requesting`) — after
  * which whether the others were written is left to chance. Those hold nothing to write.
+ *
+ * Saves go through {@link saveDocument}, not `repo.flush`: on a Repo whose background saves are
+ * guarded (background-saves.ts) the flush must still reject — with StoreError `DISK_FULL` on a
+ * full disk — so that a write is never acknowledged before it is stored.
  */
 export async function flushReady(repo: Repo): Promise<void> {
   const ready = Object.values(repo.handles).filter((h) => h.isReady())
-  await repo.flush(ready.map((h) => h.documentId))
+  const results = await Promise.allSettled(ready.map((h) => saveDocument(repo, h.documentId, h.doc() as A.Doc<unknown>)))
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failed !== undefined) throw failed.reason
 }
 
 /** The sorted hex heads of a loaded, ready document, or undefined. */

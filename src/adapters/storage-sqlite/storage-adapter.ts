@@ -5,6 +5,7 @@ import type { Chunk, StorageAdapterInterface, StorageKey } from '@automerge/auto
 import type Database from 'better-sqlite3'
 import type { OrbitDatabase } from './database.js'
 import { bumpDocGen, readDocGen } from './doc-gen.js'
+import { isDiskFull } from './disk-full.js'
 import { decodeKey, encodeKey, prefixRange } from './key-codec.js'
 
 type Row = { key: string; data: Uint8Array }
@@ -63,11 +64,18 @@ export class SqliteStorageAdapter implements StorageAdapterInterface {
     // connection, so dropping it is safe; anything else after close still fails loudly.
     if (!this.#db.sqlite.open && key[1] === 'sync-state') return
     const encoded = encodeKey(key)
-    this.#db.transaction(() => {
-      this.#save.run(encoded, asBindable(data))
-      const doc = docOfKey(key)
-      if (doc !== undefined) bumpDocGen(this.#db, doc)
-    })
+    try {
+      this.#db.transaction(() => {
+        this.#save.run(encoded, asBindable(data))
+        const doc = docOfKey(key)
+        if (doc !== undefined) bumpDocGen(this.#db, doc)
+      })
+    } catch (error) {
+      // The same reasoning on a full disk: a lost sync state costs round trips, never data, and
+      // automerge-repo saves them from a timer whose rejection nobody handles.
+      if (key[1] === 'sync-state' && isDiskFull(error)) return
+      throw error
+    }
   }
 
   async remove(key: StorageKey): Promise<void> {

@@ -4,6 +4,7 @@
 import { closeSync, existsSync, openSync, readSync, rmSync, statSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { StoreError } from '../../core/errors.js'
+import { diskFullError, isDiskFull } from './disk-full.js'
 import { ORBIT_APPLICATION_ID, REQUIRED_TABLES, SCHEMA_VERSION } from './schema.js'
 
 const SQLITE_MAGIC = 'SQLite format 3\u0000'
@@ -156,6 +157,7 @@ export function classifySqliteError(file: string, cause: unknown): StoreError {
   if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
     return new StoreError(`${file} is not a readable SQLite database`, { code: 'CORRUPT_STORE', cause })
   }
+  if (isDiskFull(cause)) return diskFullError(file, cause)
   return openFailed(file, cause)
 }
 

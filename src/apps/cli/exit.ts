@@ -64,6 +64,8 @@ function hintFor(err: OrbitError): string | undefined {
       return 'This file belongs to another application; Orbit left it untouched. Use another data dir with `--data DIR`.'
     case 'NEWER_STORE':
       return 'Upgrade Orbit to open this store.'
+    case 'DISK_FULL':
+      return 'See what fills the disk with `df -h DIR` (DIR: the data dir, `--data`). Nothing that was acknowledged is lost; the store stays readable.'
     default:
       return undefined
   }

@@ -5,7 +5,8 @@
  * command makes in-process — and the rest are the daemon's own (status, held WebRTC offers).
  */
 import { z } from 'zod'
-import { OrbitError, ValidationError, WireError } from '../../core/errors.js'
+import { OrbitError, StoreError, ValidationError, WireError } from '../../core/errors.js'
+import { isDiskFull } from '../../adapters/storage-sqlite/disk-full.js'
 import type { OrgId } from '../../core/ids.js'
 import { fromBase64, toBase64, type QrExportWire, type QrImportWire } from '../control/client.js'
 import { CONTROL_VERSION, OP_PARAMS, READ_METHODS, RequestSchema, type ControlErrorBody, type ControlOp, type OpParams } from '../control/protocol.js'
@@ -17,13 +18,17 @@ import type { DaemonUi } from './daemon.js'
 /** What the control server serves: the daemon's API (held WebRTC offers included) and its status. */
 export interface ControlTarget {
   readonly api: OrbitApi
-  readonly device: Pick<OrbitDevice, 'identity' | 'flush'>
+  /** `storage`: refuse writes while the disk is full (absent: never refuse). */
+  readonly device: Pick<OrbitDevice, 'identity' | 'flush'> & Partial<Pick<OrbitDevice, 'storage'>>
   status(): Record<string, unknown>
   /** The web UI's address and secret link (`ui.url`); undefined when the daemon serves none. */
   ui?(): DaemonUi | undefined
   /** Join an invite's workspace by restarting the node (`pair.join`). */
   join?(code: string, options?: { address?: string; timeoutMs?: number }): Promise<JoinResult>
 }
+
+/** What a write needs of the device: its flush and (optionally) its storage health. */
+export type WritingDevice = Pick<OrbitDevice, 'flush'> & Partial<Pick<OrbitDevice, 'storage'>>
 
 /** Answers one raw request line; never throws. */
 export async function handleControlLine(daemon: ControlTarget, line: string): Promise<string> {
@@ -71,10 +76,12 @@ async function dispatch(daemon: ControlTarget, op: ControlOp, params: unknown): 
       return daemon.status()
     case 'workspace.call': {
       const { method, args } = params as OpParams<'workspace.call'>
+      const write = !READ_METHODS.has(method)
+      if (write) await refuseWhileFull(daemon.device)
       const call = api.workspace[method] as (...a: unknown[]) => Promise<unknown>
       const result = await call(...args.map((a) => (a === null ? undefined : a)))
       // Answer a write once it is durable and in the listing projection the CLI reads.
-      if (!READ_METHODS.has(method)) await daemon.device.flush()
+      if (write) await flushOrExplain(daemon.device)
       return result
     }
     case 'device.requireOrg': {
@@ -84,9 +91,11 @@ async function dispatch(daemon: ControlTarget, op: ControlOp, params: unknown): 
       return null
     }
     case 'blobs.put':
+      await refuseWhileFull(daemon.device)
       return api.putBlob(fromBase64((params as OpParams<'blobs.put'>).base64))
     case 'blobs.putPart': {
       const p = params as OpParams<'blobs.putPart'>
+      if (p.done) await refuseWhileFull(daemon.device)
       return putPart(p, () => api.blobLimit(), (bytes) => api.putBlob(bytes))
     }
     case 'blobs.status': {
@@ -167,6 +176,44 @@ async function dispatch(daemon: ControlTarget, op: ControlOp, params: unknown): 
       if (daemon.join === undefined) throw new WireError('this daemon cannot join a workspace while it runs', { code: 'UNSUPPORTED' })
       return daemon.join(code, { ...(address === undefined ? {} : { address }), ...(timeoutMs === undefined ? {} : { timeoutMs }) })
     }
+  }
+}
+
+/**
+ * While the disk is full (a save failed and its retry has not succeeded yet), a write is refused
+ * before it changes anything — after one immediate retry, in case the space came back meanwhile.
+ * Applying it would only add to what the daemon holds unsaved in memory. The HTTP API's writes
+ * can use it as well.
+ * @throws StoreError `DISK_FULL` (or `STORE_FAILING` for another persistent save failure).
+ */
+export async function refuseWhileFull(device: WritingDevice): Promise<void> {
+  const storage = device.storage
+  if (storage === undefined || storage.health.state === 'ok' || (await storage.tryNow())) return
+  const health = storage.health
+  throw new StoreError(
+    `the disk holding this device's data is full (since ${new Date(health.since).toISOString()}), so nothing was changed. ` +
+      'Free some space on it, then run the command again; `orbit serve` saves what it holds by itself once there is room.',
+    { code: health.code === 'DISK_FULL' ? 'DISK_FULL' : 'STORE_FAILING' },
+  )
+}
+
+/**
+ * The flush that acknowledges a write. On a full disk the change was applied but not saved: the
+ * daemon keeps it in memory and its save retry stores it once space returns (docs/architecture.md,
+ * "Disk full"). Repeating the command would apply it twice, so the message says so.
+ * @throws StoreError `DISK_FULL` with that explanation; any other flush error unchanged.
+ */
+export async function flushOrExplain(device: WritingDevice): Promise<void> {
+  try {
+    await device.flush()
+  } catch (error) {
+    if (!isDiskFull(error)) throw error
+    throw new StoreError(
+      'the disk holding this device\'s data is full, so this change is not saved yet. `orbit serve` keeps it in memory ' +
+        'and saves it by itself once some space is freed (if the daemon stops before that, the change is lost): free some ' +
+        'space, then check with `orbit contact list` before running the command again.',
+      { code: 'DISK_FULL', cause: error },
+    )
   }
 }
 

@@ -248,6 +248,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       pendingInvites: n.pairing.pending(),
       // Documents in memory (the root, and only the shards something needed): see DocLoader.
       loadedDocuments: Object.keys(n.device.repo.handles).length,
+      // { state: 'ok' } or { state: 'disk-full', since, retries, nextRetryAt, ... }: docs/architecture.md, "Disk full".
+      storage: n.device.storage.health,
       ...(ui === undefined ? {} : { http: { host: ui.host, port: ui.port, exposed: ui.exposed } }),
     }
   }

@@ -20,10 +20,13 @@ import {
   ConfigStore,
   ContactIndex,
   OrgIndex,
+  SaveRetry,
   SqliteStorageAdapter,
+  isDiskFull,
   openOrbitDatabase,
   type OrbitDatabase,
 } from '../../adapters/storage-sqlite/index.js'
+import { guardBackgroundSaves } from '../../adapters/storage-sqlite/background-saves.js'
 import { flushAndRecordHeads, flushReady } from '../../adapters/storage-sqlite/record-heads.js'
 import { blobsPath, CONFIG_KEYS, storePath } from './data-dir.js'
 import { notInitialised, readDeviceConfig } from './device-config.js'
@@ -180,9 +183,19 @@ export interface OrbitDevice {
   readonly orgIndex: OrgIndex
   readonly config: ConfigStore
   readonly blobs: FsBlobStore
+  /**
+   * Whether the store takes writes, and the loop that retries failed saves (a full disk) until
+   * it does: `storage.health` is `{ state: 'ok' }` or `{ state: 'disk-full', since, ... }`;
+   * `storage.tryNow()` flushes at once and says whether the store is healthy after.
+   */
+  readonly storage: Pick<SaveRetry, 'health' | 'tryNow'>
   /** @throws UnknownIdError('organization') unless `id` names a live organization. */
   requireOrg(id: OrgId): Promise<void>
-  /** Resolves when every change so far is flushed to SQLite and projected into the listing tables. */
+  /**
+   * Resolves when every change so far is flushed to SQLite and projected into the listing tables.
+   * @throws StoreError `DISK_FULL` when the disk has no space: the changes stay in memory, and
+   *   `storage` retries them until they are saved (while the device stays open).
+   */
   flush(): Promise<void>
   close(): Promise<void>
 }
@@ -215,10 +228,25 @@ export async function openDevice(dataDir: string, options: OpenDeviceOptions = {
     const index = new ContactIndex(db)
     const orgIndex = new OrgIndex(db)
     if (config.get(CONFIG_KEYS.shardDocIds) === undefined) db.transaction(() => recordLayout(config, workspace))
-    const projector = new IndexProjector(db, repo, workspace, index, orgIndex, config, log.forComponent('orbit:projection'))
+    // Failed saves (a full disk) are retried until they succeed; see OpenDevice.
+    const retry: { failed(error: unknown): void; holding(): boolean } = { failed: () => undefined, holding: () => false }
+    const projector = new IndexProjector(
+      db,
+      repo,
+      workspace,
+      index,
+      orgIndex,
+      config,
+      log.forComponent('orbit:projection'),
+      (error) => retry.failed(error),
+      () => retry.holding(),
+    )
     projector.start()
     await projector.rebuildDirty()
-    return new OpenDevice(dataDir, identity, conf.deviceName, db, repo, workspace, index, orgIndex, config, new FsBlobStore(blobsPath(dataDir)), projector)
+    const device = new OpenDevice(dataDir, identity, conf.deviceName, db, repo, workspace, index, orgIndex, config, new FsBlobStore(blobsPath(dataDir)), projector, log, options.now)
+    retry.failed = (error) => device.saveRetry.failed(error)
+    retry.holding = () => device.saveRetry.holding
+    return device
   } catch (err) {
     if (repo !== undefined) await shutdownRepo(repo)
     db.close()
@@ -253,9 +281,19 @@ export async function withOpenDevice<T>(dataDir: string, fn: (device: OrbitDevic
     } finally {
       await device.close()
     }
+  } catch (error) {
+    throw isDiskFull(error) ? notSavedInProcess(dataDir, error) : error
   } finally {
     unlock()
   }
+}
+
+/** A command run in this process met a full disk: what it changed ends with the process. */
+function notSavedInProcess(dataDir: string, cause: unknown): StoreError {
+  return new StoreError(
+    `the disk holding ${dataDir} is full, so this change was not saved. Free some space on it, then run the command again.`,
+    { code: 'DISK_FULL', cause },
+  )
 }
 
 /**
@@ -271,6 +309,12 @@ async function lockWriters(dataDir: string): Promise<() => void> {
 
 class OpenDevice implements OrbitDevice {
   #closing: Promise<void> | undefined
+  /**
+   * Retries failed saves (docs/architecture.md, "Disk full"): automerge-repo's background saves
+   * report to it instead of rejecting unhandled (background-saves.ts), and so do failed flushes.
+   */
+  readonly saveRetry: SaveRetry
+  readonly #unguard: () => void
 
   constructor(
     readonly dataDir: string,
@@ -284,7 +328,28 @@ class OpenDevice implements OrbitDevice {
     readonly config: ConfigStore,
     readonly blobs: FsBlobStore,
     private readonly projector: IndexProjector,
-  ) {}
+    logger: Logger = silentLogger,
+    now?: () => number,
+  ) {
+    this.saveRetry = new SaveRetry({
+      // Everything in memory to SQLite, then every shard whose projection a failure left stale.
+      flush: async () => {
+        await this.flush()
+        await this.projector.rebuildDirty()
+      },
+      logger,
+      ...(now === undefined ? {} : { now }),
+    })
+    this.#unguard = guardBackgroundSaves(
+      repo,
+      (error) => this.saveRetry.failed(error),
+      () => this.saveRetry.holding,
+    )
+  }
+
+  get storage(): Pick<SaveRetry, 'health' | 'tryNow'> {
+    return this.saveRetry
+  }
 
   async requireOrg(id: OrgId): Promise<void> {
     const org = await this.workspace.getOrg(id)
@@ -297,7 +362,13 @@ class OpenDevice implements OrbitDevice {
   async flush(): Promise<void> {
     // Flushes the Repo and records the workspace documents' heads (doc_heads), so the next sync
     // can tell which documents differ from a peer's without loading them.
-    await flushAndRecordHeads(this.repo, this.db, [this.workspace.rootUrl, ...this.workspace.shardUrls].map(docIdOf))
+    try {
+      await flushAndRecordHeads(this.repo, this.db, [this.workspace.rootUrl, ...this.workspace.shardUrls].map(docIdOf))
+    } catch (error) {
+      // A failed save has reported itself; a full disk while recording the heads has not.
+      if (isDiskFull(error)) this.saveRetry.failed(error)
+      throw error
+    }
     await this.projector.settle()
   }
 
@@ -307,13 +378,22 @@ class OpenDevice implements OrbitDevice {
   }
 
   async #close(): Promise<void> {
+    let flushed = false
     try {
       await this.flush()
+      flushed = true
     } finally {
+      this.saveRetry.stop()
       this.projector.stop()
       this.workspace.close()
-      await shutdownRepo(this.repo)
-      this.db.close()
+      try {
+        // After a failed flush (a full disk) this one fails the same way: close the store all the same.
+        const shutdown = shutdownRepo(this.repo)
+        await (flushed ? shutdown : shutdown.catch(() => undefined))
+      } finally {
+        this.#unguard()
+        this.db.close()
+      }
     }
   }
 }

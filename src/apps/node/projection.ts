@@ -48,6 +48,10 @@ export class IndexProjector {
     private readonly orgs: OrgIndex,
     private readonly config: ConfigStore,
     private readonly log: Logger,
+    /** Told about each failed projection (a full disk), e.g. to retry it. */
+    private readonly onError: (error: unknown) => void = () => undefined,
+    /** While true (the store is failing), changes stay pending instead of being projected. */
+    private readonly paused: () => boolean = () => false,
   ) {}
 
   /** Start following changes (local and remote) of the root and every loaded shard. */
@@ -115,12 +119,15 @@ export class IndexProjector {
   #schedule(): void {
     this.#chain = this.#chain.then(() => this.#drain()).catch((err: unknown) => {
       this.#failure ??= err
-      this.log.warn('listing projection failed; the next open re-projects the stale shards', { error: String(err) })
+      this.log.warn('listing projection failed; the next open (or the save retry) re-projects the stale shards', { error: String(err) })
+      this.onError(err)
     })
   }
 
   async #drain(): Promise<void> {
     if (this.#pending.size === 0 && !this.#rootPending) return
+    // The save retry projects them (its flush settles this chain, then re-projects stale shards).
+    if (this.paused()) return
     await flushReady(this.repo)
     // From here to the end: synchronous, so the snapshot is consistent (see module comment).
     if (this.#rootPending) {

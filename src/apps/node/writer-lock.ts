@@ -15,6 +15,7 @@
 import { join, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { StoreError } from '../../core/errors.js'
+import { diskFullError, isDiskFull } from '../../adapters/storage-sqlite/disk-full.js'
 
 /** The side file whose exclusive lock serialises a data dir's writers. */
 export const WRITER_LOCK_FILE = 'writer.lock'
@@ -82,6 +83,8 @@ async function lockFile(file: string, dataDir: string, deadline: number, waitMs:
       if ((cause as { code?: string }).code !== 'SQLITE_BUSY' || left <= 0) {
         db.close()
         if ((cause as { code?: string }).code === 'SQLITE_BUSY') throw busy(dataDir, waitMs, cause)
+        // Taking the lock writes its journal: on a full disk the command could not write anyway.
+        if (isDiskFull(cause)) throw diskFullError(dataDir, cause)
         throw new StoreError(`cannot lock ${file}: ${(cause as Error).message}`, { code: 'OPEN_FAILED', cause })
       }
       await new Promise((r) => setTimeout(r, Math.min(POLL_MS, left)))
