@@ -23,8 +23,9 @@ export interface HttpErrorBody {
 
 /**
  * The status and body for `error`: ValidationError 400, UnknownIdError 404, HttpError its own,
- * any other OrbitError 409 (a refusal given the device's state, e.g. `NO_PEER`, `DAEMON_RUNNING`),
- * anything else 500 with no detail beyond its message.
+ * `DISK_FULL` 507 (docs/architecture.md, "Disk full"), any other OrbitError 409 (a refusal given
+ * the device's state, e.g. `NO_PEER`, `DAEMON_RUNNING`), anything else 500 with no detail beyond
+ * its message.
  */
 export function httpErrorOf(error: unknown): { status: number; body: HttpErrorBody } {
   if (error instanceof HttpError) return { status: error.status, body: { error: { name: error.name, code: error.code, message: error.message } } }
@@ -32,6 +33,7 @@ export function httpErrorOf(error: unknown): { status: number; body: HttpErrorBo
     return { status: 400, body: { error: { name: error.name, code: error.code, message: error.message, ...(error.field === undefined ? {} : { field: error.field }) } } }
   }
   if (error instanceof UnknownIdError) return { status: 404, body: { error: { name: error.name, code: error.code, message: error.message } } }
+  if (error instanceof OrbitError && error.code === 'DISK_FULL') return { status: 507, body: { error: { name: error.name, code: error.code, message: error.message } } }
   if (error instanceof OrbitError) return { status: 409, body: { error: { name: error.name, code: error.code, message: error.message } } }
   const e = error instanceof Error ? error : new Error(String(error))
   return { status: 500, body: { error: { name: 'Error', code: 'INTERNAL', message: e.message } } }

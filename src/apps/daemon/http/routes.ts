@@ -11,6 +11,7 @@ import { parseBlobHash, type BlobHash } from '../../../core/ids.js'
 import type { JoinResult } from '../../node/join.js'
 import type { OrbitApi } from '../../node/api.js'
 import type { OrbitNode } from '../../node/orbit-node.js'
+import { flushOrExplain, refuseWhileFull } from '../control-server.js'
 import { HttpError } from './errors.js'
 import { sniffImage } from './image-type.js'
 
@@ -208,8 +209,9 @@ export async function handleApi(ctx: RouteContext, req: ApiRequest): Promise<Api
       if (id === 'import') {
         const { bundle, reply } = parse(QrImportBody, await req.json(), 'body')
         const bytes = new Uint8Array(Buffer.from(bundle, 'base64'))
+        await refuseWhileFull(t.node.device)
         const { imported, replyBundle } = await t.api.qrImport(bytes, { reply: reply ?? true })
-        await t.node.device.flush()
+        await flushOrExplain(t.node.device)
         let replyFrames: string[] | undefined
         if (replyBundle !== undefined && replyBundle.length > 0) {
           const { encodeFrames } = await import('../../../core/qr/frame.js')
@@ -228,9 +230,11 @@ async function contacts(ctx: RouteContext, req: ApiRequest, id: string | undefin
   const t = ctx.target()
   const ws = t.api.workspace
   const wrote = async <T>(value: T, status = 200): Promise<ApiResponse> => {
-    await t.node.device.flush()
+    await flushOrExplain(t.node.device)
     return json(value, status)
   }
+  // On a full disk a write is refused before it changes anything (docs/architecture.md, "Disk full").
+  if (req.method !== 'GET') await refuseWhileFull(t.node.device)
   if (id === undefined) {
     if (req.method === 'GET') {
       const q = parse(ContactsQuery, Object.fromEntries(req.query), 'query')
