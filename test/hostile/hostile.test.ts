@@ -67,7 +67,10 @@ describe('a daemon under attack keeps serving its members', () => {
   beforeAll(async () => {
     requireBuilt()
     const dir = scratch.dir()
-    const serve = scratch.serve(dir, ['--name', 'A', '--listen', '127.0.0.1:0', '--no-mdns', '--no-http'])
+    // Warnings on stderr: the typed errors each attack must end in are read from there.
+    const serve = scratch.serve(dir, ['--name', 'A', '--listen', '127.0.0.1:0', '--no-mdns', '--no-http'], (cmd, args, options) =>
+      spawn(cmd, args, { ...options, env: { ...options.env, ORBIT_LOG_LEVEL: 'warn' } }),
+    )
     const ready = (await serve.ready) as unknown as Ready
     a = { dir, serve, ready, port: Number(ready.listen.split(':').at(-1)) }
     // B: an honest member with its own daemon, which dials A by the invite's address.
@@ -87,6 +90,9 @@ describe('a daemon under attack keeps serving its members', () => {
     console.info(`hostile peers, peak RSS of the attacked daemon (VmHWM, bound ${RSS_BOUND_KB} kB):\n${report.join('\n')}`)
     await scratch.cleanup()
   }, 60_000)
+
+  /** Whether A logged a typed error with this code. */
+  const logged = (code: string): boolean => a.serve.stderr.includes(`"code":"${code}"`)
 
   /** A contact written on B arrives on A. */
   async function honestSyncs(label: string): Promise<void> {
@@ -123,16 +129,22 @@ describe('a daemon under attack keeps serving its members', () => {
   it('an oversized frame header closes the connection before anything is buffered for it', async () => {
     const done = await during('oversized frame', { mode: 'oversized' })
     expect(done).toMatchObject({ closed: true })
+    expect(logged('FRAME_TOO_LARGE')).toBe(true)
   }, 60_000)
 
-  it('a member sending a sync message at the channel limit (64 MiB) is closed; the daemon stays under its bound', async () => {
-    const done = await during('huge change (64 MiB)', { mode: 'huge', dir: mallory, bytes: 64 * 1024 * 1024 })
-    expect(done).toMatchObject({ closed: true })
-  }, 120_000)
+  it('a member sending a sync message at the channel limit (64 MiB) costs a bounded amount; over it, MESSAGE_TOO_LARGE closes its link', async () => {
+    const limit = 64 * 1024 * 1024
+    const at = await during('huge change (64 MiB, at the limit)', { mode: 'huge', dir: mallory, bytes: limit })
+    expect(at.event).toBe('done')
+    const over = await during('huge change (over 64 MiB)', { mode: 'huge', dir: mallory, bytes: limit, over: true })
+    expect(over).toMatchObject({ closed: true })
+    expect(logged('MESSAGE_TOO_LARGE')).toBe(true)
+  }, 180_000)
 
   it('a member flooding small messages is closed with LINK_FLOOD', async () => {
     const done = await during('flood', { mode: 'flood', dir: mallory, messages: 300_000, size: 64 })
     expect(done).toMatchObject({ closed: true })
     expect(done.sent as number).toBeLessThan(300_000)
+    expect(logged('LINK_FLOOD')).toBe(true)
   }, 120_000)
 })

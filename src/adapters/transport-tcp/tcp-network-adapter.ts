@@ -434,7 +434,11 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
         aead: this.#o.aead ?? nodeChaChaPoly,
         timeoutMs: this.#o.handshakeTimeoutMs ?? 10_000,
       })
-    } catch (error) {
+    } catch (caught) {
+      // The handshake only sees "the pipe failed" (IO); the framing's reason (FRAME_TOO_LARGE,
+      // FRAME_VERSION, FLOOD: docs/protocol/lan.md) is the typed error worth reporting.
+      const framing = framed.closedReason
+      const error = caught instanceof OrbitError && caught.code === 'IO' && framing instanceof WireError && framing.code !== 'CLOSED' && framing.code !== 'SOCKET' ? framing : caught
       handshakeDone?.()
       framed.close(error instanceof Error ? error : undefined)
       this.#reportError(error, remoteAddress())
