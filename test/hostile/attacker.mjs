@@ -3,11 +3,12 @@
 // JSON line per event on stdout and a final { event: 'done', ... } line, then exits.
 //
 // Modes:
-// - slowloris { count, dripMs, holdMs }: `count` connections that drip a well-formed frame header
+// - slowloris { count, addresses?, dripMs, holdMs }: `count` connections (spread over `addresses`) that drip a well-formed frame header
 //   and then its body one byte every `dripMs`, never finishing a handshake; reports how many the
 //   daemon closed within `holdMs`.
-// - halfopen { count, addresses, holdMs }: `count` connections spread over the loopback
-//   `addresses`, never a byte written; reports how many were closed (refused or dropped).
+// - halfopen { count, addresses, holdMs, churn? }: `count` connections spread over the loopback
+//   `addresses`, never a byte written; reports how many were closed (refused or dropped). With
+//   `churn`, each one the daemon drops is opened again at once until `holdMs`.
 // - oversized: one connection whose first frame header claims 4 GiB; reports whether it was closed.
 // - member sub-modes (the device in `dir` is a paired member; it runs the real handshake, then
 //   sends a valid hello): huge { bytes } — one sync envelope of `bytes`; flood { messages, size } —
@@ -36,7 +37,7 @@ function open(localAddress) {
 }
 
 async function slowloris() {
-  const conns = await Promise.all(Array.from({ length: cfg.count }, () => open()))
+  const conns = await Promise.all(Array.from({ length: cfg.count }, (_, i) => open(cfg.addresses?.[i % cfg.addresses.length])))
   // A valid frame header announcing a 32-byte handshake message, then the body byte by byte, slowly.
   const bytes = [1, 0, 0, 0, 32, ...Array.from({ length: 32 }, (_, i) => i)]
   const started = Date.now()
@@ -57,10 +58,22 @@ async function halfopen() {
   const all = await Promise.all(conns)
   out({ event: 'opened', count: all.length, closedAtOnce: all.filter((c) => c.closed).length })
   const started = Date.now()
+  let reopened = 0
+  if (cfg.churn === true) {
+    // Every connection the daemon drops is opened again at once, for `holdMs`.
+    while (Date.now() - started < cfg.holdMs) {
+      for (let i = 0; i < all.length; i++) {
+        if (!all[i].closed) continue
+        all[i] = await open(cfg.addresses[i % cfg.addresses.length])
+        reopened++
+      }
+      await sleep(5)
+    }
+  }
   while (Date.now() - started < cfg.holdMs && all.some((c) => !c.closed)) await sleep(200)
   const closed = all.filter((c) => c.closed).length
   for (const c of all) c.socket.destroy()
-  out({ event: 'done', closed, of: all.length })
+  out({ event: 'done', closed, of: all.length, reopened })
 }
 
 async function oversized() {

@@ -14,6 +14,8 @@ import { Scratch, contactNames, orbitJson, requireBuilt, type ServeProcess } fro
 
 /** Peak RSS bound for the attacked daemon, in kB (a daemon at rest is ~150 MB here). */
 const RSS_BOUND_KB = 400 * 1024
+/** 125 loopback addresses, none of them the honest peers' 127.0.0.1 (8 pending handshakes each at most). */
+const ATTACKERS = Array.from({ length: 125 }, (_, i) => `127.0.${1 + (i >> 6)}.${2 + (i & 63)}`)
 const ATTACKER = fileURLToPath(new URL('./attacker.mjs', import.meta.url))
 
 interface Ready {
@@ -61,6 +63,7 @@ describe('a daemon under attack keeps serving its members', () => {
   let a: { dir: string; serve: ServeProcess; ready: Ready; port: number }
   let b: string
   let mallory: string
+  let c: string
   let n = 0
   const report: string[] = []
 
@@ -83,6 +86,10 @@ describe('a daemon under attack keeps serving its members', () => {
     await orbitJson(mallory, ['init', '--name', 'Mallory'])
     const second = await orbitJson<{ code: string }>(dir, ['pair', 'invite'])
     await orbitJson(mallory, ['pair', 'join', second.code])
+    // C: an honest member without a daemon: `orbit sync` makes a fresh handshake each time.
+    c = scratch.dir()
+    await orbitJson(c, ['init', '--name', 'C'])
+    await orbitJson(c, ['pair', 'join', (await orbitJson<{ code: string }>(dir, ['pair', 'invite'])).code])
     await honestSyncs('before any attack')
   }, 120_000)
 
@@ -101,11 +108,20 @@ describe('a daemon under attack keeps serving its members', () => {
     await until(async () => (await contactNames(a.dir)).includes(name))
   }
 
-  /** Runs `config` against A while B writes; checks A is up, under the bound, and B's contact arrived. */
-  async function during(label: string, config: Record<string, unknown>): Promise<Done> {
+  /**
+   * Runs `config` against A while B writes; checks A is up, under the bound, and B's contact
+   * arrived. With `handshake`, C also connects afresh during the attack (`orbit sync`) and gets B's contact.
+   */
+  async function during(label: string, config: Record<string, unknown>, handshake = false): Promise<Done> {
     const result = attack({ port: a.port, ...config })
-    await sleep(500) // the attack is under way
+    await sleep(1500) // the attack is under way
     await honestSyncs(label)
+    if (handshake) {
+      const name = `Honest ${n} (${label})`
+      const report = await orbitJson<{ peers?: unknown }>(c, ['sync', a.ready.listen])
+      expect(report).toBeDefined()
+      expect(await contactNames(c)).toContain(name)
+    }
     const done = await result
     expect(a.serve.child.exitCode).toBeNull()
     const { peakKb, nowKb } = rss(a.serve.child.pid!)
@@ -116,14 +132,18 @@ describe('a daemon under attack keeps serving its members', () => {
   }
 
   it('slowloris: handshakes that drip bytes are dropped at the handshake timeout', async () => {
-    const done = await during('slowloris', { mode: 'slowloris', count: 8, dripMs: 250, holdMs: 30_000 })
-    expect(done).toMatchObject({ closed: 8, of: 8 })
+    const done = await during('slowloris', { mode: 'slowloris', count: 64, addresses: ATTACKERS, dripMs: 250, holdMs: 30_000 }, true)
+    expect(done).toMatchObject({ closed: 64, of: 64 })
   }, 90_000)
 
   it('a thousand half-open connections from 125 addresses: the oldest are evicted, the member still joins', async () => {
-    const addresses = Array.from({ length: 125 }, (_, i) => `127.0.${1 + (i >> 6)}.${2 + (i & 63)}`)
-    const done = await during('1000 half-open', { mode: 'halfopen', count: 1000, addresses, holdMs: 30_000 })
+    const done = await during('1000 half-open', { mode: 'halfopen', count: 1000, addresses: ATTACKERS, holdMs: 30_000 }, true)
     expect(done).toMatchObject({ closed: 1000, of: 1000 })
+  }, 90_000)
+
+  it('a thousand half-open connections re-opened as soon as they are dropped: a member still completes a fresh handshake', async () => {
+    const done = await during('1000 half-open, churning', { mode: 'halfopen', count: 1000, addresses: ATTACKERS, holdMs: 15_000, churn: true }, true)
+    expect(done.reopened as number).toBeGreaterThan(0)
   }, 90_000)
 
   it('an oversized frame header closes the connection before anything is buffered for it', async () => {

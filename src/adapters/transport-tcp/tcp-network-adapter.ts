@@ -73,6 +73,12 @@ interface DialTarget {
   waiters: Set<{ resolve: (id: DeviceId) => void; reject: (error: Error) => void }>
 }
 
+/**
+ * Fewer bytes than any initiator's first handshake message (a 5-byte frame header, the channel's
+ * frame type, the 32-byte Noise ephemeral key and more): a pending connection that has sent less
+ * has not started its handshake, and is evicted before one that has (docs/protocol/lan.md).
+ */
+const FIRST_MESSAGE_BYTES = 5 + 1 + 32
 const DEFAULT_BACKOFF = [250, 500, 1000, 2000, 5000, 10_000, 30_000]
 
 const defaultTimers: TimeoutTimers = {
@@ -311,7 +317,16 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
       return undefined
     }
     if (this.#pendingInbound.size >= (this.#o.maxPendingHandshakes ?? 64)) {
-      const [oldest, releaseOldest] = this.#pendingInbound.entries().next().value as [Socket, () => void]
+      // The oldest that has not even sent a whole first handshake message goes first (half-open,
+      // drip-fed); only when every slot has made progress, the oldest of all.
+      let victim: [Socket, () => void] | undefined
+      for (const entry of this.#pendingInbound) {
+        if (entry[0].bytesRead < FIRST_MESSAGE_BYTES) {
+          victim = entry
+          break
+        }
+      }
+      const [oldest, releaseOldest] = victim ?? (this.#pendingInbound.entries().next().value as [Socket, () => void])
       releaseOldest()
       this.#reportError(new WireError('the oldest pending handshake was dropped to make room for a new connection', { code: 'HANDSHAKE_EVICTED' }), oldest.remoteAddress)
       oldest.destroy()
