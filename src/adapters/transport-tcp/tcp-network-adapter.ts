@@ -79,6 +79,8 @@ interface DialTarget {
  * has not started its handshake, and is evicted before one that has (docs/protocol/lan.md).
  */
 const FIRST_MESSAGE_BYTES = 5 + 1 + 32
+/** Failures of unauthenticated connections logged as warnings per minute (the rest: debug). */
+const MAX_UNAUTHENTICATED_WARNINGS = 20
 const DEFAULT_BACKOFF = [250, 500, 1000, 2000, 5000, 10_000, 30_000]
 
 const defaultTimers: TimeoutTimers = {
@@ -398,8 +400,32 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
 
   #reportError(error: unknown, remoteAddress: string | undefined, deviceId?: DeviceId): void {
     const e = error instanceof OrbitError ? error : new WireError(String(error), { code: 'CONNECTION', cause: error })
-    this.#log.warn('connection failed', { name: e.name, code: e.code, message: e.message, remoteAddress, deviceId })
+    const fields = { name: e.name, code: e.code, message: e.message, remoteAddress, deviceId }
+    if (deviceId !== undefined || this.#unauthenticatedWarning()) this.#log.warn('connection failed', fields)
+    else this.#log.debug('connection failed', fields)
     this.emit2('connection-error', [{ error: e, remoteAddress, ...(deviceId ? { deviceId } : {}) }])
+  }
+
+  readonly #warned = { since: 0, count: 0, quiet: 0 }
+
+  /**
+   * Whether an unauthenticated connection's failure is logged as a warning: at most
+   * {@link MAX_UNAUTHENTICATED_WARNINGS} a minute, the rest at debug level and counted in the next
+   * minute's first warning — a flood of half-open sockets must not flood the log too.
+   */
+  #unauthenticatedWarning(): boolean {
+    const w = this.#warned
+    const t = this.#now()
+    if (t - w.since >= 60_000) {
+      if (w.quiet > 0) this.#log.warn(`${w.quiet} more unauthenticated connection failures in the last minute (logged at debug level)`, { count: w.quiet })
+      Object.assign(w, { since: t, count: 0, quiet: 0 })
+    }
+    if (w.count < MAX_UNAUTHENTICATED_WARNINGS) {
+      w.count++
+      return true
+    }
+    w.quiet++
+    return false
   }
 
   /** The per-envelope re-check: the handshake's `authorize` must still say 'member'. */
