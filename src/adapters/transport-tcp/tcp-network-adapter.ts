@@ -79,7 +79,7 @@ interface DialTarget {
  * has not started its handshake, and is evicted before one that has (docs/protocol/lan.md).
  */
 const FIRST_MESSAGE_BYTES = 5 + 1 + 32
-/** Failures of unauthenticated connections logged as warnings per minute (the rest: debug). */
+/** Failures of unauthenticated connections logged as warnings per minute and code (the rest: debug). */
 const MAX_UNAUTHENTICATED_WARNINGS = 20
 const DEFAULT_BACKOFF = [250, 500, 1000, 2000, 5000, 10_000, 30_000]
 
@@ -401,23 +401,25 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
   #reportError(error: unknown, remoteAddress: string | undefined, deviceId?: DeviceId): void {
     const e = error instanceof OrbitError ? error : new WireError(String(error), { code: 'CONNECTION', cause: error })
     const fields = { name: e.name, code: e.code, message: e.message, remoteAddress, deviceId }
-    if (deviceId !== undefined || this.#unauthenticatedWarning()) this.#log.warn('connection failed', fields)
+    if (deviceId !== undefined || this.#unauthenticatedWarning(e.code ?? e.name)) this.#log.warn('connection failed', fields)
     else this.#log.debug('connection failed', fields)
     this.emit2('connection-error', [{ error: e, remoteAddress, ...(deviceId ? { deviceId } : {}) }])
   }
 
-  readonly #warned = { since: 0, count: 0, quiet: 0 }
+  readonly #warned = new Map<string, { since: number; count: number; quiet: number }>()
 
   /**
    * Whether an unauthenticated connection's failure is logged as a warning: at most
-   * {@link MAX_UNAUTHENTICATED_WARNINGS} a minute, the rest at debug level and counted in the next
-   * minute's first warning — a flood of half-open sockets must not flood the log too.
+   * {@link MAX_UNAUTHENTICATED_WARNINGS} a minute per error code, the rest at debug level and
+   * counted in that code's next warning — a flood of half-open sockets must not flood the log too,
+   * nor hide a rarer error behind the flood's.
    */
-  #unauthenticatedWarning(): boolean {
-    const w = this.#warned
+  #unauthenticatedWarning(code: string): boolean {
+    let w = this.#warned.get(code)
+    if (w === undefined) this.#warned.set(code, (w = { since: this.#now(), count: 0, quiet: 0 }))
     const t = this.#now()
     if (t - w.since >= 60_000) {
-      if (w.quiet > 0) this.#log.warn(`${w.quiet} more unauthenticated connection failures in the last minute (logged at debug level)`, { count: w.quiet })
+      if (w.quiet > 0) this.#log.warn(`${w.quiet} more unauthenticated connection failures (${code}) in the last minute (logged at debug level)`, { code, count: w.quiet })
       Object.assign(w, { since: t, count: 0, quiet: 0 })
     }
     if (w.count < MAX_UNAUTHENTICATED_WARNINGS) {
