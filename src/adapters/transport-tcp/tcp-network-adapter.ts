@@ -73,6 +73,14 @@ interface DialTarget {
   waiters: Set<{ resolve: (id: DeviceId) => void; reject: (error: Error) => void }>
 }
 
+/**
+ * Fewer bytes than any initiator's first handshake message (a 5-byte frame header, the channel's
+ * frame type, the 32-byte Noise ephemeral key and more): a pending connection that has sent less
+ * has not started its handshake, and is evicted before one that has (docs/protocol/lan.md).
+ */
+const FIRST_MESSAGE_BYTES = 5 + 1 + 32
+/** Failures of unauthenticated connections logged as warnings per minute and code (the rest: debug). */
+const MAX_UNAUTHENTICATED_WARNINGS = 20
 const DEFAULT_BACKOFF = [250, 500, 1000, 2000, 5000, 10_000, 30_000]
 
 const defaultTimers: TimeoutTimers = {
@@ -311,7 +319,16 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
       return undefined
     }
     if (this.#pendingInbound.size >= (this.#o.maxPendingHandshakes ?? 64)) {
-      const [oldest, releaseOldest] = this.#pendingInbound.entries().next().value as [Socket, () => void]
+      // The oldest that has not even sent a whole first handshake message goes first (half-open,
+      // drip-fed); only when every slot has made progress, the oldest of all.
+      let victim: [Socket, () => void] | undefined
+      for (const entry of this.#pendingInbound) {
+        if (entry[0].bytesRead < FIRST_MESSAGE_BYTES) {
+          victim = entry
+          break
+        }
+      }
+      const [oldest, releaseOldest] = victim ?? (this.#pendingInbound.entries().next().value as [Socket, () => void])
       releaseOldest()
       this.#reportError(new WireError('the oldest pending handshake was dropped to make room for a new connection', { code: 'HANDSHAKE_EVICTED' }), oldest.remoteAddress)
       oldest.destroy()
@@ -383,8 +400,34 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
 
   #reportError(error: unknown, remoteAddress: string | undefined, deviceId?: DeviceId): void {
     const e = error instanceof OrbitError ? error : new WireError(String(error), { code: 'CONNECTION', cause: error })
-    this.#log.warn('connection failed', { name: e.name, code: e.code, message: e.message, remoteAddress, deviceId })
+    const fields = { name: e.name, code: e.code, message: e.message, remoteAddress, deviceId }
+    if (deviceId !== undefined || this.#unauthenticatedWarning(e.code ?? e.name)) this.#log.warn('connection failed', fields)
+    else this.#log.debug('connection failed', fields)
     this.emit2('connection-error', [{ error: e, remoteAddress, ...(deviceId ? { deviceId } : {}) }])
+  }
+
+  readonly #warned = new Map<string, { since: number; count: number; quiet: number }>()
+
+  /**
+   * Whether an unauthenticated connection's failure is logged as a warning: at most
+   * {@link MAX_UNAUTHENTICATED_WARNINGS} a minute per error code, the rest at debug level and
+   * counted in that code's next warning — a flood of half-open sockets must not flood the log too,
+   * nor hide a rarer error behind the flood's.
+   */
+  #unauthenticatedWarning(code: string): boolean {
+    let w = this.#warned.get(code)
+    if (w === undefined) this.#warned.set(code, (w = { since: this.#now(), count: 0, quiet: 0 }))
+    const t = this.#now()
+    if (t - w.since >= 60_000) {
+      if (w.quiet > 0) this.#log.warn(`${w.quiet} more unauthenticated connection failures (${code}) in the last minute (logged at debug level)`, { code, count: w.quiet })
+      Object.assign(w, { since: t, count: 0, quiet: 0 })
+    }
+    if (w.count < MAX_UNAUTHENTICATED_WARNINGS) {
+      w.count++
+      return true
+    }
+    w.quiet++
+    return false
   }
 
   /** The per-envelope re-check: the handshake's `authorize` must still say 'member'. */
@@ -434,7 +477,11 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
         aead: this.#o.aead ?? nodeChaChaPoly,
         timeoutMs: this.#o.handshakeTimeoutMs ?? 10_000,
       })
-    } catch (error) {
+    } catch (caught) {
+      // The handshake only sees "the pipe failed" (IO); the framing's reason (FRAME_TOO_LARGE,
+      // FRAME_VERSION, FLOOD: docs/protocol/lan.md) is the typed error worth reporting.
+      const framing = framed.closedReason
+      const error = caught instanceof OrbitError && caught.code === 'IO' && framing instanceof WireError && framing.code !== 'CLOSED' && framing.code !== 'SOCKET' ? framing : caught
       handshakeDone?.()
       framed.close(error instanceof Error ? error : undefined)
       this.#reportError(error, remoteAddress())

@@ -13,6 +13,13 @@ import type { DiscoveredPeer, Discovery } from '../../core/discovery/index.js'
 import type { OrbitNode } from '../node/orbit-node.js'
 import { peerEndpoints, startDaemonDiscovery, type DiscoveryOptions, type MdnsStatus } from './discovery.js'
 
+/** The first wait before an announced endpoint that proved nothing is tried again. */
+const FIRST_VERIFY_BACKOFF_MS = 5000
+/** The longest such wait. */
+const MAX_VERIFY_BACKOFF_MS = 10 * 60_000
+/** Endpoints with a backoff kept in all. */
+const MAX_VERIFY_BACKOFFS = 1024
+
 export interface DialPolicyOptions extends DiscoveryOptions {
   /** Drop discovered peers not seen for this long. Default 5 minutes. */
   peerExpiryMs?: number
@@ -60,6 +67,13 @@ export class DialPolicy {
 
   /** Per member, the `address:port` endpoints a handshake proved (or that are being tried now). */
   readonly #verified = new Map<string, Set<string>>()
+  /**
+   * Per `deviceId@address`, an announced address whose try proved nothing (refused, no answer,
+   * another key): none of its endpoints is tried again before `until`; each failure doubles the
+   * wait (from 5 s up to 10 min). Keyed by address, not port: a forger repeating its announcement
+   * with a new port each time does not make us dial it at its own pace either.
+   */
+  readonly #backoff = new Map<string, { until: number; waitMs: number }>()
 
   /**
    * While a member is linked the orchestrator dials nothing (hysteresis), so an address announced
@@ -75,11 +89,22 @@ export class DialPolicy {
     const linkHost = lan.connectedVia(peer.deviceId)?.replace(/:\d+$/, '')
     for (const { address, port } of peerEndpoints(peer)) {
       const key = `${address}:${port}`
-      if (address === linkHost || seen.has(key) || seen.size >= 16) continue
+      const backoffKey = `${peer.deviceId}@${address}`
+      const wait = this.#backoff.get(backoffKey)
+      if (address === linkHost || seen.has(key) || seen.size >= 16 || (wait !== undefined && wait.until > this.#now())) continue
       seen.add(key)
       void lan.tryDial(address, port, peer.deviceId).then((got) => {
-        // Not proven (refuted, or no answer): may be tried again at a later announcement.
-        if (got !== peer.deviceId) seen.delete(key)
+        if (got === peer.deviceId) {
+          this.#backoff.delete(backoffKey)
+          return
+        }
+        // Not proven (refuted, or no answer): tried again at a later announcement, after a backoff.
+        seen.delete(key)
+        const waitMs = Math.min(MAX_VERIFY_BACKOFF_MS, wait === undefined ? FIRST_VERIFY_BACKOFF_MS : wait.waitMs * 2)
+        this.#backoff.delete(backoffKey)
+        this.#backoff.set(backoffKey, { until: this.#now() + waitMs, waitMs })
+        // Bounded: a flood of forged endpoints evicts the oldest backoff, never grows memory.
+        if (this.#backoff.size > MAX_VERIFY_BACKOFFS) this.#backoff.delete(this.#backoff.keys().next().value!)
       })
     }
   }

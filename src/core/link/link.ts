@@ -45,6 +45,17 @@ import type { BlobMessage } from '../blobs/protocol.js'
 /** Dropped envelopes logged as warnings per link; later ones are logged at debug level. */
 const MAX_DROP_WARNINGS = 10
 
+/**
+ * Default flood bound (docs/protocol/link.md, "Limits"): envelopes a remote may send per second,
+ * sustained, and the burst it may send above that rate. An honest peer stays far below it (a sync
+ * round is answered before the next one is sent; blob pieces wait for credit).
+ */
+export const DEFAULT_MAX_ENVELOPES_PER_SECOND = 1000
+/** Default burst above {@link DEFAULT_MAX_ENVELOPES_PER_SECOND} (the bucket's size). */
+export const DEFAULT_ENVELOPE_BURST = 10_000
+/** Envelopes held while an asynchronous authorization answer is awaited; more is a flood. */
+export const MAX_INBOX_ENVELOPES = 1024
+
 /** Whether the remote device may still use the link; re-asked for every envelope it sends. */
 export type LinkAuthorize = (deviceId: DeviceId) => boolean | Promise<boolean>
 
@@ -56,6 +67,12 @@ export interface LinkOptions {
   features?: readonly number[]
   authorize?: LinkAuthorize
   limits?: EnvelopeLimits
+  /** Flood bound: envelopes per second a remote may sustain. Default {@link DEFAULT_MAX_ENVELOPES_PER_SECOND}. */
+  maxEnvelopesPerSecond?: number
+  /** Flood bound: the burst above that rate. Default {@link DEFAULT_ENVELOPE_BURST}. */
+  envelopeBurst?: number
+  /** The clock of the flood bound (tests). Default `Date.now`. */
+  now?: () => number
 }
 
 /** What a link reports to its host. */
@@ -85,6 +102,12 @@ export class Link<C = unknown> {
   readonly #features: number[]
   readonly #authorize: LinkAuthorize | undefined
   readonly #limits: EnvelopeLimits
+  readonly #rate: number
+  readonly #burst: number
+  readonly #now: () => number
+  /** The flood bound's token bucket: envelopes the remote may still send now, and when it was filled. */
+  #tokens: number
+  #filledAt: number
   /** Envelopes waiting for an asynchronous authorization answer, in order. */
   readonly #inbox: Uint8Array[] = []
   #checking = false
@@ -114,6 +137,11 @@ export class Link<C = unknown> {
     this.#features = [...(options.features ?? IMPLEMENTED_KINDS)]
     this.#authorize = options.authorize
     this.#limits = options.limits ?? {}
+    this.#rate = options.maxEnvelopesPerSecond ?? DEFAULT_MAX_ENVELOPES_PER_SECOND
+    this.#burst = options.envelopeBurst ?? DEFAULT_ENVELOPE_BURST
+    this.#now = options.now ?? Date.now
+    this.#tokens = this.#burst
+    this.#filledAt = this.#now()
   }
 
   /** Subscribes to the pipe (once the host has registered the link). */
@@ -272,11 +300,31 @@ export class Link<C = unknown> {
 
   #receive(bytes: Uint8Array): void {
     if (this.#closed) return
+    if (!this.#admit()) {
+      this.#inbox.length = 0
+      return this.#fail(new WireError(`more than ${this.#burst} envelopes above ${this.#rate} per second: link closed`, { code: 'LINK_FLOOD' }))
+    }
     if (this.#checking) {
+      if (this.#inbox.length >= MAX_INBOX_ENVELOPES) {
+        this.#inbox.length = 0
+        return this.#fail(new WireError(`more than ${MAX_INBOX_ENVELOPES} envelopes queued behind an authorization check: link closed`, { code: 'LINK_FLOOD' }))
+      }
       this.#inbox.push(bytes)
       return
     }
     this.#checked(bytes)
+  }
+
+  /** The flood bound: takes one token from the bucket (refilled at `rate` per second up to `burst`); false when empty. */
+  #admit(): boolean {
+    const t = this.#now()
+    if (t > this.#filledAt) {
+      this.#tokens = Math.min(this.#burst, this.#tokens + ((t - this.#filledAt) * this.#rate) / 1000)
+      this.#filledAt = t
+    }
+    if (this.#tokens < 1) return false
+    this.#tokens--
+    return true
   }
 
   /** Re-asks the authorization, then handles `bytes`; an asynchronous answer holds later envelopes back. */
