@@ -48,11 +48,13 @@ const MAX_DROP_WARNINGS = 10
 /**
  * Default flood bound (docs/protocol/link.md, "Limits"): envelopes a remote may send per second,
  * sustained, and the burst it may send above that rate. An honest peer stays far below it (a sync
- * round is answered before the next one is sent; blob pieces wait for credit).
+ * round is answered before the next one is sent). The busiest honest stream is a blob's: a
+ * 256 KiB data piece per envelope (and a credit per piece the other way), so 4000 a second is a
+ * 1 GB/s blob transfer, well beyond what the LAN path reaches: an honest transfer is never cut.
  */
-export const DEFAULT_MAX_ENVELOPES_PER_SECOND = 1000
+export const DEFAULT_MAX_ENVELOPES_PER_SECOND = 4000
 /** Default burst above {@link DEFAULT_MAX_ENVELOPES_PER_SECOND} (the bucket's size). */
-export const DEFAULT_ENVELOPE_BURST = 10_000
+export const DEFAULT_ENVELOPE_BURST = 20_000
 /** Envelopes held while an asynchronous authorization answer is awaited; more is a flood. */
 export const MAX_INBOX_ENVELOPES = 1024
 
