@@ -1,15 +1,14 @@
 /**
  * The file-system blob store (src/adapters/blobstore-fs) on a full disk: a `put` or a receive
  * that runs out of space never leaves a blob that looks complete, leaves no temp file behind, and
- * works again once space returns (a receive resumes from what it kept). This records what the
- * store does today; it does not map ENOSPC to a typed error itself (docs/architecture.md, "Disk full").
+ * works again once space returns (a receive resumes from what it kept); the failure is a typed
+ * StoreError `DISK_FULL` (docs/architecture.md, "Disk full").
  */
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FsBlobStore } from '../../src/adapters/blobstore-fs/index.js'
 import { chunkListOf, CHUNK_SIZE } from '../../src/core/blobs/index.js'
-import { isDiskFull } from '../../src/adapters/storage-sqlite/index.js'
 import { expectBytes, pseudoRandomBytes } from '../helpers/blob-store-suite.js'
 import { mountTmpfs, tmpfsUnavailableReason, type Tmpfs } from './tmpfs.js'
 
@@ -28,7 +27,7 @@ function files(dir: string): string[] {
 }
 
 describe.skipIf(skip !== undefined)('FsBlobStore on a full disk (tmpfs)', () => {
-  it('put: fails with ENOSPC, nothing at the hash, no temp file; works once space returns', async () => {
+  it('put: fails with DISK_FULL, nothing at the hash, no temp file; works once space returns', async () => {
     const disk = mountTmpfs(4 * 1024 * 1024)
     mounts.push(disk)
     const root = join(disk.dir, 'blobs')
@@ -44,7 +43,7 @@ describe.skipIf(skip !== undefined)('FsBlobStore on a full disk (tmpfs)', () => 
       (e: unknown) => e,
     )
     expect(failure, 'the put must fail').toBeDefined()
-    expect(isDiskFull(failure), String(failure)).toBe(true)
+    expect(failure).toMatchObject({ name: 'StoreError', code: 'DISK_FULL' })
     expect(await store.has(hash as never)).toBe(false)
     expect(files(root)).toEqual(before)
     disk.release()
@@ -72,7 +71,7 @@ describe.skipIf(skip !== undefined)('FsBlobStore on a full disk (tmpfs)', () => 
       }
     }
     expect(failure, 'the receive must run out of space').toBeDefined()
-    expect(isDiskFull(failure), String(failure)).toBe(true)
+    expect(failure).toMatchObject({ name: 'StoreError', code: 'DISK_FULL' })
     const commit = await incoming.commit().then(
       () => undefined,
       (e: unknown) => e as { code?: string },

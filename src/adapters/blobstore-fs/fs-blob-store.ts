@@ -15,6 +15,7 @@ import { checkChunkList, sameChunkList } from '../../core/blobs/chunks.js'
 import { CHUNK_SIZE, type BlobStat, type BlobStore, type ChunkList, type IncomingBlob } from '../../core/blobs/port.js'
 import { StoreError, ValidationError } from '../../core/errors.js'
 import { parseBlobHash, randomBytes, type BlobHash } from '../../core/ids.js'
+import { mapDiskFull } from '../storage-sqlite/disk-full.js'
 
 export type { BlobStat } from '../../core/blobs/port.js'
 
@@ -84,9 +85,14 @@ export class FsBlobStore implements BlobStore {
     }
     if (await this.has(hash)) return hash
     const dir = join(this.root, hash.slice(0, 2))
-    await mkdir(dir, { recursive: true, mode: 0o700 })
-    await writeFileAtomically(this.pathOf(hash), bytes, true)
-    await syncDir(dir)
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 })
+      await writeFileAtomically(this.pathOf(hash), bytes, true)
+      await syncDir(dir)
+    } catch (err) {
+      // ENOSPC: StoreError DISK_FULL (nothing is stored: the temp file is removed).
+      throw mapDiskFull(this.root, err)
+    }
     return hash
   }
 
@@ -217,7 +223,7 @@ export class FsBlobStore implements BlobStore {
     checkChunkList(list, this.#maxBytes)
     // Two receives of one hash must not interleave their file operations: queue them.
     const before = this.#receiving.get(list.hash) ?? Promise.resolve()
-    const run = before.then(() => this.#receive(list))
+    const run = before.then(() => this.#receive(list)).catch((err: unknown) => Promise.reject(mapDiskFull(this.root, err)))
     const settled = run.then(
       () => undefined,
       () => undefined,
@@ -341,11 +347,12 @@ class FsIncoming implements IncomingBlob {
   }
 
   append(offset: number, bytes: Uint8Array): Promise<void> {
-    return this.#serial(() => this.#append(offset, bytes))
+    // A full disk is StoreError DISK_FULL; what was kept stays kept, for a later resume.
+    return this.#serial(() => this.#append(offset, bytes)).catch((err: unknown) => Promise.reject(mapDiskFull(this.path, err)))
   }
 
   commit(): Promise<BlobStat> {
-    return this.#serial(() => this.#commit())
+    return this.#serial(() => this.#commit()).catch((err: unknown) => Promise.reject(mapDiskFull(this.path, err)))
   }
 
   discard(): Promise<void> {
