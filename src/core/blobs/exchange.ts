@@ -182,6 +182,8 @@ const MAX_FAILED = 100
  * this many the stream waits for one. Bounds the memory of one-chunk blobs held for their `put`.
  */
 const MAX_COMMITS = 16
+/** Queued items a provider prepares ahead of the one streaming (each holds at most its first chunk). */
+const PREPARE_AHEAD = 4
 const PROGRESS_EVERY_MS = 100
 
 const codeOf = (error: unknown, fallback: string): string => (error instanceof OrbitError ? error.code : fallback)
@@ -629,10 +631,9 @@ export class BlobExchange {
   async #onSmallHeader(r: Request, w: Wanted, list: ChunkList): Promise<void> {
     if (list.chunks[0] !== list.hash) return this.#badItem(r, w, { code: 'BAD_CHUNK_LIST', message: "a one-chunk blob's chunk hash must be its own hash" })
     r.items.shift()
-    const stored = await this.#o.store.has(list.hash)
-    if (stored) this.#finish(w, { ok: true })
-    r.current = { w, list, incoming: undefined, memory: stored ? undefined : [], offset: 0, head: undefined, headEnd: 0 }
-    if (!stored) this.#started(w, list, 0)
+    // Not asked of the store again: `fetch` found it missing, and a `put` of what is already there is a no-op.
+    r.current = { w, list, incoming: undefined, memory: [], offset: 0, head: undefined, headEnd: 0 }
+    this.#started(w, list, 0)
   }
 
   #started(w: Wanted, list: ChunkList, received: number): void {
@@ -936,24 +937,31 @@ export class BlobExchange {
 
   /**
    * One stream per link at a time: the queued items in order. While one item streams, the next
-   * one is prepared (its checks, chunk list and first block read), so that a batch of small logos
-   * does not wait on the store between blobs.
+   * {@link PREPARE_AHEAD} are prepared (their checks, chunk lists and first blocks read), so that
+   * a batch of small logos does not wait on the store between blobs.
    */
   async #serve(s: Serving): Promise<void> {
-    let ahead: { item: QueuedWant; prepared: Promise<Prepared> } | undefined
+    const ahead = new Map<QueuedWant, Promise<Prepared>>()
+    const prepareAhead = (): void => {
+      const next = new Set(s.queue.slice(0, PREPARE_AHEAD))
+      // Items cancelled meanwhile: their reads are dropped.
+      for (const it of ahead.keys()) if (!next.has(it)) ahead.delete(it)
+      for (const it of next) {
+        if (ahead.has(it)) continue
+        const prepared = this.#prepare(s, it)
+        prepared.catch(() => undefined)
+        ahead.set(it, prepared)
+      }
+    }
     while (s.queue.length > 0 && !s.gone && !this.#closed) {
       const item = s.queue.shift()!
-      const prepared = ahead?.item === item ? ahead.prepared : this.#prepare(s, item)
-      ahead = undefined
+      const prepared = ahead.get(item) ?? this.#prepare(s, item)
+      ahead.delete(item)
       s.current = item.id
       try {
         const p = await prepared
         if (!this.#o.isMember(s.device)) return this.#endServing(s)
-        const next = s.queue[0]
-        if (next !== undefined && !s.gone && !this.#closed) {
-          ahead = { item: next, prepared: this.#prepare(s, next) }
-          ahead.prepared.catch(() => undefined)
-        }
+        if (!s.gone && !this.#closed) prepareAhead()
         if ('refuse' in p) this.#send(s, { type: 'refuse', id: item.id, hash: item.hash, code: p.refuse, message: p.message })
         else await this.#stream(s, item, p)
       } catch (error) {
