@@ -256,7 +256,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     // ---- faults ----
     const faultCounts: Record<FaultKind, number> = { cut: 0, drop: 0, kill: 0, move: 0 }
     let lastFaultEnd = Date.now()
-    const inject = async (f: Fault): Promise<void> => {
+    // One fault at a time per device: a fault waits until the previous one on its device is over
+    // (a restarted daemon ready), so a slow restart delays the next fault instead of killing a
+    // daemon that is still starting.
+    const deviceFree: Array<Promise<void>> = dirs.map(() => Promise.resolve())
+    const inject = (f: Fault): Promise<void> => {
+      const done = deviceFree[f.device]!.then(() => injectNow(f))
+      deviceFree[f.device] = done.catch(() => undefined)
+      return done
+    }
+    const injectNow = async (f: Fault): Promise<void> => {
       await sleep(Math.max(0, phaseStart + f.at - Date.now()))
       log(`soak ${elapsed()}: ${describeFault(f)}`)
       faultCounts[f.kind]++
