@@ -12,8 +12,11 @@ import { ConfigStore, openOrbitDatabase } from '../../src/adapters/storage-sqlit
 import { CONFIG_KEYS, storePath } from '../../src/apps/node/data-dir.js'
 import { initDevice, openDevice } from '../../src/apps/node/device.js'
 
-/** Creates `n` member devices in `root`/d0 … d(n-1); returns their data dirs and device ids. */
-export async function members(root: string, n: number): Promise<{ dirs: string[]; ids: string[] }> {
+/**
+ * Creates `n` member devices in `root`/d0 … d(n-1); returns their data dirs and device ids.
+ * `configOf(i)` adds config rows to device `i`'s store (e.g. its STUN servers).
+ */
+export async function members(root: string, n: number, configOf: (i: number) => Record<string, unknown> = () => ({})): Promise<{ dirs: string[]; ids: string[] }> {
   const first = join(root, 'd0')
   await initDevice(first, { name: 'Device 0' })
   const others = Array.from({ length: n - 1 }, (_, k) => ({ name: `Device ${k + 1}`, identity: generateIdentity() }))
@@ -27,6 +30,16 @@ export async function members(root: string, n: number): Promise<{ dirs: string[]
   } finally {
     await device.close()
   }
+  const firstConfig = Object.entries(configOf(0))
+  if (firstConfig.length > 0) {
+    const db = openOrbitDatabase(storePath(first), { create: false })
+    try {
+      const store = new ConfigStore(db)
+      for (const [key, value] of firstConfig) store.set(key, value)
+    } finally {
+      db.close()
+    }
+  }
   const dirs = [first]
   others.forEach((o, k) => {
     const dir = join(root, `d${k + 1}`)
@@ -38,6 +51,7 @@ export async function members(root: string, n: number): Promise<{ dirs: string[]
       const store = new ConfigStore(db)
       store.set(CONFIG_KEYS.deviceId, o.identity.deviceId)
       store.set(CONFIG_KEYS.deviceName, o.name)
+      for (const [key, value] of Object.entries(configOf(k + 1))) store.set(key, value)
     } finally {
       db.close()
     }

@@ -17,16 +17,18 @@ const minutes = Number(process.env.ORBIT_SOAK_MINUTES ?? '1')
 const devices = Number(process.env.ORBIT_SOAK_DEVICES ?? '3')
 // A fixed seed in CI (a failure replays as is); a long run passes its own or a random one.
 const seed = Number(process.env.ORBIT_SOAK_SEED ?? '14001')
+const webrtc = process.env.ORBIT_SOAK_WEBRTC === '1'
 const convergeDeadlineMs = Number(process.env.ORBIT_SOAK_CONVERGE_MS ?? '120000')
 
 describe.skipIf(reason !== undefined)('chaos soak of orbit serve daemons', () => {
   beforeAll(requireBuilt)
 
-  it(`${devices} daemons, ${minutes} min of writes and faults: converge, nothing acknowledged lost (seed ${seed})`, async () => {
-    const s = await runSoak({ minutes, seed, devices, convergeDeadlineMs })
+  it(`${devices} daemons${webrtc ? ' + a WebRTC pair behind NATs' : ''}, ${minutes} min of writes and faults: converge, nothing acknowledged lost (seed ${seed})`, async () => {
+    const s = await runSoak({ minutes, seed, devices, webrtc, convergeDeadlineMs })
     expect(s.problems).toEqual([])
     expect(s.lost).toEqual([])
     expect(s.converged).toBe(true)
+    if (webrtc) expect(s.webrtcLinked).toBe(true)
     // The run did what it says: writes acknowledged on every kind of fault.
     expect(s.acknowledgedTotal).toBeGreaterThan(0)
     expect(s.faults.kill + s.faults.cut + s.faults.drop + s.faults.move).toBeGreaterThan(0)

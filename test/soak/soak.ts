@@ -27,6 +27,8 @@ import { readContact } from '../../src/core/model/records.js'
 import type { Contact, ContactShardDoc } from '../../src/core/model/types.js'
 import { syntheticPng } from '../../bench/synthetic-png.js'
 import { orbit, ServeProcess, type Spawner } from '../daemon/helpers.js'
+import { createNatTopology, type NatTopology } from '../helpers/nat.js'
+import { WEBRTC_CONFIG_KEYS } from '../../src/apps/node/webrtc-config.js'
 import { Prng } from '../helpers/prng.js'
 import { members } from './members.js'
 import { SoakNetwork } from './topology.js'
@@ -36,8 +38,14 @@ export interface SoakOptions {
   /** Length of the fault phase (writers and faults), in minutes. */
   minutes: number
   seed: number
-  /** Daemons (3–5). */
+  /** Daemons on the namespace LANs (3–5). */
   devices: number
+  /**
+   * Two more daemons, each in a home behind its own NAT (test/helpers/nat.ts), that reach the
+   * LANs only through device 0's public address and link each other over WebRTC, signalled
+   * through device 0 (docs/protocol/mesh.md). Default false.
+   */
+  webrtc?: boolean
   /** How long to wait for convergence after the last fault before failing. Default 120 s. */
   convergeDeadlineMs?: number
   /** Progress and the schedule go here. Default: stderr. */
@@ -60,9 +68,14 @@ export interface Fault {
 /** The soak's report (docs/soak.md, "Reading the summary"). */
 export interface SoakSummary {
   seed: number
+  /** Daemons in all (LAN devices, plus the two NAT homes with `webrtc`). */
   devices: number
+  /** With `webrtc`: whether the two NAT homes were linked over WebRTC after the soak (`orbit peers`). */
+  webrtcLinked?: boolean
   minutes: number
   faults: Record<FaultKind, number>
+  /** Scheduled faults not injected: their device was still busy (a slow restart) when the writers stopped. */
+  faultsSkipped: number
   /** CLI writes that exited 0, by kind. */
   acknowledged: Record<WriteKind, number>
   acknowledgedTotal: number
@@ -98,6 +111,8 @@ interface Ack {
 }
 
 const PORT = 7430
+/** Device 0's public address (and its gateway, in the NAT topology's public namespace) with `webrtc`. */
+const UPLINK = { device: '172.31.73.2', gateway: '172.31.73.1' }
 const FAULT_KINDS: readonly FaultKind[] = ['cut', 'drop', 'kill', 'move']
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
@@ -107,20 +122,21 @@ const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).di
  * 3 s and the end of the fault phase, each on a device that has no fault in force then, and each
  * is over before the phase ends. Moves need a third device (two stay on LAN 0).
  */
-export function faultSchedule(seed: number, devices: number, minutes: number): Fault[] {
+export function faultSchedule(seed: number, devices: number, minutes: number, external = 0): Fault[] {
   const prng = new Prng(seed)
   const end = Math.round(minutes * 60_000)
-  const busyUntil = new Array<number>(devices).fill(0)
+  const busyUntil = new Array<number>(devices + external).fill(0)
   const faults: Fault[] = []
   // Roughly one fault start every 2–5 s per three devices.
   for (let at = 3000; ; ) {
-    at += Math.round(prng.int(2000, 5000) * (3 / devices))
+    at += Math.round(prng.int(2000, 5000) * (3 / (devices + external)))
     const kind = prng.pick(devices >= 3 ? FAULT_KINDS : FAULT_KINDS.filter((k) => k !== 'move'))
     const forMs = kind === 'kill' ? prng.int(500, 4000) : kind === 'cut' ? prng.int(2000, 8000) : prng.int(4000, 12_000)
     if (at + forMs > end - 1000) break
     const free = [...busyUntil.keys()].filter((d) => busyUntil[d]! < at)
     // At most one device off LAN 0 at a time would make moves dull; at most devices-2 keeps LAN 0 alive.
-    const candidates = kind === 'move' ? free.filter(() => faults.filter((f) => f.kind === 'move' && f.at + f.forMs > at).length < devices - 2) : free
+    // NAT homes (indices from `devices` on) cannot move; they lose packets, are cut and killed.
+    const candidates = kind === 'move' ? free.filter((d) => d < devices && faults.filter((f) => f.kind === 'move' && f.at + f.forMs > at).length < devices - 2) : free
     if (candidates.length === 0) continue
     const device = prng.pick(candidates)
     const fault: Fault = { at, kind, device, forMs }
@@ -153,20 +169,34 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
   const started = Date.now()
   const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(1)}s`
-  const n = options.devices
-  const schedule = faultSchedule(options.seed, n, options.minutes)
-  log(`soak: seed ${options.seed}, ${n} devices, ${options.minutes} min; replay with --seed ${options.seed} --devices ${n} --minutes ${options.minutes}`)
+  const lanDevices = options.devices
+  const homes = options.webrtc === true ? 2 : 0
+  const n = lanDevices + homes
+  const schedule = faultSchedule(options.seed, lanDevices, options.minutes, homes)
+  log(
+    `soak: seed ${options.seed}, ${lanDevices} LAN devices${homes ? ' + a WebRTC pair behind NATs' : ''}, ${options.minutes} min; ` +
+      `replay with --seed ${options.seed} --devices ${lanDevices} --minutes ${options.minutes}${homes ? ' --webrtc' : ''}`,
+  )
   log(`soak: fault schedule (${schedule.length}):\n${schedule.map((f) => `  ${describeFault(f)}`).join('\n')}`)
 
   const root = mkdtempSync(join(tmpdir(), 'orbit-soak-'))
-  const net = await SoakNetwork.create(n)
+  const net = await SoakNetwork.create(lanDevices)
+  let nat: NatTopology | undefined
   const daemons: Array<ServeProcess | undefined> = new Array(n).fill(undefined)
   const peakKb = new Array<number>(n).fill(0)
   const problems: string[] = []
   let restarts = 0
   let sampler: ReturnType<typeof setInterval> | undefined
   try {
-    const { dirs } = await members(root, n)
+    if (homes > 0) {
+      nat = await createNatTopology()
+      // Device 0 gets a public address next to coturn: the homes reach it through their NATs.
+      await net.addUplink(0, nat.publicNs, 'soak0', UPLINK.device, UPLINK.gateway, '172.31.0.0/16')
+      net.addExternal(nat.a.ns, nat.a.ip)
+      net.addExternal(nat.b.ns, nat.b.ip)
+    }
+    const stun = nat?.stunSpec
+    const { dirs, ids } = await members(root, n, (i) => (i >= lanDevices && stun !== undefined ? { [WEBRTC_CONFIG_KEYS.iceServers]: [stun] } : {}))
     const spawnerOf =
       (i: number): Spawner =>
       (cmd, args, spawnOptions) =>
@@ -179,12 +209,25 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     sampler = setInterval(sample, 1000)
     const start = async (i: number): Promise<void> => {
       // 0.0.0.0: the address changes when the device moves LANs; mDNS follows the interfaces.
-      const d = new ServeProcess(dirs[i]!, ['--listen', `0.0.0.0:${PORT}`, '--no-http'], spawnerOf(i))
+      // A NAT home has no LAN to browse: it knows device 0's public address.
+      const args = i < lanDevices ? ['--listen', `0.0.0.0:${PORT}`] : ['--listen', `${net.devices[i]!.ip}:${PORT}`, '--no-mdns']
+      const d = new ServeProcess(dirs[i]!, [...args, '--no-http'], spawnerOf(i))
       daemons[i] = d
       await d.ready
     }
     await Promise.all(dirs.map((_, i) => start(i)))
     log(`soak ${elapsed()}: ${n} daemons ready`)
+    const cli = (i: number, args: string[]) => orbit(['--data', dirs[i]!, '--json', ...args], { timeoutMs: 60_000 })
+    for (let i = lanDevices; i < n; i++) {
+      // Each home syncs once with device 0 through its daemon, which keeps the link and, through
+      // device 0's mesh signalling, links the other home over WebRTC by itself.
+      for (let attempt = 1; ; attempt++) {
+        const r = await cli(i, ['sync', `${UPLINK.device}:${PORT}`])
+        if (r.code === 0) break
+        if (attempt === 5) throw new Error(`home d${i} could not sync with d0 at ${UPLINK.device}:${PORT}: ${r.stderr}`)
+        await sleep(2000)
+      }
+    }
     // The schedule's clock starts now, with every daemon up.
     const phaseStart = Date.now()
 
@@ -202,7 +245,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     let lastAck = { at: 0, device: -1 }
     const phaseEnd = phaseStart + Math.round(options.minutes * 60_000)
     let writing = true
-    const cli = (i: number, args: string[]) => orbit(['--data', dirs[i]!, '--json', ...args], { timeoutMs: 60_000 })
     const writer = async (i: number): Promise<void> => {
       const prng = new Prng((options.seed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0)
       let k = 0
@@ -256,6 +298,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     // ---- faults ----
     const faultCounts: Record<FaultKind, number> = { cut: 0, drop: 0, kill: 0, move: 0 }
     let lastFaultEnd = Date.now()
+    let skipped = 0
     // One fault at a time per device: a fault waits until the previous one on its device is over
     // (a restarted daemon ready), so a slow restart delays the next fault instead of killing a
     // daemon that is still starting.
@@ -267,6 +310,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     }
     const injectNow = async (f: Fault): Promise<void> => {
       await sleep(Math.max(0, phaseStart + f.at - Date.now()))
+      // On a loaded machine restarts are slow and faults queue up behind them: one that could not
+      // start before the writers stop is skipped (and counted), not injected into an idle network.
+      if (Date.now() > phaseEnd - f.forMs) {
+        skipped++
+        log(`soak ${elapsed()}: skipped (its device was busy until the end): ${describeFault(f)}`)
+        return
+      }
       log(`soak ${elapsed()}: ${describeFault(f)}`)
       faultCounts[f.kind]++
       if (f.kind === 'cut') {
@@ -359,6 +409,21 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
       })
     }
 
+    // ---- the WebRTC pair: the homes linked to each other over WebRTC (not only through d0) ----
+    let webrtcLinked: boolean | undefined
+    if (homes > 0) {
+      const linked = async (): Promise<boolean> => {
+        const r = await cli(lanDevices, ['peers'])
+        if (r.code !== 0) return false
+        const peers = (JSON.parse(r.stdout) as { peers: Array<{ deviceId: string; connected: boolean; link?: string }> }).peers
+        return peers.some((p) => p.deviceId === ids[lanDevices + 1] && p.connected && p.link === 'webrtc')
+      }
+      const until = Date.now() + 90_000
+      while (!(webrtcLinked = await linked()) && Date.now() < until) await sleep(1000)
+      log(`soak ${elapsed()}: the NAT homes ${webrtcLinked ? 'are' : 'are NOT'} linked over WebRTC`)
+      if (!webrtcLinked) problems.push('the two NAT homes did not link over WebRTC within 90 s of convergence')
+    }
+
     // ---- the final checks, daemons running: every referenced blob present (the product says so) ----
     for (let i = 0; i < n; i++) {
       const r = await cli(i, ['blobs'])
@@ -406,8 +471,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     const summary: SoakSummary = {
       seed: options.seed,
       devices: n,
+      ...(webrtcLinked !== undefined ? { webrtcLinked } : {}),
       minutes: options.minutes,
       faults: faultCounts,
+      faultsSkipped: skipped,
       acknowledged,
       acknowledgedTotal: acks.length,
       refused,
@@ -427,6 +494,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     if (sampler !== undefined) clearInterval(sampler)
     await Promise.all(daemons.map((d) => d?.kill()))
     await net.destroy()
+    await nat?.destroy()
     rmSync(root, { recursive: true, force: true })
   }
 }

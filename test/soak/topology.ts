@@ -26,6 +26,8 @@ export interface SoakNetDevice {
   /** The packet drop probability in force, or 0. */
   drop: number
   cut: boolean
+  /** False for a device outside the two LANs (a home behind a NAT, {@link SoakNetwork.addExternal}). */
+  readonly movable: boolean
 }
 
 /** Two LANs of namespaces, with faults that can be injected and healed. */
@@ -66,7 +68,7 @@ export class SoakNetwork {
         const ip = `${subnets[0]}.${i + 10}`
         await run('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'lan0'])
         await run('ip', ['-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', 'lan0'])
-        list.push({ index: i, ns, lan: 0, ip, drop: 0, cut: false })
+        list.push({ index: i, ns, lan: 0, ip, drop: 0, cut: false, movable: true })
       }
       return new SoakNetwork(res, bridgeNs, subnets, list)
     } catch (error) {
@@ -79,6 +81,30 @@ export class SoakNetwork {
     const d = this.devices[index]
     if (d === undefined) throw new Error(`no device ${index} in the soak network`)
     return d
+  }
+
+  /**
+   * Adds a device that lives in namespace `ns` made by another topology (a NAT home of
+   * test/helpers/nat.ts), whose interface is also `lan0`: it can be cut and lose packets, not move.
+   * Its namespace is not deleted here; its processes are killed at `destroy()`.
+   */
+  addExternal(ns: string, ip: string): SoakNetDevice {
+    const d: SoakNetDevice = { index: this.devices.length, ns, lan: 0, ip, drop: 0, cut: false, movable: false }
+    this.devices.push(d)
+    return d
+  }
+
+  /**
+   * Gives LAN device `index` a second interface `wan0` (`addr`/24) into namespace `peerNs`, whose
+   * end `peerIface` gets `gateway`; routes `via` (a CIDR) through it. The NAT topology's public
+   * network reaches the device this way (a LAN device with a public address, the mesh relay).
+   */
+  async addUplink(index: number, peerNs: string, peerIface: string, addr: string, gateway: string, via: string): Promise<void> {
+    const d = this.#device(index)
+    await addVethPair(`${uniqueTag()}u`, { ns: d.ns, name: 'wan0' }, { ns: peerNs, name: peerIface })
+    await run('ip', ['-n', peerNs, 'addr', 'add', `${gateway}/24`, 'dev', peerIface])
+    await run('ip', ['-n', d.ns, 'addr', 'add', `${addr}/24`, 'dev', 'wan0'])
+    await run('ip', ['-n', d.ns, 'route', 'add', via, 'via', gateway])
   }
 
   /** Spawns `cmd args` inside device `index`'s namespace (killed by pid at `destroy()`). */
@@ -127,6 +153,7 @@ export class SoakNetwork {
   /** Moves the device to LAN `lan`: its bridge port changes bridge and `lan0` gets an address there. */
   async move(index: number, lan: 0 | 1): Promise<void> {
     const d = this.#device(index)
+    if (!d.movable) throw new Error(`device ${index} is not on the soak LANs: it cannot move`)
     if (d.lan === lan) return
     const ip = `${this.#subnets[lan]}.${index + 10}`
     // Link down first, as a Wi-Fi roam is: the old address goes before the new one comes.
@@ -145,7 +172,7 @@ export class SoakNetwork {
     for (const d of this.devices) {
       await this.restore(d.index)
       await this.clearDrop(d.index)
-      await this.move(d.index, 0)
+      if (d.movable) await this.move(d.index, 0)
     }
   }
 
