@@ -81,6 +81,8 @@ export interface SoakSummary {
   acknowledgedTotal: number
   /** CLI writes that did not exit 0 (not acknowledged; allowed), by error code. */
   refused: Record<string, number>
+  /** The first message of each refused code, to tell an expected refusal from a product bug. */
+  refusedSample: Record<string, string>
   /** Acknowledged edits missing on some device after convergence (must be 0). */
   lost: string[]
   /** Whether every device converged before the deadline. */
@@ -241,6 +243,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     // ---- writers ----
     const acks: Ack[] = []
     const refused: Record<string, number> = {}
+    const refusedSample: Record<string, string> = {}
     const live: string[] = [] // acknowledged contacts not (acknowledgedly) removed
     let lastAck = { at: 0, device: -1 }
     const phaseEnd = phaseStart + Math.round(options.minutes * 60_000)
@@ -290,6 +293,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
         } else {
           const code = /"code":"([A-Z_]+)"/.exec(r.stderr)?.[1] ?? `exit ${r.code}`
           refused[code] = (refused[code] ?? 0) + 1
+          refusedSample[code] ??= `${args.slice(0, 2).join(' ')}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`.slice(0, 300)
         }
         await sleep(prng.int(200, 1500))
       }
@@ -478,6 +482,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
       acknowledged,
       acknowledgedTotal: acks.length,
       refused,
+      refusedSample,
       lost: [...lost],
       converged,
       convergeMs,
