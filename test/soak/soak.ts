@@ -444,7 +444,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     sample()
     for (const [i, d] of daemons.entries()) {
       const code = await d!.stop()
-      if (code !== 0) problems.push(`d${i}: orbit serve exited ${code} on SIGTERM: ${d!.stderr.trim().split('\n').slice(-5).join(' | ').slice(0, 600)}`)
+      if (code !== 0) problems.push(`d${i}: orbit serve exited ${code} on SIGTERM: ${d!.stderr.trim().split('\n').slice(-30).join(' | ').slice(0, 3000)}`)
     }
     const stopped = dirs.map((_, i) => listing(i))
     let reference: { heads: string[][]; state: unknown[] } | undefined
