@@ -13,7 +13,7 @@ import type { BlobHash } from '../../core/ids.js'
 import type { SyncReport } from '../../core/engine/sync-session.js'
 import type { BlobStatus, DeviceRow, NodeBlobFetchResult, InviteInfo, OfflineAccept, OfflineInvite, OrbitApi, PeerRow, SyncHistoryEntry, WorkspaceApi } from '../node/api.js'
 import { WORKSPACE_METHODS, type WorkspaceMethod } from '../node/api-methods.js'
-import { readDaemonLock, type DaemonLockInfo } from '../node/lock.js'
+import { pidAlive, readDaemonLock, type DaemonLockInfo } from '../node/lock.js'
 import type { QrExportResult, QrImportResult } from '../node/qr-sync.js'
 import type { WebRtcSyncReport } from '../node/webrtc-sync.js'
 import { CONTROL_VERSION, MAX_BLOB_PART, MAX_CONTROL_LINE, PeersResultSchema, ResponseSchema, SyncHistoryResultSchema, type ControlErrorBody, type ControlOp, type OpParams } from './protocol.js'
@@ -34,22 +34,49 @@ export function errorFromBody(body: ControlErrorBody): OrbitError {
   return error
 }
 
+/** How long a command waits for a starting daemon (its lock taken, its socket not yet listening). */
+export const DAEMON_START_WAIT_MS = 30_000
+
 /**
  * Sends one request and resolves with its result.
+ *
+ * A daemon takes its lock before it opens the store and listens on its socket (docs/protocol/control.md),
+ * so a command run while it starts (or restarts) finds a live lock and no listener. When the
+ * endpoint names the daemon's `pid` and that process is alive, a refused or missing socket is
+ * retried (50 ms doubling to 500 ms, for at most `startWaitMs`): the request was never delivered,
+ * so nothing runs twice.
+ *
  * @throws the daemon's error (same `name`/`code`), or WireError `DAEMON_UNREACHABLE`.
  */
-export function callDaemon<O extends ControlOp>(
-  endpoint: Pick<DaemonEndpoint, 'control'>,
+export async function callDaemon<O extends ControlOp>(
+  endpoint: Pick<DaemonEndpoint, 'control'> & Partial<Pick<DaemonEndpoint, 'pid'>>,
   op: O,
   params: OpParams<O>,
-  options: { timeoutMs?: number } = {},
+  options: { timeoutMs?: number; startWaitMs?: number } = {},
 ): Promise<unknown> {
+  const deadline = Date.now() + (options.startWaitMs ?? DAEMON_START_WAIT_MS)
+  for (let pause = 50; ; pause = Math.min(2 * pause, 500)) {
+    try {
+      return await callDaemonOnce(endpoint, op, params, options)
+    } catch (error) {
+      const starting = error instanceof Error && notListening.has(error) && endpoint.pid !== undefined && pidAlive(endpoint.pid) && Date.now() + pause < deadline
+      if (!starting) throw error
+      await new Promise((resolve) => setTimeout(resolve, pause))
+    }
+  }
+}
+
+/** Errors of a socket that refused the connection or did not exist yet: nothing was sent. */
+const notListening = new WeakSet<Error>()
+
+function callDaemonOnce<O extends ControlOp>(endpoint: Pick<DaemonEndpoint, 'control'>, op: O, params: OpParams<O>, options: { timeoutMs?: number }): Promise<unknown> {
   const id = randomBytes(6).toString('hex')
   const timeoutMs = options.timeoutMs ?? 120_000
   return new Promise((resolve, reject) => {
     const socket = connect(endpoint.control)
     let buffer = ''
     let settled = false
+    let connected = false
     const finish = (fn: () => void): void => {
       if (settled) return
       settled = true
@@ -62,7 +89,10 @@ export function callDaemon<O extends ControlOp>(
       timeoutMs,
     )
     socket.setEncoding('utf8')
-    socket.on('connect', () => socket.write(JSON.stringify({ v: CONTROL_VERSION, id, op, params }) + '\n'))
+    socket.on('connect', () => {
+      connected = true
+      socket.write(JSON.stringify({ v: CONTROL_VERSION, id, op, params }) + '\n')
+    })
     socket.on('data', (chunk: string) => {
       buffer += chunk
       if (buffer.length > MAX_CONTROL_LINE) return finish(() => reject(new WireError('daemon answer too long', { code: 'BAD_RESPONSE' })))
@@ -80,14 +110,15 @@ export function callDaemon<O extends ControlOp>(
       })
     })
     socket.on('error', (error) =>
-      finish(() =>
-        reject(
-          new WireError(`cannot reach the daemon at ${endpoint.control}: ${error.message}; is \`orbit serve\` still running?`, {
-            code: 'DAEMON_UNREACHABLE',
-            cause: error,
-          }),
-        ),
-      ),
+      finish(() => {
+        const code = (error as NodeJS.ErrnoException).code
+        const unreachable = new WireError(`cannot reach the daemon at ${endpoint.control}: ${error.message}; is \`orbit serve\` still running?`, {
+          code: 'DAEMON_UNREACHABLE',
+          cause: error,
+        })
+        if (!connected && (code === 'ECONNREFUSED' || code === 'ENOENT')) notListening.add(unreachable)
+        reject(unreachable)
+      }),
     )
     socket.on('close', () => finish(() => reject(new WireError('the daemon closed the connection', { code: 'DAEMON_UNREACHABLE' }))))
   })
