@@ -12,6 +12,7 @@ import { membershipPolicy } from '../../core/engine/membership.js'
 import type { SessionRecorder } from '../../core/engine/session-recorder.js'
 import { settleSyncStateSaves, workspaceDocIds, type SyncReport } from '../../core/engine/sync-session.js'
 import { DocHeadsStore } from '../../adapters/storage-sqlite/index.js'
+import { takeWriterLock } from './writer-lock.js'
 import { openDevice, type OrbitDevice } from './device.js'
 import { parseHostPort, readKnownPeers } from './known-peers.js'
 import { resolveMember } from './members.js'
@@ -29,11 +30,18 @@ export interface DirectSyncOptions {
 
 /** Runs one session against `target` on the device in `dataDir`, then closes it. */
 export async function syncDirect(dataDir: string, options: DirectSyncOptions): Promise<SyncReport> {
-  const device = await openDevice(dataDir, options.logger === undefined ? {} : { logger: options.logger })
+  // The data dir's one writer for the session (writer-lock.ts): what it receives is stored before
+  // a daemon starting meanwhile loads anything.
+  const unlock = await takeWriterLock(dataDir)
   try {
-    return await syncDirectOn(device, options)
+    const device = await openDevice(dataDir, options.logger === undefined ? {} : { logger: options.logger })
+    try {
+      return await syncDirectOn(device, options)
+    } finally {
+      await device.close()
+    }
   } finally {
-    await device.close()
+    unlock()
   }
 }
 

@@ -28,6 +28,7 @@ import { DEFAULT_MAX_FRAME_BYTES } from '../../adapters/transport-tcp/index.js'
 import { CONFIG_KEYS } from './data-dir.js'
 import { assertMayJoin } from './join-rules.js'
 import { openDevice, recordLayout } from './device.js'
+import { takeWriterLock } from './writer-lock.js'
 import { IndexProjector } from './projection.js'
 import { readDaemonLock } from './lock.js'
 import { parseHostPort, rememberPeerAddress } from './known-peers.js'
@@ -57,10 +58,8 @@ export interface JoinResult {
  *   when the inviter cannot be reached.
  */
 export async function joinWorkspace(dataDir: string, codeText: string, options: JoinOptions = {}): Promise<JoinResult> {
-  const now = options.now ?? Date.now
-  const started = now()
-  const invite = parseInviteCode(codeText)
-  assertInviteUsable(invite, now())
+  // A bad code is refused first, whatever else is true (and again, cheaply, in `join`).
+  assertInviteUsable(parseInviteCode(codeText), (options.now ?? Date.now)())
   const daemon = readDaemonLock(dataDir)
   if (daemon !== undefined) {
     throw new StoreError(
@@ -68,6 +67,20 @@ export async function joinWorkspace(dataDir: string, codeText: string, options: 
       { code: 'DAEMON_RUNNING' },
     )
   }
+  // The data dir's one writer while it joins (writer-lock.ts).
+  const unlock = await takeWriterLock(dataDir)
+  try {
+    return await join(dataDir, codeText, options)
+  } finally {
+    unlock()
+  }
+}
+
+async function join(dataDir: string, codeText: string, options: JoinOptions): Promise<JoinResult> {
+  const now = options.now ?? Date.now
+  const started = now()
+  const invite = parseInviteCode(codeText)
+  assertInviteUsable(invite, now())
   const log = options.logger ?? silentLogger
   const device = await openDevice(dataDir, { logger: log, now })
   let accept: PairAccept | undefined

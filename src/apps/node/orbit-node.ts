@@ -25,6 +25,7 @@ import { createSyncStore, type SyncStore, type SyncStoreState } from '../../core
 import { DocHeadsStore } from '../../adapters/storage-sqlite/index.js'
 import { localApi, type InviteInfo, type LocalApi, type OrbitApi } from './api.js'
 import { initDevice, openDevice, type OrbitDevice } from './device.js'
+import { takeWriterLock } from './writer-lock.js'
 import { advertisedAddresses, formatHostPort, parseHostPort } from './known-peers.js'
 import { resolveMember } from './members.js'
 import { deviceSyncState } from './sync-state.js'
@@ -123,14 +124,25 @@ export async function createOrbitNode(options: OrbitNodeOptions): Promise<OrbitN
     }
   }
   const logger = options.logger ?? silentLogger
-  const device = await openDevice(options.dataDir, { logger, ...(options.now === undefined ? {} : { now: options.now }) })
+  // The node is the data dir's one writer while it runs (src/apps/node/writer-lock.ts): a command
+  // that opened the store itself while no daemon ran finishes — flushed — before this loads a
+  // document, or it would never see that command's write.
+  const unlock = await takeWriterLock(options.dataDir)
+  let device: OrbitDevice
+  try {
+    device = await openDevice(options.dataDir, { logger, ...(options.now === undefined ? {} : { now: options.now }) })
+  } catch (error) {
+    unlock()
+    throw error
+  }
   try {
     // No shard is loaded here: a peer's hello summary says which ones a sync needs (DocLoader).
-    const node = new Node(device, options, logger)
+    const node = new Node(device, options, logger, unlock)
     await node.start()
     return node
   } catch (error) {
     await device.close().catch(() => undefined)
+    unlock()
     throw error
   }
 }
@@ -158,6 +170,7 @@ class Node implements OrbitNode {
     readonly device: OrbitDevice,
     readonly options: OrbitNodeOptions,
     logger: Logger,
+    private readonly unlockWriters: () => void,
   ) {
     this.#now = options.now ?? Date.now
     this.store = createSyncStore({ localDeviceId: device.identity.deviceId, now: this.#now })
@@ -328,6 +341,10 @@ class Node implements OrbitNode {
     await this.qr.close()
     await this.lan.close()
     await settleSyncStateSaves()
-    await this.device.close()
+    try {
+      await this.device.close()
+    } finally {
+      this.unlockWriters()
+    }
   }
 }

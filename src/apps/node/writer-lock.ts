@@ -1,5 +1,6 @@
 /**
- * One writer at a time per data dir, for commands that open the device themselves (no daemon).
+ * One writer at a time per data dir: commands that open the device themselves (no daemon), and
+ * the node (`orbit serve`, createOrbitNode) from before it opens the store until it has closed it.
  *
  * Two writers on one store each hold their own in-memory documents: the second one's projection
  * can mark a shard clean at a generation that includes a change it never loaded, and its listing
