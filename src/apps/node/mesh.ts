@@ -204,7 +204,15 @@ export class Mesh {
           },
         })
       })
-      const via = this.relay.send(message)
+      // Awaited below, unless the send throws first: then its rejection at close() must not be unhandled.
+      answered.catch(() => undefined)
+      let via: DeviceId
+      try {
+        via = this.relay.send(message)
+      } catch (error) {
+        this.#waiting.delete(id)
+        throw error
+      }
       this.#log.info('offer sent through the mesh', { to, via })
       const answer = await answered
       const connection = await offer.accept(answer.code)
