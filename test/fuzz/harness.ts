@@ -13,6 +13,7 @@
  * early at `ciMs` wall time on a slow machine (the count reached is reported). `npm run fuzz --
  * --minutes N` (scripts/fuzz.mjs) sets `ORBIT_FUZZ_MS` and the runner then goes by time alone.
  */
+import { concatBytes } from '../../src/core/crypto/bytes.js'
 import { OrbitError } from '../../src/core/errors.js'
 import { Prng, scenarioSeed } from '../helpers/prng.js'
 
@@ -199,18 +200,18 @@ export function mutateOnce(prng: Prng, bytes: Uint8Array): Uint8Array {
       // extension with random bytes or repeats of the tail
       const extra = new Uint8Array(prng.chance(0.1) ? prng.int(256, 4096) : prng.int(1, 32))
       for (let i = 0; i < extra.length; i++) extra[i] = prng.chance(0.5) ? prng.int(0, 255) : (b[b.length - 1 - (i % Math.max(1, b.length))] ?? 0)
-      return concat(b, extra)
+      return concatBytes(b, extra)
     }
     case 4: {
       // cut a slice out
       const i = at()
-      return concat(b.subarray(0, i), b.subarray(Math.min(b.length, i + prng.int(1, 16))))
+      return concatBytes(b.subarray(0, i), b.subarray(Math.min(b.length, i + prng.int(1, 16))))
     }
     case 5: {
       // duplicate a slice
       const i = at()
       const j = Math.min(b.length, i + prng.int(1, 32))
-      return concat(b.subarray(0, j), b.subarray(i, j), b.subarray(j))
+      return concatBytes(b.subarray(0, j), b.subarray(i, j), b.subarray(j))
     }
     case 6: {
       // a length field: a 32-bit (or 16-bit, or 8-bit) big-endian value at a random place
@@ -232,7 +233,7 @@ export function mutateOnce(prng: Prng, bytes: Uint8Array): Uint8Array {
       // a huge or odd CBOR head spliced in (replacing a few bytes or inserted)
       const head = Uint8Array.from(prng.pick(HUGE_CBOR_HEADS))
       const i = at()
-      return concat(b.subarray(0, i), head, b.subarray(Math.min(b.length, i + (prng.chance(0.5) ? prng.int(0, 9) : 0))))
+      return concatBytes(b.subarray(0, i), head, b.subarray(Math.min(b.length, i + (prng.chance(0.5) ? prng.int(0, 9) : 0))))
     }
     case 9: {
       // swap two bytes
@@ -248,7 +249,7 @@ export function mutateOnce(prng: Prng, bytes: Uint8Array): Uint8Array {
       // a run of one byte (long strings, zero fill)
       const i = at()
       const run = new Uint8Array(prng.int(1, 64)).fill(prng.pick([0, 0xff, 0x41, prng.int(0, 255)]))
-      return concat(b.subarray(0, i), run, b.subarray(i))
+      return concatBytes(b.subarray(0, i), run, b.subarray(i))
     }
   }
 }
@@ -282,14 +283,3 @@ export function mutateText(prng: Prng, seeds: readonly string[]): string {
   return text
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0
-  for (const p of parts) n += p.length
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
-}

@@ -20,6 +20,7 @@
  *   whole blob; the next item prepared while one streams), never has more bytes in flight than the
  *   receiver granted, and refuses items beyond a bounded queue (`BUSY`).
  */
+import { concatAll } from '../crypto/bytes.js'
 import { OrbitError, WireError } from '../errors.js'
 import type { BlobHash, DeviceId } from '../ids.js'
 import { silentLogger, type Logger } from '../log.js'
@@ -734,7 +735,7 @@ export class BlobExchange {
     let failure: Failure | undefined
     try {
       if (c.memory !== undefined) {
-        const bytes = concat(c.memory, c.list.size)
+        const bytes = c.memory.length === 1 ? c.memory[0]! : concatAll(c.memory)
         c.memory = undefined
         this.#o.validateHead?.(bytes, c.list)
         await this.#o.store.put(bytes, c.list.hash)
@@ -1044,18 +1045,6 @@ export class BlobExchange {
     }
     this.#send(s, { type: 'end', id, hash })
   }
-}
-
-/** The pieces of one blob in one buffer of `size` bytes. */
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  if (parts.length === 1 && parts[0]!.length === size) return parts[0]!
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
 }
 
 function newWanted(hash: BlobHash): Wanted {
