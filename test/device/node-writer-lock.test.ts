@@ -4,7 +4,7 @@
  * command's write is in what the node serves. Without the lock the node loaded the documents
  * under the command's feet and never saw its edit (found by the chaos soak, docs/soak.md).
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -52,5 +52,13 @@ describe('the node and the writer lock', () => {
     expect(ran, 'the command must wait for the node').toBe(false)
     await node.stop()
     expect(await command).toContain('From The Node')
+  })
+
+  it('a node on a data dir with no store is refused NOT_INITIALISED and leaves the dir as it was (no lock file)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'orbit-node-lock-'))
+    dirs.push(dir)
+    await expect(createOrbitNode({ dataDir: dir, background: false })).rejects.toMatchObject({ name: 'StoreError', code: 'NOT_INITIALISED' })
+    await expect(createOrbitNode({ dataDir: join(dir, 'missing'), background: false })).rejects.toMatchObject({ name: 'StoreError', code: 'NOT_INITIALISED' })
+    expect(readdirSync(dir)).toEqual([])
   })
 })

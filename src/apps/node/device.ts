@@ -297,10 +297,12 @@ function notSavedInProcess(dataDir: string, cause: unknown): StoreError {
 }
 
 /**
- * Takes the writer lock, after refusing what `openDevice` would refuse (missing, foreign or
- * corrupt store) without creating the lock file: a refused command leaves the data dir as it was.
+ * Takes the data dir's writer lock (writer-lock.ts), after refusing what `openDevice` would refuse
+ * (missing, foreign or corrupt store) without creating the lock file: a refused command leaves the
+ * data dir as it was. Returns the function that releases it.
+ * @throws StoreError `NOT_INITIALISED` and the store's refusals, `WRITER_BUSY` after the bounded wait.
  */
-async function lockWriters(dataDir: string): Promise<() => void> {
+export async function lockWriters(dataDir: string): Promise<() => void> {
   const file = storePath(dataDir)
   if (!existsSync(file)) throw notInitialised(dataDir)
   openForProbe(file)?.close()

@@ -12,8 +12,7 @@ import { membershipPolicy } from '../../core/engine/membership.js'
 import type { SessionRecorder } from '../../core/engine/session-recorder.js'
 import { settleSyncStateSaves, workspaceDocIds, type SyncReport } from '../../core/engine/sync-session.js'
 import { DocHeadsStore } from '../../adapters/storage-sqlite/index.js'
-import { takeWriterLock } from './writer-lock.js'
-import { openDevice, type OrbitDevice } from './device.js'
+import { lockWriters, openDevice, type OrbitDevice } from './device.js'
 import { parseHostPort, readKnownPeers } from './known-peers.js'
 import { resolveMember } from './members.js'
 import { DEFAULT_SYNC_TIMEOUT_MS, LanTier } from './tiers/lan-tier.js'
@@ -32,7 +31,7 @@ export interface DirectSyncOptions {
 export async function syncDirect(dataDir: string, options: DirectSyncOptions): Promise<SyncReport> {
   // The data dir's one writer for the session (writer-lock.ts): what it receives is stored before
   // a daemon starting meanwhile loads anything.
-  const unlock = await takeWriterLock(dataDir)
+  const unlock = await lockWriters(dataDir)
   try {
     const device = await openDevice(dataDir, options.logger === undefined ? {} : { logger: options.logger })
     try {

@@ -27,8 +27,7 @@ import { FramedSocket } from '../../adapters/transport-tcp/framed-socket.js'
 import { DEFAULT_MAX_FRAME_BYTES } from '../../adapters/transport-tcp/index.js'
 import { CONFIG_KEYS } from './data-dir.js'
 import { assertMayJoin } from './join-rules.js'
-import { openDevice, recordLayout } from './device.js'
-import { takeWriterLock } from './writer-lock.js'
+import { lockWriters, openDevice, recordLayout } from './device.js'
 import { IndexProjector } from './projection.js'
 import { readDaemonLock } from './lock.js'
 import { parseHostPort, rememberPeerAddress } from './known-peers.js'
@@ -68,7 +67,7 @@ export async function joinWorkspace(dataDir: string, codeText: string, options: 
     )
   }
   // The data dir's one writer while it joins (writer-lock.ts).
-  const unlock = await takeWriterLock(dataDir)
+  const unlock = await lockWriters(dataDir)
   try {
     return await join(dataDir, codeText, options)
   } finally {

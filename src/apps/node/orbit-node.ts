@@ -24,8 +24,7 @@ import type { Tier } from '../../core/engine/tier.js'
 import { createSyncStore, type SyncStore, type SyncStoreState } from '../../core/sync/store.js'
 import { DocHeadsStore } from '../../adapters/storage-sqlite/index.js'
 import { localApi, type InviteInfo, type LocalApi, type OrbitApi } from './api.js'
-import { initDevice, openDevice, type OrbitDevice } from './device.js'
-import { takeWriterLock } from './writer-lock.js'
+import { initDevice, lockWriters, openDevice, type OrbitDevice } from './device.js'
 import { advertisedAddresses, formatHostPort, parseHostPort } from './known-peers.js'
 import { resolveMember } from './members.js'
 import { deviceSyncState } from './sync-state.js'
@@ -127,7 +126,7 @@ export async function createOrbitNode(options: OrbitNodeOptions): Promise<OrbitN
   // The node is the data dir's one writer while it runs (src/apps/node/writer-lock.ts): a command
   // that opened the store itself while no daemon ran finishes — flushed — before this loads a
   // document, or it would never see that command's write.
-  const unlock = await takeWriterLock(options.dataDir)
+  const unlock = await lockWriters(options.dataDir)
   let device: OrbitDevice
   try {
     device = await openDevice(options.dataDir, { logger, ...(options.now === undefined ? {} : { now: options.now }) })
