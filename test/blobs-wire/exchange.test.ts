@@ -88,31 +88,31 @@ describe('fetching', () => {
   })
 })
 
-/** A store that serves `hash` with its bytes damaged in one piece (a lying provider). */
-function damaging(store: BlobStore): BlobStore {
+/** `store` with some of its methods replaced; the rest are its own. */
+function overriding(store: BlobStore, methods: Partial<BlobStore>): BlobStore {
   return new Proxy(store, {
     get(target, prop) {
-      if (prop === 'read')
-        return async (hash: BlobHash, offset: number, length: number) => {
-          const out = (await target.read(hash, offset, length)).slice()
-          if (offset === 0) out[7] = (out[7]! + 1) & 0xff
-          return out
-        }
+      if (Object.hasOwn(methods, prop)) return (methods as Record<string | symbol, unknown>)[prop]
       const v = Reflect.get(target, prop) as unknown
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
     },
   })
 }
 
-/** A store whose `have` answers are slow: its provider answers the query last. */
-function slowToAnswer(store: BlobStore, ms = 30): BlobStore {
-  return new Proxy(store, {
-    get(target, prop) {
-      if (prop === 'has') return async (hash: BlobHash) => (await new Promise((r) => setTimeout(r, ms)), target.has(hash))
-      const v = Reflect.get(target, prop) as unknown
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+/** A store that serves `hash` with its bytes damaged in one piece (a lying provider). */
+function damaging(store: BlobStore): BlobStore {
+  return overriding(store, {
+    read: async (hash: BlobHash, offset: number, length: number) => {
+      const out = (await store.read(hash, offset, length)).slice()
+      if (offset === 0) out[7] = (out[7]! + 1) & 0xff
+      return out
     },
   })
+}
+
+/** A store whose `have` answers are slow: its provider answers the query last. */
+function slowToAnswer(store: BlobStore, ms = 30): BlobStore {
+  return overriding(store, { has: async (hash: BlobHash) => (await new Promise((r) => setTimeout(r, ms)), store.has(hash)) })
 }
 
 describe('liars', () => {
@@ -159,13 +159,7 @@ describe('liars', () => {
     const blob = bytes(4000, 12)
     const hash = chunkListOf(blob).hash
     const lying = (store: BlobStore): BlobStore =>
-      new Proxy(store, {
-        get(target, prop) {
-          if (prop === 'chunks') return async (h: BlobHash) => ({ ...(await target.chunks(h))!, chunks: ['0'.repeat(64)] })
-          const v = Reflect.get(target, prop) as unknown
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
-        },
-      })
+      overriding(store, { chunks: async (h: BlobHash) => ({ ...(await store.chunks(h))!, chunks: ['0'.repeat(64)] }) })
     const liar = make('liar', { wrapStore: lying })
     const b = make('b')
     await liar.store.put(blob)
@@ -182,15 +176,11 @@ describe('liars', () => {
     // The liar holds `fake` but claims it is `hash`, with a chunk list that matches `fake`.
     const lyingStore = (store: BlobStore): BlobStore => {
       const fakeHash = chunkListOf(fake).hash
-      return new Proxy(store, {
-        get(target, prop) {
-          const redirect = (h: BlobHash): BlobHash => (h === hash ? fakeHash : h)
-          if (prop === 'has') return (h: BlobHash) => target.has(redirect(h))
-          if (prop === 'read') return (h: BlobHash, o: number, l: number) => target.read(redirect(h), o, l)
-          if (prop === 'chunks') return async (h: BlobHash) => (h === hash ? { ...chunkListOf(fake), hash } : target.chunks(h))
-          const v = Reflect.get(target, prop) as unknown
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
-        },
+      const redirect = (h: BlobHash): BlobHash => (h === hash ? fakeHash : h)
+      return overriding(store, {
+        has: (h: BlobHash) => store.has(redirect(h)),
+        read: (h: BlobHash, o: number, l: number) => store.read(redirect(h), o, l),
+        chunks: async (h: BlobHash) => (h === hash ? { ...chunkListOf(fake), hash } : store.chunks(h)),
       })
     }
     const liar = make('liar', { wrapStore: lyingStore })
