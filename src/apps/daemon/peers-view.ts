@@ -6,7 +6,7 @@
 import type { DeviceId } from '../../core/ids.js'
 import type { PeerRow } from '../node/api.js'
 import type { OrbitNode } from '../node/orbit-node.js'
-import { formatHostPort, readKnownPeers } from '../node/known-peers.js'
+import { formatHostPort, parseHostPort, readKnownPeers } from '../node/known-peers.js'
 import { deviceSyncState, peerSyncView, type ConditionProvider } from '../node/sync-state.js'
 
 /**
@@ -34,7 +34,7 @@ export function peerRows(node: OrbitNode, condition?: ConditionProvider): PeerRo
     return {
       deviceId: id,
       name: member?.name ?? info?.deviceName ?? '?',
-      addresses: [...new Set([...(via ? [via] : []), ...seen, ...(known[id] ?? [])])],
+      addresses: rowAddresses(via, [...seen, ...(known[id] ?? [])]),
       lastSeen: info?.lastSeen ?? null,
       paired: status === 'member',
       revoked: status === 'revoked',
@@ -44,6 +44,33 @@ export function peerRows(node: OrbitNode, condition?: ConditionProvider): PeerRo
       sync: peerSyncView(sync.peerSync(id), why(id as DeviceId), fallbackReason(status, connected.has(id), via)),
     }
   })
+}
+
+const hostOf = (address: string): string | undefined => {
+  try {
+    return parseHostPort(address).host
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A row's addresses, each `host:port` (PeerRow): the live link's first, then where it was
+ * discovered or reached before. A link this device dialled is listed as dialled; a link the peer
+ * opened comes from an address but not from a port anyone can dial (the source port is the peer's
+ * own ephemeral one), so the listed endpoints at that address go first instead, and a bare source
+ * address is never listed.
+ * @param via where the live link was reached (`host:port`) or came from (an address), if any
+ * @param listed the discovered and remembered `host:port` endpoints
+ */
+export function rowAddresses(via: string | undefined, listed: readonly string[]): string[] {
+  let first: string[] = []
+  if (via !== undefined && hostOf(via) !== undefined) first = [via]
+  else if (via !== undefined) {
+    const from = via.replace(/^::ffff:/, '')
+    first = listed.filter((a) => hostOf(a) === from)
+  }
+  return [...new Set([...first, ...listed])]
 }
 
 /** Without an orchestrator's condition: what the membership and the LAN tier say. */
