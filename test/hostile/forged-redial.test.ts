@@ -3,7 +3,9 @@
  * nothing (it accepts and hangs up: no key, so no quarantine) — real packets on a namespace LAN,
  * real `orbit serve` children; each announcement with a new port (docs/protocol/lan.md, "TXT record" and "Limits"). The daemon tries
  * such an announced endpoint with a backoff (5 s, doubling), not at the forger's pace; the
- * member's name and link are untouched and its sync goes on. Quarantine of an address that proves
+ * member's name and link are untouched and its sync goes on. While the member is offline, the same
+ * backoff holds the orchestrator's dials too: an announcement whose every address is backed off
+ * pokes nothing, and the member, once back, connects. Quarantine of an address that proves
  * another key is test/discovery/serve-netns.test.ts.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -41,6 +43,29 @@ describe.skipIf(skip !== undefined)('a repeated forged announcement is not diall
     (cmd, args, options) =>
       lan!.spawnIn(lan!.devices[i]!.ns, cmd, args, options)
 
+  /** Device 2 announces `deviceId` at its own address and `port`, under another name. */
+  const forge = async (port: number, deviceId: string): Promise<void> => {
+    const n2 = lan!.devices[2]!
+    const child = lan!.spawnIn(n2.ns, process.execPath, [
+      `${PEERS_DIR}/forge.mjs`,
+      JSON.stringify({ ip: n2.ip, instance: deviceId, port, txt: [`id=${deviceId}`, 'name=Evil twin', 'pv=1'] }),
+    ])
+    await new Promise((r) => child.once('exit', r))
+  }
+
+  /** Starts the hang-up listener on device 2; `dials()` counts the connections it accepted. */
+  async function hangUpListener(ip: string): Promise<{ dials: () => number }> {
+    const listener = lan!.spawnIn(lan!.devices[2]!.ns, process.execPath, ['-e', HANG_UP, ip])
+    let buffered = ''
+    await new Promise<void>((resolve) =>
+      listener.stdout!.setEncoding('utf8').on('data', (s: string) => {
+        buffered += s
+        if (buffered.includes('listening')) resolve()
+      }),
+    )
+    return { dials: () => buffered.split('\n').filter((l) => l === 'conn').length }
+  }
+
   it('12 announcements, each with a new port, of an address that proves nothing: a handful of dials, the member untouched', async () => {
     lan = await createLan({ devices: 3 })
     const [, , n2] = lan.devices
@@ -53,28 +78,13 @@ describe.skipIf(skip !== undefined)('a repeated forged announcement is not diall
       (await orbitJson<{ peers: Array<{ deviceId: string; name: string; connected: boolean }> }>(a, ['peers'])).peers.find((r) => r.deviceId === ready1.deviceId)
     await until(async () => (await bRow())?.connected === true)
 
-    const listener = lan.spawnIn(n2!.ns, process.execPath, ['-e', HANG_UP, n2!.ip])
-    let dials = 0
-    let buffered = ''
-    await new Promise<void>((resolve) =>
-      listener.stdout!.setEncoding('utf8').on('data', (s: string) => {
-        buffered += s
-        if (buffered.includes('listening')) resolve()
-        dials = buffered.split('\n').filter((l) => l === 'conn').length
-      }),
-    )
+    const listener = await hangUpListener(n2!.ip)
     // A new port each time: each announcement changes the endpoint, so each one is news.
-    const forge = async (port: number): Promise<void> => {
-      const child = lan!.spawnIn(n2!.ns, process.execPath, [
-        `${PEERS_DIR}/forge.mjs`,
-        JSON.stringify({ ip: n2!.ip, instance: ready1.deviceId, port, txt: [`id=${ready1.deviceId}`, 'name=Evil twin', 'pv=1'] }),
-      ])
-      await new Promise((r) => child.once('exit', r))
-    }
     for (let i = 0; i < 12; i++) {
-      await forge(7000 + i)
+      await forge(7000 + i, ready1.deviceId)
       await sleep(500)
     }
+    const dials = listener.dials()
     console.info(`forged endpoint announced 12 times; dialled ${dials} times`)
     // Tried (it is only a hint until a handshake proves it), then backed off: 5 s, then 10 s.
     expect(dials).toBeGreaterThanOrEqual(1)
@@ -82,5 +92,40 @@ describe.skipIf(skip !== undefined)('a repeated forged announcement is not diall
     expect(await bRow()).toMatchObject({ name: 'B', connected: true })
     await orbitJson(b, ['contact', 'add', '--name', 'Still syncing'])
     await until(async () => (await contactNames(a)).includes('Still syncing'))
+  }, 120_000)
+
+  it('while the member is offline, 16 forged announcements (a new port each) of an address that proves nothing: the backoff bounds the dials, and the member connects when it is back', async () => {
+    lan = await createLan({ devices: 3 })
+    const [, , n2] = lan.devices
+    const [a, b] = [scratch.dir(), scratch.dir()]
+    const ready0 = (await scratch.serve(a, ['--name', 'A', '--no-http'], inNs(0)).ready) as unknown as { invite: { code: string } }
+    await orbitJson(b, ['init', '--name', 'B'])
+    await orbitJson(b, ['pair', 'join', ready0.invite.code], { spawner: inNs(1) })
+    const dB = scratch.serve(b, ['--no-http'], inNs(1))
+    const ready1 = (await dB.ready) as unknown as { deviceId: string }
+    const bRow = async (): Promise<{ name: string; connected: boolean } | undefined> =>
+      (await orbitJson<{ peers: Array<{ deviceId: string; name: string; connected: boolean }> }>(a, ['peers'])).peers.find((r) => r.deviceId === ready1.deviceId)
+    await until(async () => (await bRow())?.connected === true)
+    // B goes offline (its goodbye takes its own address out of A's discovery).
+    expect(await dB.stop()).toBe(0)
+    await until(async () => (await bRow())?.connected === false)
+
+    const listener = await hangUpListener(n2!.ip)
+    for (let i = 0; i < 16; i++) {
+      await forge(7000 + i, ready1.deviceId)
+      await sleep(500)
+    }
+    const dials = listener.dials()
+    console.info(`member offline, forged endpoint announced 16 times; dialled ${dials} times`)
+    // Each announcement used to poke the orchestrator, which dialled it at once (16 or more).
+    // Now: the first, then once its 5 s backoff is over (then 10 s), and the loop skips it meanwhile.
+    expect(dials).toBeGreaterThanOrEqual(1)
+    expect(dials).toBeLessThanOrEqual(4)
+
+    // B comes back: it connects, and syncs.
+    await scratch.serve(b, ['--no-http'], inNs(1)).ready
+    await until(async () => (await bRow())?.connected === true)
+    await orbitJson(b, ['contact', 'add', '--name', 'Back again'])
+    await until(async () => (await contactNames(a)).includes('Back again'))
   }, 120_000)
 })

@@ -11,14 +11,7 @@
 import { silentLogger, type Logger } from '../../core/log.js'
 import type { DiscoveredPeer, Discovery } from '../../core/discovery/index.js'
 import type { OrbitNode } from '../node/orbit-node.js'
-import { peerEndpoints, startDaemonDiscovery, type DiscoveryOptions, type MdnsStatus } from './discovery.js'
-
-/** The first wait before an announced endpoint that proved nothing is tried again. */
-const FIRST_VERIFY_BACKOFF_MS = 5000
-/** The longest such wait. */
-const MAX_VERIFY_BACKOFF_MS = 10 * 60_000
-/** Endpoints with a backoff kept in all. */
-const MAX_VERIFY_BACKOFFS = 1024
+import { peerEndpoints, startDaemonDiscovery, type DaemonDiscovery, type DiscoveryOptions, type MdnsStatus } from './discovery.js'
 
 export interface DialPolicyOptions extends DiscoveryOptions {
   /** Drop discovered peers not seen for this long. Default 5 minutes. */
@@ -58,7 +51,9 @@ export class DialPolicy {
 
   /**
    * A member was announced (mDNS; the store already holds its addresses, which the LAN tier dials
-   * with the announced id expected): dial it now, its backoff reset.
+   * with the announced id expected): dial it now, its backoff reset. The peer is the trusted view
+   * (discovery.ts): quarantined and backed-off addresses are left out, and an announcement with
+   * none left does not get here — a forger repeating its claim for an offline member pokes nothing.
    */
   discovered(peer: DiscoveredPeer): void {
     this.#node.orchestrator.poke(peer.deviceId, 'announced')
@@ -67,19 +62,13 @@ export class DialPolicy {
 
   /** Per member, the `address:port` endpoints a handshake proved (or that are being tried now). */
   readonly #verified = new Map<string, Set<string>>()
-  /**
-   * Per `deviceId@address`, an announced address whose try proved nothing (refused, no answer,
-   * another key): none of its endpoints is tried again before `until`; each failure doubles the
-   * wait (from 5 s up to 10 min). Keyed by address, not port: a forger repeating its announcement
-   * with a new port each time does not make us dial it at its own pace either.
-   */
-  readonly #backoff = new Map<string, { until: number; waitMs: number }>()
 
   /**
    * While a member is linked the orchestrator dials nothing (hysteresis), so an address announced
    * for it meanwhile — a second interface, or a forger's — is tried once here, with the member's
-   * id expected: the handshake proves it, or refutes it and discovery quarantines the address
-   * (discovery.ts). The link layer keeps one link per device, so a proven extra link is drained.
+   * id expected: the handshake proves it, or refutes it and discovery quarantines the address, or
+   * proves nothing and discovery backs it off (discovery.ts; it is not in the next announcement's
+   * view before its wait is over). The link layer keeps one link per device, so a proven extra link is drained.
    */
   #verifyEndpoints(peer: DiscoveredPeer): void {
     const { lan } = this.#node
@@ -89,22 +78,14 @@ export class DialPolicy {
     const linkHost = lan.connectedVia(peer.deviceId)?.replace(/:\d+$/, '')
     for (const { address, port } of peerEndpoints(peer)) {
       const key = `${address}:${port}`
-      const backoffKey = `${peer.deviceId}@${address}`
-      const wait = this.#backoff.get(backoffKey)
-      if (address === linkHost || seen.has(key) || seen.size >= 16 || (wait !== undefined && wait.until > this.#now())) continue
+      if (address === linkHost || seen.has(key) || seen.size >= 16 || this.#daemonDiscovery?.isBackedOff(peer.deviceId, address) === true) continue
       seen.add(key)
       void lan.tryDial(address, port, peer.deviceId).then((got) => {
-        if (got === peer.deviceId) {
-          this.#backoff.delete(backoffKey)
-          return
-        }
-        // Not proven (refuted, or no answer): tried again at a later announcement, after a backoff.
+        if (got === peer.deviceId) return
+        // Not proven: tried again at a later announcement, once its backoff allows (the transport's
+        // connection-error usually recorded the failure already; this covers a dial that ended without one).
         seen.delete(key)
-        const waitMs = Math.min(MAX_VERIFY_BACKOFF_MS, wait === undefined ? FIRST_VERIFY_BACKOFF_MS : wait.waitMs * 2)
-        this.#backoff.delete(backoffKey)
-        this.#backoff.set(backoffKey, { until: this.#now() + waitMs, waitMs })
-        // Bounded: a flood of forged endpoints evicts the oldest backoff, never grows memory.
-        if (this.#backoff.size > MAX_VERIFY_BACKOFFS) this.#backoff.delete(this.#backoff.keys().next().value!)
+        this.#daemonDiscovery?.dialFailed(peer.deviceId, address)
       })
     }
   }
@@ -120,10 +101,12 @@ export class DialPolicy {
       networkChanged: (why) => this.networkChanged(why),
     })
     this.#off.push(() => started.unsubscribe())
+    this.#daemonDiscovery = started
     this.#mdnsStatus = () => started.status()
     this.discovery = started.discovery
   }
 
+  #daemonDiscovery: DaemonDiscovery | undefined
   #mdnsStatus: () => MdnsStatus = () => ({ off: 'not started' })
 
   /** Where discovery runs now (it follows interface changes), or why it is off. */

@@ -21,6 +21,11 @@
  *   and of what the dial policy sees, so nothing redials it — and a typed warning is logged
  *   (WireError `FORGED_ANNOUNCEMENT`). An address the device is later reached at or connects from
  *   is trusted again at once.
+ * - an announced address whose handshake proved nothing (refused, no answer, a hang-up) — whoever
+ *   dialled it: the orchestrator's loop, a poke, the dial policy's check of a linked member — is
+ *   backed off: 5 s, doubling up to 10 minutes, per device and address whatever the port. While
+ *   backed off it is left out too, so neither the loop nor a poke dials it; an announcement whose
+ *   every address is left out pokes nothing. Its next announcement after the wait is tried again.
  */
 import { OrbitError, ValidationError, WireError } from '../../core/errors.js'
 import type { DeviceId } from '../../core/ids.js'
@@ -62,6 +67,10 @@ export interface DiscoveryHooks {
 export interface DaemonDiscovery {
   readonly discovery: Discovery | undefined
   status(): MdnsStatus
+  /** A dial of a member's announced address proved nothing (refused, no answer, another device): back it off. */
+  dialFailed(deviceId: DeviceId, address: string): void
+  /** Whether a member's announced address is backed off now. */
+  isBackedOff(deviceId: DeviceId, address: string): boolean
   /** Stops listening to discovery and the transport (synchronous; `discovery.stop()` says goodbye). */
   unsubscribe(): void
   /** Both: unsubscribes and stops mDNS (goodbye). */
@@ -74,6 +83,13 @@ const REFUTING = new Set(['UNEXPECTED_PEER', 'BAD_MESSAGE', 'BAD_IDENTITY', 'PRO
 /** Quarantined addresses kept per device. */
 const MAX_QUARANTINED = 64
 
+/** The first wait before an announced address that proved nothing is dialled again. */
+export const FIRST_DIAL_BACKOFF_MS = 5000
+/** The longest such wait. */
+export const MAX_DIAL_BACKOFF_MS = 10 * 60_000
+/** Backed-off `deviceId@address` entries kept in all (the oldest is dropped beyond). */
+export const MAX_DIAL_BACKOFFS = 1024
+
 const WILDCARD = new Set(['0.0.0.0', '::', ''])
 const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host)
 
@@ -83,14 +99,46 @@ export function peerEndpoints(peer: DiscoveredPeer): Array<{ address: string; po
   return own !== undefined ? own.map((e) => ({ ...e })) : peer.addresses.map((address) => ({ address, port: peer.port }))
 }
 
-/** What is known about the addresses claimed for members: proven by a handshake, or refuted. */
-class Trust {
+/**
+ * What is known about the addresses claimed for members: proven by a handshake, refuted
+ * (quarantined), or tried without proof (backed off). Bounded: 64 quarantined per device, 1024
+ * backed-off `deviceId@address` in all.
+ */
+export class Trust {
   readonly #proven = new Map<DeviceId, Set<string>>()
   readonly #bad = new Map<DeviceId, Map<string, number>>()
+  readonly #backoff = new Map<string, { until: number; waitMs: number }>()
   constructor(
     readonly now: () => number,
     readonly quarantineMs: number,
   ) {}
+
+  /** Whether a dial of this announced address proved nothing less than its backoff ago. */
+  isBackedOff(deviceId: DeviceId, address: string): boolean {
+    const wait = this.#backoff.get(`${deviceId}@${address}`)
+    return wait !== undefined && wait.until > this.now()
+  }
+
+  /**
+   * A dial of this address proved nothing. After the wait (or the first time) the next wait
+   * doubles, from 5 s up to 10 minutes; a failure during the wait (a dial that was not
+   * announcement-driven: the loop's) changes nothing, so only tries the backoff let through count.
+   */
+  failed(deviceId: DeviceId, address: string): void {
+    const key = `${deviceId}@${address}`
+    const wait = this.#backoff.get(key)
+    if (wait !== undefined && wait.until > this.now()) return
+    const waitMs = wait === undefined ? FIRST_DIAL_BACKOFF_MS : Math.min(MAX_DIAL_BACKOFF_MS, wait.waitMs * 2)
+    this.#backoff.delete(key)
+    this.#backoff.set(key, { until: this.now() + waitMs, waitMs })
+    // Bounded: a flood of forged addresses evicts the oldest backoff, never grows memory.
+    if (this.#backoff.size > MAX_DIAL_BACKOFFS) this.#backoff.delete(this.#backoff.keys().next().value!)
+  }
+
+  /** Backed-off entries held (at most {@link MAX_DIAL_BACKOFFS}). */
+  get backoffs(): number {
+    return this.#backoff.size
+  }
 
   isBad(deviceId: DeviceId, address: string): boolean {
     const until = this.#bad.get(deviceId)?.get(address)
@@ -109,6 +157,7 @@ class Trust {
     if (set === undefined) this.#proven.set(deviceId, (set = new Set()))
     set.add(address)
     this.#bad.get(deviceId)?.delete(address)
+    this.#backoff.delete(`${deviceId}@${address}`)
   }
 
   /** Quarantines; false when it already was. */
@@ -146,7 +195,14 @@ export async function startDaemonDiscovery(node: OrbitNode, o: DiscoveryOptions,
   const where = discoveryPin(o, node.listenAddress)
   if ('off' in where) {
     if (where.off !== '--no-mdns') log.info(`mDNS is off: ${where.off}`)
-    return { discovery: undefined, status: () => ({ off: where.off }), unsubscribe: () => undefined, stop: () => Promise.resolve() }
+    return {
+      discovery: undefined,
+      status: () => ({ off: where.off }),
+      dialFailed: () => undefined,
+      isBackedOff: () => false,
+      unsubscribe: () => undefined,
+      stop: () => Promise.resolve(),
+    }
   }
   const listen = node.listenAddress!
   const { createMultiMdnsDiscovery, resolvePin } = await import('../../adapters/discovery-mdns/index.js')
@@ -169,9 +225,9 @@ export async function startDaemonDiscovery(node: OrbitNode, o: DiscoveryOptions,
     logger: o.logger ?? silentLogger,
   })
 
-  /** A member's peer as trusted: the workspace's name, quarantined endpoints left out, proven first. */
+  /** A member's peer as trusted: the workspace's name, quarantined and backed-off endpoints left out, proven first. */
   const trusted = (peer: DiscoveredPeer): DiscoveredPeer | undefined => {
-    const endpoints = peerEndpoints(peer).filter((e) => !trust.isBad(peer.deviceId, e.address))
+    const endpoints = peerEndpoints(peer).filter((e) => !trust.isBad(peer.deviceId, e.address) && !trust.isBackedOff(peer.deviceId, e.address))
     if (endpoints.length === 0) return undefined
     endpoints.sort((a, b) => Number(trust.isProven(peer.deviceId, b.address)) - Number(trust.isProven(peer.deviceId, a.address)))
     const via = lan.connectedVia(peer.deviceId)
@@ -200,11 +256,28 @@ export async function startDaemonDiscovery(node: OrbitNode, o: DiscoveryOptions,
       return undefined
     }
     const view = trusted(peer)
-    // Every endpoint refuted: the claims were forged; a live link (from elsewhere) keeps its entry.
+    // Every endpoint refuted or backed off: nothing to dial; a live link (from elsewhere) keeps its entry.
     if (view === undefined) {
       if (!lan.isConnected(peer.deviceId)) store.getState().removePeer(peer.deviceId)
     } else store.getState().upsertPeer({ ...toDeviceInfo(view, true), revoked: false })
     return view
+  }
+
+  /** The address a member's live link runs over (dialled or connected from), if linked. */
+  const linkHost = (deviceId: DeviceId): string | undefined => {
+    const via = lan.connectedVia(deviceId)
+    if (via === undefined || !lan.isConnected(deviceId)) return undefined
+    try {
+      return parseHostPort(via).host
+    } catch {
+      return via.replace(/^::ffff:/, '')
+    }
+  }
+  /** A dial of an announced address proved nothing: backed off, and left out of the peer's addresses meanwhile. */
+  const dialFailed = (deviceId: DeviceId, address: string): void => {
+    if (trust.isBad(deviceId, address) || trust.isBackedOff(deviceId, address) || linkHost(deviceId) === address) return
+    trust.failed(deviceId, address)
+    for (const peer of multi.peers()) if (peer.deviceId === deviceId) record(peer)
   }
 
   const off: Array<() => void> = [
@@ -220,19 +293,35 @@ export async function startDaemonDiscovery(node: OrbitNode, o: DiscoveryOptions,
     multi.onNetworkChange(({ why }) => hooks.networkChanged(why)),
     lan.tcp.on2('device-connected', ({ deviceId, remoteAddress }) => {
       const address = remoteAddress?.replace(/^::ffff:/, '')
+      const wasBackedOff = (a: string): boolean => trust.isBackedOff(deviceId, a)
+      let again = address !== undefined && wasBackedOff(address)
       if (address !== undefined) trust.prove(deviceId, address)
       const host = lan.connectedVia(deviceId)
       if (host !== undefined) {
         try {
-          trust.prove(deviceId, parseHostPort(host).host)
+          const at = parseHostPort(host).host
+          again ||= wasBackedOff(at)
+          trust.prove(deviceId, at)
         } catch {
           // not host:port
         }
       }
+      // An address left out while backed off is listed again at once (not at its next announcement).
+      if (again) for (const peer of multi.peers()) if (peer.deviceId === deviceId) record(peer)
     }),
-    lan.tcp.on2('connection-error', ({ error, remoteAddress }) => {
-      if (!(error instanceof OrbitError) || error.name !== 'HandshakeError' || !REFUTING.has(error.code ?? '') || remoteAddress === undefined) return
+    lan.tcp.on2('connection-error', ({ error, remoteAddress, deviceId }) => {
+      if (remoteAddress === undefined || !(error instanceof OrbitError)) return
       const address = remoteAddress.replace(/^::ffff:/, '')
+      if (error.name !== 'HandshakeError' || !REFUTING.has(error.code ?? '')) {
+        // Proved nothing (refused, no answer, a hang-up, a timeout): every member claiming this
+        // address backs it off. A failure of an authenticated link (deviceId set) is not about the address.
+        if (deviceId !== undefined) return
+        for (const peer of multi.peers()) {
+          if (peer.deviceId === me || !policy.isMember(peer.deviceId) || !peer.addresses.includes(address)) continue
+          dialFailed(peer.deviceId, address)
+        }
+        return
+      }
       for (const peer of multi.peers()) {
         if (peer.deviceId === me || !policy.isMember(peer.deviceId) || !peer.addresses.includes(address)) continue
         // An address the device itself was reached at stays trusted (a restart mid-handshake is not a forgery).
@@ -266,6 +355,8 @@ export async function startDaemonDiscovery(node: OrbitNode, o: DiscoveryOptions,
   return {
     discovery: view,
     status: () => ({ ...multi.where(), ...(where.pin === undefined ? {} : { pinned: where.pin }) }),
+    dialFailed,
+    isBackedOff: (deviceId, address) => trust.isBackedOff(deviceId, address),
     unsubscribe: () => {
       for (const f of off.splice(0)) f()
     },
