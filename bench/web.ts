@@ -198,7 +198,7 @@ interface FirstPage {
  * page's small entry (src/apps/web/prepaint.ts) before React is evaluated — the entry lets that
  * frame paint before starting React — so it is what a user sees, not yet clickable; when React had
  * taken the page over (its controls live) is reported beside it as `reactMs`, outside the bar.
- * (Until session 7 the clock stopped when playwright's `waitFor` saw the row, which also counted
+ * (Earlier versions of this bench stopped the clock when playwright's `waitFor` saw the row, which also counted
  * playwright evaluating its own injected script in the page's renderer.)
  */
 async function firstPage(browser: Browser, origin: string, secret: string, progress: (line: string) => void): Promise<FirstPage> {
