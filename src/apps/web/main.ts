@@ -2,7 +2,7 @@
  * The page's entry, kept small (docs/ui.md, "Build"): it draws the contacts view's first rows from
  * the document's boot data with plain DOM calls (prepaint.ts), waits until the browser reports those
  * rows painted, and only then evaluates React and the screens (start.tsx, fetched meanwhile through
- * the `<link rel="modulepreload">` vite.config.ts adds), which take the page over.
+ * a `<link rel="modulepreload">` for each chunk vite.config.ts names), which take the page over.
  */
 import './styles.css'
 import { ROW_TIMING } from './list-geometry.js'
@@ -22,6 +22,9 @@ if (root !== null) {
     void import('./start.js').then((m) => m.start(root))
   }
   if (prepaint(root, location.hash)) {
+    // React's chunks, fetched and compiled while the rows paint (named by vite.config.ts).
+    const names = document.querySelector<HTMLMetaElement>('meta[name="orbit-start"]')?.content.split(' ') ?? []
+    for (const href of names) document.head.append(Object.assign(document.createElement('link'), { rel: 'modulepreload', href, crossOrigin: 'anonymous' }))
     // Element Timing reports the frame that showed a tagged row; then React may replace it.
     if (PerformanceObserver.supportedEntryTypes.includes('element')) {
       observer = new PerformanceObserver((list) => {
