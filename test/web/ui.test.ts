@@ -203,8 +203,11 @@ describe.skipIf(missing !== undefined)('the web UI in Chromium', () => {
       expect(await row.isDisabled()).toBe(true)
       expect(await page.getByRole('button', { name: 'Add contact' }).isDisabled()).toBe(true)
       expect(await page.getByLabel('Search contacts').isEditable()).toBe(false)
+      // What a user did meanwhile is kept: the search field focused.
+      await page.getByLabel('Search contacts').focus()
       release()
       await expect.poll(() => page.evaluate(() => performance.getEntriesByName('orbit-react').length), { timeout: 15_000 }).toBe(1)
+      expect(await page.getByLabel('Search contacts').evaluate((e) => e === (e.ownerDocument as { activeElement: unknown }).activeElement)).toBe(true)
       // React's rows, live: the first one opens its editor.
       await page.getByTestId('contact-row').first().click()
       await expect.poll(() => page.getByLabel('Name').inputValue(), { timeout: 15_000 }).toBe(name)
