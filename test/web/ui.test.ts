@@ -175,6 +175,48 @@ describe.skipIf(missing !== undefined)('the web UI in Chromium', () => {
     }
   }, 60_000)
 
+  test('the first rows are painted before React is evaluated, inert until React takes the page over', async () => {
+    // React's chunk is held back: what the page shows meanwhile is the entry's own paint (src/apps/web/prepaint.ts).
+    expect((await apiCall(A, 'POST', 'contacts', { name: 'Ada Prepaint' })).status).toBe(201)
+    const total = await contactTotal(A)
+    const ctx = await browser!.browser.newContext()
+    try {
+      let release = (): void => undefined
+      const held = new Promise<void>((done) => (release = done))
+      let asked = 0
+      await ctx.route('**/assets/start-*.js', async (route) => {
+        asked++
+        await held
+        await route.continue()
+      })
+      await ctx.addCookies([{ name: 'orbit_ui', value: A.secret, url: A.origin }])
+      const page = await ctx.newPage()
+      await page.goto(`${A.origin}/#contacts`)
+      const row = page.getByTestId('contact-row').first()
+      await row.waitFor({ timeout: 15_000 })
+      expect(asked).toBeGreaterThan(0)
+      expect(await page.evaluate(() => performance.getEntriesByName('orbit-react').length)).toBe(0)
+      const name = (await row.locator('.name').textContent()) ?? ''
+      expect(name).not.toBe('')
+      expect(await page.getByTestId('contacts-total').textContent()).toBe(`${total} contact${total === 1 ? '' : 's'}`)
+      // Inert: nothing a click or a keystroke does here would be lost when React replaces it.
+      expect(await row.isDisabled()).toBe(true)
+      expect(await page.getByRole('button', { name: 'Add contact' }).isDisabled()).toBe(true)
+      expect(await page.getByLabel('Search contacts').isEditable()).toBe(false)
+      // What a user did meanwhile is kept: the search field focused.
+      await page.getByLabel('Search contacts').focus()
+      release()
+      await expect.poll(() => page.evaluate(() => performance.getEntriesByName('orbit-react').length), { timeout: 15_000 }).toBe(1)
+      expect(await page.getByLabel('Search contacts').evaluate((e) => e === (e.ownerDocument as { activeElement: unknown }).activeElement)).toBe(true)
+      // React's rows, live: the first one opens its editor.
+      await page.getByTestId('contact-row').first().click()
+      await expect.poll(() => page.getByLabel('Name').inputValue(), { timeout: 15_000 }).toBe(name)
+      expect(await page.getByTestId('contact-row').first().isDisabled()).toBe(false)
+    } finally {
+      await ctx.close()
+    }
+  }, 60_000)
+
   test('an invalid field is shown on its field and nothing is written', async () => {
     const before = await contactTotal(A)
     await pageA.getByRole('button', { name: 'Add contact' }).click()

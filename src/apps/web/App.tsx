@@ -4,11 +4,12 @@
  */
 import { lazy, Suspense, useState } from 'react'
 import { useLive } from './live.js'
-import { SyncScreen } from './SyncScreen.js'
 import { ContactsScreen } from './ContactsScreen.js'
 
-// The QR screen carries the QR encoder and decoder (jsQR): loaded when first opened, so the other screens start sooner.
+// The QR screen carries the QR encoder and decoder (jsQR), the Sync screen the pairing and WebRTC
+// forms: each is loaded when first opened, so the contacts list starts sooner (docs/ui.md, "Build").
 const QrScreen = lazy(async () => ({ default: (await import('./QrScreen.js')).QrScreen }))
+const SyncScreen = lazy(async () => ({ default: (await import('./SyncScreen.js')).SyncScreen }))
 
 type Tab = 'sync' | 'qr' | 'contacts'
 const TABS: Array<{ id: Tab; label: string }> = [
@@ -66,7 +67,11 @@ export function App() {
         </div>
       )}
       <section id={`panel-${tab}`} role="tabpanel" aria-labelledby={`tab-${tab}`} className="panel">
-        {tab === 'sync' && <SyncScreen live={live} />}
+        {tab === 'sync' && (
+          <Suspense fallback={<p className="muted">Loading…</p>}>
+            <SyncScreen live={live} />
+          </Suspense>
+        )}
         {tab === 'qr' && (
           <Suspense fallback={<p className="muted">Loading…</p>}>
             <QrScreen />

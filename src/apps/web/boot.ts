@@ -31,6 +31,15 @@ function read(): Boot {
   return boot
 }
 
+/**
+ * The boot data without taking it: what the pre-React paint (prepaint.ts) draws from, leaving both
+ * parts for the screens that take them when React starts.
+ */
+export function peekBoot(): { status: ApiStatus | undefined; contacts: ApiContactPage | undefined } {
+  const b = read()
+  return { status: b.status, contacts: b.contacts }
+}
+
 /** `GET status`'s body as the document carried it, once; undefined when it did not (not signed in) or was taken. */
 export function takeBootStatus(): ApiStatus | undefined {
   const b = read()

@@ -1,0 +1,42 @@
+/**
+ * The page's entry, kept small (docs/ui.md, "Build"): it draws the contacts view's first rows from
+ * the document's boot data with plain DOM calls (prepaint.ts), waits until the browser reports those
+ * rows painted, and only then evaluates React and the screens (start.tsx, fetched meanwhile through
+ * a `<link rel="modulepreload">` for each chunk vite.config.ts names), which take the page over.
+ */
+import './styles.css'
+import { ROW_TIMING } from './list-geometry.js'
+import { prepaint } from './prepaint.js'
+
+/** The longest React's start waits for the rows' paint (a hidden tab paints nothing). */
+const PAINT_WAIT_MS = 200
+
+const root = document.getElementById('root')
+if (root !== null) {
+  let started = false
+  let observer: PerformanceObserver | undefined
+  const go = (): void => {
+    if (started) return
+    started = true
+    observer?.disconnect()
+    void import('./start.js').then((m) => m.start(root))
+  }
+  if (prepaint(root, location.hash)) {
+    // React's chunks, fetched and compiled while the rows paint (named by vite.config.ts).
+    const names = document.querySelector<HTMLMetaElement>('meta[name="orbit-start"]')?.content.split(' ') ?? []
+    for (const href of names) document.head.append(Object.assign(document.createElement('link'), { rel: 'modulepreload', href, crossOrigin: 'anonymous' }))
+    // Element Timing reports the frame that showed a tagged row; then React may replace it.
+    if (PerformanceObserver.supportedEntryTypes.includes('element')) {
+      observer = new PerformanceObserver((list) => {
+        if (list.getEntries().some((e) => (e as PerformanceEntry & { identifier?: string }).identifier === ROW_TIMING)) go()
+      })
+      observer.observe({ type: 'element', buffered: true })
+    } else {
+      // A task queued from an animation frame runs after that frame.
+      requestAnimationFrame(() => setTimeout(go, 0))
+    }
+    setTimeout(go, PAINT_WAIT_MS)
+  } else {
+    go()
+  }
+}
