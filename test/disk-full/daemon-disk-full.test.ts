@@ -9,10 +9,12 @@
  */
 import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { callDaemon } from '../../src/apps/control/client.js'
 import { controlSocketPath } from '../../src/apps/node/lock.js'
-import { Scratch, contactNames, jsonError, orbit, orbitJson, requireBuilt, type Run } from '../daemon/helpers.js'
+import { withOpenDevice } from '../../src/apps/node/device.js'
+import { Scratch, contactNames, jsonError, orbit, orbitJson, requireBuilt, type Run, type Spawner } from '../daemon/helpers.js'
 import { mountTmpfs, tmpfsUnavailableReason, type Tmpfs } from './tmpfs.js'
 
 const skip = tmpfsUnavailableReason()
@@ -29,6 +31,9 @@ afterEach(async () => {
 beforeAll(() => {
   if (skip === undefined) requireBuilt()
 })
+
+/** Spawns the daemon logging warnings (the helpers' default is silent): its stderr then says what met the full disk. */
+const warnLogging: Spawner = (cmd, args, options) => spawn(cmd, args, { ...options, env: { ...options.env, ORBIT_LOG_LEVEL: 'warn' } })
 
 interface Ready {
   listen: string
@@ -76,6 +81,15 @@ async function daemonStatus(dir: string): Promise<Record<string, unknown>> {
   return (await callDaemon({ control: controlSocketPath(dir) }, 'status', {}, { timeoutMs: 20_000 })) as Record<string, unknown>
 }
 
+/**
+ * The contact names the documents themselves hold (not the listing projection), read in-process
+ * with no daemon running. Run it after reading the listing: opening the device re-projects stale shards.
+ */
+async function storedContactNames(dir: string): Promise<string[]> {
+  const contacts = await withOpenDevice(dir, (device) => device.workspace.listContacts({ includeDeleted: true }))
+  return contacts.map((c) => c.name).sort()
+}
+
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, explain: () => Promise<string>): Promise<number> {
   const start = Date.now()
   for (;;) {
@@ -90,7 +104,7 @@ describe.skipIf(skip !== undefined)('disk full under orbit serve (tmpfs data dir
     const disk = mountTmpfs(16 * 1024 * 1024)
     mounts.push(disk)
     const aDir = join(disk.dir, 'data')
-    const a = scratch.serve(aDir, ['--name', 'Alpha', '--listen', '127.0.0.1:0', '--no-mdns', '--no-http'])
+    const a = scratch.serve(aDir, ['--name', 'Alpha', '--listen', '127.0.0.1:0', '--no-mdns', '--no-http'], warnLogging)
     const ready = (await a.ready) as unknown as Ready
 
     // B: a paired device on an ordinary disk, holding a large batch A has not seen.
@@ -133,19 +147,34 @@ describe.skipIf(skip !== undefined)('disk full under orbit serve (tmpfs data dir
         return missing.length === 0
       },
       90_000,
-      async () => `${missing.length} missing (${missing.slice(0, 3).join(', ')}); storage ${JSON.stringify((await daemonStatus(aDir)).storage)}; daemon stderr ${a.stderr.slice(-2000)}`,
+      async () => {
+        const storage = JSON.stringify((await daemonStatus(aDir)).storage)
+        // Lost, or only not listed? The documents answer that once the daemon is stopped.
+        const code = await a.stop()
+        const stored = new Set(await storedContactNames(aDir))
+        const inDocs = missing.filter((n) => stored.has(n))
+        return (
+          `${missing.length} missing (${missing.slice(0, 3).join(', ')}); storage ${storage}; ` +
+          `${inDocs.length} of them in the documents (not listed), ${missing.length - inDocs.length} not saved; ` +
+          `SIGTERM exit ${code}; daemon stderr ${a.stderr.slice(-2000)}`
+        )
+      },
     )
     expect(a.child.exitCode).toBeNull()
     expect(await daemonStatus(aDir)).toMatchObject({ storage: { state: 'ok' } })
     console.log(
       `disk-full: ${writes.length + 1} writes, ${ok.length} acknowledged, ${full} DISK_FULL; sync exit ${synced.code}; ` +
-        `recovered ${recoverMs} ms after the ballast was deleted; acknowledged lost: 0`,
+        `recovered ${recoverMs} ms after the ballast was deleted; acknowledged lost: 0; ` +
+        `listing projections that met the full disk: ${a.stderr.split('listing projection failed').length - 1}`,
     )
 
-    // The store opens without the daemon, and holds the same.
+    // A clean stop (SIGTERM) exits 0; the store opens without the daemon, and holds the same.
     expect(await a.stop()).toBe(0)
-    const offline = new Set(await contactNames(aDir))
-    for (const n of expected) expect(offline.has(n), n).toBe(true)
+    const offline = await contactNames(aDir)
+    for (const n of expected) expect(offline.includes(n), n).toBe(true)
+    // The listing is exactly what the documents hold: a write answered DISK_FULL that the daemon
+    // saved later is listed too, and nothing is listed that was not saved.
+    expect(offline).toEqual(await storedContactNames(aDir))
   }, 240_000)
 
   it('SIGKILL while the disk is still full: the store opens and every acknowledged write is there', async () => {
@@ -170,6 +199,7 @@ describe.skipIf(skip !== undefined)('disk full under orbit serve (tmpfs data dir
     // ...and with space back the store opens read-write and holds every acknowledged write.
     const names = new Set(await contactNames(aDir))
     for (const n of ok) expect(names.has(n), n).toBe(true)
+    expect([...names].sort(), 'the listing is what the documents hold').toEqual(await storedContactNames(aDir))
     const after = await addContact(aDir, 'After Space')
     expect(after.run.code, after.run.stderr).toBe(0)
   }, 120_000)

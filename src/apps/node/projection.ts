@@ -8,6 +8,11 @@
  * `g`. Anything stored later bumps the generation past `g`, which makes the shard dirty again; a
  * crash in between leaves it dirty, and the next full open re-projects it.
  *
+ * The snapshot is complete only if no pending id is ever dropped: a projection that fails (a full
+ * disk, after the change itself was saved) puts its ids back and marks its shards stale, and the
+ * next projection of a stale shard is a whole one. Otherwise a later change's projection would
+ * mark the shard clean without the failed rows (docs/protocol/storage.md §4).
+ *
  * The listing is read from the document's state, not from automerge-repo's materialized document
  * object: Automerge 3.5 can leave that object stale after a batch of remote changes while the
  * state (heads, `toJS`, a fresh load) is right (test/convergence/automerge-known-bugs.test.ts).
@@ -39,6 +44,12 @@ export class IndexProjector {
   #failure: unknown
   /** Shards a change reached since `start`: their document objects may be stale (module comment). */
   readonly #patched = new Set<number>()
+  /**
+   * Shards whose last projection failed (a full disk): the next one re-projects them whole. A
+   * failed write leaves their rows behind the document while a later projection of a few other
+   * ids would mark them clean — the rows of the failed ids would then be missing for good.
+   */
+  readonly #stale = new Set<number>()
 
   constructor(
     private readonly db: OrbitDatabase,
@@ -89,8 +100,16 @@ export class IndexProjector {
       if (this.contacts.isClean(n, docId)) continue
       const handle = await this.workspace.shardHandle(n)
       if (options.fromState === true) this.#patched.add(n)
+      // The whole shard covers what was pending for it; on failure, it stays pending and stale.
+      const ids = this.#pending.get(n)
       this.#pending.delete(n)
-      this.#projectWholeShard(n, handle, docId)
+      try {
+        this.#projectWholeShard(n, handle, docId)
+      } catch (error) {
+        this.#unprojected([[n, ids ?? new Set()]])
+        throw error
+      }
+      this.#stale.delete(n)
       rebuilt++
     }
     return rebuilt
@@ -132,16 +151,50 @@ export class IndexProjector {
     // From here to the end: synchronous, so the snapshot is consistent (see module comment).
     if (this.#rootPending) {
       this.#rootPending = false
-      this.#projectOrgs()
+      try {
+        this.#projectOrgs()
+      } catch (error) {
+        this.#rootPending = true
+        throw error
+      }
     }
     const work = [...this.#pending]
     this.#pending.clear()
+    let projected: number[]
+    try {
+      projected = this.#projectIds(work)
+    } catch (error) {
+      // Nothing of it was written (one transaction): keep it all for the next projection.
+      this.#unprojected(work)
+      throw error
+    }
+    for (const shard of projected) this.#stale.delete(shard)
+  }
+
+  /** `work`'s shards were not projected: their ids stay pending, and they are re-projected whole. */
+  #unprojected(work: Iterable<[number, Set<string>]>): void {
+    for (const [shard, ids] of work) {
+      this.#stale.add(shard)
+      const set = this.#pending.get(shard)
+      if (set === undefined) this.#pending.set(shard, new Set(ids))
+      else for (const id of ids) set.add(id)
+    }
+  }
+
+  /** Projects the pending `ids` of each shard (a stale shard whole), in one transaction; returns the shards projected. */
+  #projectIds(work: readonly [number, Set<string>][]): number[] {
+    const projected: number[] = []
     this.db.transaction(() => {
       for (const [shard, ids] of work) {
         const url = this.workspace.shardUrls[shard] as AutomergeUrl
         const handle = this.repo.handles[docIdOf(url) as keyof typeof this.repo.handles] as DocHandle<ContactShardDoc> | undefined
         if (handle === undefined) continue
         const docId = docIdOf(url)
+        projected.push(shard)
+        if (this.#stale.has(shard)) {
+          this.#projectWholeShard(shard, handle, docId)
+          continue
+        }
         const gen = readDocGen(this.db, docId)
         const contacts = contactsState(handle.doc(), ids.size)
         const present = []
@@ -155,6 +208,7 @@ export class IndexProjector {
         if (gone.length > 0) this.contacts.removeIds(gone)
       }
     })
+    return projected
   }
 
   #projectWholeShard(n: number, handle: DocHandle<ContactShardDoc>, docId: string): void {
