@@ -33,7 +33,9 @@ import type {
   TcpNetworkAdapterOptions,
   TimeoutTimers,
 } from './types.js'
-import { performHandshake } from '../../core/crypto/channel.js'
+import { MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, performHandshake } from '../../core/crypto/channel.js'
+import { TAG_BYTES } from '../../core/crypto/noise.js'
+import { InboundBudget, type InboundBudgetStats } from '../../core/link/inbound-budget.js'
 import { nodeChaChaPoly } from '../crypto-node/index.js'
 import { FramedSocket } from './framed-socket.js'
 import { DEFAULT_MAX_FRAME_BYTES } from './frames.js'
@@ -82,6 +84,8 @@ const FIRST_MESSAGE_BYTES = 5 + 1 + 32
 /** Failures of unauthenticated connections logged as warnings per minute and code (the rest: debug). */
 const MAX_UNAUTHENTICATED_WARNINGS = 20
 const DEFAULT_BACKOFF = [250, 500, 1000, 2000, 5000, 10_000, 30_000]
+/** Message bytes one channel frame carries at most (its tag and flags byte aside). */
+const FRAME_PAYLOAD_BYTES = MAX_FRAME_BYTES - TAG_BYTES - 1
 
 const defaultTimers: TimeoutTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -105,6 +109,8 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
   readonly #timers: TimeoutTimers
   readonly #backoff: number[]
   readonly #maxFrame: number
+  readonly #maxMessage: number
+  readonly #budget: InboundBudget
   readonly #policy: 'device-id' | 'bound'
   readonly #targets = new Map<string, DialTarget>()
   readonly #traffic = new Map<DeviceId, DeviceTraffic>()
@@ -146,6 +152,16 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
     this.#timers = timers
     this.#backoff = options.backoff && options.backoff.length > 0 ? options.backoff : DEFAULT_BACKOFF
     this.#maxFrame = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+    this.#maxMessage = options.maxMessageBytes ?? MAX_MESSAGE_BYTES
+    // One budget for every link of this adapter (docs/protocol/link.md, "Limits").
+    this.#budget = new InboundBudget({
+      ...(options.inboundBudgetBytes === undefined ? {} : { budgetBytes: options.inboundBudgetBytes }),
+      ...(options.inboundReserveFrames === undefined ? {} : { reserveFrames: options.inboundReserveFrames }),
+      ...(options.slotHoldMs === undefined ? {} : { slotHoldMs: options.slotHoldMs }),
+      messageBytes: this.#maxMessage,
+      frameBytes: FRAME_PAYLOAD_BYTES,
+      timers,
+    })
     this.#policy = policy
   }
 
@@ -269,6 +285,11 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
   /** Open member connections (joined or not), duplicates still draining included. */
   openConnections(): number {
     return this.links().length
+  }
+
+  /** The inbound budget's numbers: bytes held in reassembly and decode now and at peak, links waiting. */
+  inboundBudget(): InboundBudgetStats {
+    return this.#budget.stats()
   }
 
   /** Traffic counters per remote device (bytes are on the wire: frames, headers, ciphertext), current as of this call. */
@@ -475,6 +496,7 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
         ...(target?.options.expectedDeviceId ? { expectedRemote: target.options.expectedDeviceId } : {}),
         ...(this.#o.deviceName ? { deviceName: this.#o.deviceName } : {}),
         aead: this.#o.aead ?? nodeChaChaPoly,
+        maxMessageBytes: this.#maxMessage,
         timeoutMs: this.#o.handshakeTimeoutMs ?? 10_000,
       })
     } catch (caught) {
@@ -561,8 +583,23 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
     }
     this.#armHeartbeat(conn)
     conn.link = this.addLink(pipe, conn, role === 'initiator' ? 'local' : 'remote')
+    // This link's share of the inbound budget: it stops reading (the peer's bytes wait in its
+    // socket) when the budget says wait, and reads on when it may.
+    const share = this.#budget.holder(
+      () => {
+        conn.lastReceivedAt = this.#now()
+        framed.resume()
+      },
+      (error) => {
+        this.#reportError(error, remoteAddress(), session.remoteDeviceId)
+        if (conn.link) conn.link.close(error)
+        else framed.close(error)
+      },
+    )
+    framed.onClose(() => share.close())
     // Only now: frames queued during the handshake may already hold the peer's hello.
     framed.onFrame = (frame) => {
+      if (!share.admit()) return false
       conn.lastReceivedAt = this.#now()
       conn.tally()
       let plain: Uint8Array | undefined
@@ -574,8 +611,18 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
         framed.close(error instanceof Error ? error : undefined)
         return
       }
-      // An empty message is a keep-alive (an envelope is never empty): TCP's, not the link's.
-      if (plain !== undefined && plain.length > 0) deliver?.(plain)
+      const bytes = Math.max(0, frame.length - TAG_BYTES - 1)
+      if (plain === undefined) {
+        if (!share.received(bytes, false)) framed.pause()
+        return
+      }
+      share.received(bytes, true)
+      try {
+        // An empty message is a keep-alive (an envelope is never empty): TCP's, not the link's.
+        if (plain.length > 0) deliver?.(plain)
+      } finally {
+        share.done()
+      }
     }
   }
 
@@ -599,7 +646,8 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
       // A late timer means our event loop was busy (a big merge): unread data may be waiting, so
       // silence measured now proves nothing. Check again next round.
       const late = t - armedAt > every * 1.5
-      if (!late && t - conn.lastReceivedAt >= idle) {
+      // A link stopped by the inbound budget reads nothing on purpose: its silence proves nothing either.
+      if (!late && !conn.framed.paused && t - conn.lastReceivedAt >= idle) {
         const error = new WireError(`nothing received for ${idle} ms`, { code: 'IDLE_TIMEOUT' })
         this.#reportError(error, conn.framed.socket.remoteAddress, conn.session.remoteDeviceId)
         conn.framed.close(error)
