@@ -411,10 +411,10 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
     }
   }
 
-  #scheduleRedial(target: DialTarget): void {
+  #scheduleRedial(target: DialTarget, atLeastMs = 0): void {
     target.pending = false
     if (target.stopped || this.#halted || target.options.reconnect === false || target.timer !== undefined) return
-    const delay = this.#backoff[Math.min(target.attempt, this.#backoff.length - 1)]!
+    const delay = Math.max(atLeastMs, this.#backoff[Math.min(target.attempt, this.#backoff.length - 1)]!)
     target.attempt++
     target.timer = this.#timers.setTimeout(() => this.#attempt(target), delay)
   }
@@ -706,7 +706,8 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
     const target = conn.target
     if (target !== undefined && target.conn === conn) target.conn = undefined
     if (!this.links().some((l) => l.remoteDeviceId === link.remoteDeviceId)) this.#keys.delete(link.remoteDeviceId)
-    if (target !== undefined && !conn.noRedial && !link.retired) this.#scheduleRedial(target)
+    // A peer that refuses us for a while (goodbye `cooldown`), or one we refuse, is not redialled before then.
+    if (target !== undefined && !conn.noRedial && !link.retired) this.#scheduleRedial(target, link.retryAfterMs ?? this.coolingDown(link.remoteDeviceId))
   }
 
   protected override onSyncReceived(link: Link<Conn>): void {
