@@ -24,8 +24,14 @@
 import { ValidationError, WireError } from '../errors.js'
 import type { LinkTimers } from './link-adapter.js'
 
-/** Default budget per link host: 256 MiB (three 64 MiB messages in slots, the rest for the reserve). */
-export const DEFAULT_INBOUND_BUDGET_BYTES = 256 * 1024 * 1024
+/**
+ * Default budget per link host: 129 MiB, two messages at the channel's 64 MiB limit in slots and
+ * the 1 MiB reserve. Chosen from the daemon's stated peak RSS bound of 512 MB
+ * (docs/protocol/lan.md, "Limits"): about 150 MB at rest, and a 64 MiB change costs about 200 MB
+ * while it is joined and decoded (one at a time: decoding is synchronous), so two reassembling
+ * at once keep the peak near 410 MB; a third would leave no margin.
+ */
+export const DEFAULT_INBOUND_BUDGET_BYTES = 129 * 1024 * 1024
 /** Default reserve: frames that links without a slot may hold at once (16 frames, about 1 MiB). */
 export const DEFAULT_RESERVE_FRAMES = 16
 /** Default longest a slot is kept while another link waits for one. */
