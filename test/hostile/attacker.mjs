@@ -152,11 +152,10 @@ async function huge() {
   c.socket.destroy()
 }
 
-async function flood() {
-  const { c, send, envelope } = await memberSession()
+/** Sends `cfg.messages` small sync envelopes as fast as the socket takes them, or until closed; returns how many. */
+async function floodOn({ c, send, envelope }) {
   let sent = 0
   const data = new Uint8Array(cfg.size)
-  const started = Date.now()
   while (sent < cfg.messages && !c.closed) {
     for (let k = 0; k < 100 && sent < cfg.messages; k++, sent++) {
       data[0] = sent & 0xff
@@ -167,20 +166,33 @@ async function flood() {
   const sentAt = Date.now()
   while (!c.closed && Date.now() - sentAt < 5_000) await sleep(100)
   c.socket.destroy()
+  return sent
+}
+
+async function flood() {
+  const first = await memberSession()
+  const started = Date.now()
+  const sent = await floodOn(first)
   let refused
-  if (cfg.reconnect === true && c.closed) {
-    // At once again, with a fresh handshake: what does the daemon say?
-    const controls = []
-    const again = await memberSession((plain) => {
-      const e = envelope.decodeEnvelope(plain)
-      if (e.kind === envelope.EnvelopeKind.Control) controls.push(envelope.decodeControl(e.payload))
-    })
-    const at = Date.now()
-    while (!again.c.closed && Date.now() - at < 5_000) await sleep(50)
-    refused = { closed: again.c.closed, controls }
-    again.c.socket.destroy()
+  if (cfg.reconnect === true && first.c.closed) {
+    // At once again, with a fresh handshake: what does the daemon say? A daemon too busy to
+    // answer within the cooldown accepts us: flood again (the next cooldown is twice as long).
+    for (let round = 1; round <= 3 && refused === undefined; round++) {
+      const controls = []
+      let hello = false
+      const again = await memberSession((plain) => {
+        const e = first.envelope.decodeEnvelope(plain)
+        if (e.kind === first.envelope.EnvelopeKind.Control) controls.push(first.envelope.decodeControl(e.payload))
+        if (e.kind === first.envelope.EnvelopeKind.Hello) hello = true
+      })
+      const at = Date.now()
+      while (!again.c.closed && !hello && Date.now() - at < 10_000) await sleep(50)
+      if (again.c.closed && !hello) refused = { closed: true, controls, round }
+      else if (!(await floodOn(again), again.c.closed)) refused = { closed: false, controls, round }
+      again.c.socket.destroy()
+    }
   }
-  out({ event: 'done', sent, closed: c.closed, ms: Date.now() - started, ...(refused ? { refused } : {}) })
+  out({ event: 'done', sent, closed: first.c.closed, ms: Date.now() - started, ...(refused ? { refused } : {}) })
 }
 
 const modes = { slowloris, halfopen, oversized, huge, flood }
