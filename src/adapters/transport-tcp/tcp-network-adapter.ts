@@ -9,7 +9,8 @@
  *   goodbye), hosted by core's {@link LinkNetworkAdapter}.
  *
  * What stays here is TCP's own: framing, the handshake, keep-alives and the idle timeout, dialling
- * with backoff, and the cap on pending inbound handshakes.
+ * with backoff, the cap on pending inbound handshakes, and the backpressure of the inbound budget
+ * all links share (core/link/inbound-budget.ts: a link that must wait is not read).
  *
  * The peer id a remote presents is bound to the device the handshake proved: by default it must
  * *be* that device id (`peerIdPolicy: 'device-id'`); the `'bound'` policy (for automerge-repo's
