@@ -114,18 +114,30 @@ describe('the inbound budget', () => {
     const honest = link('honest')
     expect(slow.share.admit()).toBe(true)
     expect(slow.share.received(FRAME, false)).toBe(true)
-    // Nobody waits: a slow sender may keep its slot.
+    // Its time is up but nobody waits: a slow sender may keep its slot…
     timers.fire()
+    await flush()
     expect(slow.evicted).toEqual([])
-    expect(timers.pending()).toBe(1)
+    // …until a link waits for it.
     expect(honest.share.admit()).toBe(true)
     expect(honest.share.received(FRAME, false)).toBe(false)
-    timers.fire()
+    await flush()
     expect(slow.evicted.map((e) => `${e.name} ${e.code}`)).toEqual(['WireError LINK_SLOW'])
     await flush()
     expect(events).toEqual(['evicted slow', 'ready honest'])
     expect(budget.stats()).toMatchObject({ held: FRAME, evicted: 1, waiting: 0 })
     expect(honest.share.admit()).toBe(true)
+    // A waiter that comes first: the holder keeps the slot until its time is up.
+    const next = link('next')
+    expect(next.share.admit()).toBe(true)
+    expect(next.share.received(FRAME, false)).toBe(false)
+    await flush()
+    expect(honest.evicted).toEqual([])
+    timers.fire()
+    expect(honest.evicted.map((e) => e.code)).toEqual(['LINK_SLOW'])
+    await flush()
+    expect(events).toEqual(['evicted slow', 'ready honest', 'evicted honest', 'ready next'])
+    expect(budget.stats()).toMatchObject({ held: FRAME, evicted: 2, waiting: 0 })
   })
 
   it('a closed link gives back its bytes, its slot and its place in the queue', async () => {

@@ -80,7 +80,7 @@ export interface TcpNetworkAdapterOptions {
   maxMessageBytes?: number
   /**
    * Inbound bytes all links together may hold in reassembly and decode at once
-   * (docs/protocol/link.md, "Limits"). Default 129 MiB: two 64 MiB messages and a 1 MiB reserve.
+   * (docs/protocol/link.md, "Limits"). Default 65 MiB: one 64 MiB message and a 1 MiB reserve.
    */
   inboundBudgetBytes?: number
   /** Frames links without a reassembly slot may hold at once. Default 16. */

@@ -16,8 +16,9 @@
  *   gives the slot back. Slot holders never wait for each other, so the budget cannot deadlock;
  *   waiters are served first come, first served (a link parked on a partial message first, since
  *   it already holds bytes).
- * - A slot held longer than `slotHoldMs` while another link waits is taken back: the holder is
- *   closed (`WireError LINK_SLOW`), so members that drip a message cannot lock an honest one out.
+ * - A slot held longer than `slotHoldMs` while another link waits is taken back (when its time is
+ *   up, or when a link starts waiting after it): the holder is closed (`WireError LINK_SLOW`), so
+ *   members that drip a message cannot lock an honest one out for longer.
  *
  * Invariant: `held ≤ slots × messageBytes + reserveFrames × frameBytes ≤ budgetBytes`.
  */
@@ -25,13 +26,15 @@ import { ValidationError, WireError } from '../errors.js'
 import type { LinkTimers } from './link-adapter.js'
 
 /**
- * Default budget per link host: 129 MiB, two messages at the channel's 64 MiB limit in slots and
+ * Default budget per link host: 65 MiB, one message at the channel's 64 MiB limit in a slot and
  * the 1 MiB reserve. Chosen from the daemon's stated peak RSS bound of 512 MB
  * (docs/protocol/lan.md, "Limits"): about 150 MB at rest, and a 64 MiB change costs about 200 MB
- * while it is joined and decoded (one at a time: decoding is synchronous), so two reassembling
- * at once keep the peak near 410 MB; a third would leave no margin.
+ * while it is joined and decoded. With two slots, three members sending one each at once peaked at
+ * 475–500 MB in the hostile suite, too close to the bound; with one, as one change alone. Decoding
+ * is synchronous, one message at a time, so a second slot would only overlap one link's transfer
+ * with another's decoding.
  */
-export const DEFAULT_INBOUND_BUDGET_BYTES = 129 * 1024 * 1024
+export const DEFAULT_INBOUND_BUDGET_BYTES = 65 * 1024 * 1024
 /** Default reserve: frames that links without a slot may hold at once (16 frames, about 1 MiB). */
 export const DEFAULT_RESERVE_FRAMES = 16
 /** Default longest a slot is kept while another link waits for one. */
@@ -95,6 +98,8 @@ interface Holder {
   granted: boolean
   closed: boolean
   slotTimer: unknown
+  /** Held its slot longer than `slotHoldMs` while nobody waited: taken back as soon as someone does. */
+  overdue: boolean
   onReady: () => void
   onEvict: (error: WireError) => void
 }
@@ -120,6 +125,7 @@ export class InboundBudget {
   #evicted = 0
   readonly #parked: Holder[] = []
   readonly #queue: Holder[] = []
+  readonly #slotHolders = new Set<Holder>()
 
   constructor(options: InboundBudgetOptions) {
     this.budgetBytes = options.budgetBytes ?? DEFAULT_INBOUND_BUDGET_BYTES
@@ -148,7 +154,7 @@ export class InboundBudget {
    * slot too long while others waited; close it with the error.
    */
   holder(onReady: () => void, onEvict: (error: WireError) => void): BudgetHolder {
-    const h: Holder = { state: 'none', bytes: 0, parked: false, queued: false, granted: false, closed: false, slotTimer: undefined, onReady, onEvict }
+    const h: Holder = { state: 'none', bytes: 0, parked: false, queued: false, granted: false, closed: false, slotTimer: undefined, overdue: false, onReady, onEvict }
     return {
       admit: () => this.#admit(h),
       received: (bytes, complete) => this.#received(h, bytes, complete),
@@ -172,6 +178,7 @@ export class InboundBudget {
     // Holding a unit after a whole message is not possible (done() gave it back): queue.
     h.queued = true
     this.#queue.push(h)
+    this.#evictOverdue()
     return false
   }
 
@@ -188,6 +195,7 @@ export class InboundBudget {
     }
     h.parked = true
     this.#parked.push(h)
+    this.#evictOverdue()
     return false
   }
 
@@ -212,8 +220,10 @@ export class InboundBudget {
     if (h.state === 'unit') this.#unitsUsed--
     if (h.state === 'slot') {
       this.#slotsUsed--
+      this.#slotHolders.delete(h)
       if (h.slotTimer !== undefined) this.#timers.clearTimeout(h.slotTimer)
       h.slotTimer = undefined
+      h.overdue = false
     }
     h.state = 'none'
     h.granted = false
@@ -223,6 +233,7 @@ export class InboundBudget {
     if (h.state === 'unit') this.#unitsUsed--
     h.state = 'slot'
     this.#slotsUsed++
+    this.#slotHolders.add(h)
     this.#armSlotTimer(h)
   }
 
@@ -255,13 +266,29 @@ export class InboundBudget {
     h.slotTimer = this.#timers.setTimeout(() => {
       h.slotTimer = undefined
       if (h.closed || h.state !== 'slot') return
-      // Nobody waits: a slow honest sender may keep it.
-      if (this.#queue.length === 0 && this.#parked.length === 0) return this.#armSlotTimer(h)
-      this.#evicted++
-      const error = new WireError(`a message held a reassembly slot for more than ${this.#slotHoldMs} ms while other links waited: link closed`, { code: 'LINK_SLOW' })
-      this.#close(h)
-      h.onEvict(error)
+      // Nobody waits: a slow honest sender may keep it, until someone does.
+      if (!this.#someoneWaits()) h.overdue = true
+      else this.#evict(h)
     }, this.#slotHoldMs)
+  }
+
+  #someoneWaits(): boolean {
+    return this.#queue.length > 0 || this.#parked.length > 0
+  }
+
+  /** A link started waiting: overdue slot holders go (on a later microtask, not inside its frame handling). */
+  #evictOverdue(): void {
+    if (![...this.#slotHolders].some((h) => h.overdue)) return
+    queueMicrotask(() => {
+      for (const h of [...this.#slotHolders]) if (h.overdue && !h.closed && this.#someoneWaits()) this.#evict(h)
+    })
+  }
+
+  #evict(h: Holder): void {
+    this.#evicted++
+    const error = new WireError(`a message held a reassembly slot for more than ${this.#slotHoldMs} ms while other links waited: link closed`, { code: 'LINK_SLOW' })
+    this.#close(h)
+    h.onEvict(error)
   }
 }
 
