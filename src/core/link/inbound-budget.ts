@@ -30,7 +30,7 @@ import type { LinkTimers } from './link-adapter.js'
  * the 1 MiB reserve. Chosen from the daemon's stated peak RSS bound of 512 MB
  * (docs/protocol/lan.md, "Limits"): about 150 MB at rest, and a 64 MiB change costs about 200 MB
  * while it is joined and decoded. With two slots, three members sending one each at once peaked at
- * 475–500 MB in the hostile suite, too close to the bound; with one, as one change alone. Decoding
+ * 475–500 MB in the hostile suite, too close to the bound; with one, 374 MB, as one change alone. Decoding
  * is synchronous, one message at a time, so a second slot would only overlap one link's transfer
  * with another's decoding.
  */
