@@ -2,10 +2,19 @@
  * The inbound budget across links (docs/protocol/link.md, "Limits") over real sockets on
  * 127.0.0.1: several members send large messages at once to one device; the bytes that device
  * holds in reassembly and decode at once (its own counter) never exceed the budget, and every
- * message arrives whole. Sizes are scaled down (1 MiB messages, a 1-slot budget) so the test is fast.
+ * message arrives whole; a member that starts a message and stalls is closed (`LINK_SLOW`) once
+ * it held the slot too long while another waited, and the other's message then arrives. Sizes
+ * and times are scaled down (1 MiB messages, a 1-slot budget, 300 ms) so the test is fast.
  */
 import { afterEach, describe, expect, it } from 'vitest'
+import { connect } from 'node:net'
 import type { Message, PeerId } from '@automerge/automerge-repo'
+import { performHandshake } from '../../src/core/crypto/channel.js'
+import { generateIdentity } from '../../src/core/crypto/identity.js'
+import type { OrbitError } from '../../src/core/errors.js'
+import type { DeviceId } from '../../src/core/ids.js'
+import { FramedSocket } from '../../src/adapters/transport-tcp/framed-socket.js'
+import { DEFAULT_MAX_FRAME_BYTES } from '../../src/adapters/transport-tcp/frames.js'
 import { makeDevices, type TestDevice } from './setup.js'
 
 const MESSAGE_LIMIT = 1024 * 1024
@@ -73,5 +82,46 @@ describe('the inbound budget across members', () => {
     for (const [i, s] of senders.entries()) {
       expect(bySender.get(s.identity.deviceId)).toEqual(Array.from({ length: MESSAGES_EACH }, (_, k) => i * MESSAGES_EACH + k))
     }
+  }, 30_000)
+
+  it('a member that starts a large message and stalls is closed with LINK_SLOW; the waiting member’s message then arrives', async () => {
+    const stallerIdentity = generateIdentity()
+    // Members (read at each handshake): the two devices and the staller.
+    const members = new Set<DeviceId>([stallerIdentity.deviceId])
+    devices = await makeDevices(2, {
+      perDevice: (i) => (i === 0 ? { maxMessageBytes: MESSAGE_LIMIT, inboundBudgetBytes: BUDGET, inboundReserveFrames: RESERVE_FRAMES, slotHoldMs: 300 } : {}),
+      members,
+    })
+    for (const d of devices) members.add(d.identity.deviceId)
+    const [receiver, honest] = devices
+    const target = receiver!.identity.deviceId as unknown as PeerId
+    receiver!.adapter.connect(target, {})
+    const errors: OrbitError[] = []
+    receiver!.adapter.on2('connection-error', (e) => errors.push(e.error))
+    const received: Message[] = []
+    receiver!.adapter.on('message', (m) => received.push(m))
+
+    // The staller: the real handshake, then the first half of a message's frames, then nothing.
+    const socket = connect({ host: '127.0.0.1', port: receiver!.port })
+    socket.on('error', () => undefined)
+    await new Promise((r) => socket.once('connect', r))
+    const framed = new FramedSocket(socket, DEFAULT_MAX_FRAME_BYTES)
+    const session = await performHandshake(framed.io, { identity: stallerIdentity, role: 'initiator', authorize: () => 'member', timeoutMs: 5000 })
+    framed.onFrame = () => undefined
+    const frames = session.encrypt(new Uint8Array(DATA_BYTES))
+    for (const f of frames.slice(0, frames.length >> 1)) framed.send(f)
+    while (receiver!.adapter.inboundBudget().held === 0) await new Promise((r) => setTimeout(r, 10))
+
+    // The honest member's large message waits for the slot, then arrives.
+    const joined = new Promise<void>((resolve) => honest!.adapter.once('peer-candidate', () => resolve()))
+    honest!.adapter.connect(honest!.identity.deviceId as unknown as PeerId, {})
+    await honest!.adapter.dial('127.0.0.1', receiver!.port)
+    await joined
+    honest!.adapter.send({ type: 'sync', senderId: honest!.identity.deviceId as unknown as PeerId, targetId: target, documentId: 'doc' as never, data: new Uint8Array(DATA_BYTES).fill(7) } as Message)
+    while (received.length === 0) await new Promise((r) => setTimeout(r, 20))
+    expect((received[0] as { data: Uint8Array }).data.length).toBe(DATA_BYTES)
+    expect(errors.map((e) => `${e.name} ${e.code}`)).toContain('WireError LINK_SLOW')
+    expect(receiver!.adapter.inboundBudget()).toMatchObject({ evicted: 1, held: 0, waiting: 0 })
+    while (framed.closedReason === undefined) await new Promise((r) => setTimeout(r, 10))
   }, 30_000)
 })
