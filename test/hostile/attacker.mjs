@@ -11,8 +11,10 @@
 //   `churn`, each one the daemon drops is opened again at once until `holdMs`.
 // - oversized: one connection whose first frame header claims 4 GiB; reports whether it was closed.
 // - member sub-modes (the device in `dir` is a paired member; it runs the real handshake, then
-//   sends a valid hello): huge { bytes } — one sync envelope of `bytes`; flood { messages, size } —
-//   that many small sync envelopes as fast as the socket takes them.
+//   sends a valid hello): huge { bytes, waitMs? } — one sync envelope of `bytes`, then waits
+//   `waitMs` (default 20 000) for the daemon to close the link; flood { messages, size, reconnect? } —
+//   that many small sync envelopes as fast as the socket takes them; with `reconnect`, once closed,
+//   a new session at once, reporting the control envelopes the daemon answers with.
 import { connect } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -91,7 +93,7 @@ async function oversized() {
 }
 
 /** A member's session to the daemon: the real handshake with the member's key, then a hello. */
-async function memberSession() {
+async function memberSession(onPlain) {
   const { loadIdentity } = await dist('adapters/identity-fs/index.js')
   const { performHandshake } = await dist('core/crypto/channel.js')
   const { nodeChaChaPoly } = await dist('adapters/crypto-node/chacha-poly.js')
@@ -102,7 +104,11 @@ async function memberSession() {
   const c = await open()
   const framed = new FramedSocket(c.socket, DEFAULT_MAX_FRAME_BYTES)
   const session = await performHandshake(framed.io, { identity, role: 'initiator', authorize: () => 'member', aead: nodeChaChaPoly, timeoutMs: 10_000 })
-  framed.onFrame = () => undefined
+  framed.onFrame = (frame) => {
+    if (onPlain === undefined) return
+    const plain = session.decrypt(frame)
+    if (plain !== undefined && plain.length > 0) onPlain(plain)
+  }
   const send = (bytes) => {
     for (const f of session.encrypt(bytes)) framed.send(f)
   }
@@ -138,17 +144,18 @@ async function huge() {
   }
   send(message)
   await drained(c.socket)
+  // The daemon read all of it (but what the kernel's socket buffers hold) without closing us.
+  const sentAll = !c.closed
   const started = Date.now()
-  while (!c.closed && Date.now() - started < 20_000) await sleep(100)
-  out({ event: 'done', closed: c.closed })
+  while (!c.closed && Date.now() - started < (cfg.waitMs ?? 20_000)) await sleep(100)
+  out({ event: 'done', closed: c.closed, sentAll })
   c.socket.destroy()
 }
 
-async function flood() {
-  const { c, send, envelope } = await memberSession()
+/** Sends `cfg.messages` small sync envelopes as fast as the socket takes them, or until closed; returns how many. */
+async function floodOn({ c, send, envelope }) {
   let sent = 0
   const data = new Uint8Array(cfg.size)
-  const started = Date.now()
   while (sent < cfg.messages && !c.closed) {
     for (let k = 0; k < 100 && sent < cfg.messages; k++, sent++) {
       data[0] = sent & 0xff
@@ -158,8 +165,34 @@ async function flood() {
   }
   const sentAt = Date.now()
   while (!c.closed && Date.now() - sentAt < 5_000) await sleep(100)
-  out({ event: 'done', sent, closed: c.closed, ms: Date.now() - started })
   c.socket.destroy()
+  return sent
+}
+
+async function flood() {
+  const first = await memberSession()
+  const started = Date.now()
+  const sent = await floodOn(first)
+  let refused
+  if (cfg.reconnect === true && first.c.closed) {
+    // At once again, with a fresh handshake: what does the daemon say? A daemon too busy to
+    // answer within the cooldown accepts us: flood again (the next cooldown is twice as long).
+    for (let round = 1; round <= 3 && refused === undefined; round++) {
+      const controls = []
+      let hello = false
+      const again = await memberSession((plain) => {
+        const e = first.envelope.decodeEnvelope(plain)
+        if (e.kind === first.envelope.EnvelopeKind.Control) controls.push(first.envelope.decodeControl(e.payload))
+        if (e.kind === first.envelope.EnvelopeKind.Hello) hello = true
+      })
+      const at = Date.now()
+      while (!again.c.closed && !hello && Date.now() - at < 10_000) await sleep(50)
+      if (again.c.closed && !hello) refused = { closed: true, controls, round }
+      else if (!(await floodOn(again), again.c.closed)) refused = { closed: false, controls, round }
+      again.c.socket.destroy()
+    }
+  }
+  out({ event: 'done', sent, closed: first.c.closed, ms: Date.now() - started, ...(refused ? { refused } : {}) })
 }
 
 const modes = { slowloris, halfopen, oversized, huge, flood }

@@ -161,10 +161,31 @@ describe('a daemon under attack keeps serving its members', () => {
     expect(logged('MESSAGE_TOO_LARGE')).toBe(true)
   }, 180_000)
 
-  it('a member flooding small messages is closed with LINK_FLOOD', async () => {
-    const done = await during('flood', { mode: 'flood', dir: mallory, messages: 300_000, size: 64 })
+  it('three members sending 64 MiB changes at once: the inbound budget (one at a time) makes the others wait; the peak stays that of one change and each is read to the end', async () => {
+    // Mallory, C (a member without a daemon, idle here) and one more paired member.
+    const third = scratch.dir()
+    await orbitJson(third, ['init', '--name', 'Mallory 2'])
+    await orbitJson(third, ['pair', 'join', (await orbitJson<{ code: string }>(a.dir, ['pair', 'invite'])).code])
+    const limit = 64 * 1024 * 1024
+    const others = [c, third].map((dir) => attack({ port: a.port, mode: 'huge', dir, bytes: limit, waitMs: 1000 }))
+    const first = await during('3 huge changes at once (64 MiB each)', { mode: 'huge', dir: mallory, bytes: limit, waitMs: 1000 })
+    const all = [first, ...(await Promise.all(others))]
+    expect(all.map((d) => d.sentAll)).toEqual([true, true, true])
+    expect(logged('LINK_SLOW')).toBe(false)
+  }, 120_000)
+
+  it('a member flooding small messages is closed with LINK_FLOOD; reconnecting at once, it is refused for a cooldown', async () => {
+    const done = await during('flood', { mode: 'flood', dir: mallory, messages: 300_000, size: 64, reconnect: true })
     expect(done).toMatchObject({ closed: true })
     expect(done.sent as number).toBeLessThan(300_000)
     expect(logged('LINK_FLOOD')).toBe(true)
+    // Told why, before any hello, and for how long: 10 s after a first flood, less what passed.
+    // (A daemon too busy to answer within it accepts the next link; the attacker then floods
+    // again, and the cooldown doubles: `round` counts the floods it took.)
+    const refused = done.refused as { closed: boolean; round: number; controls: Array<{ type: string; reason?: string; retryAfterMs?: number }> }
+    expect(refused.closed).toBe(true)
+    expect(refused.controls).toEqual([{ type: 'goodbye', reason: 'cooldown', retryAfterMs: expect.any(Number) }])
+    expect(refused.controls[0]!.retryAfterMs).toBeGreaterThan(0)
+    expect(refused.controls[0]!.retryAfterMs).toBeLessThanOrEqual(10_000 * 2 ** (refused.round - 1))
   }, 120_000)
 })

@@ -165,7 +165,7 @@ describe('sync', () => {
 
 describe('control', () => {
   it('round-trips goodbye, leave and unsupported; an unknown control type is ignored', () => {
-    for (const c of [{ type: 'goodbye', reason: 'bye' }, { type: 'goodbye' }, { type: 'leave' }, { type: 'unsupported', kind: 3, message: 'no blobs' }, { type: 'unsupported', versions: [2, 3], message: 'update' }] as Control[]) {
+    for (const c of [{ type: 'goodbye', reason: 'bye' }, { type: 'goodbye' }, { type: 'goodbye', reason: 'cooldown', retryAfterMs: 9000 }, { type: 'leave' }, { type: 'unsupported', kind: 3, message: 'no blobs' }, { type: 'unsupported', versions: [2, 3], message: 'update' }] as Control[]) {
       const envelope = decodeEnvelope(encodeControl(1, c))
       expect(envelope.kind).toBe(EnvelopeKind.Control)
       expect(decodeControl(envelope.payload)).toEqual(c)
@@ -178,6 +178,10 @@ describe('control', () => {
       cbor.encode({ type: 5 }),
       cbor.encode({ type: 'goodbye', reason: 7 }),
       cbor.encode({ type: 'goodbye', reason: 'x'.repeat(257) }),
+      cbor.encode({ type: 'goodbye', reason: 'cooldown', retryAfterMs: -1 }),
+      cbor.encode({ type: 'goodbye', reason: 'cooldown', retryAfterMs: 1.5 }),
+      cbor.encode({ type: 'goodbye', reason: 'cooldown', retryAfterMs: 86_400_001 }),
+      cbor.encode({ type: 'goodbye', reason: 'cooldown', retryAfterMs: '10s' }),
       cbor.encode({ type: 'unsupported', kind: 999, message: '' }),
       cbor.encode({ type: 'unsupported', versions: 'all', message: '' }),
       cbor.encode('goodbye'),

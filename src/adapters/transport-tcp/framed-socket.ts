@@ -11,13 +11,20 @@ const MAX_QUEUED_FRAMES = 16
 /** How long a flushing close waits for the peer before destroying the socket. */
 export const FLUSH_MS = 1000
 
+/** Takes one frame; `false` means "not now": see {@link FramedSocket.onFrame}. */
+export type FrameHandler = (frame: Uint8Array) => boolean | void
+
+/** A socket's frames: pulled during the handshake, pushed to a handler after it. */
 export class FramedSocket {
   readonly socket: Socket
   readonly #decoder: FrameDecoder
   readonly #max: number
   readonly #queue: Uint8Array[] = []
   readonly #waiters = new Set<{ resolve: (f: Uint8Array) => void; reject: (e: Error) => void }>()
-  #onFrame: ((frame: Uint8Array) => void) | undefined
+  #onFrame: FrameHandler | undefined
+  /** Frames read but not yet taken by `onFrame` (it said wait), in order. */
+  readonly #backlog: Uint8Array[] = []
+  #paused = false
   #closed: Error | undefined
   readonly #closeListeners: Array<(error: Error | undefined) => void> = []
   bytesSent = 0
@@ -39,7 +46,8 @@ export class FramedSocket {
       }
       for (const frame of frames) {
         if (this.#closed) return
-        this.#deliver(frame)
+        if (this.#paused) this.#backlog.push(frame)
+        else this.#deliver(frame)
       }
     })
     socket.on('end', () => {
@@ -95,10 +103,44 @@ export class FramedSocket {
     })
   }
 
-  /** From now on, frames go to `handler` (queued ones first) instead of `receive()`. */
-  set onFrame(handler: (frame: Uint8Array) => void) {
+  /**
+   * From now on, frames go to `handler` (queued ones first) instead of `receive()`. A handler that
+   * returns `false` has not taken the frame: it is kept, in order, and reading stops until
+   * {@link FramedSocket.resume} (backpressure: the peer's bytes wait in its socket, not here).
+   */
+  set onFrame(handler: FrameHandler) {
     this.#onFrame = handler
-    while (this.#queue.length > 0 && !this.#closed) handler(this.#queue.shift()!)
+    this.#backlog.unshift(...this.#queue.splice(0))
+    this.#drain()
+  }
+
+  /** Whether reading is stopped (a frame handler said wait). */
+  get paused(): boolean {
+    return this.#paused
+  }
+
+  /** Reading goes on: kept frames are offered again first. */
+  resume(): void {
+    if (!this.#paused || this.#closed) return
+    this.#paused = false
+    this.#drain()
+    if (!this.#paused && !this.#closed) this.socket.resume()
+  }
+
+  #drain(): void {
+    while (this.#backlog.length > 0 && !this.#paused && !this.#closed) this.#deliver(this.#backlog.shift()!)
+  }
+
+  /** Stops reading until {@link FramedSocket.resume}: frames already read are kept, in order. */
+  pause(): void {
+    if (this.#paused || this.#closed) return
+    this.#paused = true
+    this.socket.pause()
+  }
+
+  #pause(frame: Uint8Array): void {
+    this.#backlog.unshift(frame)
+    this.pause()
   }
 
   onClose(listener: (error: Error | undefined) => void): void {
@@ -116,6 +158,7 @@ export class FramedSocket {
     if (this.#closed) return
     this.#closed = error
     this.#queue.length = 0
+    this.#backlog.length = 0
     for (const waiter of this.#waiters) waiter.reject(error)
     this.#waiters.clear()
     if (options.flush === true && !this.socket.destroyed) {
@@ -129,7 +172,10 @@ export class FramedSocket {
   }
 
   #deliver(frame: Uint8Array): void {
-    if (this.#onFrame) return this.#onFrame(frame)
+    if (this.#onFrame) {
+      if (this.#onFrame(frame) === false) this.#pause(frame)
+      return
+    }
     const waiter = this.#waiters.values().next().value
     if (waiter) {
       this.#waiters.delete(waiter)

@@ -9,7 +9,8 @@
  *   goodbye), hosted by core's {@link LinkNetworkAdapter}.
  *
  * What stays here is TCP's own: framing, the handshake, keep-alives and the idle timeout, dialling
- * with backoff, and the cap on pending inbound handshakes.
+ * with backoff, the cap on pending inbound handshakes, and the backpressure of the inbound budget
+ * all links share (core/link/inbound-budget.ts: a link that must wait is not read).
  *
  * The peer id a remote presents is bound to the device the handshake proved: by default it must
  * *be* that device id (`peerIdPolicy: 'device-id'`); the `'bound'` policy (for automerge-repo's
@@ -33,7 +34,9 @@ import type {
   TcpNetworkAdapterOptions,
   TimeoutTimers,
 } from './types.js'
-import { performHandshake } from '../../core/crypto/channel.js'
+import { MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, performHandshake } from '../../core/crypto/channel.js'
+import { TAG_BYTES } from '../../core/crypto/noise.js'
+import { InboundBudget, type InboundBudgetStats } from '../../core/link/inbound-budget.js'
 import { nodeChaChaPoly } from '../crypto-node/index.js'
 import { FramedSocket } from './framed-socket.js'
 import { DEFAULT_MAX_FRAME_BYTES } from './frames.js'
@@ -82,6 +85,8 @@ const FIRST_MESSAGE_BYTES = 5 + 1 + 32
 /** Failures of unauthenticated connections logged as warnings per minute and code (the rest: debug). */
 const MAX_UNAUTHENTICATED_WARNINGS = 20
 const DEFAULT_BACKOFF = [250, 500, 1000, 2000, 5000, 10_000, 30_000]
+/** Message bytes one channel frame carries at most (its tag and flags byte aside). */
+const FRAME_PAYLOAD_BYTES = MAX_FRAME_BYTES - TAG_BYTES - 1
 
 const defaultTimers: TimeoutTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -105,6 +110,8 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
   readonly #timers: TimeoutTimers
   readonly #backoff: number[]
   readonly #maxFrame: number
+  readonly #maxMessage: number
+  readonly #budget: InboundBudget
   readonly #policy: 'device-id' | 'bound'
   readonly #targets = new Map<string, DialTarget>()
   readonly #traffic = new Map<DeviceId, DeviceTraffic>()
@@ -146,6 +153,16 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
     this.#timers = timers
     this.#backoff = options.backoff && options.backoff.length > 0 ? options.backoff : DEFAULT_BACKOFF
     this.#maxFrame = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+    this.#maxMessage = options.maxMessageBytes ?? MAX_MESSAGE_BYTES
+    // One budget for every link of this adapter (docs/protocol/link.md, "Limits").
+    this.#budget = new InboundBudget({
+      ...(options.inboundBudgetBytes === undefined ? {} : { budgetBytes: options.inboundBudgetBytes }),
+      ...(options.inboundReserveFrames === undefined ? {} : { reserveFrames: options.inboundReserveFrames }),
+      ...(options.slotHoldMs === undefined ? {} : { slotHoldMs: options.slotHoldMs }),
+      messageBytes: this.#maxMessage,
+      frameBytes: FRAME_PAYLOAD_BYTES,
+      timers,
+    })
     this.#policy = policy
   }
 
@@ -271,6 +288,11 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
     return this.links().length
   }
 
+  /** The inbound budget's numbers: bytes held in reassembly and decode now and at peak, links waiting. */
+  inboundBudget(): InboundBudgetStats {
+    return this.#budget.stats()
+  }
+
   /** Traffic counters per remote device (bytes are on the wire: frames, headers, ciphertext), current as of this call. */
   traffic(deviceId: DeviceId): DeviceTraffic {
     for (const link of this.links()) if (link.remoteDeviceId === deviceId) link.context.tally()
@@ -390,10 +412,10 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
     }
   }
 
-  #scheduleRedial(target: DialTarget): void {
+  #scheduleRedial(target: DialTarget, atLeastMs = 0): void {
     target.pending = false
     if (target.stopped || this.#halted || target.options.reconnect === false || target.timer !== undefined) return
-    const delay = this.#backoff[Math.min(target.attempt, this.#backoff.length - 1)]!
+    const delay = Math.max(atLeastMs, this.#backoff[Math.min(target.attempt, this.#backoff.length - 1)]!)
     target.attempt++
     target.timer = this.#timers.setTimeout(() => this.#attempt(target), delay)
   }
@@ -475,6 +497,7 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
         ...(target?.options.expectedDeviceId ? { expectedRemote: target.options.expectedDeviceId } : {}),
         ...(this.#o.deviceName ? { deviceName: this.#o.deviceName } : {}),
         aead: this.#o.aead ?? nodeChaChaPoly,
+        maxMessageBytes: this.#maxMessage,
         timeoutMs: this.#o.handshakeTimeoutMs ?? 10_000,
       })
     } catch (caught) {
@@ -561,8 +584,23 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
     }
     this.#armHeartbeat(conn)
     conn.link = this.addLink(pipe, conn, role === 'initiator' ? 'local' : 'remote')
+    // This link's share of the inbound budget: it stops reading (the peer's bytes wait in its
+    // socket) when the budget says wait, and reads on when it may.
+    const share = this.#budget.holder(
+      () => {
+        conn.lastReceivedAt = this.#now()
+        framed.resume()
+      },
+      (error) => {
+        this.#reportError(error, remoteAddress(), session.remoteDeviceId)
+        if (conn.link) conn.link.close(error)
+        else framed.close(error)
+      },
+    )
+    framed.onClose(() => share.close())
     // Only now: frames queued during the handshake may already hold the peer's hello.
     framed.onFrame = (frame) => {
+      if (!share.admit()) return false
       conn.lastReceivedAt = this.#now()
       conn.tally()
       let plain: Uint8Array | undefined
@@ -574,8 +612,18 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
         framed.close(error instanceof Error ? error : undefined)
         return
       }
-      // An empty message is a keep-alive (an envelope is never empty): TCP's, not the link's.
-      if (plain !== undefined && plain.length > 0) deliver?.(plain)
+      const bytes = Math.max(0, frame.length - TAG_BYTES - 1)
+      if (plain === undefined) {
+        if (!share.received(bytes, false)) framed.pause()
+        return
+      }
+      share.received(bytes, true)
+      try {
+        // An empty message is a keep-alive (an envelope is never empty): TCP's, not the link's.
+        if (plain.length > 0) deliver?.(plain)
+      } finally {
+        share.done()
+      }
     }
   }
 
@@ -599,7 +647,8 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
       // A late timer means our event loop was busy (a big merge): unread data may be waiting, so
       // silence measured now proves nothing. Check again next round.
       const late = t - armedAt > every * 1.5
-      if (!late && t - conn.lastReceivedAt >= idle) {
+      // A link stopped by the inbound budget reads nothing on purpose: its silence proves nothing either.
+      if (!late && !conn.framed.paused && t - conn.lastReceivedAt >= idle) {
         const error = new WireError(`nothing received for ${idle} ms`, { code: 'IDLE_TIMEOUT' })
         this.#reportError(error, conn.framed.socket.remoteAddress, conn.session.remoteDeviceId)
         conn.framed.close(error)
@@ -658,7 +707,8 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
     const target = conn.target
     if (target !== undefined && target.conn === conn) target.conn = undefined
     if (!this.links().some((l) => l.remoteDeviceId === link.remoteDeviceId)) this.#keys.delete(link.remoteDeviceId)
-    if (target !== undefined && !conn.noRedial && !link.retired) this.#scheduleRedial(target)
+    // A peer that refuses us for a while (goodbye `cooldown`), or one we refuse, is not redialled before then.
+    if (target !== undefined && !conn.noRedial && !link.retired) this.#scheduleRedial(target, link.retryAfterMs ?? this.coolingDown(link.remoteDeviceId))
   }
 
   protected override onSyncReceived(link: Link<Conn>): void {

@@ -76,6 +76,17 @@ export interface TcpNetworkAdapterOptions {
    * closed (`WireError` `LINK_REVOKED`). Default: `authorize` must still answer 'member'.
    */
   recheck?: LinkAuthorize
+  /** Largest message one link reassembles (the secure channel's limit). Default 64 MiB. Tests lower it. */
+  maxMessageBytes?: number
+  /**
+   * Inbound bytes all links together may hold in reassembly and decode at once
+   * (docs/protocol/link.md, "Limits"). Default 65 MiB: one 64 MiB message and a 1 MiB reserve.
+   */
+  inboundBudgetBytes?: number
+  /** Frames links without a reassembly slot may hold at once. Default 16. */
+  inboundReserveFrames?: number
+  /** Longest a reassembly slot is kept while another link waits (then `LINK_SLOW`). Default 30 000. */
+  slotHoldMs?: number
   /** Link versions offered (default: this build's). Tests use it to play other builds. */
   linkVersions?: readonly number[]
   /** Envelope size bounds (default docs/protocol/link.md's). Tests lower them. */

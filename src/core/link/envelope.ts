@@ -60,6 +60,8 @@ const MAX_DOCUMENT_ID_LENGTH = 128
 const MAX_VERSIONS = 16
 const MAX_FEATURES = 32
 const MAX_TEXT = 256
+/** The longest `retryAfterMs` a goodbye may carry (a day). */
+export const MAX_RETRY_AFTER_MS = 86_400_000
 const MAX_TYPE_LENGTH = 64
 const HEAD_HEX = /^[0-9a-f]{64}$/
 
@@ -93,8 +95,11 @@ export interface Hello {
 
 /** `control` payloads. Unknown `type`s are ignored by receivers (room for later versions). */
 export type Control =
-  /** The sender closes the link now (`reason` is for logs). */
-  | { type: 'goodbye'; reason?: string }
+  /**
+   * The sender closes the link now (`reason` is for logs). `retryAfterMs`: do not open a new link
+   * before this long (reason `cooldown`: docs/protocol/link.md, "Limits").
+   */
+  | { type: 'goodbye'; reason?: string; retryAfterMs?: number }
   /** The sender's Repo detached; the link stays and a new hello may follow. */
   | { type: 'leave' }
   /** The sender cannot handle what we sent: a kind (`kind`), or no common version (`versions` it speaks). */
@@ -317,7 +322,13 @@ export function decodeControl(payload: Uint8Array): Control | undefined {
   switch (m.type) {
     case 'goodbye': {
       const reason = text(m.reason, 'reason')
-      return reason === undefined ? { type: 'goodbye' } : { type: 'goodbye', reason }
+      const out: Control = reason === undefined ? { type: 'goodbye' } : { type: 'goodbye', reason }
+      if (m.retryAfterMs !== undefined) {
+        const ms = m.retryAfterMs
+        if (!Number.isSafeInteger(ms) || (ms as number) < 0 || (ms as number) > MAX_RETRY_AFTER_MS) throw fail('LINK_BAD_CONTROL', `control: retryAfterMs outside 0..${MAX_RETRY_AFTER_MS}`)
+        out.retryAfterMs = ms as number
+      }
+      return out
     }
     case 'leave':
       return { type: 'leave' }

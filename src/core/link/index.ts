@@ -20,6 +20,7 @@ export {
   SIGNAL_VERSION,
   MAX_SUMMARY_DOCUMENTS,
   MAX_SUMMARY_HEADS,
+  MAX_RETRY_AFTER_MS,
   encodeEnvelope,
   decodeEnvelope,
   encodeHello,
@@ -44,3 +45,7 @@ export type { BlobPort, BlobMessage } from '../blobs/protocol.js'
 export { SignalRelay, RELAY_RATE } from './signal-relay.js'
 export type { SignalRelayOptions, RelayDelivery } from './signal-relay.js'
 export type { BytePipe } from './pipe.js'
+export { InboundBudget, DEFAULT_INBOUND_BUDGET_BYTES, DEFAULT_RESERVE_FRAMES, DEFAULT_SLOT_HOLD_MS } from './inbound-budget.js'
+export type { InboundBudgetOptions, InboundBudgetStats, BudgetHolder } from './inbound-budget.js'
+export { LinkCooldown, DEFAULT_FLOOD_COOLDOWN_MS, MAX_FLOOD_COOLDOWN_MS, MAX_COOLDOWN_DEVICES, COOLDOWN_MEMORY_MS } from './cooldown.js'
+export type { LinkCooldownOptions } from './cooldown.js'

@@ -27,6 +27,7 @@ import type { DocSummary, Hello, Signal } from './envelope.js'
 import { Link, type LinkHandler, type LinkOptions } from './link.js'
 import type { BytePipe } from './pipe.js'
 import type { BlobMessage, BlobPort } from '../blobs/protocol.js'
+import { LinkCooldown } from './cooldown.js'
 
 /** Timers, injectable so drains and reconnects run on a test's schedule. */
 export interface LinkTimers {
@@ -84,6 +85,13 @@ export interface LinkAdapterOptions extends LinkOptions {
   logger?: Logger
   /** Logger component name. Default `orbit:link`. */
   component?: string
+  /**
+   * After a link is closed for `LINK_FLOOD`, new links from that device are refused for this long,
+   * doubling with each repeat (docs/protocol/link.md, "Limits"). Default 10 000.
+   */
+  floodCooldownMs?: number
+  /** The longest such cooldown. Default 600 000. */
+  maxFloodCooldownMs?: number
 }
 
 const defaultTimers: LinkTimers = {
@@ -118,6 +126,8 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
   readonly #handler: LinkHandler<C>
   /** Closes automerge-repo's first-sync race on these links (src/core/sync/first-sync-guard.ts). */
   readonly #firstSync = new FirstSyncGuard()
+  /** Devices whose links are refused for a while after a flood. */
+  readonly #cooldown: LinkCooldown
 
   constructor(options: LinkAdapterOptions) {
     super()
@@ -125,6 +135,11 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
     this.linkLog = (options.logger ?? silentLogger).forComponent(options.component ?? 'orbit:link')
     this.#acceptPeerId = options.acceptPeerId ?? ((peerId, deviceId) => (peerId as string) === deviceId)
     this.#linkTimers = options.timers ?? defaultTimers
+    this.#cooldown = new LinkCooldown({
+      ...(options.floodCooldownMs === undefined ? {} : { baseMs: options.floodCooldownMs }),
+      ...(options.maxFloodCooldownMs === undefined ? {} : { maxMs: options.maxFloodCooldownMs }),
+      ...(options.now === undefined ? {} : { now: options.now }),
+    })
     this.#handler = {
       hello: (link, hello) => this.#onHello(link, hello),
       sync: (link, message) => this.#onSync(link, message),
@@ -132,6 +147,7 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
       blob: (link, message) => this.emit2('blob', [{ deviceId: link.remoteDeviceId, message }] as never),
       leave: (link) => this.#onLeave(link),
       error: (link, error, closing) => {
+        if (closing && error.code === 'LINK_FLOOD') this.#coolDown(link)
         this.emit2('link-error', [{ error, deviceId: link.remoteDeviceId, closing }] as never)
         this.onLinkError(link, error, closing)
       },
@@ -260,8 +276,18 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
     this.#dialledBy.set(link, dialledBy)
     // Subscribed only now: a pipe that is already closed reports it to a registered link.
     link.start()
+    const wait = this.#cooldown.remaining(link.remoteDeviceId)
+    if (wait > 0) {
+      this.#refuseCooling(link, wait)
+      return link
+    }
     this.#greet(link)
     return link
+  }
+
+  /** Devices whose new links are refused now (after a flood), with the milliseconds left. */
+  coolingDown(deviceId: DeviceId): number {
+    return this.#cooldown.remaining(deviceId)
   }
 
   /** The Repo detached but the pipes stay (WebRTC): each remote is told `leave` and forgotten. */
@@ -309,6 +335,25 @@ export abstract class LinkNetworkAdapter<C = unknown, E extends LinkAdapterEvent
   protected onSyncSent(_link: Link<C>, _message: Message): void {}
 
   // ---- internals -----------------------------------------------------------------------------
+
+  /** A link closed for flooding: its device's new links are refused for a while (logged once per strike). */
+  #coolDown(link: Link<C>): void {
+    const { ms, strikes } = this.#cooldown.strike(link.remoteDeviceId)
+    this.linkLog.warn('member closed for flooding: its new links are refused for a while', { deviceId: link.remoteDeviceId, cooldownMs: ms, strikes })
+  }
+
+  /**
+   * A link from a device cooling down: told goodbye `cooldown` with the time left, then closed,
+   * before any hello. Reported as `link-error` (`LINK_COOLDOWN`) but logged at debug level only: a
+   * flooder reconnecting in a loop must not flood the log instead.
+   */
+  #refuseCooling(link: Link<C>, wait: number): void {
+    const error = new WireError(`device ${link.remoteDeviceId} flooded: its links are refused for ${Math.ceil(wait / 1000)} s more`, { code: 'LINK_COOLDOWN' })
+    this.linkLog.debug('link refused: cooling down after a flood', { deviceId: link.remoteDeviceId, retryAfterMs: wait })
+    link.sendControl({ type: 'goodbye', reason: 'cooldown', retryAfterMs: wait })
+    this.emit2('link-error', [{ error, deviceId: link.remoteDeviceId, closing: true }] as never)
+    link.close(error)
+  }
 
   #greet(link: Link<C>, again = false): void {
     if (!this.#repoConnected || this.peerId === undefined || (link.helloSent && !again) || link.closed) return

@@ -131,6 +131,8 @@ export class Link<C = unknown> {
   established = false
   /** Envelopes sent and received (all kinds). */
   readonly counts = { sent: 0, received: 0 }
+  /** The peer's goodbye asked us not to open a new link before this many ms (`cooldown`). */
+  retryAfterMs: number | undefined
 
   constructor(pipe: BytePipe, context: C, handler: LinkHandler<C>, options: LinkOptions, log: Logger) {
     this.pipe = pipe
@@ -479,6 +481,12 @@ export class Link<C = unknown> {
     }
     switch (control.type) {
       case 'goodbye':
+        this.retryAfterMs = control.retryAfterMs
+        if (control.reason === 'cooldown') {
+          // Refused: this device was closed for flooding that peer and must wait (link.md, "Limits").
+          const seconds = Math.ceil((control.retryAfterMs ?? 0) / 1000)
+          return this.#fail(new WireError(`the peer refuses links from this device for ${seconds} s more (it was closed for flooding)`, { code: 'LINK_COOLDOWN' }))
+        }
         this.#log.debug('peer said goodbye', { reason: control.reason })
         this.#closed = true
         this.#closeError = new WireError(`the peer closed the link (${control.reason ?? 'goodbye'})`, { code: 'LINK_GOODBYE' })
