@@ -1,7 +1,6 @@
 /**
- * The CLI's fast route (README, "CLI latency"; docs/architecture.md, "One code path per command"):
- * the commands a user runs most, recognised from the raw argv before commander, zod and the
- * command modules are loaded.
+ * The CLI's fast route (docs/architecture.md, "One code path per command"): the commands a user
+ * runs most, recognised from the raw argv before commander, zod and the command modules load.
  *
  * - `contact add` with a running `orbit serve` on the data dir: one `workspace.call addContact`
  *   over the control socket (docs/protocol/control.md), the daemon validating the input and
