@@ -1,15 +1,19 @@
 /**
  * Entry point of the `orbit` executable (bin/orbit.js). Keep the static imports light: the
- * read-only commands must start without loading Automerge.
+ * fast route (fast-route.ts) answers `contact add` through a running daemon and `contact list`
+ * before commander, zod or Automerge load; every other command runs the full CLI (run.ts).
  */
-import { runCli } from './run.js'
+import type { CliIo } from './context.js'
+import { fastRoute } from './fast-route.js'
 
-const code = await runCli(process.argv.slice(2), {
+const io: CliIo = {
   stdout: (s) => process.stdout.write(s),
   stderr: (s) => process.stderr.write(s),
   env: process.env,
   cwd: process.cwd(),
-})
+}
+const argv = process.argv.slice(2)
+const code = (await fastRoute(argv, io)) ?? (await (await import('./run.js')).runCli(argv, io))
 // A write to a pipe is asynchronous on POSIX: exiting at once can cut a long `--json` answer
 // short (seen with `contact list --all --json` of thousands of contacts). Exit once both streams
 // have handed everything to the OS; exiting (rather than returning) also stops any timer a

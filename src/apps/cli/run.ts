@@ -18,17 +18,25 @@ export async function runCli(argv: readonly string[], io: CliIo, modules: readon
     await program.parseAsync([...argv], { from: 'user' })
     return 0
   } catch (err) {
-    const mapped = mapError(err, commandPathFor(program, argv))
-    if (mapped.exitCode !== 0) {
-      if (json) io.stderr(JSON.stringify(mapped.json) + '\n')
-      else io.stderr(mapped.human + '\n')
-      // What the "looks like a bug" message promises: the stack, when asked for.
-      if (mapped.json.error.code === 'INTERNAL' && /^(debug|trace)$/.test(io.env.ORBIT_LOG_LEVEL ?? '') && err instanceof Error && err.stack !== undefined) {
-        io.stderr(err.stack + '\n')
-      }
-    }
-    return mapped.exitCode
+    return reportError(err, commandPathFor(program, argv), json, io)
   }
+}
+
+/**
+ * Prints a command's error on stderr (one JSON line with `json`, else for people) and returns
+ * its exit code; `commandPath` (e.g. `orbit contact add`) points at the right `--help`.
+ */
+export function reportError(err: unknown, commandPath: string, json: boolean, io: CliIo): number {
+  const mapped = mapError(err, commandPath)
+  if (mapped.exitCode !== 0) {
+    if (json) io.stderr(JSON.stringify(mapped.json) + '\n')
+    else io.stderr(mapped.human + '\n')
+    // What the "looks like a bug" message promises: the stack, when asked for.
+    if (mapped.json.error.code === 'INTERNAL' && /^(debug|trace)$/.test(io.env.ORBIT_LOG_LEVEL ?? '') && err instanceof Error && err.stack !== undefined) {
+      io.stderr(err.stack + '\n')
+    }
+  }
+  return mapped.exitCode
 }
 
 // Before parsing succeeded we cannot ask commander, so look at the raw arguments.

@@ -179,13 +179,57 @@ export interface LocalApiOptions {
   syncDirect?: (target: string, timeoutMs: number | undefined) => Promise<SyncReport>
 }
 
-/** The workspace API of an open device: its own methods, awaited. */
-export function workspaceApi(ws: CrmWorkspace): WorkspaceApi {
+/**
+ * The workspace API of an open device: its own methods, awaited. With `contactCounts` (contacts
+ * per shard, e.g. from the listing projection), `addContact` puts the new contact in a shard that
+ * is already in memory when one is not fuller than the average (see {@link shardForNewContact}):
+ * a running `orbit serve` then answers `orbit contact add` without loading a shard first.
+ */
+export function workspaceApi(ws: CrmWorkspace, options: { contactCounts?: () => ReadonlyMap<number, number> } = {}): WorkspaceApi {
   const api = {} as Record<WorkspaceMethod, (...args: unknown[]) => Promise<unknown>>
   for (const method of WORKSPACE_METHODS) {
     api[method] = async (...args: unknown[]) => (ws[method] as (...a: unknown[]) => unknown).apply(ws, args)
   }
+  const counts = options.contactCounts
+  if (counts !== undefined) {
+    // Only the input travels (a caller's other arguments are not options it may set).
+    // `CrmWorkspace.addContact(input, { shard })` (src/core/model/workspace.ts).
+    const add = ws.addContact.bind(ws) as (input: unknown, options: { shard?: number }) => Promise<Awaited<ReturnType<CrmWorkspace['addContact']>>>
+    api.addContact = async (input: unknown) => {
+      const shard = shardForNewContact(ws, counts())
+      return add(input, shard === undefined ? {} : { shard })
+    }
+  }
   return api as unknown as WorkspaceApi
+}
+
+/**
+ * Where a new contact goes: the loaded shard with the fewest contacts, if it holds at most the
+ * average plus twice its square root (at least 16), else undefined (wherever its random id lands,
+ * loading that shard if need be). Random ids spread shards about that much anyway (a shard's count
+ * is binomial: standard deviation ≈ √average), so shards stay as balanced as with random ids.
+ */
+export function shardForNewContact(ws: Pick<CrmWorkspace, 'shardCount' | 'isShardLoaded'>, counts: ReadonlyMap<number, number>): number | undefined {
+  let total = 0
+  for (const c of counts.values()) total += c
+  const mean = total / ws.shardCount
+  const limit = mean + Math.max(16, 2 * Math.sqrt(mean))
+  let best: number | undefined
+  let bestCount = Infinity
+  for (let n = 0; n < ws.shardCount; n++) {
+    const c = counts.get(n) ?? 0
+    if (ws.isShardLoaded(n) && c <= limit && c < bestCount) {
+      best = n
+      bestCount = c
+    }
+  }
+  return best
+}
+
+/** Contacts per shard in the listing projection (removed ones included: they stay in their shard). */
+function projectedContactCounts(device: Pick<OrbitDevice, 'db'>): Map<number, number> {
+  const rows = device.db.sqlite.prepare(`SELECT shard, COUNT(*) AS n FROM entity_index WHERE kind = 'contact' GROUP BY shard`).all() as { shard: number; n: number }[]
+  return new Map(rows.map((r) => [r.shard, r.n]))
 }
 
 /** Peers as an open device knows them without a daemon: its members, remembered addresses and sync state. */
@@ -328,7 +372,7 @@ export function localApi(device: OrbitDevice, options: LocalApiOptions = {}): Lo
       deviceSyncState(device).learner.flush()
     },
     where: 'in-process',
-    workspace: workspaceApi(device.workspace),
+    workspace: workspaceApi(device.workspace, { contactCounts: () => projectedContactCounts(device) }),
     requireOrg: (id) => device.requireOrg(id),
     putBlob: (bytes) => device.blobs.put(bytes),
     blobs: (query) => blobStatusOn(device, query),

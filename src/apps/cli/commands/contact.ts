@@ -2,10 +2,11 @@ import { Option, type Command } from 'commander'
 import type { Contact, Organization } from '../../../core/model/types.js'
 import type { CommandModule } from '../command-module.js'
 import type { ActionOptions, CliContext } from '../context.js'
-import { fields, table, when } from '../format.js'
+import { fields, when } from '../format.js'
 import { collect, integer, oneOf } from '../options.js'
 import { checkLogoLimit, readLogo, type LogoFile } from './logo.js'
 import { registerContactIo } from './contact-io.js'
+import { listContactsPage, type ContactListOptions } from './contact-page.js'
 import { blobStateText } from './blobs.js'
 import type { BlobItem } from '../../node/api.js'
 import type { BlobHash } from '../../../core/ids.js'
@@ -100,35 +101,19 @@ Examples:
         const { openReadView } = await import('../../node/read-view.js')
         const view = await openReadView(dataDir)
         try {
-          const page = view.listContacts({
+          const options: ContactListOptions = {
+            limit: opts.limit as number,
             offset: opts.offset as number,
-            limit: opts.all === true ? Number.MAX_SAFE_INTEGER : (opts.limit as number),
-            includeDeleted: opts.includeRemoved === true,
+            all: opts.all === true,
+            includeRemoved: opts.includeRemoved === true,
             ...(typeof opts.query === 'string' ? { query: opts.query } : {}),
-          })
-          const limit = opts.all === true ? null : (opts.limit as number)
-          ctx.emit(cmd, { total: page.total, offset: page.offset, limit, contacts: page.contacts }, () => renderPage(page, limit))
+          }
+          ctx.io.stdout(listContactsPage(view, options, ctx.globals(cmd).json))
         } finally {
           view.close()
         }
       }),
     )
-}
-
-function renderPage(page: { total: number; offset: number; contacts: Contact[] }, limit: number | null): string {
-  if (page.total === 0) return 'No contacts yet. Add one with `orbit contact add --name "Ada Lovelace"`.'
-  if (page.contacts.length === 0) return `No contacts at offset ${page.offset} (there are ${page.total}).`
-  const rows = page.contacts.map((c) => [
-    c.id,
-    c.name + (c.deletedAt === undefined ? '' : ' (removed)'),
-    c.emails[0] ?? '',
-    c.phones[0] ?? '',
-    Object.keys(c.tags).join(','),
-  ])
-  const last = page.offset + page.contacts.length
-  let footer = `Showing ${page.offset + 1}–${last} of ${page.total}.`
-  if (limit !== null && last < page.total) footer += ` Next page: --offset ${last}`
-  return table(['ID', 'NAME', 'EMAIL', 'PHONE', 'TAGS'], rows) + '\n' + footer
 }
 
 function registerShow(contact: Command, ctx: CliContext): void {

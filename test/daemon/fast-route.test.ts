@@ -1,0 +1,79 @@
+/**
+ * `orbit contact add` through a running daemon takes the CLI's fast route
+ * (src/apps/cli/fast-route.ts): the client loads neither commander, zod, Automerge, SQLite nor
+ * the logger, and prints what the full CLI prints — the same answer, the same typed error, the
+ * same exit code. A form the fast route does not parse (`--name=...`) runs the full CLI, against
+ * the same daemon. Real child processes; modules traced with test/cli/fixtures/trace-modules.mjs.
+ */
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { ORBIT_ENTRY, REPO_ROOT, Scratch, contactNames, orbitEnv, requireBuilt } from './helpers.js'
+
+const TRACER = join(REPO_ROOT, 'test/cli/fixtures/trace-modules.mjs')
+const scratch = new Scratch()
+afterEach(() => scratch.cleanup())
+beforeAll(requireBuilt)
+
+interface TracedRun {
+  code: number | null
+  stdout: string
+  stderr: string
+  modules: string[]
+}
+
+/** Runs `orbit --data dir ...args` with module tracing. */
+async function traced(dir: string, args: string[]): Promise<TracedRun> {
+  const trace = join(dirname(dir), `trace-${Math.random().toString(36).slice(2)}.txt`)
+  const child = spawn(process.execPath, ['--import', TRACER, ORBIT_ENTRY, '--data', dir, ...args], { env: orbitEnv({ ORBIT_TRACE_MODULES: trace }), stdio: 'pipe', cwd: REPO_ROOT })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s))
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s))
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  return { code, stdout, stderr, modules: readFileSync(trace, 'utf8').split('\n').filter(Boolean) }
+}
+
+const loaded = (run: TracedRun): string[] => run.modules.filter((m) => /commander|zod|@automerge|better-sqlite3|@noble|pino/.test(m))
+const usedFullCli = (run: TracedRun): boolean => run.modules.some((m) => m.includes('/commander/'))
+
+describe('contact add through a running daemon, on the fast route', () => {
+  it('loads none of the heavy modules and answers, errs and exits as the full CLI does', async () => {
+    const a = scratch.dir()
+    const serve = scratch.serve(a, ['--name', 'Alpha', '--listen', '127.0.0.1:0', '--no-mdns', '--no-invite'])
+    await serve.ready
+
+    const fast = await traced(a, ['contact', 'add', '--name', 'Ada Lovelace', '--email', 'ada@example.com', '--tag', 'vip', '--json'])
+    expect(fast.code, fast.stderr).toBe(0)
+    expect(loaded(fast)).toEqual([])
+    const full = await traced(a, ['contact', 'add', '--name=Grace Hopper', '--email', 'grace@example.com', '--tag', 'vip', '--json'])
+    expect(full.code, full.stderr).toBe(0)
+    expect(usedFullCli(full)).toBe(true)
+    const [fastContact, fullContact] = [fast, full].map((r) => JSON.parse(r.stdout) as Record<string, unknown>)
+    expect(Object.keys(fastContact!).sort()).toEqual(Object.keys(fullContact!).sort())
+    expect(fastContact).toMatchObject({ name: 'Ada Lovelace', emails: ['ada@example.com'], tags: { vip: true } })
+
+    // For people: the id alone, as the full CLI prints it.
+    const human = await traced(a, ['contact', 'add', '--name', 'Alan Turing'])
+    expect(human.code, human.stderr).toBe(0)
+    expect(loaded(human)).toEqual([])
+    expect(human.stdout).toMatch(/^ct_[a-z0-9]{16}\n$/)
+
+    // A bad input: the daemon refuses it, and the error is the full CLI's (same JSON, same exit
+    // code; printing it loads the full CLI's error mapping, which is fine on a failure).
+    const fastBad = await traced(a, ['contact', 'add', '--name', 'Bad', '--email', 'not-an-email', '--json'])
+    const fullBad = await traced(a, ['contact', 'add', '--name=Bad', '--email', 'not-an-email', '--json'])
+    expect(fastBad.code).toBe(1)
+    expect(fullBad.code).toBe(1)
+    expect(JSON.parse(fastBad.stderr)).toEqual(JSON.parse(fullBad.stderr))
+    const fastBadHuman = await traced(a, ['contact', 'add', '--name', ''])
+    const fullBadHuman = await traced(a, ['contact', 'add', '--name='])
+    expect(fastBadHuman.code).toBe(1)
+    expect(fastBadHuman.stderr).toBe(fullBadHuman.stderr)
+
+    // Only the three good writes happened, and they are durable after the daemon stopped.
+    expect(await serve.stop()).toBe(0)
+    expect(await contactNames(a)).toEqual(['Ada Lovelace', 'Alan Turing', 'Grace Hopper'])
+  })
+})
