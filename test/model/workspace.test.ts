@@ -88,6 +88,18 @@ describe('CrmWorkspace contacts', () => {
     expect(handles.map((h) => h.heads())).toEqual(before)
   })
 
+  it('addContact with a shard: the new id hashes to that shard; a shard out of range is refused and adds nothing', async () => {
+    const { ws } = await setup(4)
+    for (const shard of [0, 1, 2, 3, 3, 0]) {
+      const c = await ws.addContact({ name: `In ${shard}` }, { shard })
+      expect(ws.shardOfContact(c.id)).toBe(shard)
+      expect(await ws.getContact(c.id)).toEqual(c)
+    }
+    for (const shard of [-1, 4, 1.5]) expect((await errorOf(ws.addContact({ name: 'Nowhere' }, { shard }))).field).toBe('shard')
+    expect((await ws.listContacts()).map((c) => c.name)).not.toContain('Nowhere')
+    expect(await ws.listContacts()).toHaveLength(6)
+  })
+
   it('notes: add and remove', async () => {
     const { ws } = await setup()
     const c = await ws.addContact({ name: 'Ada' })

@@ -193,11 +193,9 @@ export function workspaceApi(ws: CrmWorkspace, options: { contactCounts?: () => 
   const counts = options.contactCounts
   if (counts !== undefined) {
     // Only the input travels (a caller's other arguments are not options it may set).
-    // `CrmWorkspace.addContact(input, { shard })` (src/core/model/workspace.ts).
-    const add = ws.addContact.bind(ws) as (input: unknown, options: { shard?: number }) => Promise<Awaited<ReturnType<CrmWorkspace['addContact']>>>
     api.addContact = async (input: unknown) => {
       const shard = shardForNewContact(ws, counts())
-      return add(input, shard === undefined ? {} : { shard })
+      return ws.addContact(input, shard === undefined ? {} : { shard })
     }
   }
   return api as unknown as WorkspaceApi
@@ -224,6 +222,25 @@ export function shardForNewContact(ws: Pick<CrmWorkspace, 'shardCount' | 'isShar
     }
   }
   return best
+}
+
+/**
+ * Loads the shard a new contact would go to first — the one with the fewest contacts in the
+ * listing — so that a running `orbit serve` answers its first `orbit contact add` without loading
+ * one ({@link shardForNewContact}). One shard, whatever the workspace's size; a failed load is
+ * only logged (a write loads what it needs anyway).
+ */
+export async function warmShardForNewContacts(device: Pick<OrbitDevice, 'db' | 'workspace'>, logger: Logger): Promise<void> {
+  const ws = device.workspace
+  const counts = projectedContactCounts(device)
+  let emptiest = 0
+  for (let n = 1; n < ws.shardCount; n++) if ((counts.get(n) ?? 0) < (counts.get(emptiest) ?? 0)) emptiest = n
+  if (ws.isShardLoaded(emptiest)) return
+  try {
+    await ws.shardHandle(emptiest)
+  } catch (error) {
+    logger.debug('could not load the shard for new contacts ahead of time', { shard: emptiest, error: String(error) })
+  }
 }
 
 /** Contacts per shard in the listing projection (removed ones included: they stay in their shard). */

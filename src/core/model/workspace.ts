@@ -112,6 +112,19 @@ function checkPaging(value: number | undefined, field: string): number | undefin
   return value
 }
 
+/** Options of {@link CrmWorkspace.addContact} and {@link CrmWorkspace.addContacts}. */
+export interface AddContactOptions {
+  /**
+   * The shard the new contacts go to (their ids are drawn to hash there), e.g. one already in
+   * memory, so that a write does not load another shard. Default: wherever a random id lands.
+   * @throws ValidationError (`shard`) when not 0..shardCount-1.
+   */
+  shard?: number
+}
+
+/** How many ids `addContacts` draws, at most, to land one in a chosen shard (each draw has a 1/shardCount chance). */
+const MAX_ID_DRAWS = 4096
+
 /**
  * A CRM workspace on automerge-repo.
  *
@@ -327,8 +340,8 @@ export class CrmWorkspace {
    * Add a contact.
    * @throws ValidationError naming the field; UnknownIdError('organization') for an unknown org.
    */
-  async addContact(input: unknown): Promise<Contact> {
-    const [contact] = await this.addContacts([input])
+  async addContact(input: unknown, options: AddContactOptions = {}): Promise<Contact> {
+    const [contact] = await this.addContacts([input], options)
     return contact as Contact
   }
 
@@ -337,12 +350,16 @@ export class CrmWorkspace {
    * wants). All inputs are validated first; if any is invalid nothing is added, and the error's
    * `field` is prefixed with the input's index (`[3].emails[0]`) when there is more than one.
    */
-  async addContacts(inputs: readonly unknown[]): Promise<Contact[]> {
+  async addContacts(inputs: readonly unknown[], options: AddContactOptions = {}): Promise<Contact[]> {
     const now = this.#now()
+    const shard = options.shard
+    if (shard !== undefined && (!Number.isInteger(shard) || shard < 0 || shard >= this.shardCount)) {
+      throw new ValidationError(`shard: expected 0..${this.shardCount - 1}, got ${shard}`, { field: 'shard' })
+    }
     const contacts = inputs.map((raw, index) => {
       const input = inputs.length === 1 ? parseContactInput(raw) : prefixed(index, () => parseContactInput(raw))
       if (input.orgId !== undefined) this.#requireLiveOrg(input.orgId)
-      return buildContact(newContactId(), input, now)
+      return buildContact(shard === undefined ? newContactId() : this.#newContactIdIn(shard), input, now)
     })
     const byShard = new Map<number, Contact[]>()
     for (const contact of contacts) {
@@ -359,6 +376,18 @@ export class CrmWorkspace {
       })
     }
     return contacts.map((c) => readContact(c))
+  }
+
+  /**
+   * A new random contact id that lands in shard `n`: ids are drawn until one hashes there (about
+   * `shardCount` draws); after {@link MAX_ID_DRAWS} a plain new id (any shard) is returned.
+   */
+  #newContactIdIn(n: number): ContactId {
+    for (let i = 0; i < MAX_ID_DRAWS; i++) {
+      const id = newContactId()
+      if (this.shardOfContact(id) === n) return id
+    }
+    return newContactId()
   }
 
   /**
