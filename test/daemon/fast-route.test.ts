@@ -9,7 +9,9 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { ORBIT_ENTRY, REPO_ROOT, Scratch, contactNames, orbitEnv, requireBuilt } from './helpers.js'
+import { callDaemon } from '../../src/apps/control/client.js'
+import { controlSocketPath } from '../../src/apps/node/lock.js'
+import { ORBIT_ENTRY, REPO_ROOT, Scratch, contactNames, orbit, orbitEnv, requireBuilt } from './helpers.js'
 
 const TRACER = join(REPO_ROOT, 'test/cli/fixtures/trace-modules.mjs')
 const scratch = new Scratch()
@@ -75,5 +77,25 @@ describe('contact add through a running daemon, on the fast route', () => {
     // Only the three good writes happened, and they are durable after the daemon stopped.
     expect(await serve.stop()).toBe(0)
     expect(await contactNames(a)).toEqual(['Ada Lovelace', 'Alan Turing', 'Grace Hopper'])
+  })
+
+  it('the daemon loads the shard for new contacts after start, and routed adds load no other', async () => {
+    const a = scratch.dir()
+    const serve = scratch.serve(a, ['--name', 'Alpha', '--listen', '127.0.0.1:0', '--no-mdns', '--no-invite'])
+    await serve.ready
+    const loadedDocuments = async () =>
+      ((await callDaemon({ control: controlSocketPath(a) }, 'status', {}, { timeoutMs: 20_000 })) as { loadedDocuments: number }).loadedDocuments
+    // The root, then (a moment after start) one of the 16 shards.
+    const deadline = Date.now() + 30_000
+    while ((await loadedDocuments()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+    expect(await loadedDocuments()).toBe(2)
+    for (let i = 0; i < 5; i++) {
+      const run = await orbit(['--data', a, 'contact', 'add', '--name', `Routed ${i}`])
+      expect(run.code, run.stderr).toBe(0)
+    }
+    // Random ids would have loaded up to five more shards.
+    expect(await loadedDocuments()).toBe(2)
+    expect(await serve.stop()).toBe(0)
+    expect(await contactNames(a)).toEqual(['Routed 0', 'Routed 1', 'Routed 2', 'Routed 3', 'Routed 4'])
   })
 })

@@ -27,6 +27,7 @@ import type { CountingNetworkAdapter } from '../../core/sync/counting.js'
 import type { SyncReport } from '../../core/engine/sync-session.js'
 import type { TcpNetworkAdapter } from '../../adapters/transport-tcp/index.js'
 import type { DeviceRow, InviteInfo, OrbitApi, PeerRow, WebRtcApi } from '../node/api.js'
+import { warmShardForNewContacts } from '../node/api.js'
 import type { OrbitDevice } from '../node/device.js'
 import { formatHostPort } from '../node/known-peers.js'
 import { listDeviceRows } from '../node/members.js'
@@ -154,6 +155,9 @@ const restarting = (): OrbitError => new HttpError(503, 'RESTARTING', 'the devic
  *   store's refusals; WireError `LISTEN_FAILED` when the TCP (or HTTP) port cannot be bound,
  *   `HTTP_EXPOSE_REQUIRED` for a non-loopback HTTP host without `expose`.
  */
+/** How long after start the daemon loads the shard for new contacts (past its first requests). */
+const WARM_SHARD_AFTER_MS = 1000
+
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const log = (options.logger ?? silentLogger).forComponent('orbit:daemon')
   const now = options.now ?? Date.now
@@ -227,6 +231,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         return row
       },
     }
+    // After the daemon answers: the shard the next `contact add` goes to, so it loads none (api.ts).
+    const warm = setTimeout(() => void warmShardForNewContacts(n.device, log), WARM_SHARD_AFTER_MS)
+    off.push(() => clearTimeout(warm))
     return { node: n, dial, api, listenAddress: n.listenAddress ?? at, off }
   }
 
