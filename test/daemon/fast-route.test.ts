@@ -5,37 +5,14 @@
  * same exit code. A form the fast route does not parse (`--name=...`) runs the full CLI, against
  * the same daemon. Real child processes; modules traced with test/cli/fixtures/trace-modules.mjs.
  */
-import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { callDaemon } from '../../src/apps/control/client.js'
 import { controlSocketPath } from '../../src/apps/node/lock.js'
-import { ORBIT_ENTRY, REPO_ROOT, Scratch, contactNames, orbit, orbitEnv, requireBuilt } from './helpers.js'
+import { Scratch, contactNames, orbit, requireBuilt, tracedOrbit as traced, type TracedRun } from './helpers.js'
 
-const TRACER = join(REPO_ROOT, 'test/cli/fixtures/trace-modules.mjs')
 const scratch = new Scratch()
 afterEach(() => scratch.cleanup())
 beforeAll(requireBuilt)
-
-interface TracedRun {
-  code: number | null
-  stdout: string
-  stderr: string
-  modules: string[]
-}
-
-/** Runs `orbit --data dir ...args` with module tracing. */
-async function traced(dir: string, args: string[]): Promise<TracedRun> {
-  const trace = join(dirname(dir), `trace-${Math.random().toString(36).slice(2)}.txt`)
-  const child = spawn(process.execPath, ['--import', TRACER, ORBIT_ENTRY, '--data', dir, ...args], { env: orbitEnv({ ORBIT_TRACE_MODULES: trace }), stdio: 'pipe', cwd: REPO_ROOT })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s))
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s))
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-  return { code, stdout, stderr, modules: readFileSync(trace, 'utf8').split('\n').filter(Boolean) }
-}
 
 const loaded = (run: TracedRun): string[] => run.modules.filter((m) => /commander|zod|@automerge|better-sqlite3|@noble|pino/.test(m))
 const usedFullCli = (run: TracedRun): boolean => run.modules.some((m) => m.includes('/commander/'))

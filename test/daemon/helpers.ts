@@ -3,7 +3,7 @@
  * commands, and `orbit serve` daemons that are stopped by pid (SIGTERM, then SIGKILL) in cleanup.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -141,4 +141,24 @@ export class Scratch {
 export async function contactNames(dir: string, options: { spawner?: Spawner } = {}): Promise<string[]> {
   const page = await orbitJson<{ contacts: { name: string }[] }>(dir, ['contact', 'list', '--all'], options)
   return page.contacts.map((c) => c.name).sort()
+}
+
+/** The module tracer: a resolve hook that writes every module a process loads to ORBIT_TRACE_MODULES. */
+const TRACER = join(REPO_ROOT, 'test/cli/fixtures/trace-modules.mjs')
+
+/** A CLI run with the modules it loaded. */
+export interface TracedRun extends Run {
+  modules: string[]
+}
+
+/** Runs `orbit --data dir ...args` with module tracing: its output, exit code and the modules it loaded. */
+export async function tracedOrbit(dir: string, args: readonly string[]): Promise<TracedRun> {
+  const trace = join(dirname(dir), `trace-${Math.random().toString(36).slice(2)}.txt`)
+  const child = spawn(process.execPath, ['--import', TRACER, ORBIT_ENTRY, '--data', dir, ...args], { env: orbitEnv({ ORBIT_TRACE_MODULES: trace }), stdio: 'pipe', cwd: REPO_ROOT })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s))
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s))
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  return { code, stdout, stderr, modules: readFileSync(trace, 'utf8').split('\n').filter(Boolean) }
 }

@@ -4,32 +4,15 @@
  * latency this saves is `npm run bench`'s). Real child processes; modules traced with a resolve
  * hook (test/cli/fixtures/trace-modules.mjs).
  */
-import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { ORBIT_ENTRY, REPO_ROOT, Scratch, contactNames, orbitEnv, requireBuilt } from './helpers.js'
+import { Scratch, contactNames, requireBuilt, tracedOrbit } from './helpers.js'
 
-const TRACER = join(REPO_ROOT, 'test/cli/fixtures/trace-modules.mjs')
 const scratch = new Scratch()
 afterEach(() => scratch.cleanup())
 beforeAll(requireBuilt)
 
-/** Runs `orbit --data dir --json ...args` with module tracing; its output and the modules it loaded. */
-async function traced(dir: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; modules: string[] }> {
-  const trace = join(dirname(dir), `trace-${Math.random().toString(36).slice(2)}.txt`)
-  const child = spawn(process.execPath, ['--import', TRACER, ORBIT_ENTRY, '--data', dir, '--json', ...args], {
-    env: orbitEnv({ ORBIT_TRACE_MODULES: trace }),
-    stdio: 'pipe',
-    cwd: REPO_ROOT,
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s))
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s))
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-  return { code, stdout, stderr, modules: readFileSync(trace, 'utf8').split('\n').filter(Boolean) }
-}
+/** Runs `orbit --data dir --json ...args` with module tracing. */
+const traced = (dir: string, args: string[]) => tracedOrbit(dir, ['--json', ...args])
 
 const heavy = (modules: string[]): string[] => modules.filter((m) => /@automerge|better-sqlite3|@noble|werift|pino/.test(m))
 

@@ -66,22 +66,28 @@ describe.skipIf(skip !== undefined)('a repeated forged announcement is not diall
     return { dials: () => buffered.split('\n').filter((l) => l === 'conn').length }
   }
 
-  it('12 announcements, each with a new port, of an address that proves nothing: a handful of dials, the member untouched', async () => {
+  /** A on device 0 and B on device 1, paired, both serving, linked; `bRow` is A's `orbit peers` row for B. */
+  async function pairedAB() {
     lan = await createLan({ devices: 3 })
-    const [, , n2] = lan.devices
     const [a, b] = [scratch.dir(), scratch.dir()]
     const ready0 = (await scratch.serve(a, ['--name', 'A', '--no-http'], inNs(0)).ready) as unknown as { invite: { code: string } }
     await orbitJson(b, ['init', '--name', 'B'])
     await orbitJson(b, ['pair', 'join', ready0.invite.code], { spawner: inNs(1) })
-    const ready1 = (await scratch.serve(b, ['--no-http'], inNs(1)).ready) as unknown as { deviceId: string }
+    const serveB = scratch.serve(b, ['--no-http'], inNs(1))
+    const bId = ((await serveB.ready) as unknown as { deviceId: string }).deviceId
     const bRow = async (): Promise<{ name: string; connected: boolean } | undefined> =>
-      (await orbitJson<{ peers: Array<{ deviceId: string; name: string; connected: boolean }> }>(a, ['peers'])).peers.find((r) => r.deviceId === ready1.deviceId)
+      (await orbitJson<{ peers: Array<{ deviceId: string; name: string; connected: boolean }> }>(a, ['peers'])).peers.find((r) => r.deviceId === bId)
     await until(async () => (await bRow())?.connected === true)
+    return { a, b, serveB, bId, bRow, forger: lan.devices[2]! }
+  }
 
-    const listener = await hangUpListener(n2!.ip)
+  it('12 announcements, each with a new port, of an address that proves nothing: a handful of dials, the member untouched', async () => {
+    const { a, b, bId, bRow, forger } = await pairedAB()
+
+    const listener = await hangUpListener(forger.ip)
     // A new port each time: each announcement changes the endpoint, so each one is news.
     for (let i = 0; i < 12; i++) {
-      await forge(7000 + i, ready1.deviceId)
+      await forge(7000 + i, bId)
       await sleep(500)
     }
     const dials = listener.dials()
@@ -95,24 +101,14 @@ describe.skipIf(skip !== undefined)('a repeated forged announcement is not diall
   }, 120_000)
 
   it('while the member is offline, 16 forged announcements (a new port each) of an address that proves nothing: the backoff bounds the dials, and the member connects when it is back', async () => {
-    lan = await createLan({ devices: 3 })
-    const [, , n2] = lan.devices
-    const [a, b] = [scratch.dir(), scratch.dir()]
-    const ready0 = (await scratch.serve(a, ['--name', 'A', '--no-http'], inNs(0)).ready) as unknown as { invite: { code: string } }
-    await orbitJson(b, ['init', '--name', 'B'])
-    await orbitJson(b, ['pair', 'join', ready0.invite.code], { spawner: inNs(1) })
-    const dB = scratch.serve(b, ['--no-http'], inNs(1))
-    const ready1 = (await dB.ready) as unknown as { deviceId: string }
-    const bRow = async (): Promise<{ name: string; connected: boolean } | undefined> =>
-      (await orbitJson<{ peers: Array<{ deviceId: string; name: string; connected: boolean }> }>(a, ['peers'])).peers.find((r) => r.deviceId === ready1.deviceId)
-    await until(async () => (await bRow())?.connected === true)
+    const { a, b, serveB, bId, bRow, forger } = await pairedAB()
     // B goes offline (its goodbye takes its own address out of A's discovery).
-    expect(await dB.stop()).toBe(0)
+    expect(await serveB.stop()).toBe(0)
     await until(async () => (await bRow())?.connected === false)
 
-    const listener = await hangUpListener(n2!.ip)
+    const listener = await hangUpListener(forger.ip)
     for (let i = 0; i < 16; i++) {
-      await forge(7000 + i, ready1.deviceId)
+      await forge(7000 + i, bId)
       await sleep(500)
     }
     const dials = listener.dials()
