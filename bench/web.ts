@@ -195,8 +195,9 @@ interface FirstPage {
  * tagged `elementtiming`; the paint time is taken on the wall clock, the same one as `t0`): the
  * tab, the document (with its boot data, src/apps/daemon/http/boot.ts), the entry script and the
  * paint. The row is then checked to be a visible `contact-row` (not timed). That row is drawn by the
- * page's small entry (src/apps/web/prepaint.ts) before React is evaluated — the entry lets that
- * frame paint before starting React — so it is what a user sees, not yet clickable; when React had
+ * document's inline paint (src/apps/web/prepaint-inline.ts) while it is parsed, before React is
+ * evaluated — the entry lets that frame paint before starting React — so it is what a user sees,
+ * not yet clickable; when React had
  * taken the page over (its controls live) is reported beside it as `reactMs`, outside the bar.
  * (Earlier versions of this bench stopped the clock when playwright's `waitFor` saw the row, which also counted
  * playwright evaluating its own injected script in the page's renderer.)

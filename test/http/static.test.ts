@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -106,4 +107,50 @@ describe('web UI static files', () => {
     expect(text).toMatch(/^HTTP\/1\.1 40[04]/)
     expect(text).not.toContain('TOP SECRET')
   })
+})
+
+describe('the signed-in page carries its stylesheet and its pre-React paint inline', () => {
+  const scratch = new UiScratch()
+  const roots: string[] = []
+  afterAll(async () => {
+    await scratch.cleanup()
+    for (const r of roots) rmSync(r, { recursive: true, force: true })
+  })
+
+  /** A built UI: index.html linking `assets/app.css`, and `assets/prepaint-inline.js` holding `script`. */
+  function webRoot(script: string): string {
+    const root = mkdtempSync(join(tmpdir(), 'orbit-http-inline-'))
+    roots.push(root)
+    mkdirSync(join(root, 'assets'))
+    writeFileSync(join(root, 'index.html'), '<!doctype html><head><link rel="stylesheet" crossorigin href="./assets/app.css"></head><body><div id="root"></div></body>')
+    writeFileSync(join(root, 'assets', 'app.css'), '.rows{color:red}')
+    writeFileSync(join(root, 'assets', 'prepaint-inline.js'), script)
+    return root
+  }
+
+  it('inlines both after the boot data, allows exactly that script by its SHA-256, and only for a signed-in page', async () => {
+    const script = '(function(){document.title="painted"})();'
+    const a = await scratch.daemon('A', { webRoot: webRoot(script) })
+    const page = await raw(a.port, { path: '/', headers: { cookie: `orbit_ui=${a.secret}` } })
+    expect(page.text).toContain('<style>.rows{color:red}</style>')
+    expect(page.text).not.toContain('assets/app.css')
+    // The paint runs after the data it draws from, inside the body.
+    expect(page.text.indexOf(`<script>${script}</script>`)).toBeGreaterThan(page.text.indexOf('id="orbit-boot"'))
+    expect(page.text.indexOf(`<script>${script}</script>`)).toBeLessThan(page.text.indexOf('</body>'))
+    const hash = createHash('sha256').update(script).digest('base64')
+    expect(page.headers['content-security-policy']).toContain(`script-src 'self' 'sha256-${hash}'`)
+    // Not signed in: the page as built, its CSP without the hash.
+    const bare = await raw(a.port, { path: '/' })
+    expect(bare.text).toBe('<!doctype html><head><link rel="stylesheet" crossorigin href="./assets/app.css"></head><body><div id="root"></div></body>')
+    expect(bare.headers['content-security-policy']).not.toContain('sha256')
+  }, 60_000)
+
+  it('leaves out a script that could close its element: the page works without it', async () => {
+    const a = await scratch.daemon('B', { webRoot: webRoot('var s = "</script><script>alert(1)";') })
+    const page = await raw(a.port, { path: '/', headers: { cookie: `orbit_ui=${a.secret}` } })
+    expect(page.status).toBe(200)
+    expect(page.text).not.toContain('alert(1)')
+    expect(page.text).toContain('id="orbit-boot"')
+    expect(page.headers['content-security-policy']).not.toContain('sha256')
+  }, 60_000)
 })

@@ -176,7 +176,8 @@ describe.skipIf(missing !== undefined)('the web UI in Chromium', () => {
   }, 60_000)
 
   test('the first rows are painted before React is evaluated, inert until React takes the page over', async () => {
-    // React's chunk is held back: what the page shows meanwhile is the entry's own paint (src/apps/web/prepaint.ts).
+    // React's chunk is held back: what the page shows meanwhile is the document's inline paint
+    // (src/apps/web/prepaint-inline.ts, allowed by its hash in the page's CSP: blocked, nothing would show).
     expect((await apiCall(A, 'POST', 'contacts', { name: 'Ada Prepaint' })).status).toBe(201)
     const total = await contactTotal(A)
     const ctx = await browser!.browser.newContext()

@@ -19,9 +19,10 @@ let boot: Boot | undefined
 function read(): Boot {
   if (boot !== undefined) return boot
   boot = {}
+  // Left in the document: the inline pre-React paint (prepaint-inline.ts, its own copy of this
+  // module) read it first, and React's copy reads it again here.
   const element = document.getElementById(BOOT_ELEMENT_ID)
   if (element === null) return boot
-  element.remove()
   try {
     const parsed = JSON.parse(element.textContent ?? '') as Boot
     if (typeof parsed === 'object' && parsed !== null) boot = { status: parsed.status, contacts: parsed.contacts }

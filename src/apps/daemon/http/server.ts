@@ -16,7 +16,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { networkInterfaces } from 'node:os'
 import { silentLogger, type Logger } from '../../../core/log.js'
 import { WireError } from '../../../core/errors.js'
-import { bootData, withBootData } from './boot.js'
+import { bootData, readPageInlines, withBootData } from './boot.js'
 import { EventHub, type EventSource } from './events.js'
 import { HttpError, httpErrorOf } from './errors.js'
 import { handleApi, type ApiRequest, type RouteContext } from './routes.js'
@@ -166,7 +166,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   if (!expose && !isLoopbackHost(options.host)) {
     throw new WireError(`the web UI would be reachable by other machines on ${options.host}; add --http-expose to mean it, or use --http 127.0.0.1:PORT`, { code: 'HTTP_EXPOSE_REQUIRED' })
   }
-  const files = new StaticFiles(options.webRoot ?? defaultWebRoot())
+  const webRoot = options.webRoot ?? defaultWebRoot()
+  const files = new StaticFiles(webRoot)
+  // The stylesheet and the pre-React paint that a signed-in page carries inline (boot.ts).
+  const inlines = readPageInlines(webRoot)
+  const bootCsp = inlines.script === undefined ? PAGE_CSP : `${PAGE_CSP}; script-src 'self' ${inlines.script.source}`
   const hub = new EventHub()
   hub.attach(options.events)
   let hosts: string[] = []
@@ -252,9 +256,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       case 'file': {
         // The page for a signed-in browser carries its first paint's data (boot.ts); never cached, it is private.
         const boot = method === 'GET' && file.index && secretMatches(options.secret, cookie(req, COOKIE_NAME)) ? bootData(() => options.target()) : undefined
-        const body = boot === undefined ? file.body : withBootData(file.body.toString('utf8'), boot)
+        const body = boot === undefined ? file.body : withBootData(file.body.toString('utf8'), boot, inlines)
         return send(res, 200, file.type, method === 'HEAD' ? Buffer.alloc(0) : body, {
-          'content-security-policy': PAGE_CSP,
+          'content-security-policy': boot === undefined ? PAGE_CSP : bootCsp,
           'cache-control': boot !== undefined ? 'no-store' : file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
         })
       }
