@@ -193,7 +193,7 @@ interface FirstPage {
  * running, as a user's is, the way `node` is installed for the CLI — and stops at the frame that
  * painted the first contact row, as the browser's Element Timing reports it (the row's name is
  * tagged `elementtiming`; the paint time is taken on the wall clock, the same one as `t0`): the
- * tab, the document (with its boot data, src/apps/daemon/http/boot.ts), the entry script and the
+ * tab, the document (with its boot data, src/apps/daemon/http/boot.ts), the inline script and the
  * paint. The row is then checked to be a visible `contact-row` (not timed). That row is drawn by the
  * document's inline paint (src/apps/web/prepaint-inline.ts) while it is parsed, before React is
  * evaluated — the entry lets that frame paint before starting React — so it is what a user sees,
