@@ -5,7 +5,7 @@
  * in-memory version, and the second marks the shard clean over a row that lacks the first's edit.
  */
 import { execFile } from 'node:child_process'
-import { rmSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import * as A from '@automerge/automerge'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -15,6 +15,7 @@ import { readContact } from '../../src/core/model/records.js'
 import type { Contact, ContactShardDoc } from '../../src/core/model/types.js'
 import type { ContactId } from '../../src/core/ids.js'
 import { ORBIT_BIN, REPO_ROOT, jsonError, orbitJson, requireBuiltCli, tempDir, type OrbitRun } from './helpers.js'
+import { ServeProcess } from '../daemon/helpers.js'
 
 interface ContactJson {
   id: string
@@ -120,4 +121,43 @@ describe('concurrent CLI writers on one data dir (no daemon)', () => {
     // Released: the next writer goes through.
     expect(orbitJson<ContactJson>(data, ['contact', 'add', '--name', 'After']).name).toBe('After')
   })
+
+  it('a writer waiting for its turn when orbit serve starts goes through the daemon instead of waiting it out', async () => {
+    // The chaos soak's case: a daemon SIGKILLed, a command that found none, the daemon restarted
+    // (it holds the lock for as long as it runs). Before, the command waited its whole
+    // ORBIT_WRITE_WAIT_MS and failed WRITER_BUSY (the soak's writers were killed at 60 s).
+    orbitJson(data, ['init', '--name', 'Laptop'])
+    const release = await takeWriterLock(data)
+    let serve: ServeProcess | undefined
+    let run: OrbitRun
+    try {
+      const writer = orbitAsync(data, ['contact', 'add', '--name', 'Waited'], { ORBIT_WRITE_WAIT_MS: '3000' })
+      await sleep(300)
+      // The daemon takes its own lock, then waits behind the test's writer lock like the command.
+      serve = new ServeProcess(data, ['--listen', '127.0.0.1:0', '--no-mdns', '--no-http'])
+      await until(() => existsSync(join(data, 'daemon.lock')), 'the daemon lock')
+      // Past the command's 3 s wait: without the hand-over it has failed WRITER_BUSY by now.
+      await sleep(3500)
+      release()
+      await serve.ready
+      run = await writer
+    } finally {
+      release()
+      await serve?.kill()
+    }
+    expect(run.stderr).toBe('')
+    expect(run.code).toBe(0)
+    expect((JSON.parse(run.stdout) as ContactJson).name).toBe('Waited')
+    expect(orbitJson<{ contacts: ContactJson[] }>(data, ['contact', 'list']).contacts.map((c) => c.name)).toEqual(['Waited'])
+  })
 })
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}

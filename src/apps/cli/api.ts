@@ -8,6 +8,10 @@ import type { OrbitApi } from '../node/api.js'
 
 /**
  * Runs `fn` against the data dir's API and resolves once its changes are durable.
+ *
+ * A command that found no daemon waits for the data dir's writer lock; a daemon that starts
+ * meanwhile takes that lock for as long as it runs, so the wait gives way to it (before `fn` ran)
+ * and the command goes through the daemon, which itself waits for a daemon still starting.
  * @throws whatever `fn` throws; StoreError `NOT_INITIALISED` and the store's refusals in-process.
  */
 export async function withApi<T>(dataDir: string, fn: (api: OrbitApi) => Promise<T>): Promise<T> {
@@ -17,13 +21,23 @@ export async function withApi<T>(dataDir: string, fn: (api: OrbitApi) => Promise
   const { withDevice } = await import('../node/device.js')
   const { localApi } = await import('../node/api.js')
   const { createLogger } = await import('../../adapters/log/pino.js')
-  return withDevice(dataDir, async (device) => {
-    const api = localApi(device, { logger: createLogger() })
-    try {
-      return await fn(api)
-    } finally {
-      // Offers and answers this command held end with it, before the device closes.
-      await api.close()
-    }
-  })
+  try {
+    return await withDevice(
+      dataDir,
+      async (device) => {
+        const api = localApi(device, { logger: createLogger() })
+        try {
+          return await fn(api)
+        } finally {
+          // Offers and answers this command held end with it, before the device closes.
+          await api.close()
+        }
+      },
+      { yieldTo: () => findDaemon(dataDir) !== undefined },
+    )
+  } catch (error) {
+    const started = (error as { code?: unknown }).code === 'DAEMON_STARTED' ? findDaemon(dataDir) : undefined
+    if (started === undefined) throw error
+    return fn(remoteApi(started))
+  }
 }

@@ -31,7 +31,7 @@ import { flushAndRecordHeads, flushReady } from '../../adapters/storage-sqlite/r
 import { blobsPath, CONFIG_KEYS, storePath } from './data-dir.js'
 import { notInitialised, readDeviceConfig } from './device-config.js'
 import { docIdOf, IndexProjector } from './projection.js'
-import { takeWriterLock } from './writer-lock.js'
+import { takeWriterLock, type WriterLockOptions } from './writer-lock.js'
 
 export interface InitDeviceOptions {
   /** This device's display name. */
@@ -170,6 +170,12 @@ export interface OpenDeviceOptions {
   logger?: Logger
 }
 
+/** {@link withDevice}'s options: the device's, and how its wait for the writer lock may end. */
+export interface WithDeviceOptions extends OpenDeviceOptions {
+  /** See {@link WriterLockOptions.yieldTo}. */
+  yieldTo?: () => boolean
+}
+
 /** An open device. Call {@link OrbitDevice.close} when done (idempotent). */
 export interface OrbitDevice {
   readonly dataDir: string
@@ -261,7 +267,7 @@ export async function openDevice(dataDir: string, options: OpenDeviceOptions = {
  * commands that must go through a running `orbit serve` use the CLI's `withApi` instead
  * (src/apps/cli/api.ts).
  */
-export async function withDevice<T>(dataDir: string, fn: (device: OrbitDevice) => Promise<T>, options: OpenDeviceOptions = {}): Promise<T> {
+export async function withDevice<T>(dataDir: string, fn: (device: OrbitDevice) => Promise<T>, options: WithDeviceOptions = {}): Promise<T> {
   return withOpenDevice(dataDir, fn, { ...options, logger: options.logger ?? createLogger() })
 }
 
@@ -270,10 +276,11 @@ export async function withDevice<T>(dataDir: string, fn: (device: OrbitDevice) =
  * Holds the data dir's writer lock throughout, so concurrent commands run one after another
  * (src/apps/node/writer-lock.ts; StoreError `WRITER_BUSY` after a bounded wait).
  */
-export async function withOpenDevice<T>(dataDir: string, fn: (device: OrbitDevice) => Promise<T>, options: OpenDeviceOptions = {}): Promise<T> {
-  const unlock = await lockWriters(dataDir)
+export async function withOpenDevice<T>(dataDir: string, fn: (device: OrbitDevice) => Promise<T>, options: WithDeviceOptions = {}): Promise<T> {
+  const { yieldTo, ...open } = options
+  const unlock = await lockWriters(dataDir, yieldTo === undefined ? {} : { yieldTo })
   try {
-    const device = await openDevice(dataDir, options)
+    const device = await openDevice(dataDir, open)
     try {
       const result = await fn(device)
       await device.flush()
@@ -300,13 +307,14 @@ function notSavedInProcess(dataDir: string, cause: unknown): StoreError {
  * Takes the data dir's writer lock (writer-lock.ts), after refusing what `openDevice` would refuse
  * (missing, foreign or corrupt store) without creating the lock file: a refused command leaves the
  * data dir as it was. Returns the function that releases it.
- * @throws StoreError `NOT_INITIALISED` and the store's refusals, `WRITER_BUSY` after the bounded wait.
+ * @throws StoreError `NOT_INITIALISED` and the store's refusals, `WRITER_BUSY` after the bounded wait,
+ *   `DAEMON_STARTED` when `options.yieldTo` ended the wait.
  */
-export async function lockWriters(dataDir: string): Promise<() => void> {
+export async function lockWriters(dataDir: string, options: WriterLockOptions = {}): Promise<() => void> {
   const file = storePath(dataDir)
   if (!existsSync(file)) throw notInitialised(dataDir)
   openForProbe(file)?.close()
-  return takeWriterLock(dataDir)
+  return takeWriterLock(dataDir, options)
 }
 
 class OpenDevice implements OrbitDevice {

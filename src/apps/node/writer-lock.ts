@@ -27,12 +27,27 @@ export const DEFAULT_WRITE_WAIT_MS = 60_000
 /** Writers of this process, per data dir: they queue here, so only one at a time asks SQLite. */
 const queues = new Map<string, Promise<void>>()
 
+/** How a waiting writer may stop waiting. */
+export interface WriterLockOptions {
+  /** How long to wait for the writer before; default `ORBIT_WRITE_WAIT_MS`, else {@link DEFAULT_WRITE_WAIT_MS}. */
+  waitMs?: number
+  /**
+   * Asked at every poll while another process holds the lock: true gives up the wait with
+   * StoreError `DAEMON_STARTED` (the CLI's in-process path asks whether `orbit serve` started on
+   * the data dir meanwhile: a daemon holds the lock for as long as it runs, and the command goes
+   * through it instead).
+   */
+  yieldTo?: () => boolean
+}
+
 /**
  * Takes the writer lock of `dataDir`, waiting (asynchronously) up to `waitMs` for the writer that
  * holds it — in this process or another. Returns the function that releases it (idempotent).
- * @throws StoreError `WRITER_BUSY` when another writer kept it for all of `waitMs`.
+ * @throws StoreError `WRITER_BUSY` when another writer kept it for all of `waitMs`;
+ *   `DAEMON_STARTED` when `yieldTo` said so.
  */
-export async function takeWriterLock(dataDir: string, waitMs = writeWaitMs()): Promise<() => void> {
+export async function takeWriterLock(dataDir: string, options: WriterLockOptions = {}): Promise<() => void> {
+  const waitMs = options.waitMs ?? writeWaitMs()
   const key = resolve(dataDir)
   const deadline = performance.now() + waitMs
   const before = queues.get(key) ?? Promise.resolve()
@@ -49,7 +64,7 @@ export async function takeWriterLock(dataDir: string, waitMs = writeWaitMs()): P
     const turn = await Promise.race([before.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), waitMs)))])
     clearTimeout(timer)
     if (!turn) throw busy(dataDir, waitMs)
-    const db = await lockFile(join(dataDir, WRITER_LOCK_FILE), dataDir, deadline, waitMs)
+    const db = await lockFile(join(dataDir, WRITER_LOCK_FILE), dataDir, deadline, waitMs, options.yieldTo)
     let held = true
     return () => {
       if (!held) return
@@ -67,7 +82,7 @@ export async function takeWriterLock(dataDir: string, waitMs = writeWaitMs()): P
 }
 
 /** An exclusive transaction on `file`, retried (without blocking the event loop) until `deadline`. */
-async function lockFile(file: string, dataDir: string, deadline: number, waitMs: number): Promise<Database.Database> {
+async function lockFile(file: string, dataDir: string, deadline: number, waitMs: number, yieldTo: (() => boolean) | undefined): Promise<Database.Database> {
   let db: Database.Database
   try {
     db = new Database(file, { timeout: 0 })
@@ -87,6 +102,10 @@ async function lockFile(file: string, dataDir: string, deadline: number, waitMs:
         // Taking the lock writes its journal: on a full disk the command could not write anyway.
         if (isDiskFull(cause)) throw diskFullError(dataDir, cause)
         throw new StoreError(`cannot lock ${file}: ${(cause as Error).message}`, { code: 'OPEN_FAILED', cause })
+      }
+      if (yieldTo?.() === true) {
+        db.close()
+        throw new StoreError(`orbit serve started on ${dataDir} while this command waited for its turn to write`, { code: 'DAEMON_STARTED' })
       }
       await new Promise((r) => setTimeout(r, Math.min(POLL_MS, left)))
     }
