@@ -38,12 +38,14 @@ describe('FsBlobStore on disk', () => {
     expectBytes(await store.read(list.hash, CHUNK_SIZE - 10, 100), bytes.subarray(CHUNK_SIZE - 10, CHUNK_SIZE + 90))
   })
 
-  it('caches the chunk list in a sidecar, and recomputes it when the sidecar is corrupt', async () => {
+  it('caches the chunk list in a sidecar written by put, and recomputes it when the sidecar is missing or corrupt', async () => {
     const store = new FsBlobStore(root)
     const hash = await store.put(bytes)
     const sidecar = `${store.pathOf(hash)}.chunks`
-    expect(existsSync(sidecar)).toBe(false)
+    expect(JSON.parse(readFileSync(sidecar, 'utf8'))).toEqual(chunkListOf(bytes))
+    rmSync(sidecar)
     const list = await store.chunks(hash)
+    expect(list).toEqual(chunkListOf(bytes))
     expect(JSON.parse(readFileSync(sidecar, 'utf8'))).toEqual(list)
     for (const garbage of ['{not json', JSON.stringify({ ...list, size: 5 }), JSON.stringify({ ...list, chunks: ['00'] })]) {
       writeFileSync(sidecar, garbage)
@@ -54,12 +56,17 @@ describe('FsBlobStore on disk', () => {
     expect(await store.list()).toEqual([{ hash, size: bytes.length }])
     expect(await store.delete(hash)).toBe(true)
     expect(existsSync(sidecar)).toBe(false)
+    // One chunk: its list is its own hash, no sidecar.
+    const small = await store.put(bytes.subarray(0, 1000))
+    expect(existsSync(`${store.pathOf(small)}.chunks`)).toBe(false)
   })
 
   it('refuses the chunk list of a blob whose bytes rotted on disk (CORRUPT_BLOB)', async () => {
     const store = new FsBlobStore(root)
     const hash = await store.put(bytes)
     writeFileSync(store.pathOf(hash), pseudoRandomBytes(bytes.length, 4))
+    // The sidecar spares that pass over the bytes; without it, chunks() hashes them and finds the rot.
+    rmSync(`${store.pathOf(hash)}.chunks`)
     await expect(store.chunks(hash)).rejects.toMatchObject({ name: 'StoreError', code: 'CORRUPT_BLOB' })
     await expect(store.get(hash)).rejects.toMatchObject({ name: 'StoreError', code: 'CORRUPT_BLOB' })
   })

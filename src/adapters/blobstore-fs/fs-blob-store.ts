@@ -77,6 +77,9 @@ export class FsBlobStore implements BlobStore {
   /**
    * Stores `bytes` (idempotent) and returns their hash. Durable when the promise resolves.
    * With `expected`, nothing is written unless the bytes hash to it (StoreError `BLOB_MISMATCH`).
+   * A blob of more than one chunk gets its `<hash>.chunks` sidecar here, while its bytes are in
+   * memory, so that the first member to fetch it does not wait for the whole file to be re-read
+   * and hashed.
    */
   async put(bytes: Uint8Array, expected?: BlobHash): Promise<BlobHash> {
     const hash = blobHashOf(bytes)
@@ -85,13 +88,19 @@ export class FsBlobStore implements BlobStore {
     }
     if (await this.has(hash)) return hash
     const dir = join(this.root, hash.slice(0, 2))
+    const path = this.pathOf(hash)
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 })
-      await writeFileAtomically(this.pathOf(hash), bytes, true)
+      await writeFileAtomically(path, bytes, true)
       await syncDir(dir)
     } catch (err) {
       // ENOSPC: StoreError DISK_FULL (nothing is stored: the temp file is removed).
       throw mapDiskFull(this.root, err)
+    }
+    if (bytes.length > CHUNK_SIZE) {
+      // A cache, as in `chunks()`: a failed or torn write only means it is computed on first use.
+      const list: ChunkList = { hash, size: bytes.length, chunkSize: CHUNK_SIZE, chunks: chunkHashesOf(bytes) }
+      await writeFileAtomically(`${path}.chunks`, Buffer.from(JSON.stringify(list)), false).catch(() => undefined)
     }
     return hash
   }
@@ -524,6 +533,13 @@ async function hashFile(file: FileHandle, size: number): Promise<string> {
     at += got
   }
   return hash.digest('hex')
+}
+
+/** The SHA-256 of every {@link CHUNK_SIZE} slice of `bytes`, hex. */
+function chunkHashesOf(bytes: Uint8Array): string[] {
+  const chunks: string[] = []
+  for (let at = 0; at < bytes.length; at += CHUNK_SIZE) chunks.push(createHash('sha256').update(bytes.subarray(at, at + CHUNK_SIZE)).digest('hex'))
+  return chunks
 }
 
 /** The chunk list of a whole file in one streaming pass; `hash` is what the bytes really hash to. */
