@@ -470,6 +470,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
     }
     stopped.forEach((l, i) => missingOn(l).forEach((m) => lost.add(`d${i} (stopped): ${m}`)))
 
+    // A refusal is a typed error; a write that hung until the harness killed it, or crashed, is not.
+    for (const [code, count] of Object.entries(refused)) {
+      if (code.startsWith('exit ')) problems.push(`${count} write(s) ended with no typed error (${code}): ${refusedSample[code] ?? ''}`)
+    }
     const acknowledged: Record<WriteKind, number> = { add: 0, 'add-logo': 0, tag: 0, note: 0, title: 0, logo: 0, remove: 0 }
     for (const a of acks) acknowledged[a.kind]++
     const summary: SoakSummary = {
