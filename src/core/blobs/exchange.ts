@@ -185,6 +185,8 @@ const MAX_FAILED = 100
 const MAX_COMMITS = 16
 /** Queued items a provider prepares ahead of the one streaming (each holds at most its first chunk). */
 const PREPARE_AHEAD = 4
+/** How many hashes of one `query` are looked up at once. */
+const QUERY_PARALLEL = 32
 const PROGRESS_EVERY_MS = 100
 
 const codeOf = (error: unknown, fallback: string): string => (error instanceof OrbitError ? error.code : fallback)
@@ -876,13 +878,20 @@ export class BlobExchange {
   }
 
   async #onQuery(port: BlobPort, device: DeviceId, m: Extract<BlobMessage, { type: 'query' }>): Promise<void> {
-    const have: BlobHash[] = []
-    for (const hash of m.hashes) {
+    const held = async (hash: BlobHash): Promise<boolean> => {
       try {
-        if ((await this.#o.store.has(hash)) && (await this.#o.isReferenced(hash))) have.push(hash)
+        return (await this.#o.isReferenced(hash)) && (await this.#o.store.has(hash))
       } catch (error) {
         this.#log.warn('answering a query failed for one hash', { hash, error: messageOf(error) })
+        return false
       }
+    }
+    // A batch of logos asks for hundreds at once: the store is asked QUERY_PARALLEL at a time, not one by one.
+    const have: BlobHash[] = []
+    for (let at = 0; at < m.hashes.length; at += QUERY_PARALLEL) {
+      const part = m.hashes.slice(at, at + QUERY_PARALLEL)
+      const found = await Promise.all(part.map(held))
+      part.forEach((hash, i) => found[i] && have.push(hash))
     }
     if (!this.#closed && this.#o.isMember(device)) port.sendBlob(device, { type: 'have', id: m.id, hashes: have })
   }
