@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -59,6 +60,21 @@ describe('FsBlobStore on disk', () => {
     // One chunk: its list is its own hash, no sidecar.
     const small = await store.put(bytes.subarray(0, 1000))
     expect(existsSync(`${store.pathOf(small)}.chunks`)).toBe(false)
+  })
+
+  it('stores a small blob again after its prefix directory was removed by hand while the store was open', async () => {
+    const store = new FsBlobStore(root)
+    const first = await store.put(pseudoRandomBytes(1000, 10))
+    // Another small blob whose hash starts with the same two hex digits: same directory.
+    let second: Uint8Array | undefined
+    for (let seed = 11; second === undefined; seed++) {
+      const candidate = pseudoRandomBytes(1000, seed)
+      if (createHash('sha256').update(candidate).digest('hex').slice(0, 2) === first.slice(0, 2)) second = candidate
+    }
+    rmSync(join(root, first.slice(0, 2)), { recursive: true })
+    const hash = await store.put(second)
+    expectBytes((await store.get(hash))!, second)
+    expect(await store.has(first)).toBe(false)
   })
 
   it('refuses the chunk list of a blob whose bytes rotted on disk (CORRUPT_BLOB)', async () => {

@@ -7,9 +7,15 @@
  * Writes go to a temp file that is fsynced and renamed into place (and the directory fsynced), so a
  * blob is either absent or complete, even after a crash. Reading, chunking, receiving and
  * committing stream through one CHUNK_SIZE buffer at most: memory does not grow with blob size.
+ *
+ * Metadata lookups and the reads and writes of at most {@link SMALL_IO} bytes (a logo) are made
+ * with the synchronous calls, only the fsyncs going to libuv's thread pool: on a local file
+ * system they take microseconds, and each promise-based call costs the event loop 40-180 µs
+ * (measured here), which made a batch of 200 logos CPU-bound on both devices.
  */
 import { createHash, type Hash } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises'
+import { closeSync, fsync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { checkChunkList, sameChunkList } from '../../core/blobs/chunks.js'
 import { CHUNK_SIZE, type BlobStat, type BlobStore, type ChunkList, type IncomingBlob } from '../../core/blobs/port.js'
@@ -35,6 +41,9 @@ const PREFIX_NAME = /^[0-9a-f]{2}$/
 const PARTIAL_DIR = '.partial'
 
 const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
+
+/** Reads and writes up to this many bytes use the synchronous calls (see the module's comment). */
+export const SMALL_IO = 256 * 1024
 const notFound = (hash: BlobHash): StoreError => new StoreError(`blob ${hash} is not stored`, { code: 'NOT_FOUND' })
 const tmpSuffix = (): string => Buffer.from(randomBytes(6)).toString('hex')
 
@@ -54,6 +63,8 @@ export class FsBlobStore implements BlobStore {
   /** The IncomingBlob open per hash in this process; a newer `receive` closes the older. */
   readonly #open = new Map<BlobHash, FsIncoming>()
   readonly #receiving = new Map<BlobHash, Promise<void>>()
+  /** Prefix directories this store made or found (they are never removed): one mkdir each. */
+  readonly #dirs = new Set<string>()
 
   /** A store rooted at `root` (created on first write); an existing `<root>/ab/<hash>` store opens as is. */
   constructor(
@@ -90,8 +101,21 @@ export class FsBlobStore implements BlobStore {
     const dir = join(this.root, hash.slice(0, 2))
     const path = this.pathOf(hash)
     try {
-      await mkdir(dir, { recursive: true, mode: 0o700 })
-      await writeFileAtomically(path, bytes, true)
+      if (bytes.length <= SMALL_IO) {
+        if (!this.#dirs.has(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 })
+        this.#dirs.add(dir)
+        try {
+          await writeSmallAtomically(path, bytes)
+        } catch (err) {
+          if (!isMissing(err)) throw err
+          // The directory went away under us (removed by hand): make it again, once.
+          mkdirSync(dir, { recursive: true, mode: 0o700 })
+          await writeSmallAtomically(path, bytes)
+        }
+      } else {
+        await mkdir(dir, { recursive: true, mode: 0o700 })
+        await writeFileAtomically(path, bytes, true)
+      }
       await syncDir(dir)
     } catch (err) {
       // ENOSPC: StoreError DISK_FULL (nothing is stored: the temp file is removed).
@@ -129,7 +153,7 @@ export class FsBlobStore implements BlobStore {
   /** Size of the stored blob, or `undefined` if it is not stored. */
   async stat(hash: BlobHash): Promise<BlobStat | undefined> {
     try {
-      const s = await stat(this.pathOf(hash))
+      const s = statSync(this.pathOf(hash))
       return s.isFile() ? { hash, size: s.size } : undefined
     } catch (err) {
       if (isMissing(err)) return undefined
@@ -144,6 +168,7 @@ export class FsBlobStore implements BlobStore {
   async read(hash: BlobHash, offset: number, length: number): Promise<Uint8Array> {
     const path = this.pathOf(hash)
     checkRange(offset, length)
+    if (length <= SMALL_IO) return readSmall(path, offset, length, () => notFound(hash))
     let file: FileHandle
     try {
       file = await open(path, 'r')
@@ -288,7 +313,7 @@ export class FsBlobStore implements BlobStore {
       if (list === undefined || list.hash !== name.slice(0, -5) || (await this.has(list.hash))) continue
       let received = 0
       try {
-        received = Math.min(list.size, (await stat(join(dir, list.hash))).size)
+        received = Math.min(list.size, statSync(join(dir, list.hash)).size)
       } catch (err) {
         if (!isMissing(err)) throw err
       }
@@ -589,10 +614,57 @@ async function resumePoint(file: FileHandle, list: ChunkList): Promise<{ receive
 
 async function syncDir(dir: string): Promise<void> {
   // The rename is only durable once the directory entry is on disk.
-  const handle = await open(dir, 'r')
+  const fd = openSync(dir, 'r')
   try {
-    await handle.sync()
+    await fsyncFd(fd)
   } finally {
-    await handle.close()
+    closeSync(fd)
+  }
+}
+
+/** fsync in libuv's thread pool: the one call of a small write that waits on the disk. */
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())))
+}
+
+/** {@link writeFileAtomically} for at most {@link SMALL_IO} bytes, durable: synchronous calls but the fsync. */
+async function writeSmallAtomically(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = join(dirname(path), `.tmp-${basename(path)}-${tmpSuffix()}`)
+  try {
+    const fd = openSync(tmp, 'wx', 0o600)
+    try {
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done)
+      await fsyncFd(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(tmp, path)
+  } catch (err) {
+    rmSync(tmp, { force: true })
+    throw err
+  }
+}
+
+/** `length` (≤ {@link SMALL_IO}) bytes at `offset` of `path`, fewer at its end; `missing()` when it is absent. */
+function readSmall(path: string, offset: number, length: number, missing: () => Error): Uint8Array {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch (err) {
+    if (isMissing(err)) throw missing()
+    throw err
+  }
+  try {
+    const want = Math.max(0, Math.min(length, fstatSync(fd).size - offset))
+    const out = Buffer.alloc(want)
+    let got = 0
+    while (got < want) {
+      const n = readSync(fd, out, got, want - got, offset + got)
+      if (n === 0) break
+      got += n
+    }
+    return new Uint8Array(out.buffer, out.byteOffset, got)
+  } finally {
+    closeSync(fd)
   }
 }
