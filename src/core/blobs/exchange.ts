@@ -6,8 +6,8 @@
  * - **Receiver.** `fetch(hashes)` asks every connected member once (`query`), then sends each
  *   provider one `want` batching every hash assigned to it, each item from what a kept partial
  *   already holds. Pieces are appended to the store's {@link IncomingBlob} (verified per chunk);
- *   the window is one {@link CHUNK_SIZE} of credit, granted back piece by piece as they are
- *   appended, so a cut link loses at most one chunk. A one-chunk blob opens no partial: its pieces
+ *   the window is one {@link CHUNK_SIZE} of credit, granted back ({@link CREDIT_BATCH} bytes at a
+ *   time) as pieces are appended, so a cut link loses at most one chunk. A one-chunk blob opens no partial: its pieces
  *   are held and stored by one `put` checked against its hash. Commits (fsync, rename) run beside
  *   the stream, at most {@link MAX_COMMITS} at a time. A provider whose chunk or whole hash does not
  *   verify, whose header is inconsistent or whose head fails `validateHead`, is bad for that blob:
@@ -142,6 +142,8 @@ interface Request {
   chain: Promise<void>
   lastActivity: number
   done: boolean
+  /** Bytes taken and not yet credited back: sent in {@link CREDIT_BATCH}es, not one credit per piece. */
+  owed: number
 }
 
 interface Query {
@@ -185,6 +187,8 @@ const MAX_FAILED = 100
 const MAX_COMMITS = 16
 /** Queued items a provider prepares ahead of the one streaming (each holds at most its first chunk). */
 const PREPARE_AHEAD = 4
+/** Credit is given back in batches of this many bytes (≤ the window, {@link CHUNK_SIZE}). */
+const CREDIT_BATCH = PIECE_SIZE
 /** How many hashes of one `query` are looked up at once. */
 const QUERY_PARALLEL = 32
 const PROGRESS_EVERY_MS = 100
@@ -529,7 +533,7 @@ export class BlobExchange {
           return { w, from: this.#o.validateHead !== undefined && held < CHUNK_SIZE ? 0 : held }
         })
         const id = this.#id()
-        const request: Request = { id, device, port, items, current: undefined, chain: Promise.resolve(), lastActivity: this.#now(), done: false }
+        const request: Request = { id, device, port, items, current: undefined, chain: Promise.resolve(), lastActivity: this.#now(), done: false, owed: 0 }
         const wire: BlobWantItem[] = items.map((it) => ({ hash: it.w.hash, from: it.from }))
         this.#requests.set(id, request)
         if (!port.sendBlob(device, { type: 'want', id, items: wire, credit: CHUNK_SIZE })) {
@@ -664,12 +668,12 @@ export class BlobExchange {
       this.counts.bytesReceived += n
       this.#batch.done += n
       c.w.received = c.offset
-      r.port.sendBlob(r.device, { type: 'credit', id: r.id, bytes: n })
+      this.#credit(r, n)
       this.#emitProgress(false)
       return
     }
     if (c.incoming === undefined) {
-      r.port.sendBlob(r.device, { type: 'credit', id: r.id, bytes: n })
+      this.#credit(r, n)
       return
     }
     try {
@@ -685,8 +689,20 @@ export class BlobExchange {
       c.head.push(m.bytes)
       if (c.offset >= c.headEnd && !(await this.#checkHead(r, c))) return
     }
-    r.port.sendBlob(r.device, { type: 'credit', id: r.id, bytes: n })
+    this.#credit(r, n)
     this.#emitProgress(false)
+  }
+
+  /**
+   * Gives `n` bytes of window back, once {@link CREDIT_BATCH} are owed: a batch of 50 KB logos
+   * cost a credit message (sealed, written, opened) per logo. The provider stalls only when the
+   * whole window is owed, which is more than a batch, so a batch is always sent before it would.
+   */
+  #credit(r: Request, n: number): void {
+    r.owed += n
+    if (r.owed < CREDIT_BATCH) return
+    r.port.sendBlob(r.device, { type: 'credit', id: r.id, bytes: r.owed })
+    r.owed = 0
   }
 
   /** Runs `validateHead` on the collected first chunk; false when it refused (handled). */
