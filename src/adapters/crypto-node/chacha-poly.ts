@@ -28,6 +28,8 @@ export const nodeChaChaPoly: ChaChaPolyAead = {
     decipher.setAuthTag(ciphertext.subarray(ciphertext.length - 16))
     const head = decipher.update(ciphertext.subarray(0, ciphertext.length - 16))
     const tail = decipher.final() // throws on a bad tag
+    // A stream cipher leaves nothing for final(): the plaintext is `head`, not copied again.
+    if (tail.length === 0) return new Uint8Array(head.buffer, head.byteOffset, head.byteLength)
     const out = new Uint8Array(head.length + tail.length)
     out.set(head, 0)
     out.set(tail, head.length)
