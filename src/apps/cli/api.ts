@@ -12,9 +12,11 @@ import type { OrbitApi } from '../node/api.js'
  * A command that found no daemon waits for the data dir's writer lock; a daemon that starts
  * meanwhile takes that lock for as long as it runs, so the wait gives way to it (before `fn` ran)
  * and the command goes through the daemon, which itself waits for a daemon still starting.
+ * @param handovers how many more times a wait may give way to a daemon (one that stops again
+ *   before it is reached sends the command back to the start).
  * @throws whatever `fn` throws; StoreError `NOT_INITIALISED` and the store's refusals in-process.
  */
-export async function withApi<T>(dataDir: string, fn: (api: OrbitApi) => Promise<T>): Promise<T> {
+export async function withApi<T>(dataDir: string, fn: (api: OrbitApi) => Promise<T>, handovers = 3): Promise<T> {
   const { findDaemon, remoteApi } = await import('../control/client.js')
   const endpoint = findDaemon(dataDir)
   if (endpoint !== undefined) return fn(remoteApi(endpoint))
@@ -33,11 +35,12 @@ export async function withApi<T>(dataDir: string, fn: (api: OrbitApi) => Promise
           await api.close()
         }
       },
-      { yieldTo: () => findDaemon(dataDir) !== undefined },
+      handovers > 0 ? { yieldTo: () => findDaemon(dataDir) !== undefined } : {},
     )
   } catch (error) {
-    const started = (error as { code?: unknown }).code === 'DAEMON_STARTED' ? findDaemon(dataDir) : undefined
-    if (started === undefined) throw error
-    return fn(remoteApi(started))
+    if ((error as { code?: unknown }).code !== 'DAEMON_STARTED') throw error
+    // The daemon seen may have stopped again since: then the command starts over.
+    const started = findDaemon(dataDir)
+    return started === undefined ? withApi(dataDir, fn, handovers - 1) : fn(remoteApi(started))
   }
 }
