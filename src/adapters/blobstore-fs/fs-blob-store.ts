@@ -101,19 +101,14 @@ export class FsBlobStore implements BlobStore {
     const dir = join(this.root, hash.slice(0, 2))
     const path = this.pathOf(hash)
     try {
-      if (bytes.length <= SMALL_IO) {
-        if (!this.#dirs.has(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 })
-        this.#dirs.add(dir)
-        try {
-          await writeSmallAtomically(path, bytes)
-        } catch (err) {
-          if (!isMissing(err)) throw err
-          // The directory went away under us (removed by hand): make it again, once.
-          mkdirSync(dir, { recursive: true, mode: 0o700 })
-          await writeSmallAtomically(path, bytes)
-        }
-      } else {
-        await mkdir(dir, { recursive: true, mode: 0o700 })
+      if (!this.#dirs.has(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 })
+      this.#dirs.add(dir)
+      try {
+        await writeFileAtomically(path, bytes, true)
+      } catch (err) {
+        if (!isMissing(err)) throw err
+        // The directory went away under us (removed by hand): make it again, once.
+        mkdirSync(dir, { recursive: true, mode: 0o700 })
         await writeFileAtomically(path, bytes, true)
       }
       await syncDir(dir)
@@ -509,10 +504,27 @@ async function readListFile(path: string): Promise<ChunkList | undefined> {
 
 /**
  * Writes `bytes` to a temp file beside `path` (`.tmp-<name>-<12 hex>`, the data-dir layout's temp
- * name: never read, safe to delete), fsyncs it when `durable`, and renames it over `path`.
+ * name: never read, safe to delete), fsyncs it when `durable`, and renames it over `path`. At most
+ * {@link SMALL_IO} bytes are written with the synchronous calls, all but the fsync.
  */
 async function writeFileAtomically(path: string, bytes: Uint8Array, durable: boolean): Promise<void> {
   const tmp = join(dirname(path), `.tmp-${basename(path)}-${tmpSuffix()}`)
+  if (bytes.length <= SMALL_IO) {
+    try {
+      const fd = openSync(tmp, 'wx', 0o600)
+      try {
+        for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done)
+        if (durable) await fsyncFd(fd)
+      } finally {
+        closeSync(fd)
+      }
+      renameSync(tmp, path)
+    } catch (err) {
+      rmSync(tmp, { force: true })
+      throw err
+    }
+    return
+  }
   try {
     const file = await open(tmp, 'wx', 0o600)
     try {
@@ -625,24 +637,6 @@ async function syncDir(dir: string): Promise<void> {
 /** fsync in libuv's thread pool: the one call of a small write that waits on the disk. */
 function fsyncFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())))
-}
-
-/** {@link writeFileAtomically} for at most {@link SMALL_IO} bytes, durable: synchronous calls but the fsync. */
-async function writeSmallAtomically(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.tmp-${basename(path)}-${tmpSuffix()}`)
-  try {
-    const fd = openSync(tmp, 'wx', 0o600)
-    try {
-      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done)
-      await fsyncFd(fd)
-    } finally {
-      closeSync(fd)
-    }
-    renameSync(tmp, path)
-  } catch (err) {
-    rmSync(tmp, { force: true })
-    throw err
-  }
 }
 
 /** `length` (≤ {@link SMALL_IO}) bytes at `offset` of `path`, fewer at its end; `missing()` when it is absent. */
