@@ -1,13 +1,13 @@
 /**
  * Images peer to peer (issue 11), every ratio against a baseline measured in the same run:
  *
- * 1. LAN (median of alternating trials), through the real node path, each device in its own process as two devices are
- *    (bench/children/blob-node.ts: createOrbitNode — SQLite, the file-system blob store with its
- *    fsync + rename, TCP + the secure channel, the blob exchange): one 20 MB image, and 200 logos
- *    of 50 KB, timed in the receiver's process from `fetchBlobs()` until every blob is durable
- *    there; against a raw TCP copy of the same bytes over loopback from another process
- *    (bench/children/raw-send.ts → a `net` socket → file + fsync, one file per blob, as the store
- *    keeps them).
+ * 1. LAN (median of alternating trials), through the real node path, each device in its own
+ *    process as two devices are (bench/children/blob-node.ts: createOrbitNode — SQLite, the
+ *    file-system blob store with its fsync + rename, TCP + the secure channel, the blob
+ *    exchange): one 20 MB image, and 200 logos of 50 KB, timed in the receiver's process from
+ *    `fetchBlobs()` until every blob is durable there; against a raw TCP copy of the same bytes
+ *    over loopback from another process (bench/children/raw-send.ts → a `net` socket → file +
+ *    fsync, one file per blob, as the store keeps them).
  * 2. WebRTC: the same 20 MB through a blob exchange over two secured WebRTC links on loopback
  *    (WebRtcNetworkAdapter, the blob kind) against werift's data channel carrying the same bytes as
  *    raw messages through the same secure channel (no blob protocol), absolute MiB/s of both.
@@ -48,7 +48,7 @@ import type { WebRtcConnection } from '../src/adapters/transport-webrtc/connecti
 import { CONFIG_KEYS, storePath } from '../src/apps/node/data-dir.js'
 import { initDevice, openDevice } from '../src/apps/node/device.js'
 import { watchLines } from './child-lines.js'
-import { gc, r1 } from './crm-sync.js'
+import { gc, median, r1 } from './crm-sync.js'
 import { syntheticPng } from './synthetic-png.js'
 import type { BarCheck, BenchModule, BenchOutcome } from './types.js'
 
@@ -286,14 +286,6 @@ async function webrtcExchange(bytes: Uint8Array, dir: string): Promise<number> {
   return ms
 }
 
-/** Drops B's LAN link to A once B holds `fraction` of the blob, redials, and counts what A sent twice. */
-/** Median of `xs`. */
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
-
 /**
  * `n` trials, each timing Orbit's path and then the raw baseline on fresh bytes (the page cache,
  * the disk's write-back and the CPU's other load change between seconds: alternating puts both
@@ -310,6 +302,7 @@ async function alternating(n: number, trial: (k: number) => Promise<{ node: numb
   return { node: { ms: median(node), all: node }, raw: { ms: median(raw), all: raw } }
 }
 
+/** Drops B's LAN link to A once B holds `fraction` of the blob, redials, and counts what A sent twice. */
 async function cutAndResume(p: Pair, hash: BlobHash, size: number, fraction: number): Promise<{ chunksResent: number; bytesResent: number; cutAt: number }> {
   const before = await p.a.call<{ bytesResent: number }>('counts')
   await p.b.call('startFetch', { limit: 1024 * MiB })

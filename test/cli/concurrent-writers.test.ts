@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process'
 import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import * as A from '@automerge/automerge'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { openDevice, withOpenDevice } from '../../src/apps/node/device.js'
@@ -16,6 +17,7 @@ import type { Contact, ContactShardDoc } from '../../src/core/model/types.js'
 import type { ContactId } from '../../src/core/ids.js'
 import { ORBIT_BIN, REPO_ROOT, jsonError, orbitJson, requireBuiltCli, tempDir, type OrbitRun } from './helpers.js'
 import { ServeProcess } from '../daemon/helpers.js'
+import { until } from '../mesh/helpers.js'
 
 interface ContactJson {
   id: string
@@ -151,13 +153,3 @@ describe('concurrent CLI writers on one data dir (no daemon)', () => {
     expect(orbitJson<{ contacts: ContactJson[] }>(data, ['contact', 'list']).contacts.map((c) => c.name)).toEqual(['Waited'])
   })
 })
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}

@@ -8,8 +8,8 @@
  *   already holds. Pieces are appended to the store's {@link IncomingBlob} (verified per chunk);
  *   the window is one {@link CHUNK_SIZE} of credit, granted back ({@link CREDIT_BATCH} bytes at a
  *   time) as pieces are appended, so a cut link loses at most one chunk. A one-chunk blob opens no
- *   partial: its pieces are held and stored by one `put` checked against its hash. Commits (fsync, rename) run beside
- *   the stream, at most {@link MAX_COMMITS} at a time. A provider whose chunk or whole hash does not
+ *   partial: its pieces are held and stored by one `put` checked against its hash. Commits (fsync,
+ *   rename) run beside the stream, at most {@link MAX_COMMITS} at a time. A provider whose chunk or whole hash does not
  *   verify, whose header is inconsistent or whose head fails `validateHead`, is bad for that blob:
  *   the next provider resumes from the kept partial. A cut link keeps the partial (`close()`) and
  *   resumes from another provider, or from the same one when it comes back within
