@@ -273,7 +273,8 @@ describe('CrmWorkspace across devices', () => {
     const events: ContactsChangedEvent[] = []
     b.onContactsChanged((e) => events.push(e))
     const local = await b.addContact({ name: 'Local' })
-    expect(events).toEqual([{ shard: b.shardOfContact(local.id), ids: [local.id], source: 'local' }])
+    // A creation carries the record written (the projection lists it without reading it back).
+    expect(events).toEqual([{ shard: b.shardOfContact(local.id), ids: [local.id], source: 'local', created: new Map([[local.id, local]]) }])
     const remote = await a.addContact({ name: 'Remote' })
     await mergeInto(b, a)
     expect(events.slice(1)).toEqual([{ shard: b.shardOfContact(remote.id), ids: [remote.id], source: 'remote' }])

@@ -20,7 +20,9 @@
  * whole 10,000-contact shard: ~1 s, against ~20 ms for reading the object), so the whole-shard
  * rebuild at open reads the object when it is safe: the bug needs an object that already showed a
  * value when a batch of changes arrived, and a shard no change has reached since the projector
- * started was materialized from storage in one step.
+ * started was materialized from storage in one step. Contacts that a local change created whole
+ * (a bulk import's batch) are projected from the values written, not read back
+ * (`ContactsChangedEvent.created`): no change has touched them since, so they are the state.
  */
 import { flushReady } from '../../adapters/storage-sqlite/record-heads.js'
 import * as A from '@automerge/automerge'
@@ -29,7 +31,7 @@ import { parseAutomergeUrl } from '@automerge/automerge-repo'
 import type { ContactId } from '../../core/ids.js'
 import type { Logger } from '../../core/log.js'
 import { readContact, readOrg } from '../../core/model/records.js'
-import type { ContactShardDoc, RootDoc } from '../../core/model/types.js'
+import type { Contact, ContactShardDoc, RootDoc } from '../../core/model/types.js'
 import type { CrmWorkspace } from '../../core/model/workspace.js'
 import { ORG_SHARD, readDocGen, type ConfigStore, type ContactIndex, type OrbitDatabase, type OrgIndex } from '../../adapters/storage-sqlite/index.js'
 import { CONFIG_KEYS } from './data-dir.js'
@@ -50,6 +52,13 @@ export class IndexProjector {
    * ids would mark them clean — the rows of the failed ids would then be missing for good.
    */
   readonly #stale = new Set<number>()
+  /**
+   * Per shard, contacts a local change created whole and no change has touched since, as written
+   * (`ContactsChangedEvent.created`): projected without reading them back from the document.
+   * Every change emits the ids it touched before the next projection snapshots the document, so an
+   * entry still here is what the document holds.
+   */
+  readonly #created = new Map<number, Map<string, Contact>>()
 
   constructor(
     private readonly db: OrbitDatabase,
@@ -68,11 +77,18 @@ export class IndexProjector {
   /** Start following changes (local and remote) of the root and every loaded shard. */
   start(): void {
     this.#unsubscribe.push(
-      this.workspace.onContactsChanged(({ shard, ids }) => {
+      this.workspace.onContactsChanged(({ shard, ids, created }) => {
         this.#patched.add(shard)
         let set = this.#pending.get(shard)
         if (set === undefined) this.#pending.set(shard, (set = new Set()))
         for (const id of ids) set.add(id)
+        const known = this.#created.get(shard)
+        if (known !== undefined) for (const id of ids) known.delete(id)
+        if (created !== undefined) {
+          let map = known
+          if (map === undefined) this.#created.set(shard, (map = new Map()))
+          for (const [id, contact] of created) map.set(id, contact)
+        }
         this.#schedule()
       }),
       // Any root change bumps the root's generation, so re-project on all of them (orgs are few).
@@ -103,6 +119,8 @@ export class IndexProjector {
       // The whole shard covers what was pending for it; on failure, it stays pending and stale.
       const ids = this.#pending.get(n)
       this.#pending.delete(n)
+      // Read whole from the document: no written value is needed for this shard any more.
+      this.#created.delete(n)
       try {
         this.#projectWholeShard(n, handle, docId)
       } catch (error) {
@@ -169,6 +187,13 @@ export class IndexProjector {
       throw error
     }
     for (const shard of projected) this.#stale.delete(shard)
+    // Projected: their written values are no longer needed.
+    for (const [shard, ids] of work) {
+      const known = this.#created.get(shard)
+      if (known === undefined) continue
+      for (const id of ids) known.delete(id)
+      if (known.size === 0) this.#created.delete(shard)
+    }
   }
 
   /** `work`'s shards were not projected: their ids stay pending, and they are re-projected whole. */
@@ -196,10 +221,17 @@ export class IndexProjector {
           continue
         }
         const gen = readDocGen(this.db, docId)
-        const contacts = contactsState(handle.doc(), ids.size)
-        const present = []
-        const gone: ContactId[] = []
+        const known = this.#created.get(shard)
+        const present: Contact[] = []
+        const unknown: string[] = []
         for (const id of ids) {
+          const written = known?.get(id)
+          if (written === undefined) unknown.push(id)
+          else present.push(readContact(written, { includeDeletedNotes: false }))
+        }
+        const contacts = contactsState(handle.doc(), unknown.length)
+        const gone: ContactId[] = []
+        for (const id of unknown) {
           const raw = contacts.get(id)
           if (raw === undefined) gone.push(id as ContactId)
           else present.push(readContact(raw, { includeDeletedNotes: false }))

@@ -61,6 +61,12 @@ export interface ContactsChangedEvent {
   shard: number
   ids: ContactId[]
   source: ChangeSource
+  /**
+   * Contacts this (local) change created whole, as written, by id: the document after the change
+   * holds exactly these values for them, so a listener need not read them back (a bulk import's
+   * listing projection). Absent for every other change.
+   */
+  created?: ReadonlyMap<ContactId, Contact>
 }
 
 /** What one change of the root document touched. */
@@ -168,6 +174,8 @@ export class CrmWorkspace {
   // Handle 'change' events fire synchronously inside handle.change(), so a counter tells our own
   // changes apart from ones that arrive by sync or merge.
   #localDepth = 0
+  /** The contacts that the local change in progress creates whole (set by addContacts around it). */
+  #creating: ReadonlyMap<ContactId, Contact> | undefined
 
   private constructor(repo: Repo, root: DocHandle<RootDoc>, now: () => number, log: Logger) {
     this.#repo = repo
@@ -371,9 +379,14 @@ export class CrmWorkspace {
     const handles = await Promise.all([...byShard.keys()].map(async (n) => [n, await this.shardHandle(n)] as const))
     for (const [n, handle] of handles) {
       const group = byShard.get(n) ?? []
-      this.#change(handle, (doc) => {
-        for (const contact of group) doc.contacts[contact.id] = contact
-      })
+      this.#creating = new Map(group.map((c) => [c.id, c]))
+      try {
+        this.#change(handle, (doc) => {
+          for (const contact of group) doc.contacts[contact.id] = contact
+        })
+      } finally {
+        this.#creating = undefined
+      }
     }
     return contacts.map((c) => readContact(c))
   }
@@ -754,7 +767,8 @@ export class CrmWorkspace {
   #emitContacts(shard: number, touched: PathPatch[] | 'whole', doc: ContactShardDoc): void {
     const ids = touched === 'whole' ? (Object.keys(doc.contacts ?? {}).sort() as ContactId[]) : contactIdsTouched(touched, () => Object.keys(doc.contacts ?? {}))
     if (ids.length === 0) return
-    this.#dispatch(this.#contactListeners, { shard, ids, source: this.#source() })
+    const created = this.#localDepth > 0 ? this.#creating : undefined
+    this.#dispatch(this.#contactListeners, { shard, ids, source: this.#source(), ...(created === undefined ? {} : { created }) })
   }
 
   #emitRoot(touched: PathPatch[] | 'whole', doc: RootDoc): void {
