@@ -1,7 +1,8 @@
 /**
  * A long answer written to a pipe that is read slowly arrives whole: the CLI waits for stdout to
  * drain before it exits (a pipe write is asynchronous on POSIX; exiting at once cut `--json`
- * output at the pipe's 64 KiB buffer).
+ * output at the pipe's 64 KiB buffer). A reader that goes away (`| head -1`) does not crash the
+ * command with an unhandled EPIPE: its work still completes and it exits with its own code.
  */
 import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
@@ -31,5 +32,31 @@ describe('output to a slow pipe', () => {
     expect(piped.status).toBe(0)
     expect(piped.stdout).toBe(direct.stdout)
     expect((JSON.parse(piped.stdout) as { contacts: unknown[] }).contacts).toHaveLength(600)
+  })
+
+  it('a reader that closes the pipe early: no EPIPE crash, and an import still commits', () => {
+    const data = tempDir()
+    expect(orbit(['--data', data, 'init', '--name', 'Pipe']).code).toBe(0)
+    const csv = join(data, 'contacts.csv')
+    writeFileSync(csv, ['name,email', ...Array.from({ length: 300 }, (_, i) => `Person ${i},person${i}@example.com`)].join('\n') + '\n')
+    // The CLI's output goes to `reader`; bash reports the CLI's own exit status.
+    const piped = (args: string, reader: string) =>
+      spawnSync('bash', ['-c', `"${process.execPath}" "${ORBIT_BIN}" --data "${data}" ${args} | ${reader}; exit \${PIPESTATUS[0]}`], {
+        encoding: 'utf8',
+        env: { ...process.env, ORBIT_LOG_LEVEL: 'silent' },
+        timeout: 60_000,
+      })
+    // `true` exits before the CLI writes a byte: the import's report goes nowhere.
+    const imported = piped(`--json contact import "${csv}"`, 'true')
+    expect(imported.stderr).not.toMatch(/EPIPE|Unhandled/)
+    expect(imported.status).toBe(0)
+    const listed = piped('contact list --all', 'head -1')
+    expect(listed.stderr).not.toMatch(/EPIPE|Unhandled/)
+    expect(listed.status).toBe(0)
+    expect(listed.stdout).toMatch(/^ID\s+NAME\s/)
+    expect(listed.stdout.trim().split('\n')).toHaveLength(1)
+    // Every row of the import whose report nobody read is there.
+    const json = orbit(['--data', data, 'contact', 'list', '--all', '--json'])
+    expect((JSON.parse(json.stdout) as { contacts: unknown[] }).contacts).toHaveLength(300)
   })
 })

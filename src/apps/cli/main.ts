@@ -6,9 +6,20 @@
 import type { CliIo } from './context.js'
 import { fastRoute } from './fast-route.js'
 
+// A reader that went away (`orbit contact list | head -1`) is not an error of the command: what
+// it writes after that is dropped, and the command still finishes its work (an import still
+// commits) and exits with its own code, instead of dying on an unhandled EPIPE.
+const gone = new Set<NodeJS.WriteStream>()
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    gone.add(stream)
+  })
+}
+const write = (stream: NodeJS.WriteStream, s: string): boolean => (gone.has(stream) ? true : stream.write(s))
 const io: CliIo = {
-  stdout: (s) => process.stdout.write(s),
-  stderr: (s) => process.stderr.write(s),
+  stdout: (s) => write(process.stdout, s),
+  stderr: (s) => write(process.stderr, s),
   env: process.env,
   cwd: process.cwd(),
 }
@@ -18,6 +29,6 @@ const code = (await fastRoute(argv, io)) ?? (await (await import('./run.js')).ru
 // short (seen with `contact list --all --json` of thousands of contacts). Exit once both streams
 // have handed everything to the OS; exiting (rather than returning) also stops any timer a
 // library left behind once the command's work is durable.
-const drained = (stream: NodeJS.WriteStream): Promise<void> => new Promise((resolve) => stream.write('', () => resolve()))
+const drained = (stream: NodeJS.WriteStream): Promise<void> => (gone.has(stream) || stream.destroyed ? Promise.resolve() : new Promise((resolve) => stream.write('', () => resolve())))
 await Promise.all([drained(process.stdout), drained(process.stderr)])
 process.exit(code)
