@@ -63,8 +63,10 @@ export function prepaint(root: HTMLElement, hash: string): boolean {
   )
   root.replaceChildren(app)
 
-  // The rows the viewport shows at its real height (one layout, as React's list measures it).
-  const { first, last } = visibleRows(0, viewport.clientHeight, total)
+  // The rows a viewport as tall as the window could show: the window's height is known without a
+  // layout (the viewport's own would force one before the rows are in, and another after); React's
+  // list measures the viewport when it takes over and draws from there.
+  const { first, last } = visibleRows(0, window.innerHeight, total)
   for (let i = first; i <= last; i++) list.append(row(i, contacts.items[i]))
   return true
 }
