@@ -2,7 +2,8 @@
  * Debian's Chromium driven by playwright-core for the web UI's tests (test/web) and bench (docs/ui.md):
  * headless, no sandbox (we run as root in CI), nothing phoning home, a fresh profile per launch
  * (playwright gives each `launch` its own new `--user-data-dir`; it refuses one passed in `args`).
- * `fakeCamera` feeds a Y4M file to `getUserMedia` (Chromium's fake capture device).
+ * `fakeCamera` feeds a Y4M file to `getUserMedia` (Chromium's fake capture device); `windowSize`
+ * sizes the windows the browser opens by itself (playwright's pages set their own viewport).
  */
 import { existsSync } from 'node:fs'
 import { chromium, type Browser } from 'playwright-core'
@@ -22,7 +23,7 @@ export interface LaunchedBrowser {
 }
 
 /** Launches Chromium; `fakeCamera` is the absolute path of a .y4m the fake camera plays in a loop. */
-export async function launchChromium(options: { fakeCamera?: string } = {}): Promise<LaunchedBrowser> {
+export async function launchChromium(options: { fakeCamera?: string; windowSize?: { width: number; height: number } } = {}): Promise<LaunchedBrowser> {
   const args = [
     '--headless',
     '--no-sandbox',
@@ -33,6 +34,7 @@ export async function launchChromium(options: { fakeCamera?: string } = {}): Pro
     '--disable-component-update',
     '--disable-sync',
   ]
+  if (options.windowSize !== undefined) args.push(`--window-size=${options.windowSize.width},${options.windowSize.height}`)
   if (options.fakeCamera !== undefined) {
     args.push('--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${options.fakeCamera}`)
   }
