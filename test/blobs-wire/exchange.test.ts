@@ -374,6 +374,26 @@ describe('the provider', () => {
     expect(d.exchange.counts.bytesReceived).toBe(0)
   })
 
+  it('a blob over the receiver’s limit is not asked for again (no query, no want) until the limit is raised above its size', async () => {
+    const c = make('c')
+    const limit = { maxBlobBytes: 10_000 }
+    const d = make('d', limit)
+    const big = await c.store.put(bytes(20_000, 4))
+    await linked(c, d)
+    expect((await d.exchange.fetch([big])).failed).toEqual([expect.objectContaining({ hash: big, code: 'TOO_LARGE' })])
+    const asked = { ...d.exchange.counts }
+    const headers = ofType(c.sent, 'header').length
+    expect(headers).toBe(1)
+    expect((await d.exchange.fetch([big])).failed).toEqual([{ hash: big, code: 'TOO_LARGE', message: 'chunk list: the blob is 20000 bytes; the limit is 10000 bytes' }])
+    limit.maxBlobBytes = 15_000
+    expect((await d.exchange.fetch([big])).failed).toEqual([{ hash: big, code: 'TOO_LARGE', message: 'chunk list: the blob is 20000 bytes; the limit is 15000 bytes' }])
+    expect(d.exchange.counts).toMatchObject({ queries: asked.queries, wants: asked.wants })
+    expect(ofType(c.sent, 'header')).toHaveLength(headers)
+    limit.maxBlobBytes = 20_000
+    expect(await d.exchange.fetch([big])).toEqual({ fetched: [big], failed: [] })
+    expect(d.exchange.counts.queries).toBe(asked.queries + 1)
+  })
+
   it('never has more data in flight than the receiver granted (per request), and answers a full queue with BUSY', async () => {
     const a = make('a', { exchange: { maxQueuedWants: 3 } })
     const b = make('b')

@@ -213,6 +213,14 @@ export class BlobExchange {
   #connected = new Set<DeviceId>()
   readonly #listeners = new Set<(p: BlobProgress) => void>()
   readonly #failed: Array<{ hash: BlobHash; reason: string }> = []
+  /**
+   * Sizes that a chunk list showed to be over this device's limit: such a hash fails at once, with
+   * no request, until the limit is raised above its size. Without it every fetch (one after each
+   * synced change) would ask again for every referenced image over the limit, and be sent its
+   * header and first pieces each time, a burst a peer's flood guard rightly cuts. Holds only hashes
+   * this workspace references (nothing else is asked for).
+   */
+  readonly #overLimit = new Map<BlobHash, number>()
   #completed = 0
   #batch = { total: 0, done: 0, sized: new Set<BlobHash>() }
   #lastProgress = 0
@@ -266,6 +274,12 @@ export class BlobExchange {
     const checks = await Promise.all(
       unique.map(async (hash): Promise<'fetch' | 'present' | Failure> => {
         if (typeof hash !== 'string' || !HASH.test(hash)) return { code: 'BAD_HASH', message: 'not 64 lower-case hex digits' }
+        const size = this.#overLimit.get(hash)
+        if (size !== undefined) {
+          const max = this.#o.maxBlobBytes()
+          if (size > max) return { code: 'TOO_LARGE', message: `chunk list: the blob is ${size} bytes; the limit is ${max} bytes` }
+          this.#overLimit.delete(hash)
+        }
         if (this.#wanted.has(hash) || this.#closed) return 'fetch'
         try {
           if (await this.#o.store.has(hash)) return 'present'
@@ -599,7 +613,9 @@ export class BlobExchange {
       checkChunkList(list, this.#o.maxBlobBytes())
     } catch (error) {
       // TOO_LARGE (the limit here) or BAD_CHUNK_LIST (not chunked at CHUNK_SIZE).
-      return this.#badItem(r, w, { code: codeOf(error, 'BAD_CHUNK_LIST'), message: messageOf(error) })
+      const code = codeOf(error, 'BAD_CHUNK_LIST')
+      if (code === 'TOO_LARGE') this.#overLimit.set(m.hash, m.size)
+      return this.#badItem(r, w, { code, message: messageOf(error) })
     }
     if (item.from > list.size) return this.#badItem(r, w, { code: 'BAD_HEADER', message: 'the blob is shorter than what is held of it' })
     if (item.from === 0 && list.size > 0 && list.size <= CHUNK_SIZE) return this.#onSmallHeader(r, w, list)
