@@ -1,6 +1,9 @@
+import { once } from 'node:events'
+import { createServer, connect, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { FrameDecoder, encodeFrame, FRAME_HEADER_BYTES } from '../../src/adapters/transport-tcp/frames.js'
+import { FrameDecoder, encodeFrame, encodeFrameHeader, FRAME_HEADER_BYTES } from '../../src/adapters/transport-tcp/frames.js'
+import { FramedSocket } from '../../src/adapters/transport-tcp/framed-socket.js'
 
 /** Splits `bytes` at the given cut points (sorted, deduplicated) into chunks. */
 function chunk(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
@@ -81,5 +84,52 @@ describe('TCP frame decoder', () => {
 
   it('will not encode a payload above the limit', () => {
     expect(() => encodeFrame(new Uint8Array(11), 10)).toThrow(expect.objectContaining({ name: 'WireError', code: 'FRAME_TOO_LARGE' }))
+  })
+
+  it('encodes a header alone that is the first bytes of the whole frame, with the same limit', () => {
+    const payload = new Uint8Array([1, 2, 3, 4, 5, 6, 7])
+    expect([...encodeFrameHeader(payload.length), ...payload]).toEqual([...encodeFrame(payload)])
+    expect(() => encodeFrameHeader(11, 10)).toThrow(expect.objectContaining({ name: 'WireError', code: 'FRAME_TOO_LARGE' }))
+  })
+})
+
+describe('FramedSocket.sendAll', () => {
+  it('sends the frames of one message in one gathered write that the other end reads as those frames, in order', async () => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const accepted = once(server, 'connection') as Promise<[Socket]>
+    const client = connect((server.address() as { port: number }).port, '127.0.0.1')
+    await once(client, 'connect')
+    const [serverSide] = await accepted
+    const sender = new FramedSocket(client, 70_000)
+    const receiver = new FramedSocket(serverSide, 70_000)
+    const sizes = [65_535, 65_535, 1, 40_000]
+    const messages = sizes.map((n, i) => Uint8Array.from({ length: n }, (_, k) => (k * 7 + i) & 0xff))
+    // Node gathers a corked socket's writes into one `_writev` call: count the buffers it gets.
+    const raw = client as unknown as { _writev: (chunks: unknown[], cb: () => void) => void }
+    const writev = raw._writev.bind(client)
+    let gathered = 0
+    raw._writev = (chunks, cb) => {
+      gathered = Math.max(gathered, chunks.length)
+      writev(chunks, cb)
+    }
+    const got: Uint8Array[] = []
+    const all = new Promise<void>((resolve) => {
+      receiver.onFrame = (f) => {
+        got.push(f)
+        if (got.length === messages.length) resolve()
+      }
+    })
+    sender.sendAll(messages)
+    await all
+    expect(got.map((f) => f.length)).toEqual(sizes)
+    for (const [i, m] of messages.entries()) expect(Buffer.compare(got[i]!, m)).toBe(0)
+    // Eight buffers (a header and a payload per frame) reached the socket as one writev.
+    expect(gathered).toBe(2 * messages.length)
+    expect(sender.bytesSent).toBe(sizes.reduce((n, s) => n + s + FRAME_HEADER_BYTES, 0))
+    sender.close()
+    receiver.close()
+    server.close()
   })
 })

@@ -11,11 +11,15 @@ import type { ChaChaPolyAead } from '../../core/crypto/noise.js'
 export const nodeChaChaPoly: ChaChaPolyAead = {
   seal(key, nonce, ad, plaintext) {
     const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
-    cipher.setAAD(ad, { plaintextLength: plaintext.length })
+    // The secure channel's transport messages have no associated data: no AAD call at all, the same tag.
+    if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length })
     const head = cipher.update(plaintext)
     const tail = cipher.final()
     const tag = cipher.getAuthTag()
-    const out = new Uint8Array(head.length + tail.length + 16)
+    // Every byte is written below: no zero-filling first (a 64 KiB frame's worth, per frame). Its
+    // own ArrayBuffer (not a slice of Node's pool): the frame is all its `.buffer` holds.
+    const raw = Buffer.allocUnsafeSlow(head.length + tail.length + 16)
+    const out = new Uint8Array(raw.buffer, raw.byteOffset, raw.length)
     out.set(head, 0)
     out.set(tail, head.length)
     out.set(tag, head.length + tail.length)
@@ -24,7 +28,7 @@ export const nodeChaChaPoly: ChaChaPolyAead = {
   open(key, nonce, ad, ciphertext) {
     if (ciphertext.length < 16) throw new Error('ciphertext shorter than its tag')
     const decipher = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
-    decipher.setAAD(ad, { plaintextLength: ciphertext.length - 16 })
+    if (ad.length > 0) decipher.setAAD(ad, { plaintextLength: ciphertext.length - 16 })
     decipher.setAuthTag(ciphertext.subarray(ciphertext.length - 16))
     const head = decipher.update(ciphertext.subarray(0, ciphertext.length - 16))
     const tail = decipher.final() // throws on a bad tag

@@ -4,7 +4,7 @@
  */
 import type { Socket } from 'node:net'
 import { AbortedError, WireError } from '../../core/errors.js'
-import { FrameDecoder, encodeFrame } from './frames.js'
+import { FrameDecoder, encodeFrame, encodeFrameHeader } from './frames.js'
 import type { ChannelIo } from './channel-contract.js'
 
 const MAX_QUEUED_FRAMES = 16
@@ -76,6 +76,27 @@ export class FramedSocket {
     const bytes = encodeFrame(frame, this.#max)
     this.bytesSent += bytes.length
     this.socket.write(bytes)
+  }
+
+  /**
+   * Sends several frames (the frames of one channel message) as one write: each header and
+   * payload go to the kernel as they are, gathered by one `writev`, not copied into a frame each
+   * and written one syscall per frame.
+   */
+  sendAll(frames: readonly Uint8Array[]): void {
+    if (this.#closed || frames.length === 0) return
+    if (frames.length === 1) return this.send(frames[0]!)
+    this.socket.cork()
+    try {
+      for (const frame of frames) {
+        const header = encodeFrameHeader(frame.length, this.#max)
+        this.bytesSent += header.length + frame.length
+        this.socket.write(header)
+        this.socket.write(frame)
+      }
+    } finally {
+      this.socket.uncork()
+    }
   }
 
   receive(signal?: AbortSignal): Promise<Uint8Array> {

@@ -22,18 +22,26 @@ export const DEFAULT_MAX_FRAME_BYTES = 65_535 + 64
 
 /** Encodes one frame (header + payload) into a new array. */
 export function encodeFrame(payload: Uint8Array, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): Uint8Array {
-  if (payload.length > maxFrameBytes) {
-    throw new WireError(`frame payload of ${payload.length} bytes exceeds ${maxFrameBytes}`, { code: 'FRAME_TOO_LARGE' })
-  }
   const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length)
+  writeHeader(out, payload.length, maxFrameBytes)
+  out.set(payload, FRAME_HEADER_BYTES)
+  return out
+}
+
+/** The 5-byte header of a frame whose payload is `length` bytes (the payload follows it as it is). */
+export function encodeFrameHeader(length: number, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): Uint8Array {
+  const out = new Uint8Array(FRAME_HEADER_BYTES)
+  writeHeader(out, length, maxFrameBytes)
+  return out
+}
+
+function writeHeader(out: Uint8Array, n: number, maxFrameBytes: number): void {
+  if (n > maxFrameBytes) throw new WireError(`frame payload of ${n} bytes exceeds ${maxFrameBytes}`, { code: 'FRAME_TOO_LARGE' })
   out[0] = FRAME_VERSION
-  const n = payload.length
   out[1] = (n >>> 24) & 0xff
   out[2] = (n >>> 16) & 0xff
   out[3] = (n >>> 8) & 0xff
   out[4] = n & 0xff
-  out.set(payload, FRAME_HEADER_BYTES)
-  return out
 }
 
 /**

@@ -662,7 +662,7 @@ export class TcpNetworkAdapter extends LinkNetworkAdapter<Conn, TcpAdapterEvents
   #sendPlain(conn: Conn, plain: Uint8Array): void {
     if (conn.framed.closedReason) return
     conn.lastSentAt = this.#now()
-    for (const frame of conn.session.encrypt(plain)) conn.framed.send(frame)
+    conn.framed.sendAll(conn.session.encrypt(plain))
   }
 
   // ---- link hooks ----------------------------------------------------------------------------

@@ -28,6 +28,8 @@ const STATIC_BINDING = utf8('orbit-static-binding-v1')
 const MAX_NAME_BYTES = 255
 // One flags byte precedes each chunk inside the AEAD.
 const MAX_CHUNK = MAX_FRAME_BYTES - TAG_BYTES - 1
+/** Transport messages carry no associated data. */
+const NO_AD = new Uint8Array(0)
 
 /** Handshake frame types (first byte of each handshake frame). */
 export const FrameType = { Hello: 0x01, Reply: 0x02, Finish: 0x03, Confirm: 0x04, Abort: 0x0f } as const
@@ -367,6 +369,7 @@ class Session implements SecureSession {
   readonly #send: CipherState
   readonly #receive: CipherState
   #pending: Uint8Array[] = []
+  #plain: Uint8Array | undefined
   #pendingBytes = 0
   #dead: WireError | undefined
   readonly #maxMessageBytes: number
@@ -390,13 +393,19 @@ class Session implements SecureSession {
   encrypt(message: Uint8Array): Uint8Array[] {
     if (message.length > MAX_MESSAGE_BYTES) throw new WireError(`message of ${message.length} bytes exceeds ${MAX_MESSAGE_BYTES}`, { code: 'MESSAGE_TOO_LARGE' })
     const frames: Uint8Array[] = []
+    // Each frame's plaintext (flag byte, then its part of the message) is built in this session's
+    // one buffer: it is sealed into a new array at once, so the buffer is free again for the next.
+    const scratch = (this.#plain ??= new Uint8Array(MAX_CHUNK + 1))
     let offset = 0
     do {
       const end = Math.min(offset + MAX_CHUNK, message.length)
-      const plain = new Uint8Array(1 + end - offset)
+      const plain = scratch.subarray(0, 1 + end - offset)
       plain[0] = end === message.length ? 1 : 0
       plain.set(message.subarray(offset, end), 1)
-      frames.push(this.#send.encryptWithAd(new Uint8Array(0), plain))
+      const sealed = this.#send.encryptWithAd(NO_AD, plain)
+      // An AEAD that sealed in place would hand out frames that the next one overwrites.
+      if (sealed.buffer === scratch.buffer) throw new WireError('the AEAD returned a view of its input; frames need their own bytes', { code: 'AEAD_IN_PLACE' })
+      frames.push(sealed)
       offset = end
     } while (offset < message.length)
     return frames
@@ -407,7 +416,7 @@ class Session implements SecureSession {
     try {
       if (!(frame instanceof Uint8Array) || frame.length < TAG_BYTES + 1) throw new WireError('frame too short', { code: 'BAD_FRAME' })
       if (frame.length > MAX_FRAME_BYTES) throw new WireError('frame too long', { code: 'FRAME_TOO_LARGE' })
-      const plain = this.#receive.decryptWithAd(new Uint8Array(0), frame)
+      const plain = this.#receive.decryptWithAd(NO_AD, frame)
       const flags = plain[0] as number
       if ((flags & ~1) !== 0) throw new WireError('unknown frame flags', { code: 'BAD_FRAME' })
       const chunk = plain.subarray(1)

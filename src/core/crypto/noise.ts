@@ -37,6 +37,10 @@ const MAX_NONCE = Number.MAX_SAFE_INTEGER
  * inject a native one (Node's `chacha20-poly1305` is ~15× faster) — it must pass the vector test.
  */
 export interface ChaChaPolyAead {
+  /**
+   * Returns ciphertext ‖ tag in a new array. It must not keep `plaintext` or return a view of it:
+   * the secure channel seals every frame of a session from one reused buffer.
+   */
   seal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array
   /** Throws (any error) when authentication fails. */
   open(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array
