@@ -187,8 +187,12 @@ const MAX_FAILED = 100
 const MAX_COMMITS = 16
 /** Queued items a provider prepares ahead of the one streaming (each holds at most its first chunk). */
 const PREPARE_AHEAD = 4
-/** Credit is given back in batches of this many bytes (≤ the window, {@link CHUNK_SIZE}). */
-const CREDIT_BATCH = PIECE_SIZE
+/**
+ * Credit is given back in batches of this many bytes: half the window ({@link CHUNK_SIZE}), so the
+ * provider always holds credit for the next piece while a batch travels back, and a 20 MB image
+ * costs 40 credit messages (each sealed, written and opened), not one per piece.
+ */
+const CREDIT_BATCH = CHUNK_SIZE / 2
 /** How many hashes of one `query` are looked up at once. */
 const QUERY_PARALLEL = 32
 const PROGRESS_EVERY_MS = 100

@@ -128,6 +128,38 @@ export function encodeBlobMessage(m: BlobMessage): Uint8Array {
   return cbor.encode({ v: BLOB_PROTOCOL_VERSION, ...out })
 }
 
+const NO_BYTES = new Uint8Array(0)
+
+/**
+ * {@link encodeBlobMessage}'s payload written after `headroom` free bytes of one new array, for a
+ * caller that puts its own header in front (the link envelope's). A `data` piece is copied once,
+ * straight into that array, not into CBOR's buffer and then again behind the header: the bytes
+ * are those of `encodeBlobMessage` (`bytes` is the map's last key, its length in the shortest
+ * form).
+ */
+export function encodeBlobMessageAfter(m: BlobMessage, headroom: number): Uint8Array {
+  if (m.type !== 'data') {
+    const payload = encodeBlobMessage(m)
+    const out = new Uint8Array(headroom + payload.length)
+    out.set(payload, headroom)
+    return out
+  }
+  checkBlobMessage(m)
+  const { type, id, hash, offset, bytes } = m
+  // The map with an empty `bytes`: it ends with that empty byte string's one byte (0x40), which
+  // the real string's header replaces.
+  const head = cbor.encode({ v: BLOB_PROTOCOL_VERSION, type, id, hash, offset, bytes: NO_BYTES })
+  const n = bytes.length
+  const lengthBytes = n < 24 ? 0 : n < 0x100 ? 1 : n < 0x1_0000 ? 2 : 4
+  const out = new Uint8Array(headroom + head.length + lengthBytes + n)
+  out.set(head.subarray(0, head.length - 1), headroom)
+  let at = headroom + head.length - 1
+  out[at++] = 0x40 | (lengthBytes === 0 ? n : lengthBytes === 1 ? 24 : lengthBytes === 2 ? 25 : 26)
+  for (let shift = 8 * (lengthBytes - 1); shift >= 0; shift -= 8) out[at++] = (n >>> shift) & 0xff
+  out.set(bytes, at)
+  return out
+}
+
 /**
  * Parses a blob payload; `undefined` for a message type this build does not know (ignored, per the
  * forward-compatibility rule). Throws `WireError`: `BLOB_MALFORMED` (not CBOR, not a map, no

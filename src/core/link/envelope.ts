@@ -13,7 +13,7 @@
 import { cbor, type Message, type PeerId, type PeerMetadata, type StorageId } from '@automerge/automerge-repo'
 import { WireError } from '../errors.js'
 import { MAX_MESSAGE_BYTES } from '../crypto/channel.js'
-import { MAX_BLOB_PAYLOAD_BYTES, decodeBlobMessage, encodeBlobMessage, type BlobMessage } from '../blobs/protocol.js'
+import { MAX_BLOB_PAYLOAD_BYTES, decodeBlobMessage, encodeBlobMessageAfter, type BlobMessage } from '../blobs/protocol.js'
 
 /** The link version this build speaks best. */
 export const LINK_VERSION = 1
@@ -407,7 +407,11 @@ export function decodeSignal(payload: Uint8Array): Signal | undefined {
  * Throws the codec's `WireError` (`BLOB_*`) for a message beyond the bounds (nothing sent).
  */
 export function encodeBlob(version: number, message: BlobMessage): Uint8Array {
-  return encodeEnvelope(version, EnvelopeKind.Blob, encodeBlobMessage(message))
+  // The payload is written behind room for the header: a 256 KiB piece is not copied twice.
+  const out = encodeBlobMessageAfter(message, ENVELOPE_HEADER_BYTES)
+  out[0] = version
+  out[1] = EnvelopeKind.Blob
+  return out
 }
 
 /**
