@@ -14,8 +14,9 @@
  * 3. A cut at a random point of the 20 MB transfer (the LAN link dropped, then redialled): chunks
  *    the provider sent again (bar ≤ 1).
  * 4. 200 logos: request round trips the receiver made (query + want messages; bar ≤ 2).
- * 5. Peak RSS of each node's process after 20 MB and after 200 MB (the limit raised); for 200 MB
- *    the provider's process is started again after the put, which holds the whole image in memory.
+ * 5. Peak RSS of each node's process (its own VmHWM, bench/peak-rss.ts) after 20 MB and after
+ *    200 MB (the limit raised); for 200 MB the provider's process is started again after the put,
+ *    which holds the whole image in memory.
  *
  * The receiver's limit is held at 1 KB while the documents sync (so nothing is fetched early),
  * then raised, and the fetch is timed.

@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline'
 import { performance } from 'node:perf_hooks'
 import type { BlobHash, DeviceId } from '../../src/core/ids.js'
 import { createOrbitNode } from '../../src/apps/node/orbit-node.js'
+import { ownPeakRssKb } from '../peak-rss.js'
 
 type Command = { id: number; op: string } & Record<string, unknown>
 
@@ -78,7 +79,8 @@ const ops: Record<string, (c: Command) => Promise<unknown>> = {
     return true
   },
   counts: async () => ({ ...exchange.counts }),
-  rss: async () => process.resourceUsage().maxRSS * 1024,
+  /** This process's own peak RSS in bytes (VmHWM; bench/peak-rss.ts). */
+  rss: async () => ownPeakRssKb() * 1024,
   stop: async () => {
     await node.stop()
     setImmediate(() => process.exit(0))
