@@ -49,7 +49,7 @@ const MAX_DROP_WARNINGS = 10
  * Default flood bound (docs/protocol/link.md, "Limits"): envelopes a remote may send per second,
  * sustained, and the burst it may send above that rate. An honest peer stays far below it (a sync
  * round is answered before the next one is sent). The busiest honest stream is a blob's: a
- * 256 KiB data piece per envelope (and a credit per piece the other way), so 1000 a second allows
+ * 256 KiB data piece per envelope (and a credit per two pieces the other way), so 1000 a second allows
  * 250 MiB/s, about 2.5 times what the LAN blob path reaches today (docs/protocol/blobs.md). A
  * higher rate stops being a bound: a member's flood is then limited only by how fast this
  * device handles it, and the link is never closed.
