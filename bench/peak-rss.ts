@@ -1,7 +1,13 @@
 /**
- * A process's own peak resident set, for the benches' RSS reports.
+ * Resident memory from /proc, for the benches' RSS reports.
  */
 import { readFileSync } from 'node:fs'
+
+/** The kB fields (`VmHWM`, `VmRSS`, …) of one read of /proc/PID/status; NaN for a field not there. */
+export function procStatusKb(pid: number | 'self'): (field: string) => number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
+}
 
 /**
  * This process's own peak resident set in kB: `VmHWM` from /proc/self/status. Not
@@ -12,8 +18,8 @@ import { readFileSync } from 'node:fs'
  */
 export function ownPeakRssKb(): number {
   try {
-    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))
-    if (m !== null) return Number(m[1])
+    const kb = procStatusKb('self')('VmHWM')
+    if (Number.isFinite(kb)) return kb
   } catch {
     // No /proc here.
   }

@@ -22,7 +22,7 @@
  * version; each run works on copies.
  */
 import { spawn } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -36,6 +36,7 @@ import { CONFIG_KEYS, storePath } from '../src/apps/node/data-dir.js'
 import { callDaemon, findDaemon } from '../src/apps/control/client.js'
 import { buildDataset } from './foundation.js'
 import { median, r1, sleep } from './crm-sync.js'
+import { procStatusKb } from './peak-rss.js'
 import { timedChild } from './timed-child.js'
 import type { BarCheck, BenchModule, BenchOutcome } from './types.js'
 
@@ -52,8 +53,7 @@ interface ProcMemory {
 
 /** VmHWM (peak) and VmRSS of a live process, from /proc. */
 export function procMemory(pid: number): ProcMemory {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
+  const kb = procStatusKb(pid)
   return { peakMB: r1(kb('VmHWM') / 1024), rssMB: r1(kb('VmRSS') / 1024) }
 }
 

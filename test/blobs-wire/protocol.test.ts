@@ -9,7 +9,8 @@ import { cbor } from '@automerge/automerge-repo'
 import { WireError } from '../../src/core/errors.js'
 import type { BlobHash } from '../../src/core/ids.js'
 import { PIECE_SIZE } from '../../src/core/blobs/port.js'
-import { BLOB_PROTOCOL_VERSION, MAX_BLOB_CHUNKS, MAX_BLOB_HASHES, decodeBlobMessage, encodeBlobMessage, encodeBlobMessageAfter, type BlobMessage } from '../../src/core/blobs/protocol.js'
+import { BLOB_PROTOCOL_VERSION, MAX_BLOB_CHUNKS, MAX_BLOB_HASHES, decodeBlobMessage, encodeBlobMessage, type BlobMessage } from '../../src/core/blobs/protocol.js'
+import { EnvelopeKind, encodeBlob, encodeEnvelope } from '../../src/core/link/envelope.js'
 
 const h = (c: string): BlobHash => c.repeat(64) as BlobHash
 const codeOf = (f: () => unknown): string | undefined => {
@@ -49,22 +50,23 @@ describe('blob messages', () => {
     }
   })
 
-  it('writes the same payload behind a header as on its own: a data piece at every length form, and every other message', () => {
+  it('writes the same envelope as the payload behind a header: a data piece at every length form, and every other message', () => {
     const sizes = [1, 23, 24, 255, 256, 65_535, 65_536, PIECE_SIZE]
     const pieces = sizes.map((n, i): BlobMessage => ({ type: 'data', id: i, hash: h('a'), offset: [0, 23, 2 ** 32, Number.MAX_SAFE_INTEGER][i % 4]!, bytes: Uint8Array.from({ length: n }, (_, k) => (k * 31 + i) & 0xff) }))
+    const plain = (m: BlobMessage): Uint8Array => encodeEnvelope(1, EnvelopeKind.Blob, encodeBlobMessage(m))
     for (const m of [...all, ...pieces]) {
-      const out = encodeBlobMessageAfter(m, 2)
-      expect(Buffer.compare(out.subarray(2), encodeBlobMessage(m))).toBe(0)
+      const out = encodeBlob(1, m)
+      expect(Buffer.compare(out, plain(m))).toBe(0)
       expect(decodeBlobMessage(out.subarray(2))).toEqual(decodeBlobMessage(encodeBlobMessage(m)))
     }
     fc.assert(
       fc.property(fc.nat(0xffff_ffff), fc.nat(Number.MAX_SAFE_INTEGER), fc.uint8Array({ minLength: 1, maxLength: 70_000 }), (id, offset, bytes) => {
         const m: BlobMessage = { type: 'data', id, hash: h('b'), offset, bytes }
-        expect(Buffer.compare(encodeBlobMessageAfter(m, 2).subarray(2), encodeBlobMessage(m))).toBe(0)
+        expect(Buffer.compare(encodeBlob(1, m), plain(m))).toBe(0)
       }),
       { numRuns: 200 },
     )
-    expect(codeOf(() => encodeBlobMessageAfter({ type: 'data', id: 1, hash: h('a'), offset: 0, bytes: new Uint8Array(PIECE_SIZE + 1) }, 2))).toBe('BLOB_BAD_PIECE')
+    expect(codeOf(() => encodeBlob(1, { type: 'data', id: 1, hash: h('a'), offset: 0, bytes: new Uint8Array(PIECE_SIZE + 1) }))).toBe('BLOB_BAD_PIECE')
   })
 
   it('an unknown type is ignored; unknown keys too', () => {

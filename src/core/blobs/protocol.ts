@@ -131,19 +131,12 @@ export function encodeBlobMessage(m: BlobMessage): Uint8Array {
 const NO_BYTES = new Uint8Array(0)
 
 /**
- * {@link encodeBlobMessage}'s payload written after `headroom` free bytes of one new array, for a
- * caller that puts its own header in front (the link envelope's). A `data` piece is copied once,
- * straight into that array, not into CBOR's buffer and then again behind the header: the bytes
- * are those of `encodeBlobMessage` (`bytes` is the map's last key, its length in the shortest
- * form).
+ * A `data` message's payload, as {@link encodeBlobMessage} writes it, after `headroom` free bytes
+ * of one new array, for a caller that puts its own header in front (the link envelope's): the
+ * piece is copied once, straight into that array, not into CBOR's buffer and then again behind
+ * the header (`bytes` is the map's last key, its length in the shortest form).
  */
-export function encodeBlobMessageAfter(m: BlobMessage, headroom: number): Uint8Array {
-  if (m.type !== 'data') {
-    const payload = encodeBlobMessage(m)
-    const out = new Uint8Array(headroom + payload.length)
-    out.set(payload, headroom)
-    return out
-  }
+export function encodeBlobDataAfter(m: Extract<BlobMessage, { type: 'data' }>, headroom: number): Uint8Array {
   checkBlobMessage(m)
   const { type, id, hash, offset, bytes } = m
   // The map with an empty `bytes`: it ends with that empty byte string's one byte (0x40), which

@@ -13,7 +13,7 @@
 import { cbor, type Message, type PeerId, type PeerMetadata, type StorageId } from '@automerge/automerge-repo'
 import { WireError } from '../errors.js'
 import { MAX_MESSAGE_BYTES } from '../crypto/channel.js'
-import { MAX_BLOB_PAYLOAD_BYTES, decodeBlobMessage, encodeBlobMessageAfter, type BlobMessage } from '../blobs/protocol.js'
+import { MAX_BLOB_PAYLOAD_BYTES, decodeBlobMessage, encodeBlobDataAfter, encodeBlobMessage, type BlobMessage } from '../blobs/protocol.js'
 
 /** The link version this build speaks best. */
 export const LINK_VERSION = 1
@@ -131,9 +131,14 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** `u8 version • u8 kind • payload`: one copy of the payload. */
 export function encodeEnvelope(version: number, kind: number, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(ENVELOPE_HEADER_BYTES + payload.length)
+  out.set(payload, ENVELOPE_HEADER_BYTES)
+  return withHeader(out, version, kind)
+}
+
+/** Writes the header into the first {@link ENVELOPE_HEADER_BYTES} of `out` (the payload already behind them). */
+function withHeader(out: Uint8Array, version: number, kind: number): Uint8Array {
   out[0] = version
   out[1] = kind
-  out.set(payload, ENVELOPE_HEADER_BYTES)
   return out
 }
 
@@ -407,11 +412,9 @@ export function decodeSignal(payload: Uint8Array): Signal | undefined {
  * Throws the codec's `WireError` (`BLOB_*`) for a message beyond the bounds (nothing sent).
  */
 export function encodeBlob(version: number, message: BlobMessage): Uint8Array {
-  // The payload is written behind room for the header: a 256 KiB piece is not copied twice.
-  const out = encodeBlobMessageAfter(message, ENVELOPE_HEADER_BYTES)
-  out[0] = version
-  out[1] = EnvelopeKind.Blob
-  return out
+  if (message.type !== 'data') return encodeEnvelope(version, EnvelopeKind.Blob, encodeBlobMessage(message))
+  // A piece is written behind room for the header: its 256 KiB are not copied twice.
+  return withHeader(encodeBlobDataAfter(message, ENVELOPE_HEADER_BYTES), version, EnvelopeKind.Blob)
 }
 
 /**
