@@ -42,6 +42,13 @@ const PARTIAL_DIR = '.partial'
 
 const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
 
+/**
+ * A receive's file writes that may be in flight while it goes on (4 pieces of 256 KiB: 1 MiB of
+ * bytes held beyond the exchange's window at most). A piece's bytes are hashed on the calling
+ * thread as they arrive, not read back, so nothing waits for a write except a later one's slot.
+ */
+const WRITES_IN_FLIGHT = 4
+
 /** Reads and writes up to this many bytes use the synchronous calls (see the module's comment). */
 export const SMALL_IO = 256 * 1024
 const notFound = (hash: BlobHash): StoreError => new StoreError(`blob ${hash} is not stored`, { code: 'NOT_FOUND' })
@@ -343,6 +350,10 @@ class FsIncoming implements IncomingBlob {
   #chunkHash: Hash
   /** The whole blob's running hash, while every byte went through this receive (none resumed or dropped). */
   #whole: Hash | undefined
+  /** File writes issued and not yet awaited, oldest first (see {@link WRITES_IN_FLIGHT}). */
+  readonly #writes: Array<Promise<void>> = []
+  /** The first write that failed: every later `append` and `commit` throws it (close, then receive again to resume from the file). */
+  #writeFailed: unknown
 
   constructor(
     readonly list: ChunkList,
@@ -401,13 +412,15 @@ class FsIncoming implements IncomingBlob {
     if (this.#received + bytes.length > size) {
       throw new StoreError(`blob ${hash}: ${this.#received + bytes.length} bytes is past its size ${size}`, { code: 'TOO_LONG' })
     }
+    if (this.#writeFailed !== undefined) throw this.#writeFailed
     let at = 0
     while (at < bytes.length) {
       const chunk = Math.floor(this.#received / chunkSize)
       const chunkStart = chunk * chunkSize
       const chunkEnd = Math.min(size, chunkStart + chunkSize)
       const piece = bytes.subarray(at, at + Math.min(bytes.length - at, chunkEnd - this.#received))
-      await writeAll(this.file, piece, this.#received)
+      if (this.#writes.length >= WRITES_IN_FLIGHT) await this.#settleWrites(WRITES_IN_FLIGHT - 1)
+      this.#write(piece, this.#received)
       this.#chunkHash.update(piece)
       this.#whole?.update(piece)
       this.#received += piece.length
@@ -416,6 +429,7 @@ class FsIncoming implements IncomingBlob {
         const digest = this.#chunkHash.digest('hex')
         this.#chunkHash = createHash('sha256')
         if (digest !== chunks[chunk]) {
+          await this.#settleWrites(0).catch(() => undefined)
           await this.file.truncate(chunkStart)
           this.#received = chunkStart
           this.#whole = undefined
@@ -425,12 +439,32 @@ class FsIncoming implements IncomingBlob {
     }
   }
 
+  /**
+   * Hands `piece` to the thread pool and does not wait: the next piece is decrypted and hashed on
+   * this thread while the kernel copies this one. Positions are disjoint, so the writes may land in
+   * any order; every call that needs the file whole (a truncate, commit, close) waits for them.
+   */
+  #write(piece: Uint8Array, position: number): void {
+    this.#writes.push(
+      writeAll(this.file, piece, position).catch((err: unknown) => {
+        this.#writeFailed ??= err
+      }),
+    )
+  }
+
+  /** Waits until at most `max` writes are in flight; throws the first write's failure. */
+  async #settleWrites(max: number): Promise<void> {
+    while (this.#writes.length > max) await this.#writes.shift()
+    if (this.#writeFailed !== undefined) throw this.#writeFailed
+  }
+
   async #commit(): Promise<BlobStat> {
     this.#checkOpen()
     const { size, hash } = this.list
     if (this.#received < size) {
       throw new StoreError(`blob ${hash}: ${this.#received} of ${size} bytes received`, { code: 'INCOMPLETE' })
     }
+    await this.#settleWrites(0)
     // The whole-hash check: from the bytes as they were written when all of them came through this
     // receive, else over what is on disk, read back through one chunk-sized buffer.
     const whole = this.#whole !== undefined ? this.#whole.digest('hex') : await hashFile(this.file, size)
@@ -446,6 +480,7 @@ class FsIncoming implements IncomingBlob {
   }
 
   async #discard(): Promise<void> {
+    await this.#settleWrites(0).catch(() => undefined)
     await this.#release()
     if (this.#superseded || this.#committed) return
     await rm(this.path, { force: true })
@@ -454,6 +489,7 @@ class FsIncoming implements IncomingBlob {
 
   async #close(): Promise<void> {
     if (this.#closed) return
+    await this.#settleWrites(0).catch(() => undefined)
     await this.file.sync().catch(() => undefined)
     await this.#release()
   }

@@ -56,6 +56,9 @@ export interface IncomingBlob {
    * Appends `bytes` at `offset`, which must equal `received`. When a chunk completes it is checked
    * against `list.chunks`: on a mismatch the chunk's bytes are dropped (`received` falls back to
    * the chunk's start) and it throws StoreError `CHUNK_MISMATCH`.
+   * A store may still be writing `bytes` when the promise resolves (the file-system store keeps a
+   * few writes in flight): do not change them afterwards. A write that fails later is thrown by
+   * the next `append` or by `commit`.
    * @throws StoreError `OUT_OF_ORDER` (offset ≠ received), `TOO_LONG` (past `size`), `CHUNK_MISMATCH`.
    */
   append(offset: number, bytes: Uint8Array): Promise<void>
