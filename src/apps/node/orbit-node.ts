@@ -164,6 +164,9 @@ class Node implements OrbitNode {
   readonly #local: LocalApi
   readonly #off: Array<() => void> = []
   #stopping: Promise<void> | undefined
+  /** Shards being loaded for a joiner ({@link Node.createInvite}), one at a time. */
+  #warming: Promise<void> | undefined
+  readonly #log: Logger
 
   constructor(
     readonly device: OrbitDevice,
@@ -172,6 +175,7 @@ class Node implements OrbitNode {
     private readonly unlockWriters: () => void,
   ) {
     this.#now = options.now ?? Date.now
+    this.#log = logger
     this.store = createSyncStore({ localDeviceId: device.identity.deviceId, now: this.#now })
     this.recorder = deviceSyncState(device).recorder(this.store, logger)
     this.pairing = new PairingAdmission({
@@ -288,7 +292,32 @@ class Node implements OrbitNode {
     if (this.listenAddress === undefined) {
       return Promise.reject(new ValidationError('this node does not listen, so no joiner could reach it: start it with `listen`', { field: 'listen' }))
     }
-    return this.pairing.createInvite(ttlMs)
+    return this.pairing.createInvite(ttlMs).then((invite) => {
+      this.#warmForJoiner()
+      return invite
+    })
+  }
+
+  /**
+   * Loads every shard now, one at a time, while the invite waits to be used: a joiner asks for
+   * all of them at once, and a shard loaded on its request is a load it waits for (most of a 10k
+   * `pair join`'s wait was the inviting device loading its shards; docs/architecture.md). They
+   * stay loaded, as after any full sync; a failed load is only logged (the joiner's request
+   * loads it again).
+   */
+  #warmForJoiner(): void {
+    if (this.#warming !== undefined || this.#stopping !== undefined) return
+    const ws = this.device.workspace
+    this.#warming = (async () => {
+      for (let n = 0; n < ws.shardCount && this.#stopping === undefined; n++) {
+        if (ws.isShardLoaded(n)) continue
+        try {
+          await ws.shardHandle(n)
+        } catch (error) {
+          this.#log.debug('could not load a shard ahead of a join', { shard: n, error: String(error) })
+        }
+      }
+    })().finally(() => (this.#warming = undefined))
   }
 
   async sync(target: string | undefined, timeoutMs = DEFAULT_SYNC_TIMEOUT_MS, via: 'auto' | SyncMethod = 'auto'): Promise<SyncReport | { sessions: SyncReport[] }> {
@@ -333,6 +362,8 @@ class Node implements OrbitNode {
 
   async #stop(): Promise<void> {
     for (const off of this.#off.splice(0)) off()
+    // A shard load in flight finishes before the store closes (the loop stops after it).
+    await this.#warming
     await this.orchestrator.stop()
     await this.blobs.close()
     await this.#local.close()
