@@ -54,6 +54,31 @@ describe('Automerge stale materialization (pinned known bug)', () => {
     expect({ version, object: x.contacts.c?.deletedAt }).toEqual({ version, object: 1700 })
   })
 
+  it('a document that arrives whole, in one sync from nothing, shows the state (what a join relies on)', () => {
+    const { x, truth } = reproduce()
+    // The same history, synced into an empty document as a joiner receives a shard.
+    let sender = A.clone(x, { actor: '55'.repeat(16) })
+    let y = A.init<Doc>({ actor: '66'.repeat(16) })
+    let ss = A.initSyncState()
+    let sy = A.initSyncState()
+    let updates = 0
+    for (let round = 0; round < 10; round++) {
+      let m1: Uint8Array | null
+      let m2: Uint8Array | null
+      ;[ss, m1] = A.generateSyncMessage(sender, ss)
+      if (m1 !== null) {
+        const before = A.getHeads(y).join()
+        ;[y, sy] = A.receiveSyncMessage(y, sy, m1)
+        if (A.getHeads(y).join() !== before) updates++
+      }
+      ;[sy, m2] = A.generateSyncMessage(y, sy)
+      if (m2 !== null) [sender, ss] = A.receiveSyncMessage(sender, ss, m2)
+      if (m1 === null && m2 === null) break
+    }
+    expect(updates).toBe(1)
+    expect(y.contacts.c?.deletedAt).toBe(truth)
+  })
+
   it('the listing projection reads the state, which is right', () => {
     const { x, truth } = reproduce()
     const state = contactsState(x as unknown as A.Doc<ContactShardDoc>)

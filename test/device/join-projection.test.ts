@@ -1,7 +1,8 @@
 /**
  * `pair join` projects the joined workspace's listing before it closes the device, from the
  * documents it just synced: the first open afterwards finds every shard clean and loads none of
- * them, and the listing holds exactly what the inviter's CRDT holds.
+ * them, and the listing holds exactly what the inviter's CRDT holds. A shard that arrived in one
+ * update is read from its document object (materialized from nothing in one step, as a load is).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -36,8 +37,11 @@ describe('pair join and the listing', () => {
     const b = join(root, 'b')
     await initDevice(b, { name: 'Beta' })
     const rebuilt: Array<Promise<number>> = []
+    const readFromState: boolean[][] = []
     const original = IndexProjector.prototype.rebuildDirty
     const spy = vi.spyOn(IndexProjector.prototype, 'rebuildDirty').mockImplementation(function (this: IndexProjector, options) {
+      const from = options?.fromState
+      readFromState.push(Array.from({ length: 16 }, (_, n) => (typeof from === 'function' ? from(n) : from === true)))
       const done = original.call(this, options)
       rebuilt.push(done)
       return done
@@ -52,6 +56,9 @@ describe('pair join and the listing', () => {
     // Opening the empty device (its own workspace: nothing stale), the join's projection of the
     // 16 shards and the organizations, then the re-open: nothing left to project, nothing loaded.
     expect(await Promise.all(rebuilt)).toEqual([0, 17, 0])
+    // Each shard arrived whole in one update (a first sync from nothing): the join's projection
+    // reads the documents' objects, not a second materialization of their state.
+    expect(readFromState[1]).toEqual(Array.from({ length: 16 }, () => false))
 
     const db = openOrbitDatabase(storePath(b), { create: false, readonly: true })
     try {

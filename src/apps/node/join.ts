@@ -15,7 +15,7 @@
  */
 import { flushReady } from '../../adapters/storage-sqlite/record-heads.js'
 import { connect } from 'node:net'
-import { isValidAutomergeUrl, type AutomergeUrl, type DocHandle, type Repo } from '@automerge/automerge-repo'
+import { isValidAutomergeUrl, parseAutomergeUrl, type AutomergeUrl, type DocHandle, type DocumentId, type Repo } from '@automerge/automerge-repo'
 import { HandshakeError, OrbitError, PairingError, StoreError, WireError } from '../../core/errors.js'
 import { silentLogger, type Logger } from '../../core/log.js'
 import { CrmWorkspace } from '../../core/model/workspace.js'
@@ -111,6 +111,8 @@ async function join(dataDir: string, codeText: string, options: JoinOptions): Pr
     // Only the inviter's workspace travels: its root now, its shards once the root names them.
     const share = workspaceDocIds(accept.rootUrl, [])
     let handles: DocHandle<unknown>[] = []
+    // How many updates each shard's document took: one means it arrived whole, in one step.
+    const updates = new Map<DocumentId, number>()
     const link = new LanTier({
       device,
       policy: fixedMembership(accept.members),
@@ -122,7 +124,7 @@ async function join(dataDir: string, codeText: string, options: JoinOptions): Pr
       const { host, port } = parseHostPort(address)
       const { peerId } = await link.dial(host, port, invite.inviterDeviceId)
       // Plain handles, not a CrmWorkspace: its shard adoption on first arrival is not needed here.
-      handles = await fetchWorkspaceDocs(device.repo, accept.rootUrl, share)
+      handles = await fetchWorkspaceDocs(device.repo, accept.rootUrl, share, updates)
       await link.watcher.until(async () => handles, peerId, { timeoutMs: options.timeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS })
       await flushReady(device.repo)
     } finally {
@@ -132,10 +134,13 @@ async function join(dataDir: string, codeText: string, options: JoinOptions): Pr
 
     // Project the listing now, from the documents still in memory: the re-open below then finds
     // every shard clean and loads none of them (reloading them all from SQLite was a third of a
-    // 10k join). Read from the documents' state: they arrived in sync batches (projection.ts).
+    // 10k join). A shard that arrived in one update was materialized from nothing in one step, as
+    // a load is, and its object is read; one that took several sync batches is read from its
+    // state, which costs a second materialization (projection.ts, the module comment).
     const joined = await CrmWorkspace.open(device.repo, accept.rootUrl as AutomergeUrl, { now, logger: log })
     const projector = new IndexProjector(device.db, device.repo, joined, device.index, device.orgIndex, device.config, log.forComponent('orbit:projection'))
-    await projector.rebuildDirty({ fromState: true })
+    const inOneStep = (n: number): boolean => updates.get(parseAutomergeUrl(joined.shardUrls[n] as AutomergeUrl).documentId) === 1
+    await projector.rebuildDirty({ fromState: (n) => !inOneStep(n) })
     const config = device.config
     const rootUrl = accept.rootUrl
     device.db.transaction(() => {
@@ -197,7 +202,12 @@ async function pairAt(address: string, invite: Invite, identity: DeviceIdentity,
 }
 
 /** The inviter's root document and every shard it lists, fetched over the connected peer. */
-async function fetchWorkspaceDocs(repo: Repo, rootUrl: string, share: Set<string>): Promise<DocHandle<unknown>[]> {
+/**
+ * The root, then every shard it lists, once each is ready. `updates` counts the updates (heads
+ * changes) of each shard's handle from its creation: it is watched before any sync message can
+ * reach it (`find` creates the handle synchronously; messages are handled on later ticks).
+ */
+async function fetchWorkspaceDocs(repo: Repo, rootUrl: string, share: Set<string>, updates: Map<DocumentId, number>): Promise<DocHandle<unknown>[]> {
   let root: DocHandle<unknown>
   try {
     root = await repo.find(rootUrl as AutomergeUrl)
@@ -210,6 +220,17 @@ async function fetchWorkspaceDocs(repo: Repo, rootUrl: string, share: Set<string
     throw new PairingError('the inviting device sent something that is not an Orbit workspace', { code: 'MALFORMED' })
   }
   for (const id of workspaceDocIds(rootUrl, shards as string[])) share.add(id)
-  const loaded = await Promise.all((shards as AutomergeUrl[]).map((u) => repo.find(u)))
+  const loaded = await Promise.all(
+    (shards as AutomergeUrl[]).map((u) => {
+      const found = repo.find(u)
+      const { documentId } = parseAutomergeUrl(u)
+      const handle = repo.handles[documentId]
+      if (handle !== undefined && !updates.has(documentId)) {
+        updates.set(documentId, 0)
+        handle.on('heads-changed', () => updates.set(documentId, (updates.get(documentId) ?? 0) + 1))
+      }
+      return found
+    }),
+  )
   return [root, ...loaded]
 }

@@ -20,8 +20,10 @@
  * whole 10,000-contact shard: ~1 s, against ~20 ms for reading the object), so the whole-shard
  * rebuild at open reads the object when it is safe: the bug needs an object that already showed a
  * value when a batch of changes arrived, and a shard no change has reached since the projector
- * started was materialized from storage in one step. Contacts that a local change created whole
- * (a bulk import's batch) are projected from the values written, not read back
+ * started was materialized from storage in one step. So was a shard that a join received in one
+ * update, a first sync into an empty document (test/convergence/automerge-known-bugs.test.ts):
+ * the join reads only the others from the state (src/apps/node/join.ts). Contacts that a local
+ * change created whole (a bulk import's batch) are projected from the values written, not read back
  * (`ContactsChangedEvent.created`): no change has touched them since, so they are the state.
  */
 import { flushReady } from '../../adapters/storage-sqlite/record-heads.js'
@@ -101,10 +103,12 @@ export class IndexProjector {
 
   /**
    * Re-project every shard (and the organizations) whose projection is not clean. `fromState`
-   * reads every shard from the document's state: for documents that arrived by sync in this
-   * process before the projector started (a join), whose objects may be stale (module comment).
+   * reads every shard (or those it says true for) from the document's state: for documents that
+   * arrived by sync in this process before the projector started (a join), whose objects may be
+   * stale (module comment). A document that arrived whole in one update was materialized from
+   * nothing in one step, as a load is: its object is right.
    */
-  async rebuildDirty(options: { fromState?: boolean } = {}): Promise<number> {
+  async rebuildDirty(options: { fromState?: boolean | ((shard: number) => boolean) } = {}): Promise<number> {
     let rebuilt = 0
     const rootId = docIdOf(this.workspace.rootUrl)
     if (!this.orgs.isClean(ORG_SHARD, rootId)) {
@@ -115,7 +119,8 @@ export class IndexProjector {
       const docId = docIdOf(this.workspace.shardUrls[n] as AutomergeUrl)
       if (this.contacts.isClean(n, docId)) continue
       const handle = await this.workspace.shardHandle(n)
-      if (options.fromState === true) this.#patched.add(n)
+      const fromState = options.fromState
+      if (fromState === true || (typeof fromState === 'function' && fromState(n))) this.#patched.add(n)
       // The whole shard covers what was pending for it; on failure, it stays pending and stale.
       const ids = this.#pending.get(n)
       this.#pending.delete(n)
