@@ -437,6 +437,10 @@ class FsIncoming implements IncomingBlob {
         }
       }
     }
+    // One turn of the event loop per append, as waiting for the write gave: a caller that appends
+    // piece after piece from a queue must not starve the I/O beside it (a WebRTC receiver's SCTP
+    // acknowledgements; without the turn its sender stalled, 4.4 against 6 MiB/s here).
+    await new Promise<void>((resolve) => setImmediate(resolve))
   }
 
   /**
