@@ -201,9 +201,9 @@ async function pairAt(address: string, invite: Invite, identity: DeviceIdentity,
   }
 }
 
-/** The inviter's root document and every shard it lists, fetched over the connected peer. */
 /**
- * The root, then every shard it lists, once each is ready. `updates` counts the updates (heads
+ * The inviter's root document, then every shard it lists, fetched over the connected peer; each
+ * once it is ready. `updates` counts the updates (heads
  * changes) of each shard's handle from its creation: it is watched before any sync message can
  * reach it (`find` creates the handle synchronously; messages are handled on later ticks).
  */

@@ -301,7 +301,7 @@ class Node implements OrbitNode {
   /**
    * Loads every shard now, one at a time, while the invite waits to be used: a joiner asks for
    * all of them at once, and a shard loaded on its request is a load it waits for (most of a 10k
-   * `pair join`'s wait was the inviting device loading its shards; docs/architecture.md). They
+   * `pair join`'s wait was the inviting device loading its shards; docs/protocol/storage.md). They
    * stay loaded, as after any full sync; a failed load is only logged (the joiner's request
    * loads it again).
    */
