@@ -203,9 +203,9 @@ async function pairAt(address: string, invite: Invite, identity: DeviceIdentity,
 
 /**
  * The inviter's root document, then every shard it lists, fetched over the connected peer; each
- * once it is ready. `updates` counts the updates (heads
- * changes) of each shard's handle from its creation: it is watched before any sync message can
- * reach it (`find` creates the handle synchronously; messages are handled on later ticks).
+ * once it is ready. `updates` counts the updates (heads changes) of each shard's handle from its
+ * creation: it is watched before any sync message can reach it (`find` creates the handle
+ * synchronously; messages are handled on later ticks).
  */
 async function fetchWorkspaceDocs(repo: Repo, rootUrl: string, share: Set<string>, updates: Map<DocumentId, number>): Promise<DocHandle<unknown>[]> {
   let root: DocHandle<unknown>
