@@ -28,7 +28,7 @@ describe('FsBlobStore receive: file writes in flight', () => {
   })
   afterEach(() => rmSync(dir, { recursive: true, force: true }))
 
-  it('overlaps the writes of consecutive appends, at most four at once, and stores the bytes exactly', async () => {
+  it('overlaps the writes of consecutive appends, up to the bound of four and no more, and stores the bytes exactly', async () => {
     const probe = await open(join(dir, 'probe'), 'w')
     const proto = Object.getPrototypeOf(probe) as { write: FileHandle['write'] }
     await probe.close()
@@ -60,7 +60,7 @@ describe('FsBlobStore receive: file writes in flight', () => {
       }
       expect(turns).toBe(Math.ceil(bytes.length / PIECE_SIZE))
       await incoming.commit()
-      expect(most, 'the appends waited for each write (none overlapped)').toBe(4)
+      expect(most, 'most writes in flight at once: fewer means the appends waited for them, more breaks the bound').toBe(4)
       expect(inFlight).toBe(0)
       expectBytes(await store.get(list.hash as BlobHash), bytes)
     } finally {
