@@ -13,8 +13,9 @@ import { fromBase64Url, toBase64Url, equalBytes } from '../../core/crypto/bytes.
 import { exportIdentitySecret, identityFromSecret, type DeviceIdentity } from '../../core/crypto/identity.js'
 import { randomBytes } from '../../core/ids.js'
 
-/** File name of the key file inside the identity directory. */
-export const IDENTITY_FILE = 'identity.key'
+import { IDENTITY_FILE, identityPath } from './path.js'
+
+export { IDENTITY_FILE, identityPath }
 
 const KeyFile = z.object({
   format: z.literal('orbit-identity'),
@@ -23,9 +24,6 @@ const KeyFile = z.object({
   publicKey: z.string(),
   secret: z.string(),
 })
-
-/** Path of the key file for `dir`. */
-export const identityPath = (dir: string): string => join(dir, IDENTITY_FILE)
 
 /**
  * Writes `identity` to `<dir>/identity.key` (0600) creating `<dir>` with mode 0700 (an existing

@@ -5,6 +5,8 @@
  * - `contact add` with a running `orbit serve` on the data dir: one `workspace.call addContact`
  *   over the control socket (docs/protocol/control.md), the daemon validating the input and
  *   answering once the write is durable, exactly what the full path sends and waits for;
+ * - `contact add` with no daemon: the write in this process without automerge-repo
+ *   (src/apps/node/quick-add.ts), which hands back to the full CLI whatever it does not handle;
  * - `contact list`: the SQLite listing (src/apps/node/read-view.ts), as the full path reads it.
  *
  * Anything else, or any argument this parser does not know exactly (an `--opt=value` form, `--`,
@@ -154,7 +156,19 @@ export async function fastRoute(argv: readonly string[], io: CliIo): Promise<num
     return 0
   }
   const daemon = liveDaemon(dataDir)
-  if (daemon === undefined) return undefined
+  if (daemon === undefined) {
+    // No daemon: the write in this process, without automerge-repo (src/apps/node/quick-add.ts).
+    const { quickAddContact } = await import('../node/quick-add.js')
+    let created
+    try {
+      created = await quickAddContact(dataDir, command.input, { yieldTo: () => liveDaemon(dataDir) !== undefined })
+    } catch (error) {
+      return failWith(error as Error, command.json, io)
+    }
+    if (created === undefined) return undefined
+    io.stdout(command.json ? JSON.stringify(created) + '\n' : created.id + '\n')
+    return 0
+  }
   const answer = await requestOnce(daemon.control, { method: 'addContact', args: [command.input] })
   if (answer === 'not-listening') return undefined
   if ('result' in answer) {
