@@ -65,24 +65,31 @@ export async function quickAddContact(dataDir: string, raw: unknown, options: Qu
   if (input.orgId !== undefined || input.logo !== undefined) return undefined
   const file = storePath(dataDir)
   if (!existsSync(file)) return undefined
-  let db: OrbitDatabase
+  // As the full path does: refuse what it would refuse (read-only: a store that needs a migration
+  // is refused here and migrated there) before the writer lock's file is created.
   try {
-    db = openOrbitDatabase(file, { create: false })
+    openOrbitDatabase(file, { create: false, readonly: true }).close()
   } catch {
     return undefined
   }
-  let unlock: (() => void) | undefined
+  let unlock: () => void
   try {
+    unlock = await takeWriterLock(dataDir, options.yieldTo === undefined ? {} : { yieldTo: options.yieldTo })
+  } catch (error) {
+    // A daemon started: the full path goes through it. Anything else (WRITER_BUSY after the
+    // bounded wait) is the full path's answer too, and waiting for it a second time helps nobody.
+    if ((error as { code?: unknown }).code === 'DAEMON_STARTED') return undefined
+    throw error
+  }
+  let db: OrbitDatabase | undefined
+  try {
+    try {
+      db = openOrbitDatabase(file, { create: false })
+    } catch {
+      return undefined
+    }
     const layout = readLayout(new ConfigStore(db), dataDir)
     if (layout === undefined) return undefined
-    try {
-      unlock = await takeWriterLock(dataDir, options.yieldTo === undefined ? {} : { yieldTo: options.yieldTo })
-    } catch (error) {
-      // A daemon started: the full path goes through it. Anything else (WRITER_BUSY after the
-      // bounded wait) is the full path's answer too, and waiting for it a second time helps nobody.
-      if ((error as { code?: unknown }).code === 'DAEMON_STARTED') return undefined
-      throw error
-    }
     const contact = buildContact(newContactId(), input, (options.now ?? Date.now)())
     const shard = shardOf(contact.id, layout.shardDocIds.length)
     const docId = layout.shardDocIds[shard] as string
@@ -93,8 +100,8 @@ export async function quickAddContact(dataDir: string, raw: unknown, options: Qu
       return undefined
     }
   } finally {
-    unlock?.()
-    db.close()
+    db?.close()
+    unlock()
   }
 }
 
