@@ -84,6 +84,9 @@ async function join(dataDir: string, codeText: string, options: JoinOptions): Pr
   const device = await openDevice(dataDir, { logger: log, now })
   let accept: PairAccept | undefined
   let address = ''
+  // The wait for automerge-repo's throttled sync-state saves (sync-session.ts) runs beside the
+  // projection below: the store stays open until both are done.
+  let syncStatesSaved: Promise<void> = Promise.resolve()
   try {
     const ws = device.workspace
     const me = device.identity.deviceId
@@ -129,7 +132,7 @@ async function join(dataDir: string, codeText: string, options: JoinOptions): Pr
       await flushReady(device.repo)
     } finally {
       await link.close()
-      await settleSyncStateSaves()
+      syncStatesSaved = settleSyncStateSaves()
     }
 
     // Project the listing now, from the documents still in memory: the re-open below then finds
@@ -149,6 +152,7 @@ async function join(dataDir: string, codeText: string, options: JoinOptions): Pr
       rememberPeerAddress(config, invite.inviterDeviceId, address)
     })
   } finally {
+    await syncStatesSaved
     await device.close()
   }
 
