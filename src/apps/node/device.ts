@@ -5,7 +5,8 @@
  * stale.
  */
 import { mkdirSync, existsSync } from 'node:fs'
-import { Repo, type AutomergeUrl, type PeerId } from '@automerge/automerge-repo'
+import type * as A from '@automerge/automerge'
+import { Repo, type AutomergeUrl, type DocHandle, type DocumentId, type PeerId } from '@automerge/automerge-repo'
 import { StoreError } from '../../core/errors.js'
 import { toBase64Url } from '../../core/crypto/bytes.js'
 import { generateIdentity, type DeviceIdentity } from '../../core/crypto/identity.js'
@@ -27,6 +28,7 @@ import {
   type OrbitDatabase,
 } from '../../adapters/storage-sqlite/index.js'
 import { guardBackgroundSaves } from '../../adapters/storage-sqlite/background-saves.js'
+import { compactIfDue } from '../../adapters/storage-sqlite/compact.js'
 import { flushAndRecordHeads, flushReady } from '../../adapters/storage-sqlite/record-heads.js'
 import { blobsPath, CONFIG_KEYS, storePath } from './data-dir.js'
 import { notInitialised, readDeviceConfig } from './device-config.js'
@@ -325,6 +327,7 @@ class OpenDevice implements OrbitDevice {
    */
   readonly saveRetry: SaveRetry
   readonly #unguard: () => void
+  readonly #log: Logger
 
   constructor(
     readonly dataDir: string,
@@ -341,6 +344,7 @@ class OpenDevice implements OrbitDevice {
     logger: Logger = silentLogger,
     now?: () => number,
   ) {
+    this.#log = logger
     this.saveRetry = new SaveRetry({
       // Everything in memory to SQLite, then every shard whose projection a failure left stale.
       flush: async () => {
@@ -387,6 +391,24 @@ class OpenDevice implements OrbitDevice {
     return this.#closing
   }
 
+  /**
+   * Compacts the workspace documents automerge-repo left due for compaction (a bulk write's
+   * shards; src/adapters/storage-sqlite/compact.ts), now that nothing writes them. Only a loaded
+   * document whose recorded heads show it is exactly what is stored. Optional work: a failure (a
+   * full disk) rolls back and leaves the chunks as they were.
+   */
+  #compactStored(): void {
+    for (const url of [this.workspace.rootUrl, ...this.workspace.shardUrls]) {
+      const handle = this.repo.handles[docIdOf(url) as DocumentId] as DocHandle<unknown> | undefined
+      if (handle === undefined || !handle.isReady()) continue
+      try {
+        compactIfDue(this.db, handle.documentId, handle.doc() as A.Doc<unknown>)
+      } catch (error) {
+        this.#log.warn('could not compact a document at close; its chunks stay as they were', { documentId: handle.documentId, error: String(error) })
+      }
+    }
+  }
+
   async #close(): Promise<void> {
     let flushed = false
     try {
@@ -400,6 +422,7 @@ class OpenDevice implements OrbitDevice {
         // After a failed flush (a full disk) this one fails the same way: close the store all the same.
         const shutdown = shutdownRepo(this.repo)
         await (flushed ? shutdown : shutdown.catch(() => undefined))
+        if (flushed) this.#compactStored()
       } finally {
         this.#unguard()
         this.db.close()

@@ -26,7 +26,6 @@
  * that stayed taken (StoreError `WRITER_BUSY`, after the bounded wait) is thrown: the full path
  * would wait for it again and say the same.
  */
-import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import * as A from '@automerge/automerge'
 import { newContactId } from '../../core/ids.js'
@@ -35,6 +34,7 @@ import { shardOf } from '../../core/model/shard.js'
 import type { Contact, ContactShardDoc } from '../../core/model/types.js'
 import { parseContactInput, type ContactInput } from '../../core/model/validate.js'
 import { ConfigStore, ContactIndex, DocHeadsStore, MAX_RECORDED_HEADS, openOrbitDatabase, readDocGen, type OrbitDatabase } from '../../adapters/storage-sqlite/index.js'
+import { chunkHash, headsHash } from '../../adapters/storage-sqlite/chunk-keys.js'
 import { bumpDocGen } from '../../adapters/storage-sqlite/doc-gen.js'
 import { decodeKey, encodeKey, prefixRange } from '../../adapters/storage-sqlite/key-codec.js'
 import { identityPath } from '../../adapters/identity-fs/path.js'
@@ -168,7 +168,7 @@ function writeContact(db: OrbitDatabase, workspaceId: string, shard: number, doc
       for (const { key } of [...snapshots, ...incrementals]) if (decodeKey(key)[2] !== hash) remove.run(key)
     } else {
       const binary = A.saveSince(after, before)
-      save.run(encodeKey([docId, 'incremental', sha256Hex(binary)]), binary)
+      save.run(encodeKey([docId, 'incremental', chunkHash(binary)]), binary)
     }
     bumpDocGen(db, docId)
     const gen = readDocGen(db, docId)
@@ -180,14 +180,4 @@ function writeContact(db: OrbitDatabase, workspaceId: string, shard: number, doc
 
 function concat(parts: Uint8Array[]): Uint8Array {
   return parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts)
-}
-
-/** automerge-repo's `keyHash`: the lower-case hex SHA-256 of the bytes. */
-function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex')
-}
-
-/** automerge-repo's `headsHash`: `keyHash` of the heads' UTF-8 concatenated in their order. */
-function headsHash(heads: readonly string[]): string {
-  return sha256Hex(Buffer.from(heads.join(''), 'utf8'))
 }
