@@ -8,7 +8,6 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import * as A from '@automerge/automerge'
-import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { initDevice, openDevice } from '../../src/apps/node/device.js'
 import { docIdOf } from '../../src/apps/node/projection.js'
@@ -16,22 +15,8 @@ import { openReadView } from '../../src/apps/node/read-view.js'
 import { storePath } from '../../src/apps/node/data-dir.js'
 import { DocHeadsStore, openOrbitDatabase } from '../../src/adapters/storage-sqlite/index.js'
 import { compactIfDue } from '../../src/adapters/storage-sqlite/compact.js'
-import { decodeKey } from '../../src/adapters/storage-sqlite/key-codec.js'
 import { tempDir } from '../cli/helpers.js'
-
-/** Kinds of `docId`'s content chunks, with their total bytes. */
-function layout(dataDir: string, docId: string): { kinds: string[]; snapshot: number; incremental: number } {
-  const db = new Database(storePath(dataDir), { readonly: true })
-  try {
-    const rows = (db.prepare(`SELECT key, length(data) AS bytes FROM chunks ORDER BY rowid`).all() as { key: string; bytes: number }[])
-      .map((r) => ({ key: decodeKey(r.key), bytes: r.bytes }))
-      .filter((r) => r.key[0] === docId && (r.key[1] === 'snapshot' || r.key[1] === 'incremental'))
-    const sum = (kind: string) => rows.filter((r) => r.key[1] === kind).reduce((n, r) => n + r.bytes, 0)
-    return { kinds: rows.map((r) => r.key[1] as string), snapshot: sum('snapshot'), incremental: sum('incremental') }
-  } finally {
-    db.close()
-  }
-}
+import { chunkLayout as layout } from './chunk-layout.js'
 
 describe('compaction when a device closes', () => {
   let root: string

@@ -17,28 +17,9 @@ import { openReadView } from '../../src/apps/node/read-view.js'
 import { docIdOf } from '../../src/apps/node/projection.js'
 import { CONFIG_KEYS, storePath } from '../../src/apps/node/data-dir.js'
 import { DocHeadsStore, openOrbitDatabase } from '../../src/adapters/storage-sqlite/index.js'
-import { decodeKey } from '../../src/adapters/storage-sqlite/key-codec.js'
 import type { Contact } from '../../src/core/model/types.js'
 import { storeDigest, tempDir } from '../cli/helpers.js'
-
-interface Chunk {
-  kind: string
-  bytes: number
-}
-
-/** The `snapshot` and `incremental` chunks of `docId`, in rowid order. */
-function chunksOf(dataDir: string, docId: string): Chunk[] {
-  const db = new Database(storePath(dataDir), { readonly: true })
-  try {
-    const rows = db.prepare(`SELECT key, length(data) AS bytes FROM chunks ORDER BY rowid`).all() as { key: string; bytes: number }[]
-    return rows
-      .map((r) => ({ key: decodeKey(r.key), bytes: r.bytes }))
-      .filter((r) => r.key[0] === docId && (r.key[1] === 'snapshot' || r.key[1] === 'incremental'))
-      .map((r) => ({ kind: r.key[1] as string, bytes: r.bytes }))
-  } finally {
-    db.close()
-  }
-}
+import { chunkLayout } from './chunk-layout.js'
 
 describe('contact add without a daemon and without automerge-repo', () => {
   let root: string
@@ -110,17 +91,15 @@ describe('contact add without a daemon and without automerge-repo', () => {
     let compactions = 0
     let incrementals = 0
     for (let i = 0; i < 40; i++) {
-      const before = chunksOf(data, shardDoc)
-      const snapshot = before.filter((c) => c.kind === 'snapshot').reduce((n, c) => n + c.bytes, 0)
-      const increments = before.filter((c) => c.kind === 'incremental').reduce((n, c) => n + c.bytes, 0)
+      const before = chunkLayout(data, shardDoc)
       expect(await quickAddContact(data, { name: `Quick ${i}` })).toBeDefined()
-      const after = chunksOf(data, shardDoc)
-      if (snapshot < 1024 || increments >= snapshot) {
+      const after = chunkLayout(data, shardDoc)
+      if (before.snapshot < 1024 || before.incremental >= before.snapshot) {
         compactions++
-        expect(after.map((c) => c.kind), `add ${i}: compacted`).toEqual(['snapshot'])
+        expect(after.kinds, `add ${i}: compacted`).toEqual(['snapshot'])
       } else {
         incrementals++
-        expect(after.map((c) => c.kind), `add ${i}: one incremental more`).toEqual([...before.map((c) => c.kind), 'incremental'])
+        expect(after.kinds, `add ${i}: one incremental more`).toEqual([...before.kinds, 'incremental'])
       }
     }
     expect(incrementals, 'adds saved as an incremental').toBeGreaterThan(10)

@@ -10,10 +10,9 @@
  */
 import * as A from '@automerge/automerge'
 import type { OrbitDatabase } from './database.js'
-import { bumpDocGen, readDocGen } from './doc-gen.js'
+import { compactionDue, contentSizes, replaceWithSnapshot } from './doc-chunks.js'
+import { readDocGen } from './doc-gen.js'
 import { DocHeadsStore, MAX_RECORDED_HEADS } from './doc-heads.js'
-import { encodeKey, prefixRange } from './key-codec.js'
-import { headsHash } from './chunk-keys.js'
 
 /**
  * Replaces the stored chunks of `documentId` with one snapshot of `doc`, in one transaction, when
@@ -25,19 +24,9 @@ import { headsHash } from './chunk-keys.js'
  * after its Repo was flushed and shut down).
  */
 export function compactIfDue(db: OrbitDatabase, documentId: string, doc: A.Doc<unknown>): boolean {
-  const s = db.sqlite
-  const sizes = s.prepare<[string, string], { key: string; bytes: number }>(`SELECT key, length(data) AS bytes FROM chunks WHERE key >= ? AND key < ?`)
-  const range = (kind: string) => {
-    const { lower, upper } = prefixRange([documentId, kind])
-    return sizes.all(lower, upper as string)
-  }
   return db.transaction(() => {
-    const snapshots = range('snapshot')
-    const incrementals = range('incremental')
-    if (incrementals.length === 0) return false
-    const snapshotBytes = snapshots.reduce((n, c) => n + c.bytes, 0)
-    const incrementalBytes = incrementals.reduce((n, c) => n + c.bytes, 0)
-    if (snapshotBytes >= 1024 && incrementalBytes < snapshotBytes) return false
+    const { snapshotBytes, incrementalBytes, incrementals } = contentSizes(db, documentId)
+    if (incrementals === 0 || !compactionDue(snapshotBytes, incrementalBytes)) return false
     const heads = A.getHeads(doc)
     if (heads.length === 0 || heads.length > MAX_RECORDED_HEADS) return false
     const store = new DocHeadsStore(db)
@@ -45,15 +34,9 @@ export function compactIfDue(db: OrbitDatabase, documentId: string, doc: A.Doc<u
     const sorted = [...heads].sort()
     if (recorded === undefined || recorded.length !== sorted.length || recorded.some((h, i) => h !== sorted[i])) return false
     const before = readDocGen(db, documentId)
-    const remove = s.prepare<[string]>(`DELETE FROM chunks WHERE key = ?`)
-    for (const { key } of [...snapshots, ...incrementals]) remove.run(key)
-    s.prepare<[string, Uint8Array]>(`INSERT INTO chunks (key, data) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET data = excluded.data`).run(
-      encodeKey([documentId, 'snapshot', headsHash(heads)]),
-      A.save(doc),
-    )
-    bumpDocGen(db, documentId)
+    replaceWithSnapshot(db, documentId, heads, A.save(doc))
     const after = readDocGen(db, documentId)
-    s.prepare<[number, string, number]>(`UPDATE index_state SET gen = ? WHERE doc_id = ? AND gen = ?`).run(after, documentId, before)
+    db.sqlite.prepare<[number, string, number]>(`UPDATE index_state SET gen = ? WHERE doc_id = ? AND gen = ?`).run(after, documentId, before)
     store.put(documentId, after, heads)
     return true
   })

@@ -166,22 +166,26 @@ export async function fastRoute(argv: readonly string[], io: CliIo): Promise<num
       return failWith(error as Error, command.json, io)
     }
     if (created === undefined) return undefined
-    io.stdout(command.json ? JSON.stringify(created) + '\n' : created.id + '\n')
-    return 0
+    return printCreated(created, command.json, io)
   }
   const answer = await requestOnce(daemon.control, { method: 'addContact', args: [command.input] })
   if (answer === 'not-listening') return undefined
   if ('result' in answer) {
     const created = answer.result as { id?: unknown }
     if (typeof created?.id !== 'string') return failWith(new Error('the daemon sent a malformed answer'), command.json, io, 'BAD_RESPONSE')
-    io.stdout(command.json ? JSON.stringify(created) + '\n' : created.id + '\n')
-    return 0
+    return printCreated(created as { id: string }, command.json, io)
   }
   if ('body' in answer) {
     const { errorFromBody } = await import('../control/client.js')
     return failWith(errorFromBody(answer.body), command.json, io)
   }
   return failWith(answer.error, command.json, io, answer.code)
+}
+
+/** Prints a created contact as the full path does (the id, or the contact with --json); exit code 0. */
+function printCreated(created: { id: string }, json: boolean, io: CliIo): number {
+  io.stdout(json ? JSON.stringify(created) + '\n' : created.id + '\n')
+  return 0
 }
 
 /** Prints `error` as the full path does (src/apps/cli/run.ts) and returns its exit code. */

@@ -34,9 +34,7 @@ import { shardOf } from '../../core/model/shard.js'
 import type { Contact, ContactShardDoc } from '../../core/model/types.js'
 import { parseContactInput, type ContactInput } from '../../core/model/validate.js'
 import { ConfigStore, ContactIndex, DocHeadsStore, MAX_RECORDED_HEADS, openOrbitDatabase, readDocGen, type OrbitDatabase } from '../../adapters/storage-sqlite/index.js'
-import { chunkHash, headsHash } from '../../adapters/storage-sqlite/chunk-keys.js'
-import { bumpDocGen } from '../../adapters/storage-sqlite/doc-gen.js'
-import { decodeKey, encodeKey, prefixRange } from '../../adapters/storage-sqlite/key-codec.js'
+import { addIncremental, compactionDue, contentChunks, replaceWithSnapshot } from '../../adapters/storage-sqlite/doc-chunks.js'
 import { identityPath } from '../../adapters/identity-fs/path.js'
 import { CONFIG_KEYS, storePath } from './data-dir.js'
 import { takeWriterLock } from './writer-lock.js'
@@ -132,23 +130,13 @@ function readLayout(config: ConfigStore, dataDir: string): Layout | undefined {
   return { workspaceId, shardDocIds: shardDocIds as string[] }
 }
 
-type ChunkRow = { key: string; data: Uint8Array }
-
 /** The change, its row and its heads in one transaction (module comment); undefined if the shard is not here. */
 function writeContact(db: OrbitDatabase, workspaceId: string, shard: number, docId: string, contact: Contact): Contact | undefined {
-  const s = db.sqlite
-  const inRange = s.prepare<[string, string], ChunkRow>(`SELECT key, data FROM chunks WHERE key >= ? AND key < ? ORDER BY rowid`)
-  const range = (kind: string): ChunkRow[] => {
-    const { lower, upper } = prefixRange([docId, kind])
-    return inRange.all(lower, upper as string)
-  }
   const contacts = new ContactIndex(db)
   return db.transaction(() => {
-    // Snapshots first, then incrementals: the order automerge-repo loads them in.
-    const snapshots = range('snapshot')
-    const incrementals = range('incremental')
+    const { snapshots, incrementals } = contentChunks(db, docId)
     if (snapshots.length + incrementals.length === 0) return undefined
-    const doc = A.load<ContactShardDoc>(concat([...snapshots, ...incrementals].map((c) => c.data)))
+    const doc = A.load<ContactShardDoc>(concat([...snapshots, ...incrementals]))
     if (doc.type !== 'orbit-contacts' || doc.workspaceId !== workspaceId || doc.shard !== shard) return undefined
     const wasClean = contacts.isClean(shard, docId)
     const before = A.getHeads(doc)
@@ -156,27 +144,17 @@ function writeContact(db: OrbitDatabase, workspaceId: string, shard: number, doc
       d.contacts[contact.id] = contact
     })
     const heads = A.getHeads(after)
-    const save = s.prepare<[string, Uint8Array]>(`INSERT INTO chunks (key, data) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET data = excluded.data`)
-    const snapshotBytes = snapshots.reduce((n, c) => n + c.data.length, 0)
-    const incrementalBytes = incrementals.reduce((n, c) => n + c.data.length, 0)
-    // automerge-repo's StorageSubsystem.saveDoc: compact when the snapshot is small or the
-    // incrementals have grown as large as it, else save what changed since the loaded heads.
-    if (snapshotBytes < 1024 || incrementalBytes >= snapshotBytes) {
-      const hash = headsHash(heads)
-      const remove = s.prepare<[string]>(`DELETE FROM chunks WHERE key = ?`)
-      save.run(encodeKey([docId, 'snapshot', hash]), A.save(after))
-      for (const { key } of [...snapshots, ...incrementals]) if (decodeKey(key)[2] !== hash) remove.run(key)
-    } else {
-      const binary = A.saveSince(after, before)
-      save.run(encodeKey([docId, 'incremental', chunkHash(binary)]), binary)
-    }
-    bumpDocGen(db, docId)
+    // As automerge-repo saves: compact when its rule says so, else what changed since the loaded heads.
+    if (compactionDue(bytesOf(snapshots), bytesOf(incrementals))) replaceWithSnapshot(db, docId, heads, A.save(after))
+    else addIncremental(db, docId, A.saveSince(after, before))
     const gen = readDocGen(db, docId)
     contacts.upsertMany(shard, [contact], wasClean ? { shard, docId, gen } : undefined)
     if (heads.length <= MAX_RECORDED_HEADS) new DocHeadsStore(db).put(docId, gen, heads)
     return readContact(contact)
   })
 }
+
+const bytesOf = (chunks: readonly Uint8Array[]): number => chunks.reduce((n, c) => n + c.length, 0)
 
 function concat(parts: Uint8Array[]): Uint8Array {
   return parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts)
